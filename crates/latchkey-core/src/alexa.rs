@@ -1,0 +1,148 @@
+//! What Amazon requires of an account-linking provider that can be decided without I/O
+//! (ALEXA.md §1–2, §8): the three redirect URIs per vendor ID, skill kinds, regions and lifetimes.
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Smart home skills require access tokens that live at least this long (ALEXA.md §2).
+pub const MIN_SMART_HOME_ACCESS_TOKEN_TTL: i64 = 360;
+
+/// Alexa's redirect hosts, one per region; all three must be registered (ALEXA.md §1).
+const REDIRECT_BASES: [&str; 3] = [
+    "https://pitangui.amazon.com/api/skill/link/",
+    "https://layla.amazon.com/api/skill/link/",
+    "https://alexa.amazon.co.jp/api/skill/link/",
+];
+
+/// The three redirect URIs Alexa uses for a vendor ID, in region order NA, EU, FE.
+pub fn redirect_uris(vendor_id: &str) -> Vec<String> {
+    REDIRECT_BASES.iter().map(|b| format!("{b}{vendor_id}")).collect()
+}
+
+/// Vendor IDs are short uppercase alphanumerics in the Alexa console (e.g. `M2ABCDEF12345`).
+pub fn validate_vendor_id(vendor_id: &str) -> Result<(), String> {
+    if (1..=64).contains(&vendor_id.len()) && vendor_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err("vendor id must be 1-64 letters and digits, as shown in the Alexa developer console".into())
+    }
+}
+
+/// Alexa skill ids look like `amzn1.ask.skill.<uuid>`.
+pub fn validate_skill_id(skill_id: &str) -> Result<(), String> {
+    let ok = skill_id.starts_with("amzn1.ask.skill.")
+        && skill_id.len() <= 128
+        && skill_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if ok { Ok(()) } else { Err("Alexa skill id must look like amzn1.ask.skill.<id>".into()) }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkillKind {
+    SmartHome,
+    Video,
+    Music,
+    Custom,
+}
+
+impl SkillKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SmartHome => "smart-home",
+            Self::Video => "video",
+            Self::Music => "music",
+            Self::Custom => "custom",
+        }
+    }
+
+    /// The shortest access-token lifetime this kind of skill accepts.
+    pub fn min_access_token_ttl(self) -> i64 {
+        match self {
+            Self::SmartHome => MIN_SMART_HOME_ACCESS_TOKEN_TTL,
+            _ => 60,
+        }
+    }
+}
+
+impl FromStr for SkillKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "smart-home" | "smart_home" => Ok(Self::SmartHome),
+            "video" => Ok(Self::Video),
+            "music" => Ok(Self::Music),
+            "custom" => Ok(Self::Custom),
+            _ => Err(format!("unknown skill kind '{s}' (smart-home, video, music, custom)")),
+        }
+    }
+}
+
+impl fmt::Display for SkillKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The Alexa region a skill's events go to (ALEXA.md §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AlexaRegion {
+    NA,
+    EU,
+    FE,
+}
+
+impl AlexaRegion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NA => "NA",
+            Self::EU => "EU",
+            Self::FE => "FE",
+        }
+    }
+}
+
+impl FromStr for AlexaRegion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_uppercase().as_str() {
+            "NA" => Ok(Self::NA),
+            "EU" => Ok(Self::EU),
+            "FE" => Ok(Self::FE),
+            _ => Err(format!("unknown region '{s}' (NA, EU, FE)")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_redirect_uris_per_vendor() {
+        assert_eq!(
+            redirect_uris("M2ABC"),
+            vec![
+                "https://pitangui.amazon.com/api/skill/link/M2ABC",
+                "https://layla.amazon.com/api/skill/link/M2ABC",
+                "https://alexa.amazon.co.jp/api/skill/link/M2ABC",
+            ]
+        );
+    }
+
+    #[test]
+    fn validates_ids() {
+        assert!(validate_vendor_id("M2ABCDEF").is_ok());
+        assert!(validate_vendor_id("M2/../x").is_err());
+        assert!(validate_vendor_id("").is_err());
+        assert!(validate_skill_id("amzn1.ask.skill.1234-abcd").is_ok());
+        assert!(validate_skill_id("skill").is_err());
+    }
+
+    #[test]
+    fn smart_home_needs_360_seconds() {
+        assert_eq!(SkillKind::SmartHome.min_access_token_ttl(), 360);
+        assert_eq!("smart-home".parse::<SkillKind>(), Ok(SkillKind::SmartHome));
+        assert!("tv".parse::<SkillKind>().is_err());
+        assert_eq!("eu".parse::<AlexaRegion>(), Ok(AlexaRegion::EU));
+    }
+}

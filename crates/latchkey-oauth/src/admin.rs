@@ -1,0 +1,325 @@
+//! Management operations: what the CLI calls today and the dashboard and management API will call.
+//! One place for each rule (slug format, redirect URIs, Alexa's minimum token lifetime), so no
+//! adapter can skip one.
+use latchkey_core::alexa::{self, AlexaRegion, SkillKind};
+use latchkey_core::client_auth::ClientAuthMethod;
+use latchkey_core::hashing::secret_hash;
+use latchkey_core::refresh::{DEFAULT_GRACE_SECS, RefreshPolicy};
+use latchkey_core::{redirect, scope, slug};
+use latchkey_store::records::{
+    ApiKey, Client, EndUser, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, NewClient,
+    NewSkill, Operator, Skill, Tenant,
+};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::keys::generate_rs256;
+use crate::password::PasswordHasher;
+use crate::{AuthServer, TenantCtx, random};
+
+pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 3600;
+pub const DEFAULT_CLIENT_SCOPES: &str = "openid profile email";
+pub const DEFAULT_SKILL_SCOPES: &str = "openid profile";
+
+/// Options shared by skills and plain clients.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    pub auth_method: ClientAuthMethod,
+    pub scopes: Option<String>,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_policy: Option<RefreshPolicy>,
+    pub refresh_token_ttl: Option<i64>,
+    pub require_pkce: bool,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            auth_method: ClientAuthMethod::ClientSecretBasic,
+            scopes: None,
+            access_token_ttl: None,
+            refresh_policy: None,
+            refresh_token_ttl: None,
+            require_pkce: false,
+        }
+    }
+}
+
+/// A client with its secret, shown once.
+#[derive(Clone, Debug, Serialize)]
+pub struct CreatedClient {
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(skip)]
+    pub client: Client,
+}
+
+/// What the Alexa console's account-linking page asks for.
+#[derive(Clone, Debug, Serialize)]
+pub struct CreatedSkill {
+    pub id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub authorization_uri: String,
+    pub access_token_uri: String,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub auth_method: ClientAuthMethod,
+    #[serde(skip)]
+    pub skill: Skill,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CreatedApiKey {
+    pub id: String,
+    pub key: String,
+}
+
+fn invalid(msg: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid(msg.into())
+}
+
+fn parse_scopes(s: &str) -> ServiceResult<Vec<String>> {
+    let v = scope::parse(s).map_err(|e| invalid(e.description))?;
+    if v.is_empty() {
+        return Err(invalid("at least one scope is required"));
+    }
+    Ok(v)
+}
+
+fn check_ttl(ttl: i64, min: i64, what: &str) -> ServiceResult<()> {
+    if ttl < min {
+        return Err(invalid(format!("{what} must be at least {min} seconds")));
+    }
+    if ttl > 86_400 * 30 {
+        return Err(invalid(format!("{what} must be at most 30 days")));
+    }
+    Ok(())
+}
+
+impl AuthServer {
+    pub async fn create_tenant(&self, slug: &str, name: &str) -> ServiceResult<(Tenant, String)> {
+        slug::validate_slug(slug).map_err(|e| invalid(e.to_string()))?;
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(invalid("tenant name must be 1-200 characters"));
+        }
+        let key =
+            tokio::task::spawn_blocking(generate_rs256).await.map_err(|e| ServiceError::internal(e.to_string()))??;
+        let tenant = self.store.create_tenant(slug, name, key).await?;
+        self.invalidate(slug, &tenant.id);
+        self.store
+            .scoped(&tenant.id)
+            .audit("cli", "tenant.created", Some(&tenant.slug), json!({"name": name}), None)
+            .await?;
+        let issuer = self.issuer_for(&tenant.slug);
+        Ok((tenant, issuer))
+    }
+
+    /// Looks a tenant up by slug for management, suspended or not.
+    pub async fn tenant_for_admin(&self, slug: &str) -> ServiceResult<TenantCtx> {
+        let tenant =
+            self.store.tenant_by_slug(slug).await?.ok_or_else(|| ServiceError::NotFound(format!("tenant '{slug}'")))?;
+        Ok(TenantCtx { issuer: self.issuer_for(&tenant.slug), tenant })
+    }
+
+    fn build_client(
+        &self,
+        name: &str,
+        redirect_uris: Vec<String>,
+        grant_types: Vec<String>,
+        opts: &ClientOptions,
+        min_ttl: i64,
+        default_scopes: &str,
+    ) -> ServiceResult<(NewClient, String)> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(invalid("client name must be 1-200 characters"));
+        }
+        for u in &redirect_uris {
+            redirect::validate_registered(u).map_err(invalid)?;
+        }
+        if grant_types.iter().any(|g| g == GRANT_AUTHORIZATION_CODE) && redirect_uris.is_empty() {
+            return Err(invalid("the authorization_code grant needs at least one redirect URI"));
+        }
+        let ttl = opts.access_token_ttl.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL);
+        check_ttl(ttl, min_ttl, "access-token lifetime")?;
+        if let Some(rt) = opts.refresh_token_ttl {
+            check_ttl(rt, 3600, "refresh-token lifetime")?;
+        }
+        let policy = opts.refresh_policy.unwrap_or(RefreshPolicy::Rotate { grace_secs: DEFAULT_GRACE_SECS });
+        if let RefreshPolicy::Rotate { grace_secs } = policy
+            && !(0..=86_400 * 7).contains(&grace_secs)
+        {
+            return Err(invalid("refresh grace window must be 0 to 7 days"));
+        }
+        let secret = random::secret()?;
+        Ok((
+            NewClient {
+                client_id: random::client_id()?,
+                name: name.to_owned(),
+                secret_hash: Some(secret_hash(&secret)),
+                redirect_uris,
+                auth_method: opts.auth_method,
+                grant_types,
+                scopes: parse_scopes(opts.scopes.as_deref().unwrap_or(default_scopes))?,
+                require_pkce: opts.require_pkce,
+                access_token_ttl: ttl,
+                refresh_policy: policy,
+                refresh_token_ttl: opts.refresh_token_ttl,
+            },
+            secret,
+        ))
+    }
+
+    pub async fn create_client(
+        &self,
+        t: &TenantCtx,
+        name: &str,
+        redirect_uris: Vec<String>,
+        grant_types: Vec<String>,
+        opts: &ClientOptions,
+    ) -> ServiceResult<CreatedClient> {
+        let known = [GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_CLIENT_CREDENTIALS];
+        if grant_types.is_empty() {
+            return Err(invalid("at least one grant type is required"));
+        }
+        if let Some(g) = grant_types.iter().find(|g| !known.contains(&g.as_str())) {
+            return Err(invalid(format!("unknown grant type '{g}' ({})", known.join(", "))));
+        }
+        let (new, secret) = self.build_client(name, redirect_uris, grant_types, opts, 60, DEFAULT_CLIENT_SCOPES)?;
+        let client = self.store.scoped(t.id()).create_client(new).await?;
+        self.store
+            .scoped(t.id())
+            .audit("cli", "client.created", Some(&client.client_id), json!({"name": client.name}), None)
+            .await?;
+        Ok(CreatedClient { client_id: client.client_id.clone(), client_secret: secret, client })
+    }
+
+    pub async fn rotate_client_secret(&self, t: &TenantCtx, client_id: &str) -> ServiceResult<String> {
+        let secret = random::secret()?;
+        self.store.scoped(t.id()).set_client_secret_hash(client_id, &secret_hash(&secret)).await.map_err(
+            |e| match e {
+                latchkey_store::StoreError::NotFound => ServiceError::NotFound(format!("client '{client_id}'")),
+                other => other.into(),
+            },
+        )?;
+        self.store.scoped(t.id()).audit("cli", "client.secret_rotated", Some(client_id), json!({}), None).await?;
+        Ok(secret)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_skill(
+        &self,
+        t: &TenantCtx,
+        name: &str,
+        alexa_skill_id: &str,
+        vendor_id: &str,
+        kind: SkillKind,
+        region: AlexaRegion,
+        lwa: Option<(String, String)>,
+        opts: &ClientOptions,
+    ) -> ServiceResult<CreatedSkill> {
+        alexa::validate_skill_id(alexa_skill_id).map_err(invalid)?;
+        alexa::validate_vendor_id(vendor_id).map_err(invalid)?;
+        let redirect_uris = alexa::redirect_uris(vendor_id);
+        let grants = vec![GRANT_AUTHORIZATION_CODE.to_owned(), GRANT_REFRESH_TOKEN.to_owned()];
+        let (new_client, secret) =
+            self.build_client(name, redirect_uris, grants, opts, kind.min_access_token_ttl(), DEFAULT_SKILL_SCOPES)?;
+        let (lwa_client_id, lwa_client_secret) = match lwa {
+            Some((id, secret)) => (Some(id), Some(secret)),
+            None => (None, None),
+        };
+        let (skill, client) = self
+            .store
+            .scoped(t.id())
+            .create_skill(
+                NewSkill {
+                    name: name.trim().to_owned(),
+                    alexa_skill_id: alexa_skill_id.to_owned(),
+                    vendor_id: vendor_id.to_owned(),
+                    kind,
+                    region,
+                    lwa_client_id,
+                    lwa_client_secret,
+                },
+                new_client,
+            )
+            .await?;
+        self.store
+            .scoped(t.id())
+            .audit("cli", "skill.created", Some(&skill.alexa_skill_id), json!({"client_id": client.client_id}), None)
+            .await?;
+        Ok(CreatedSkill {
+            id: skill.id.clone(),
+            client_id: client.client_id.clone(),
+            client_secret: secret,
+            authorization_uri: format!("{}/oauth2/authorize", t.issuer),
+            access_token_uri: format!("{}/oauth2/token", t.issuer),
+            redirect_uris: client.redirect_uris.clone(),
+            scopes: client.scopes.clone(),
+            auth_method: client.auth_method,
+            skill,
+        })
+    }
+
+    pub async fn create_user(
+        &self,
+        t: &TenantCtx,
+        email: &str,
+        password: Option<&str>,
+        name: Option<String>,
+    ) -> ServiceResult<EndUser> {
+        let email = email.trim();
+        if email.len() > 320 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
+            return Err(invalid("a valid email address is required"));
+        }
+        let hash = match password {
+            Some(p) => {
+                PasswordHasher::check_policy(p)?;
+                Some(self.hasher.hash(p).await?)
+            }
+            None => None,
+        };
+        let user = self.store.scoped(t.id()).create_user(email, hash, name).await?;
+        self.store
+            .scoped(t.id())
+            .audit("cli", "user.created", Some(&user.id), json!({"email": user.email}), None)
+            .await?;
+        Ok(user)
+    }
+
+    pub async fn create_api_key(&self, t: &TenantCtx, name: &str) -> ServiceResult<CreatedApiKey> {
+        if name.trim().is_empty() || name.len() > 200 {
+            return Err(invalid("API key name must be 1-200 characters"));
+        }
+        let key = format!("lk_{}", random::secret()?);
+        let rec: ApiKey = self.store.scoped(t.id()).create_api_key(name.trim(), &key[..10], &secret_hash(&key)).await?;
+        self.store
+            .scoped(t.id())
+            .audit("cli", "apikey.created", Some(&rec.id), json!({"name": rec.name}), None)
+            .await?;
+        Ok(CreatedApiKey { id: rec.id, key })
+    }
+
+    pub async fn create_operator(&self, email: &str, password: &str) -> ServiceResult<Operator> {
+        if !email.contains('@') || email.len() > 320 {
+            return Err(invalid("a valid email address is required"));
+        }
+        PasswordHasher::check_policy(password)?;
+        let hash = self.hasher.hash(password).await?;
+        Ok(self.store.create_operator(email, &hash).await?)
+    }
+
+    /// Generates a new signing key; the old one stays published as "previous".
+    pub async fn rotate_signing_key(&self, t: &TenantCtx) -> ServiceResult<String> {
+        let key =
+            tokio::task::spawn_blocking(generate_rs256).await.map_err(|e| ServiceError::internal(e.to_string()))??;
+        let kid = key.kid.clone();
+        self.store.scoped(t.id()).rotate_signing_key(key).await?;
+        self.invalidate(&t.tenant.slug, t.id());
+        self.store.scoped(t.id()).audit("cli", "keys.rotated", Some(&kid), json!({}), None).await?;
+        Ok(kid)
+    }
+}

@@ -1,0 +1,55 @@
+//! The service layer's one error type. The HTTP edge maps it once: OAuth errors per RFC 6749, the rest
+//! to a status with a clean message; `Internal` detail is logged, never sent.
+use latchkey_core::OAuthError;
+use latchkey_store::{KvError, StoreError};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    OAuth(OAuthError),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("service temporarily unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Self::Internal(msg.into())
+    }
+}
+
+impl From<OAuthError> for ServiceError {
+    fn from(e: OAuthError) -> Self {
+        Self::OAuth(e)
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound("record".into()),
+            StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::Invalid(m) => Self::Invalid(m),
+            StoreError::Unavailable(m) => Self::Unavailable(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<KvError> for ServiceError {
+    fn from(e: KvError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

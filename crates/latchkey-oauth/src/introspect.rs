@@ -1,0 +1,132 @@
+//! Token introspection (RFC 7662) and the shared "is this access token still good" check.
+use latchkey_core::hashing::secret_hash;
+use latchkey_core::refresh::{self, Decision, TokenState};
+use latchkey_store::now;
+use serde_json::{Value, json};
+
+use crate::error::ServiceResult;
+use crate::token::Form;
+use crate::tokens::{AccessClaims, verify_access_token};
+use crate::{AuthServer, TenantCtx};
+
+pub(crate) fn revoked_jti_key(t: &TenantCtx, jti: &str) -> String {
+    format!("revoked_jti:{}:{jti}", t.id())
+}
+
+/// Who asked: a client of the tenant, or a tenant API key (the skill backend).
+pub enum Caller {
+    Client(String),
+    ApiKey(String),
+}
+
+impl AuthServer {
+    /// An access token of this tenant that verifies, has not expired and has not been revoked.
+    pub async fn active_access_token(&self, t: &TenantCtx, token: &str) -> ServiceResult<Option<AccessClaims>> {
+        let keys = self.keys(t.id()).await?;
+        let Some(claims) = verify_access_token(&keys, &t.issuer, token, now()) else {
+            return Ok(None);
+        };
+        if let Some(fid) = &claims.fid {
+            let fam = self.store.scoped(t.id()).family(fid).await?;
+            if fam.is_none_or(|f| f.revoked_at.is_some()) {
+                return Ok(None);
+            }
+        }
+        if self.kv.get(&revoked_jti_key(t, &claims.jti)).await?.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(claims))
+    }
+
+    /// Authenticates an introspection caller: `Authorization: Bearer <tenant API key>`, or any
+    /// client of the tenant with its own credentials.
+    pub async fn introspection_caller(
+        &self,
+        t: &TenantCtx,
+        authorization: Option<&str>,
+        form: &Form<'_>,
+    ) -> ServiceResult<Caller> {
+        if let Some(key) = authorization.and_then(|h| h.strip_prefix("Bearer ")) {
+            let key = key.trim();
+            return match self.store.scoped(t.id()).api_key_by_hash(&secret_hash(key)).await? {
+                Some(k) => Ok(Caller::ApiKey(k.id)),
+                None => Err(latchkey_core::OAuthError::invalid_client("invalid API key").into()),
+            };
+        }
+        let client = self.authenticate_client(t, authorization, form).await?;
+        Ok(Caller::Client(client.client_id))
+    }
+
+    /// `POST /introspect`. Anything not active is exactly `{"active": false}` (RFC 7662 §2.2).
+    pub async fn introspect(&self, t: &TenantCtx, token: &str, hint: Option<&str>) -> ServiceResult<Value> {
+        let inactive = json!({"active": false});
+        if token.is_empty() || token.len() > 8192 {
+            return Ok(inactive);
+        }
+        let looks_like_jwt = token.matches('.').count() == 2;
+        let try_access_first = looks_like_jwt || hint == Some("access_token");
+        if try_access_first && let Some(c) = self.active_access_token(t, token).await? {
+            let mut body = json!({
+                "active": true,
+                "token_type": "Bearer",
+                "scope": c.scope,
+                "client_id": c.client_id,
+                "sub": c.sub,
+                "aud": c.aud,
+                "iss": c.iss,
+                "exp": c.exp,
+                "iat": c.iat,
+                "jti": c.jti,
+            });
+            if c.sub != c.client_id
+                && let Some(u) = self.store.scoped(t.id()).user(&c.sub).await?
+            {
+                body["username"] = json!(u.email);
+            }
+            return Ok(body);
+        }
+        if looks_like_jwt {
+            return Ok(inactive);
+        }
+        self.introspect_refresh(t, token).await.map(|v| v.unwrap_or(inactive))
+    }
+
+    async fn introspect_refresh(&self, t: &TenantCtx, token: &str) -> ServiceResult<Option<Value>> {
+        let scoped = self.store.scoped(t.id());
+        let Some(r) = scoped.refresh_token_by_hash(&secret_hash(token)).await? else {
+            return Ok(None);
+        };
+        let Some(client) = scoped.client_by_row_id(&r.family.client_id).await? else {
+            return Ok(None);
+        };
+        let state = TokenState {
+            used_at: r.used_at,
+            last_used_at: r.last_used_at,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            family_revoked: r.family.revoked_at.is_some(),
+        };
+        let usable = matches!(
+            refresh::decide(client.refresh_policy, state, now()),
+            Decision::Rotate | Decision::GraceRetry | Decision::Keep
+        );
+        if !usable {
+            return Ok(None);
+        }
+        let mut body = json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "scope": r.family.scopes.join(" "),
+            "client_id": client.client_id,
+            "iss": t.issuer,
+            "iat": r.created_at,
+        });
+        if let Some(u) = &r.family.user_id {
+            body["sub"] = json!(u);
+        }
+        if let Some(e) = r.expires_at {
+            body["exp"] = json!(e);
+        }
+        Ok(Some(body))
+    }
+}

@@ -1,0 +1,148 @@
+//! Latchkey's authorization-server services: the decisions of `authorize`, `token`, `introspect`,
+//! `revoke`, `userinfo` and discovery, plus the management operations the CLI (and later the dashboard
+//! and API) call. Built on the pure rules in `latchkey-core` and the repositories in `latchkey-store`;
+//! knows nothing about HTTP.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod authorize;
+mod cache;
+pub mod discovery;
+pub mod error;
+pub mod introspect;
+pub mod keys;
+pub mod password;
+pub mod random;
+pub mod revoke;
+pub mod token;
+pub mod tokens;
+pub mod userinfo;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_core::TenantId;
+use latchkey_store::records::{Tenant, TenantStatus};
+use latchkey_store::{Kv, Store};
+
+use cache::TtlCache;
+pub use error::{ServiceError, ServiceResult};
+use keys::TenantKeys;
+use password::PasswordHasher;
+
+/// Lifetimes and limits of the authorization server.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// `{public_url}/t/{slug}` is each tenant's issuer.
+    pub public_url: String,
+    pub code_ttl: Duration,
+    pub flow_ttl: Duration,
+    pub session_ttl: Duration,
+    pub id_token_ttl: i64,
+    /// Failed logins allowed per account, and per client IP, in `login_window`.
+    pub login_failures_per_account: i64,
+    pub login_failures_per_ip: i64,
+    pub login_window: Duration,
+    /// How long tenant and key lookups may be served from memory. Short, because the CLI and other
+    /// instances change these rows and nothing else tells this process.
+    pub cache_ttl: Duration,
+}
+
+impl AuthConfig {
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Self {
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            code_ttl: Duration::from_secs(120),
+            flow_ttl: Duration::from_secs(1800),
+            session_ttl: Duration::from_secs(8 * 3600),
+            id_token_ttl: 3600,
+            login_failures_per_account: 10,
+            login_failures_per_ip: 50,
+            login_window: Duration::from_secs(900),
+            cache_ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A tenant resolved for a request, with its issuer.
+#[derive(Clone, Debug)]
+pub struct TenantCtx {
+    pub tenant: Tenant,
+    pub issuer: String,
+}
+
+impl TenantCtx {
+    pub fn id(&self) -> &TenantId {
+        &self.tenant.id
+    }
+}
+
+/// The authorization server: one per process, shared by every request.
+#[derive(Clone)]
+pub struct AuthServer {
+    pub store: Store,
+    pub kv: Kv,
+    pub config: Arc<AuthConfig>,
+    pub hasher: PasswordHasher,
+    tenants: Arc<TtlCache<String, Option<Tenant>>>,
+    keys: Arc<TtlCache<TenantId, Arc<TenantKeys>>>,
+}
+
+impl AuthServer {
+    pub fn new(store: Store, kv: Kv, config: AuthConfig) -> ServiceResult<Self> {
+        let ttl = config.cache_ttl;
+        Ok(Self {
+            store,
+            kv,
+            hasher: PasswordHasher::new()?,
+            config: Arc::new(config),
+            tenants: Arc::new(TtlCache::new(ttl)),
+            keys: Arc::new(TtlCache::new(ttl)),
+        })
+    }
+
+    pub fn issuer_for(&self, slug: &str) -> String {
+        format!("{}/t/{}", self.config.public_url, slug)
+    }
+
+    /// Resolves an active tenant by slug. Unknown → `NotFound`; suspended → `Forbidden`.
+    pub async fn tenant(&self, slug: &str) -> ServiceResult<TenantCtx> {
+        let tenant = match self.tenants.get(&slug.to_owned()) {
+            Some(t) => t,
+            None => {
+                let t = self.store.tenant_by_slug(slug).await?;
+                self.tenants.put(slug.to_owned(), t.clone());
+                t
+            }
+        };
+        let tenant = tenant.ok_or_else(|| ServiceError::NotFound(format!("tenant '{slug}'")))?;
+        if tenant.status == TenantStatus::Suspended {
+            return Err(ServiceError::Forbidden(format!("tenant '{slug}' is suspended")));
+        }
+        Ok(TenantCtx { issuer: self.issuer_for(&tenant.slug), tenant })
+    }
+
+    /// The tenant's parsed signing keys.
+    pub async fn keys(&self, tenant: &TenantId) -> ServiceResult<Arc<TenantKeys>> {
+        if let Some(k) = self.keys.get(tenant) {
+            return Ok(k);
+        }
+        let stored = self.store.scoped(tenant).published_keys().await?;
+        let keys = Arc::new(TenantKeys::load(&stored)?);
+        self.keys.put(tenant.clone(), keys.clone());
+        Ok(keys)
+    }
+
+    /// Drops cached state for a tenant after this process changed it.
+    pub fn invalidate(&self, slug: &str, tenant: &TenantId) {
+        self.tenants.remove(&slug.to_owned());
+        self.keys.remove(tenant);
+    }
+
+    /// `/readyz`: the database and the KV store both answer.
+    pub async fn ready(&self) -> ServiceResult<()> {
+        self.store.ping().await?;
+        self.kv.ping().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,383 @@
+//! The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6).
+use latchkey_core::client_auth::{self, PresentedCredentials};
+use latchkey_core::error::ErrorCode;
+use latchkey_core::hashing::{secret_hash, verify_secret};
+use latchkey_core::refresh::{self, Decision, RejectReason, TokenState};
+use latchkey_core::{OAuthError, pkce, scope};
+use latchkey_store::now;
+use latchkey_store::records::{
+    Client, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, RefreshFamily,
+};
+use latchkey_store::repo::{RefreshOutcome, RotateRequest};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+use crate::authorize::{CodeGrant, code_key};
+use crate::error::{ServiceError, ServiceResult};
+use crate::tokens::{AccessTokenSpec, IdTokenSpec, issue_access_token, issue_id_token};
+use crate::{AuthServer, TenantCtx, random};
+
+/// A form body as decoded pairs, with RFC 6749 §3.2's rule that no parameter repeats.
+pub struct Form<'a> {
+    pairs: &'a [(String, String)],
+}
+
+impl<'a> Form<'a> {
+    pub fn new(pairs: &'a [(String, String)]) -> Result<Self, OAuthError> {
+        for (i, (k, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(p, _)| p == k) {
+                return Err(OAuthError::invalid_request(format!("parameter '{k}' was sent more than once")));
+            }
+        }
+        Ok(Self { pairs })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    }
+
+    fn require(&self, name: &str) -> Result<&'a str, OAuthError> {
+        self.get(name).ok_or_else(|| OAuthError::invalid_request(format!("'{name}' is required")))
+    }
+}
+
+impl AuthServer {
+    /// Authenticates the client of a token, revocation or introspection request exactly as the client
+    /// is configured (ALEXA.md §2: a scheme mismatch is named in the error).
+    pub async fn authenticate_client(
+        &self,
+        t: &TenantCtx,
+        authorization: Option<&str>,
+        form: &Form<'_>,
+    ) -> ServiceResult<Client> {
+        let presented: PresentedCredentials =
+            client_auth::presented(authorization, form.get("client_id"), form.get("client_secret"))?;
+        if presented.client_id.len() > 128 {
+            return Err(OAuthError::invalid_client("unknown client").into());
+        }
+        let client = self.store.scoped(t.id()).client(&presented.client_id).await?;
+        // Unknown client and wrong secret read the same, so client ids cannot be probed.
+        let Some(client) = client else {
+            return Err(OAuthError::invalid_client("client authentication failed")
+                .with_debug(format!("unknown client_id {}", presented.client_id))
+                .into());
+        };
+        if presented.method != Some(client.auth_method) {
+            return Err(client_auth::method_mismatch(client.auth_method, presented.method).into());
+        }
+        let ok = match (&client.secret_hash, &presented.secret) {
+            (Some(h), Some(s)) => verify_secret(s, h),
+            _ => false,
+        };
+        if !ok {
+            return Err(OAuthError::invalid_client("client authentication failed").into());
+        }
+        Ok(client)
+    }
+
+    /// Handles `POST /token`; returns the JSON success body.
+    pub async fn token(
+        &self,
+        t: &TenantCtx,
+        authorization: Option<&str>,
+        pairs: &[(String, String)],
+    ) -> ServiceResult<Value> {
+        let form = Form::new(pairs)?;
+        let client = self.authenticate_client(t, authorization, &form).await?;
+        let grant_type = form.require("grant_type")?;
+        let known = [GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_CLIENT_CREDENTIALS];
+        if !known.contains(&grant_type) {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!("grant_type '{grant_type}' is not supported"),
+            )
+            .into());
+        }
+        if !client.allows_grant(grant_type) {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                format!("this client may not use the {grant_type} grant"),
+            )
+            .into());
+        }
+        match grant_type {
+            GRANT_AUTHORIZATION_CODE => self.code_grant(t, &client, &form).await,
+            GRANT_REFRESH_TOKEN => self.refresh_grant(t, &client, &form).await,
+            _ => self.client_credentials_grant(t, &client, &form).await,
+        }
+    }
+
+    async fn code_grant(&self, t: &TenantCtx, client: &Client, form: &Form<'_>) -> ServiceResult<Value> {
+        let code = form.require("code")?;
+        if code.len() > 128 {
+            return Err(OAuthError::invalid_grant("invalid authorization code").into());
+        }
+        let key = code_key(t.id(), code);
+        let used_key = format!("{key}:used");
+        // The first redeemer wins; any later attempt is a replay (RFC 6749 §4.1.2).
+        let replay_window = Duration::from_secs(600);
+        if !self.kv.set_nx(&used_key, b"", replay_window).await? {
+            if let Some(fid) =
+                self.kv.get(&used_key).await?.and_then(|b| String::from_utf8(b).ok()).filter(|f| !f.is_empty())
+            {
+                let scoped = self.store.scoped(t.id());
+                if scoped.revoke_family(&fid, "code_replay").await? {
+                    scoped
+                        .audit(
+                            "system",
+                            "grant.revoked",
+                            Some(&fid),
+                            json!({"reason": "authorization code replayed", "client_id": client.client_id}),
+                            None,
+                        )
+                        .await?;
+                }
+            }
+            return Err(OAuthError::invalid_grant("authorization code was already used").into());
+        }
+        let grant: CodeGrant = match self.kv.take(&key).await? {
+            Some(b) => serde_json::from_slice(&b).map_err(|e| ServiceError::internal(e.to_string()))?,
+            None => return Err(OAuthError::invalid_grant("invalid or expired authorization code").into()),
+        };
+        if grant.client_id != client.client_id {
+            return Err(OAuthError::invalid_grant("authorization code was issued to another client").into());
+        }
+        match form.get("redirect_uri") {
+            Some(r) if r != grant.redirect_uri => {
+                return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request").into());
+            }
+            None if grant.redirect_uri_given => {
+                return Err(OAuthError::invalid_grant(
+                    "redirect_uri is required (it was in the authorization request)",
+                )
+                .into());
+            }
+            _ => {}
+        }
+        pkce::verify(grant.code_challenge.as_deref(), form.get("code_verifier"))?;
+        let scoped = self.store.scoped(t.id());
+        let user = scoped
+            .user(&grant.user_id)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or_else(|| OAuthError::invalid_grant("the user is no longer active"))?;
+        let issued_at = now();
+        let (family, refresh_token) =
+            self.start_grant(t, client, &grant.user_id, &grant.scopes, grant.auth_time, issued_at).await?;
+        self.kv.set(&used_key, family.id.as_bytes(), replay_window).await?;
+        let keys = self.keys(t.id()).await?;
+        let access = issue_access_token(
+            &keys,
+            AccessTokenSpec {
+                issuer: &t.issuer,
+                client,
+                subject: &user.id,
+                scopes: &grant.scopes,
+                family_id: Some(&family.id),
+                auth_time: Some(grant.auth_time),
+                now: issued_at,
+            },
+        )?;
+        let id_token = if grant.scopes.iter().any(|s| s == "openid") {
+            Some(issue_id_token(
+                &keys,
+                IdTokenSpec {
+                    issuer: &t.issuer,
+                    client_id: &client.client_id,
+                    user: &user,
+                    scopes: &grant.scopes,
+                    nonce: grant.nonce.as_deref(),
+                    auth_time: Some(grant.auth_time),
+                    access_token: &access.token,
+                    now: issued_at,
+                    ttl: self.config.id_token_ttl,
+                },
+            )?)
+        } else {
+            None
+        };
+        Ok(token_body(
+            &access.token,
+            client.access_token_ttl,
+            refresh_token.as_deref(),
+            &grant.scopes,
+            id_token.as_deref(),
+        ))
+    }
+
+    /// Starts the family for a new grant: with a refresh token when the client may refresh.
+    async fn start_grant(
+        &self,
+        t: &TenantCtx,
+        client: &Client,
+        user_id: &str,
+        scopes: &[String],
+        auth_time: i64,
+        issued_at: i64,
+    ) -> ServiceResult<(RefreshFamily, Option<String>)> {
+        let scoped = self.store.scoped(t.id());
+        if client.allows_grant(GRANT_REFRESH_TOKEN) {
+            let rt = random::secret()?;
+            let expires = client.refresh_token_ttl.map(|ttl| issued_at + ttl);
+            let fam = scoped
+                .start_family(&client.id, Some(user_id), scopes, Some(auth_time), &secret_hash(&rt), expires)
+                .await?;
+            Ok((fam, Some(rt)))
+        } else {
+            Ok((scoped.start_tokenless_family(&client.id, Some(user_id), scopes, Some(auth_time)).await?, None))
+        }
+    }
+
+    async fn refresh_grant(&self, t: &TenantCtx, client: &Client, form: &Form<'_>) -> ServiceResult<Value> {
+        let presented = form.require("refresh_token")?;
+        let scoped = self.store.scoped(t.id());
+        let invalid = || OAuthError::invalid_grant("invalid, expired or revoked refresh token");
+        if presented.len() > 256 {
+            return Err(invalid().into());
+        }
+        let Some(record) = scoped.refresh_token_by_hash(&secret_hash(presented)).await? else {
+            return Err(invalid().into());
+        };
+        if record.family.client_id != client.id {
+            return Err(OAuthError::invalid_grant("refresh token was issued to another client").into());
+        }
+        let issued_at = now();
+        let state = TokenState {
+            used_at: record.used_at,
+            last_used_at: record.last_used_at,
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            family_revoked: record.family.revoked_at.is_some(),
+        };
+        let decision = refresh::decide(client.refresh_policy, state, issued_at);
+        let scopes = scope::narrow(form.get("scope"), &record.family.scopes)?;
+        let user = match &record.family.user_id {
+            Some(u) => Some(scoped.user(u).await?.filter(|u| !u.disabled).ok_or_else(invalid)?),
+            None => None,
+        };
+        let refresh_token = match decision {
+            Decision::Reject(reason) => {
+                let why = match reason {
+                    RejectReason::Revoked => "refresh token has been revoked",
+                    RejectReason::Expired => "refresh token has expired",
+                    RejectReason::Idle => "refresh token expired after being unused too long",
+                };
+                return Err(OAuthError::invalid_grant(why).into());
+            }
+            Decision::ReuseDetected => {
+                scoped.revoke_family(&record.family.id, "refresh_reuse").await?;
+                scoped
+                    .audit(
+                        "system",
+                        "grant.revoked",
+                        Some(&record.family.id),
+                        json!({"reason": "refresh token reused after the grace window", "client_id": client.client_id}),
+                        None,
+                    )
+                    .await?;
+                return Err(
+                    OAuthError::invalid_grant("refresh token was already used; the grant has been revoked").into()
+                );
+            }
+            Decision::Keep => {
+                scoped.touch_refresh_token(&record).await?;
+                presented.to_owned()
+            }
+            Decision::Rotate | Decision::GraceRetry => {
+                let expires = client.refresh_token_ttl.map(|ttl| issued_at + ttl);
+                let mut first_use = decision == Decision::Rotate;
+                loop {
+                    let child = random::secret()?;
+                    let outcome = scoped
+                        .rotate_refresh_token(RotateRequest {
+                            parent: &record,
+                            child_hash: secret_hash(&child),
+                            child_expires_at: expires,
+                            first_use,
+                        })
+                        .await?;
+                    match outcome {
+                        RefreshOutcome::Issued => break child,
+                        // Someone used it a moment ago: this is a retry inside the grace window.
+                        RefreshOutcome::LostRace if first_use => first_use = false,
+                        RefreshOutcome::LostRace => return Err(invalid().into()),
+                    }
+                }
+            }
+        };
+        let keys = self.keys(t.id()).await?;
+        let subject = user.as_ref().map_or(client.client_id.as_str(), |u| u.id.as_str());
+        let access = issue_access_token(
+            &keys,
+            AccessTokenSpec {
+                issuer: &t.issuer,
+                client,
+                subject,
+                scopes: &scopes,
+                family_id: Some(&record.family.id),
+                auth_time: record.family.auth_time,
+                now: issued_at,
+            },
+        )?;
+        let id_token = match &user {
+            Some(u) if scopes.iter().any(|s| s == "openid") => Some(issue_id_token(
+                &keys,
+                IdTokenSpec {
+                    issuer: &t.issuer,
+                    client_id: &client.client_id,
+                    user: u,
+                    scopes: &scopes,
+                    nonce: None,
+                    auth_time: record.family.auth_time,
+                    access_token: &access.token,
+                    now: issued_at,
+                    ttl: self.config.id_token_ttl,
+                },
+            )?),
+            _ => None,
+        };
+        Ok(token_body(&access.token, client.access_token_ttl, Some(&refresh_token), &scopes, id_token.as_deref()))
+    }
+
+    async fn client_credentials_grant(&self, t: &TenantCtx, client: &Client, form: &Form<'_>) -> ServiceResult<Value> {
+        // User-facing scopes mean nothing without a user.
+        let allowed: Vec<String> = client
+            .scopes
+            .iter()
+            .filter(|s| !matches!(s.as_str(), "openid" | "profile" | "email" | "offline_access"))
+            .cloned()
+            .collect();
+        let scopes = scope::resolve(form.get("scope"), &allowed)?;
+        let keys = self.keys(t.id()).await?;
+        let access = issue_access_token(
+            &keys,
+            AccessTokenSpec {
+                issuer: &t.issuer,
+                client,
+                subject: &client.client_id,
+                scopes: &scopes,
+                family_id: None,
+                auth_time: None,
+                now: now(),
+            },
+        )?;
+        Ok(token_body(&access.token, client.access_token_ttl, None, &scopes, None))
+    }
+}
+
+/// RFC 6749 §5.1.
+fn token_body(access: &str, ttl: i64, refresh: Option<&str>, scopes: &[String], id_token: Option<&str>) -> Value {
+    let mut body = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": ttl,
+        "scope": scopes.join(" "),
+    });
+    if let Some(r) = refresh {
+        body["refresh_token"] = json!(r);
+    }
+    if let Some(i) = id_token {
+        body["id_token"] = json!(i);
+    }
+    body
+}

@@ -1,0 +1,123 @@
+//! Access tokens (RFC 9068 JWT profile) and ID tokens (OIDC Core §2).
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_store::records::{Client, EndUser};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::ServiceResult;
+use crate::keys::{TenantKeys, digest_sha256};
+use crate::random;
+
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// The claims of our access tokens. `fid` names the grant (refresh family) the token came from, so
+/// revoking the grant also ends its access tokens.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub client_id: String,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fid: Option<String>,
+}
+
+pub struct IssuedAccessToken {
+    pub token: String,
+    pub claims: AccessClaims,
+}
+
+pub struct AccessTokenSpec<'a> {
+    pub issuer: &'a str,
+    pub client: &'a Client,
+    pub subject: &'a str,
+    pub scopes: &'a [String],
+    pub family_id: Option<&'a str>,
+    pub auth_time: Option<i64>,
+    pub now: i64,
+}
+
+pub fn issue_access_token(keys: &TenantKeys, spec: AccessTokenSpec<'_>) -> ServiceResult<IssuedAccessToken> {
+    let claims = AccessClaims {
+        iss: spec.issuer.to_owned(),
+        sub: spec.subject.to_owned(),
+        aud: spec.client.client_id.clone(),
+        exp: spec.now + spec.client.access_token_ttl,
+        iat: spec.now,
+        jti: random::token(16)?,
+        client_id: spec.client.client_id.clone(),
+        scope: spec.scopes.join(" "),
+        auth_time: spec.auth_time,
+        fid: spec.family_id.map(str::to_owned),
+    };
+    let token = keys.sign(
+        ACCESS_TOKEN_TYP,
+        &serde_json::to_value(&claims).map_err(|e| crate::ServiceError::internal(e.to_string()))?,
+    )?;
+    Ok(IssuedAccessToken { token, claims })
+}
+
+/// Verifies one of our access tokens: signature by a published key of this tenant, `typ`, issuer and
+/// expiry. Revocation is checked by the caller.
+pub fn verify_access_token(keys: &TenantKeys, issuer: &str, token: &str, now: i64) -> Option<AccessClaims> {
+    let (typ, claims) = keys.verify(token)?;
+    if typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+        return None;
+    }
+    let claims: AccessClaims = serde_json::from_value(claims).ok()?;
+    (claims.iss == issuer && claims.exp > now).then_some(claims)
+}
+
+/// The standard claims a user releases for the granted scopes (OIDC Core §5.4).
+pub fn user_claims(user: &EndUser, scopes: &[String]) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("sub".into(), json!(user.id));
+    if scopes.iter().any(|s| s == "email") {
+        m.insert("email".into(), json!(user.email));
+        m.insert("email_verified".into(), json!(user.email_verified));
+    }
+    if scopes.iter().any(|s| s == "profile")
+        && let Some(n) = &user.name
+    {
+        m.insert("name".into(), json!(n));
+    }
+    m
+}
+
+pub struct IdTokenSpec<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub user: &'a EndUser,
+    pub scopes: &'a [String],
+    pub nonce: Option<&'a str>,
+    pub auth_time: Option<i64>,
+    pub access_token: &'a str,
+    pub now: i64,
+    pub ttl: i64,
+}
+
+pub fn issue_id_token(keys: &TenantKeys, spec: IdTokenSpec<'_>) -> ServiceResult<String> {
+    let mut claims = user_claims(spec.user, spec.scopes);
+    // at_hash: the left half of SHA-256 of the access token (OIDC Core §3.3.2.11).
+    let digest = digest_sha256(spec.access_token.as_bytes());
+    claims.insert("at_hash".into(), json!(URL_SAFE_NO_PAD.encode(&digest[..16])));
+    claims.insert("iss".into(), json!(spec.issuer));
+    claims.insert("aud".into(), json!(spec.client_id));
+    claims.insert("azp".into(), json!(spec.client_id));
+    claims.insert("iat".into(), json!(spec.now));
+    claims.insert("exp".into(), json!(spec.now + spec.ttl));
+    if let Some(t) = spec.auth_time {
+        claims.insert("auth_time".into(), json!(t));
+    }
+    if let Some(n) = spec.nonce {
+        claims.insert("nonce".into(), json!(n));
+    }
+    keys.sign("JWT", &Value::Object(claims))
+}

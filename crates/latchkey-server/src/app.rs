@@ -1,0 +1,103 @@
+//! Building and running the HTTP application.
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, Logger, NormalizePath, TrailingSlash};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use latchkey_oauth::{AuthConfig, AuthServer};
+use latchkey_store::{SecretBox, Store};
+use std::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::{health, oauth_api, oauth_pages, wellknown};
+
+/// Shared by every request.
+pub struct AppState {
+    pub auth: AuthServer,
+    pub secure_cookies: bool,
+    pub trust_proxy: bool,
+}
+
+/// Largest request body we read; OAuth requests are a few hundred bytes.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// Opens the database (running migrations) and the KV store, and builds the authorization server.
+pub async fn open_auth_server(config: &Config, public_url: &str) -> anyhow::Result<AuthServer> {
+    let secrets = SecretBox::from_base64(config.master_key()?.expose())?;
+    let store = Store::connect(&config.database_url()?, secrets).await?;
+    store.migrate().await?;
+    let kv = latchkey_store::kv::open(config.redis_url.as_ref().map(|s| s.expose()), &config.redis_prefix).await?;
+    Ok(AuthServer::new(store, kv, AuthConfig::new(public_url))?)
+}
+
+/// A bound, not yet running, server.
+pub struct Application {
+    port: u16,
+    public_url: String,
+    server: Server,
+}
+
+impl Application {
+    /// Binds `config.bind` (port 0 picks a free port, for tests) and prepares the server.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&config.bind)?;
+        let addr = listener.local_addr()?;
+        let public_url = config.public_url_for(&addr.to_string())?;
+        let auth = open_auth_server(&config, &public_url).await?;
+        let state = web::Data::new(AppState {
+            auth,
+            secure_cookies: public_url.starts_with("https://"),
+            trust_proxy: config.trust_proxy,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(BODY_LIMIT))
+                .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .wrap(NormalizePath::new(TrailingSlash::Trim))
+                .wrap(Logger::new("%a \"%r\" %s %Dms").exclude("/healthz").exclude("/readyz"))
+                .configure(routes)
+        })
+        .listen(listener)?
+        .shutdown_timeout(20)
+        .run();
+        Ok(Self { port: addr.port(), public_url, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/.well-known/oauth-authorization-server/t/{slug}", web::get().to(wellknown::openid_configuration))
+        .route("/.well-known/openid-configuration/t/{slug}", web::get().to(wellknown::openid_configuration))
+        .service(
+            web::scope("/t/{slug}")
+                .route("/.well-known/openid-configuration", web::get().to(wellknown::openid_configuration))
+                .route("/.well-known/oauth-authorization-server", web::get().to(wellknown::openid_configuration))
+                .route("/.well-known/jwks.json", web::get().to(wellknown::jwks))
+                .route("/oauth2/authorize", web::get().to(oauth_pages::authorize_get))
+                .route("/oauth2/authorize", web::post().to(oauth_pages::authorize_post))
+                .route("/login", web::post().to(oauth_pages::login))
+                .route("/consent", web::post().to(oauth_pages::consent))
+                .route("/oauth2/token", web::post().to(oauth_api::token))
+                .route("/oauth2/revoke", web::post().to(oauth_api::revoke))
+                .route("/oauth2/introspect", web::post().to(oauth_api::introspect))
+                .route("/oauth2/userinfo", web::get().to(oauth_api::userinfo))
+                .route("/oauth2/userinfo", web::post().to(oauth_api::userinfo)),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}))
+}

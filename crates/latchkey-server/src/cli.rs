@@ -1,0 +1,660 @@
+//! The command line. Every command takes `--json` and then prints exactly one JSON object on stdout;
+//! messages go to stderr, and a failure exits non-zero. Commands work on the database directly, so
+//! they work whether or not a server is running.
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use latchkey_core::alexa::{AlexaRegion, SkillKind};
+use latchkey_core::client_auth::ClientAuthMethod;
+use latchkey_core::refresh::RefreshPolicy;
+use latchkey_oauth::admin::ClientOptions;
+use latchkey_oauth::{AuthServer, ServiceError};
+use latchkey_store::records::TenantStatus;
+use serde_json::{Value, json};
+use std::io::BufRead;
+
+use crate::app::{Application, open_auth_server};
+use crate::config::Config;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "Latchkey: account linking for Alexa skills, one OAuth 2.0 / OpenID Connect server per tenant"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run pending migrations, then serve HTTP.
+    Serve {
+        /// Address to listen on (overrides LATCHKEY_BIND).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Run pending database migrations and exit.
+    Migrate(JsonFlag),
+    /// Tenants: one authorization server each.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Alexa skills and the OAuth client Alexa uses for each.
+    #[command(subcommand)]
+    Skill(SkillCmd),
+    /// OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// End users of a tenant.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Tenant API keys (for the skill backend and the management API).
+    #[command(subcommand)]
+    Apikey(ApiKeyCmd),
+    /// Platform operators.
+    #[command(subcommand)]
+    Operator(OperatorCmd),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct JsonFlag {
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TenantArg {
+    /// Tenant slug.
+    #[arg(long)]
+    pub tenant: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCmd {
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    List(JsonFlag),
+    Show {
+        slug: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Suspend a tenant: its endpoints answer with a clear error until resumed.
+    Suspend {
+        slug: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Resume {
+        slug: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Delete a tenant and everything it owns.
+    Delete {
+        slug: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ClientOpts {
+    /// client_secret_basic (HTTP Basic, Alexa's recommended scheme) or client_secret_post (credentials in body).
+    #[arg(long, default_value = "client_secret_basic")]
+    pub auth_method: ClientAuthMethod,
+    /// Space-separated scopes the client may request.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Access-token lifetime in seconds (smart-home skills need at least 360).
+    #[arg(long)]
+    pub access_token_ttl: Option<i64>,
+    /// rotate (new refresh token each use, old one honoured for the grace window) or fixed.
+    #[arg(long, default_value = "rotate")]
+    pub refresh_policy: String,
+    /// Grace window for rotated refresh tokens, in seconds.
+    #[arg(long, default_value_t = latchkey_core::refresh::DEFAULT_GRACE_SECS)]
+    pub refresh_grace: i64,
+    /// For `fixed` refresh tokens: expire after this many idle seconds.
+    #[arg(long)]
+    pub refresh_idle: Option<i64>,
+    /// Absolute refresh-token lifetime in seconds (default: no expiry, as Alexa prefers).
+    #[arg(long)]
+    pub refresh_token_ttl: Option<i64>,
+    /// Require PKCE (S256) on every authorization request.
+    #[arg(long)]
+    pub require_pkce: bool,
+}
+
+impl ClientOpts {
+    fn to_options(&self) -> anyhow::Result<ClientOptions> {
+        let policy = match self.refresh_policy.as_str() {
+            "rotate" => RefreshPolicy::Rotate { grace_secs: self.refresh_grace },
+            "fixed" => RefreshPolicy::Fixed { idle_secs: self.refresh_idle },
+            other => bail!("unknown refresh policy '{other}' (rotate or fixed)"),
+        };
+        Ok(ClientOptions {
+            auth_method: self.auth_method,
+            scopes: self.scope.clone(),
+            access_token_ttl: self.access_token_ttl,
+            refresh_policy: Some(policy),
+            refresh_token_ttl: self.refresh_token_ttl,
+            require_pkce: self.require_pkce,
+        })
+    }
+}
+
+// Parsed once per process; the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Debug)]
+pub enum SkillCmd {
+    Create {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        name: String,
+        /// amzn1.ask.skill.…
+        #[arg(long)]
+        alexa_skill_id: String,
+        /// Your vendor ID from the Alexa developer console; sets the three Alexa redirect URIs.
+        #[arg(long)]
+        vendor_id: String,
+        /// smart-home, video, music or custom.
+        #[arg(long, default_value = "smart-home")]
+        kind: SkillKind,
+        /// NA, EU or FE: where the skill's events go.
+        #[arg(long, default_value = "NA")]
+        region: AlexaRegion,
+        /// Alexa Skill Messaging client id (for AcceptGrant and events).
+        #[arg(long, requires = "lwa_client_secret")]
+        lwa_client_id: Option<String>,
+        #[arg(long, requires = "lwa_client_id")]
+        lwa_client_secret: Option<String>,
+        #[command(flatten)]
+        opts: ClientOpts,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    List {
+        #[command(flatten)]
+        t: TenantArg,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Show {
+        #[command(flatten)]
+        t: TenantArg,
+        /// Skill id or Alexa skill id.
+        #[arg(long)]
+        skill: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Delete {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        skill: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCmd {
+    Create {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Comma-separated: authorization_code,refresh_token,client_credentials.
+        #[arg(long, default_value = "authorization_code,refresh_token", value_delimiter = ',')]
+        grant_types: Vec<String>,
+        #[command(flatten)]
+        opts: ClientOpts,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    List {
+        #[command(flatten)]
+        t: TenantArg,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Show {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Issue a new secret (shown once); the old one stops working at once.
+    RotateSecret {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Delete {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    Create {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        email: String,
+        /// Read the password from one line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    List {
+        #[command(flatten)]
+        t: TenantArg,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Show {
+        #[command(flatten)]
+        t: TenantArg,
+        /// User id or email.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Delete {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiKeyCmd {
+    Create {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    List {
+        #[command(flatten)]
+        t: TenantArg,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Delete {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OperatorCmd {
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    List(JsonFlag),
+    Show {
+        /// Operator id or email.
+        operator: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Delete {
+        operator: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCmd {
+    /// Generate a new signing key; the previous one stays in the JWKS so issued tokens keep verifying.
+    Rotate {
+        #[command(flatten)]
+        t: TenantArg,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+/// Prints a result: the JSON object with `--json`, else `key: value` lines.
+fn emit(out: JsonFlag, v: Value) {
+    if out.json {
+        println!("{v}");
+        return;
+    }
+    match &v {
+        Value::Object(m) => {
+            for (k, val) in m {
+                match val {
+                    Value::String(s) => println!("{k}: {s}"),
+                    Value::Array(items) if items.iter().all(Value::is_object) && !items.is_empty() => {
+                        println!("{k}:");
+                        for i in items {
+                            println!("  - {i}");
+                        }
+                    }
+                    other => println!("{k}: {other}"),
+                }
+            }
+        }
+        other => println!("{other}"),
+    }
+}
+
+/// One line from stdin without its trailing newline, as `docker login --password-stdin` reads it.
+fn read_stdin_line() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading standard input")?;
+    let trimmed = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned())
+}
+
+fn not_found(what: &str) -> anyhow::Error {
+    anyhow::Error::new(ServiceError::NotFound(what.to_owned()))
+}
+
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    if let Command::Serve { bind } = cli.command {
+        let mut config = config;
+        if let Some(b) = bind {
+            config.bind = b;
+        }
+        let app = Application::build(config).await?;
+        tracing::info!(port = app.port(), public_url = app.public_url(), "latchkey is serving");
+        return Ok(app.run_until_stopped().await?);
+    }
+    let public_url = config.public_url_for(&config.bind)?;
+    let auth = open_auth_server(&config, &public_url).await?;
+    match cli.command {
+        Command::Serve { .. } => Ok(()),
+        Command::Migrate(out) => {
+            emit(out, json!({"migrated": true, "database": auth.store.backend_name()}));
+            Ok(())
+        }
+        Command::Tenant(c) => tenant(&auth, c).await,
+        Command::Skill(c) => skill(&auth, c).await,
+        Command::Client(c) => client(&auth, c).await,
+        Command::User(c) => user(&auth, c).await,
+        Command::Apikey(c) => apikey(&auth, c).await,
+        Command::Operator(c) => operator(&auth, c).await,
+        Command::Keys(KeysCmd::Rotate { t, out }) => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let kid = auth.rotate_signing_key(&tc).await?;
+            emit(out, json!({"kid": kid, "tenant": tc.tenant.slug}));
+            Ok(())
+        }
+    }
+}
+
+fn tenant_json(auth: &AuthServer, t: &latchkey_store::records::Tenant) -> Value {
+    json!({"id": t.id, "slug": t.slug, "name": t.name, "status": t.status, "issuer": auth.issuer_for(&t.slug), "created_at": t.created_at})
+}
+
+async fn tenant(auth: &AuthServer, c: TenantCmd) -> anyhow::Result<()> {
+    match c {
+        TenantCmd::Create { slug, name, out } => {
+            let (t, issuer) = auth.create_tenant(&slug, &name).await?;
+            emit(out, json!({"id": t.id, "slug": t.slug, "issuer": issuer}));
+        }
+        TenantCmd::List(out) => {
+            let list: Vec<Value> = auth.store.list_tenants().await?.iter().map(|t| tenant_json(auth, t)).collect();
+            emit(out, json!({"tenants": list}));
+        }
+        TenantCmd::Show { slug, out } => {
+            let t = auth.tenant_for_admin(&slug).await?;
+            emit(out, tenant_json(auth, &t.tenant));
+        }
+        TenantCmd::Suspend { slug, out } => {
+            let t = auth.tenant_for_admin(&slug).await?;
+            auth.store.set_tenant_status(t.id(), TenantStatus::Suspended).await?;
+            emit(out, json!({"slug": slug, "status": "suspended"}));
+        }
+        TenantCmd::Resume { slug, out } => {
+            let t = auth.tenant_for_admin(&slug).await?;
+            auth.store.set_tenant_status(t.id(), TenantStatus::Active).await?;
+            emit(out, json!({"slug": slug, "status": "active"}));
+        }
+        TenantCmd::Delete { slug, out } => {
+            let t = auth.tenant_for_admin(&slug).await?;
+            auth.store.delete_tenant(t.id()).await?;
+            emit(out, json!({"deleted": slug}));
+        }
+    }
+    Ok(())
+}
+
+fn client_json(c: &latchkey_store::records::Client) -> Value {
+    json!({
+        "client_id": c.client_id, "name": c.name, "redirect_uris": c.redirect_uris,
+        "auth_method": c.auth_method, "grant_types": c.grant_types, "scopes": c.scopes,
+        "require_pkce": c.require_pkce, "access_token_ttl": c.access_token_ttl,
+        "refresh_policy": c.refresh_policy, "refresh_token_ttl": c.refresh_token_ttl, "created_at": c.created_at,
+    })
+}
+
+async fn skill(auth: &AuthServer, c: SkillCmd) -> anyhow::Result<()> {
+    match c {
+        SkillCmd::Create {
+            t,
+            name,
+            alexa_skill_id,
+            vendor_id,
+            kind,
+            region,
+            lwa_client_id,
+            lwa_client_secret,
+            opts,
+            out,
+        } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let lwa = lwa_client_id.zip(lwa_client_secret);
+            let created = auth
+                .create_skill(&tc, &name, &alexa_skill_id, &vendor_id, kind, region, lwa, &opts.to_options()?)
+                .await?;
+            emit(out, serde_json::to_value(&created)?);
+        }
+        SkillCmd::List { t, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let skills = auth.store.scoped(tc.id()).list_skills().await?;
+            emit(out, json!({"skills": skills}));
+        }
+        SkillCmd::Show { t, skill, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let scoped = auth.store.scoped(tc.id());
+            let s = scoped.skill(&skill).await?.ok_or_else(|| not_found(&format!("skill '{skill}'")))?;
+            let client = scoped.client_by_row_id(&s.oauth_client_id).await?;
+            let mut v = serde_json::to_value(&s)?;
+            v["client"] = client.as_ref().map(client_json).unwrap_or(Value::Null);
+            v["authorization_uri"] = json!(format!("{}/oauth2/authorize", tc.issuer));
+            v["access_token_uri"] = json!(format!("{}/oauth2/token", tc.issuer));
+            emit(out, v);
+        }
+        SkillCmd::Delete { t, skill, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            auth.store.scoped(tc.id()).delete_skill(&skill).await.map_err(|e| match e {
+                latchkey_store::StoreError::NotFound => not_found(&format!("skill '{skill}'")),
+                other => other.into(),
+            })?;
+            emit(out, json!({"deleted": skill}));
+        }
+    }
+    Ok(())
+}
+
+async fn client(auth: &AuthServer, c: ClientCmd) -> anyhow::Result<()> {
+    match c {
+        ClientCmd::Create { t, name, redirect_uris, grant_types, opts, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let grants = grant_types.into_iter().map(|g| g.trim().to_owned()).filter(|g| !g.is_empty()).collect();
+            let created = auth.create_client(&tc, &name, redirect_uris, grants, &opts.to_options()?).await?;
+            emit(out, json!({"client_id": created.client_id, "client_secret": created.client_secret}));
+        }
+        ClientCmd::List { t, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let list: Vec<Value> = auth.store.scoped(tc.id()).list_clients().await?.iter().map(client_json).collect();
+            emit(out, json!({"clients": list}));
+        }
+        ClientCmd::Show { t, client_id, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let c = auth
+                .store
+                .scoped(tc.id())
+                .client(&client_id)
+                .await?
+                .ok_or_else(|| not_found(&format!("client '{client_id}'")))?;
+            emit(out, client_json(&c));
+        }
+        ClientCmd::RotateSecret { t, client_id, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let secret = auth.rotate_client_secret(&tc, &client_id).await?;
+            emit(out, json!({"client_id": client_id, "client_secret": secret}));
+        }
+        ClientCmd::Delete { t, client_id, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            auth.store.scoped(tc.id()).delete_client(&client_id).await.map_err(|e| match e {
+                latchkey_store::StoreError::NotFound => not_found(&format!("client '{client_id}'")),
+                other => other.into(),
+            })?;
+            emit(out, json!({"deleted": client_id}));
+        }
+    }
+    Ok(())
+}
+
+async fn find_user(
+    auth: &AuthServer,
+    tc: &latchkey_oauth::TenantCtx,
+    user: &str,
+) -> anyhow::Result<latchkey_store::records::EndUser> {
+    let scoped = auth.store.scoped(tc.id());
+    let found = if user.contains('@') { scoped.user_by_email(user).await? } else { scoped.user(user).await? };
+    found.ok_or_else(|| not_found(&format!("user '{user}'")))
+}
+
+async fn user(auth: &AuthServer, c: UserCmd) -> anyhow::Result<()> {
+    match c {
+        UserCmd::Create { t, email, password_stdin, name, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let password = if password_stdin { Some(read_stdin_line()?) } else { None };
+            let u = auth.create_user(&tc, &email, password.as_deref(), name).await?;
+            emit(out, json!({"id": u.id, "email": u.email}));
+        }
+        UserCmd::List { t, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let users = auth.store.scoped(tc.id()).list_users().await?;
+            emit(out, json!({"users": users}));
+        }
+        UserCmd::Show { t, user, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let u = find_user(auth, &tc, &user).await?;
+            let links = auth.store.scoped(tc.id()).list_links(Some(&u.id)).await?;
+            let mut v = serde_json::to_value(&u)?;
+            v["links"] = serde_json::to_value(links)?;
+            emit(out, v);
+        }
+        UserCmd::Delete { t, user, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let u = find_user(auth, &tc, &user).await?;
+            auth.store.scoped(tc.id()).delete_user(&u.id).await?;
+            emit(out, json!({"deleted": u.id}));
+        }
+    }
+    Ok(())
+}
+
+async fn apikey(auth: &AuthServer, c: ApiKeyCmd) -> anyhow::Result<()> {
+    match c {
+        ApiKeyCmd::Create { t, name, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let k = auth.create_api_key(&tc, &name).await?;
+            emit(out, json!({"id": k.id, "key": k.key}));
+        }
+        ApiKeyCmd::List { t, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let keys = auth.store.scoped(tc.id()).list_api_keys().await?;
+            emit(out, json!({"api_keys": keys}));
+        }
+        ApiKeyCmd::Delete { t, id, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            auth.store.scoped(tc.id()).delete_api_key(&id).await.map_err(|e| match e {
+                latchkey_store::StoreError::NotFound => not_found(&format!("API key '{id}'")),
+                other => other.into(),
+            })?;
+            emit(out, json!({"deleted": id}));
+        }
+    }
+    Ok(())
+}
+
+async fn operator(auth: &AuthServer, c: OperatorCmd) -> anyhow::Result<()> {
+    match c {
+        OperatorCmd::Create { email, password_stdin, out } => {
+            if !password_stdin {
+                bail!("operators need a password: pass --password-stdin and pipe it in");
+            }
+            let o = auth.create_operator(&email, &read_stdin_line()?).await?;
+            emit(out, json!({"id": o.id, "email": o.email}));
+        }
+        OperatorCmd::List(out) => {
+            let ops = auth.store.list_operators().await?;
+            emit(out, json!({"operators": ops}));
+        }
+        OperatorCmd::Show { operator, out } => {
+            let o =
+                auth.store.operator(&operator).await?.ok_or_else(|| not_found(&format!("operator '{operator}'")))?;
+            emit(out, serde_json::to_value(o)?);
+        }
+        OperatorCmd::Delete { operator, out } => {
+            let o =
+                auth.store.operator(&operator).await?.ok_or_else(|| not_found(&format!("operator '{operator}'")))?;
+            auth.store.delete_operator(&o.id).await?;
+            emit(out, json!({"deleted": o.id}));
+        }
+    }
+    Ok(())
+}

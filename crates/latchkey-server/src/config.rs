@@ -1,0 +1,196 @@
+//! Configuration: defaults → optional TOML file (`LATCHKEY_CONFIG`, else `./latchkey.toml` if present)
+//! → environment (`LATCHKEY_*`, plus the conventional `DATABASE_URL`, `REDIS_URL`, `SMTP_URL`).
+//! Built once in `main` and passed down; nothing reads the environment after that.
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// A string that never prints.
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Config {
+    /// Where the embedded default keeps its SQLite database, outgoing mail and master key.
+    pub data_dir: PathBuf,
+    /// Base URL users and Alexa reach us at; each tenant's issuer is `{public_url}/t/{slug}`.
+    /// Unset: `http://{bind}`.
+    pub public_url: Option<String>,
+    pub bind: String,
+    pub database_url: Option<Secret>,
+    pub redis_url: Option<Secret>,
+    /// Namespaces every Redis key, so several deployments (or tests) can share one Redis.
+    pub redis_prefix: String,
+    pub smtp_url: Option<Secret>,
+    /// Base64 of 32 bytes. Unset: generated once into `{data_dir}/master.key`.
+    pub master_key: Option<Secret>,
+    /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
+    pub trust_proxy: bool,
+    /// `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./latchkey-data"),
+            public_url: None,
+            bind: "127.0.0.1:8080".into(),
+            database_url: None,
+            redis_url: None,
+            redis_prefix: "latchkey:".into(),
+            smtp_url: None,
+            master_key: None,
+            trust_proxy: false,
+            log_format: "text".into(),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("LATCHKEY_PUBLIC_URL '{0}' is not a valid URL")]
+    BadPublicUrl(String),
+    #[error(
+        "LATCHKEY_PUBLIC_URL '{0}' uses http on a non-loopback host; use https (plain http is allowed only for localhost, 127.0.0.0/8 and ::1)"
+    )]
+    InsecurePublicUrl(String),
+    #[error(
+        "LATCHKEY_PUBLIC_URL '{0}' must be just a scheme, host and optional port, without a path, query or fragment"
+    )]
+    PublicUrlHasPath(String),
+    #[error("data directory {0}: {1}")]
+    DataDir(String, String),
+}
+
+impl Config {
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var("LATCHKEY_CONFIG").unwrap_or_else(|_| "latchkey.toml".into());
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("LATCHKEY_").ignore(&["config"]))
+            .merge(Env::raw().only(&["database_url", "redis_url", "smtp_url"]))
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string()))
+    }
+
+    /// The public URL, checked: https, or http only on a loopback host.
+    pub fn public_url_for(&self, bound: &str) -> Result<String, ConfigError> {
+        let raw = self.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+        let url = url::Url::parse(&raw).map_err(|_| ConfigError::BadPublicUrl(raw.clone()))?;
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(ConfigError::PublicUrlHasPath(raw));
+        }
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            "http" => return Err(ConfigError::InsecurePublicUrl(raw)),
+            _ => return Err(ConfigError::BadPublicUrl(raw)),
+        }
+        Ok(raw.trim_end_matches('/').to_owned())
+    }
+
+    /// `DATABASE_URL`, or the embedded SQLite file in the data directory.
+    pub fn database_url(&self) -> Result<String, ConfigError> {
+        match &self.database_url {
+            Some(u) => Ok(u.expose().to_owned()),
+            None => {
+                self.ensure_data_dir()?;
+                Ok(format!("sqlite://{}?mode=rwc", self.data_dir.join("latchkey.db").display()))
+            }
+        }
+    }
+
+    pub fn ensure_data_dir(&self) -> Result<(), ConfigError> {
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| ConfigError::DataDir(self.data_dir.display().to_string(), e.to_string()))
+    }
+
+    /// `LATCHKEY_MASTER_KEY`, or the key file in the data directory (created on first use, mode 0600).
+    pub fn master_key(&self) -> Result<Secret, ConfigError> {
+        if let Some(k) = &self.master_key {
+            return Ok(k.clone());
+        }
+        self.ensure_data_dir()?;
+        let path = self.data_dir.join("master.key");
+        read_or_create_key(&path)
+    }
+}
+
+fn read_or_create_key(path: &Path) -> Result<Secret, ConfigError> {
+    let err = |e: std::io::Error| ConfigError::DataDir(path.display().to_string(), e.to_string());
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(Secret::new(s.trim())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = latchkey_store::SecretBox::generate_base64().map_err(|e| ConfigError::Load(e.to_string()))?;
+            write_private(path, &key).map_err(err)?;
+            Ok(Secret::new(key))
+        }
+        Err(e) => Err(err(e)),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(content.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_rules() {
+        let c = Config::default();
+        assert_eq!(c.public_url_for("127.0.0.1:8080").ok().as_deref(), Some("http://127.0.0.1:8080"));
+        let with = |u: &str| Config { public_url: Some(u.into()), ..Config::default() }.public_url_for("x:1");
+        assert!(with("https://id.example.com").is_ok());
+        assert!(with("http://localhost:9000/").is_ok());
+        assert!(with("http://[::1]:9000").is_ok());
+        assert!(matches!(with("http://id.example.com"), Err(ConfigError::InsecurePublicUrl(_))));
+        assert!(matches!(with("https://id.example.com/base"), Err(ConfigError::PublicUrlHasPath(_))));
+        assert!(matches!(with("not a url"), Err(ConfigError::BadPublicUrl(_))));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = Config { master_key: Some(Secret::new("hunter2")), ..Config::default() };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

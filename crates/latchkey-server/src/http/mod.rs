@@ -1,0 +1,8 @@
+//! HTTP adapters: each handler parses, calls one service function, and renders. Errors are mapped to
+//! responses in one place (`respond`).
+pub mod extract;
+pub mod health;
+pub mod oauth_api;
+pub mod oauth_pages;
+pub mod respond;
+pub mod wellknown;

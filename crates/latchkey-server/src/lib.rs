@@ -1,0 +1,12 @@
+//! The `latchkey` binary's library: configuration, the HTTP application, pages and the CLI.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod pages;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::Config;

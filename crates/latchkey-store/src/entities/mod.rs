@@ -1,0 +1,13 @@
+//! sea-orm entities, one per table. Repositories in `crate::repo` are the only users; nothing outside
+//! this crate sees an entity.
+pub mod api_key;
+pub mod audit_event;
+pub mod end_user;
+pub mod linked_account;
+pub mod oauth_client;
+pub mod operator;
+pub mod refresh_family;
+pub mod refresh_token;
+pub mod signing_key;
+pub mod skill;
+pub mod tenant;

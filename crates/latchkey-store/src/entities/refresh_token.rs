@@ -1,0 +1,22 @@
+//! The `refresh_tokens` table.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "refresh_tokens")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub family_id: String,
+    pub token_hash: String,
+    pub parent_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub used_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

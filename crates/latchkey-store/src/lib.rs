@@ -1,0 +1,99 @@
+//! Latchkey persistence: the relational store (sea-orm on SQLite or PostgreSQL), the KV store (memory
+//! or Redis) and encryption of secrets at rest.
+//!
+//! Every repository function on tenant-owned data takes a `TenantId` and filters on it: there is no way
+//! to read another tenant's rows through this crate.
+#![forbid(unsafe_code)]
+
+mod entities;
+pub mod error;
+pub mod kv;
+pub mod records;
+pub mod repo;
+pub mod secrets;
+
+use latchkey_migrations::MigratorTrait;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use std::time::Duration;
+
+pub use error::StoreError;
+pub use kv::{Kv, KvError};
+pub use secrets::SecretBox;
+
+/// The relational store plus the box that encrypts secrets in it.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    secrets: SecretBox,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
+    pub async fn connect(url: &str, secrets: SecretBox) -> Result<Self, StoreError> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        let sqlite = url.starts_with("sqlite:");
+        opts.max_connections(if sqlite { 8 } else { 20 })
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5))
+            .sqlx_logging(false);
+        let db = Database::connect(opts).await?;
+        if sqlite {
+            // WAL lets readers proceed during a write; busy_timeout makes writers queue, not fail.
+            for pragma in [
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA busy_timeout=5000",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA synchronous=NORMAL",
+            ] {
+                db.execute_unprepared(pragma).await?;
+            }
+        }
+        Ok(Self { db, secrets })
+    }
+
+    /// Applies pending migrations. On PostgreSQL an advisory lock serialises concurrent starters, so
+    /// several instances booting at once do not race each other.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let pg = self.db.get_database_backend() == DbBackend::Postgres;
+        if pg {
+            self.db.execute_unprepared("SELECT pg_advisory_lock(7243117001)").await?;
+        }
+        let result = latchkey_migrations::Migrator::up(&self.db, None).await;
+        if pg {
+            self.db.execute_unprepared("SELECT pg_advisory_unlock(7243117001)").await?;
+        }
+        result.map_err(StoreError::from)
+    }
+
+    /// A cheap round trip, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(StoreError::from)
+    }
+
+    pub fn secrets(&self) -> &SecretBox {
+        &self.secrets
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => "postgres",
+            DbBackend::Sqlite => "sqlite",
+            _ => "other",
+        }
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// A new row id: a UUIDv7, so ids sort by creation time.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}

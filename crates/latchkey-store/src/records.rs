@@ -1,0 +1,230 @@
+//! The records repositories hand out: parsed, typed, and free of storage details.
+use latchkey_core::TenantId;
+use latchkey_core::alexa::{AlexaRegion, SkillKind};
+use latchkey_core::client_auth::ClientAuthMethod;
+use latchkey_core::refresh::RefreshPolicy;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+}
+
+/// Per-tenant settings kept as one JSON document: branding and login options.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantSettings {
+    /// Accent colour of the login pages, `#rrggbb`.
+    pub brand_color: Option<String>,
+    pub logo_url: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub status: TenantStatus,
+    pub settings: TenantSettings,
+    pub created_at: i64,
+}
+
+pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
+pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Client {
+    /// Internal row id.
+    pub id: String,
+    pub tenant_id: TenantId,
+    /// The public `client_id`.
+    pub client_id: String,
+    pub name: String,
+    #[serde(skip)]
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub auth_method: ClientAuthMethod,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub require_pkce: bool,
+    pub access_token_ttl: i64,
+    pub refresh_policy: RefreshPolicy,
+    /// Absolute lifetime of refresh tokens; `None` means they do not expire (Alexa's preference).
+    pub refresh_token_ttl: Option<i64>,
+    pub created_at: i64,
+}
+
+impl Client {
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+}
+
+/// What is needed to create a client; the secret hash is computed by the caller.
+#[derive(Clone, Debug)]
+pub struct NewClient {
+    pub client_id: String,
+    pub name: String,
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub auth_method: ClientAuthMethod,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub require_pkce: bool,
+    pub access_token_ttl: i64,
+    pub refresh_policy: RefreshPolicy,
+    pub refresh_token_ttl: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Skill {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub alexa_skill_id: String,
+    pub vendor_id: String,
+    pub kind: SkillKind,
+    pub region: AlexaRegion,
+    pub lwa_client_id: Option<String>,
+    /// Whether messaging credentials are stored; the secret itself stays encrypted.
+    pub has_lwa_client_secret: bool,
+    /// Internal id of the skill's OAuth client.
+    pub oauth_client_id: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewSkill {
+    pub name: String,
+    pub alexa_skill_id: String,
+    pub vendor_id: String,
+    pub kind: SkillKind,
+    pub region: AlexaRegion,
+    pub lwa_client_id: Option<String>,
+    pub lwa_client_secret: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EndUser {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub email: String,
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+    pub name: Option<String>,
+    pub email_verified: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub name: String,
+    /// The first characters of the key, to recognise it in lists.
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Operator {
+    pub id: String,
+    pub email: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// Signs new tokens.
+    Current,
+    /// Still published in the JWKS so tokens it signed keep verifying.
+    Previous,
+    /// No longer published.
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Current => "current",
+            Self::Previous => "previous",
+            Self::Retired => "retired",
+        }
+    }
+}
+
+/// A signing key with its private part decrypted.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: String,
+    pub private_pkcs8: Vec<u8>,
+    pub public_jwk: serde_json::Value,
+    pub state: KeyState,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LinkedAccount {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub user_id: String,
+    /// Internal id of the OAuth client.
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_refreshed_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RefreshFamily {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub scopes: Vec<String>,
+    pub auth_time: Option<i64>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A stored refresh token joined with its family.
+#[derive(Clone, Debug)]
+pub struct RefreshTokenRecord {
+    pub id: String,
+    pub family: RefreshFamily,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub used_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditEvent {
+    pub id: String,
+    pub tenant_id: Option<String>,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: serde_json::Value,
+    pub ip: Option<String>,
+}

@@ -1,0 +1,127 @@
+//! OAuth clients of a tenant.
+use latchkey_core::TenantId;
+use latchkey_core::refresh::RefreshPolicy;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use super::{Scoped, json_list, split_scopes};
+use crate::entities::oauth_client;
+use crate::error::StoreError;
+use crate::records::{Client, NewClient};
+use crate::{new_id, now};
+
+pub(super) fn to_record(m: oauth_client::Model) -> Result<Client, StoreError> {
+    let refresh_policy = match m.refresh_policy.as_str() {
+        "fixed" => RefreshPolicy::Fixed { idle_secs: m.refresh_idle_secs },
+        _ => RefreshPolicy::Rotate { grace_secs: m.refresh_grace_secs },
+    };
+    Ok(Client {
+        tenant_id: TenantId::new(m.tenant_id),
+        auth_method: m.auth_method.parse().map_err(StoreError::Corrupt)?,
+        redirect_uris: json_list(&m.redirect_uris),
+        grant_types: json_list(&m.grant_types),
+        scopes: split_scopes(&m.scopes),
+        id: m.id,
+        client_id: m.client_id,
+        name: m.name,
+        secret_hash: m.secret_hash,
+        require_pkce: m.require_pkce,
+        access_token_ttl: m.access_token_ttl,
+        refresh_policy,
+        refresh_token_ttl: m.refresh_token_ttl,
+        created_at: m.created_at,
+    })
+}
+
+pub(super) async fn insert_client<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    c: NewClient,
+) -> Result<Client, StoreError> {
+    let (grace, idle) = match c.refresh_policy {
+        RefreshPolicy::Rotate { grace_secs } => (grace_secs, None),
+        RefreshPolicy::Fixed { idle_secs } => (0, idle_secs),
+    };
+    let m = oauth_client::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(tenant.as_str().to_owned()),
+        client_id: Set(c.client_id.clone()),
+        name: Set(c.name),
+        secret_hash: Set(c.secret_hash),
+        redirect_uris: Set(serde_json::to_string(&c.redirect_uris)?),
+        auth_method: Set(c.auth_method.as_str().to_owned()),
+        grant_types: Set(serde_json::to_string(&c.grant_types)?),
+        scopes: Set(c.scopes.join(" ")),
+        require_pkce: Set(c.require_pkce),
+        access_token_ttl: Set(c.access_token_ttl),
+        refresh_policy: Set(c.refresh_policy.name().to_owned()),
+        refresh_grace_secs: Set(grace),
+        refresh_idle_secs: Set(idle),
+        refresh_token_ttl: Set(c.refresh_token_ttl),
+        created_at: Set(now()),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("client id '{}' already exists", c.client_id)),
+        other => other,
+    })?;
+    to_record(m)
+}
+
+impl Scoped<'_> {
+    pub async fn create_client(&self, c: NewClient) -> Result<Client, StoreError> {
+        insert_client(self.db(), self.tenant, c).await
+    }
+
+    /// By public `client_id`.
+    pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        oauth_client::Entity::find()
+            .filter(oauth_client::Column::TenantId.eq(self.tid()))
+            .filter(oauth_client::Column::ClientId.eq(client_id))
+            .one(self.db())
+            .await?
+            .map(to_record)
+            .transpose()
+    }
+
+    /// By internal row id.
+    pub async fn client_by_row_id(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        oauth_client::Entity::find()
+            .filter(oauth_client::Column::TenantId.eq(self.tid()))
+            .filter(oauth_client::Column::Id.eq(id))
+            .one(self.db())
+            .await?
+            .map(to_record)
+            .transpose()
+    }
+
+    pub async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        oauth_client::Entity::find()
+            .filter(oauth_client::Column::TenantId.eq(self.tid()))
+            .order_by_asc(oauth_client::Column::CreatedAt)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect()
+    }
+
+    pub async fn set_client_secret_hash(&self, client_id: &str, hash: &str) -> Result<(), StoreError> {
+        let r = oauth_client::Entity::update_many()
+            .col_expr(oauth_client::Column::SecretHash, sea_orm::sea_query::Expr::value(hash))
+            .filter(oauth_client::Column::TenantId.eq(self.tid()))
+            .filter(oauth_client::Column::ClientId.eq(client_id))
+            .exec(self.db())
+            .await?;
+        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    pub async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {
+        let r = oauth_client::Entity::delete_many()
+            .filter(oauth_client::Column::TenantId.eq(self.tid()))
+            .filter(oauth_client::Column::ClientId.eq(client_id))
+            .exec(self.db())
+            .await?;
+        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+}

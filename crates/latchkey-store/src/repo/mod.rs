@@ -1,0 +1,53 @@
+//! Repositories. Global ones (tenants, operators) are methods on `Store`; everything a tenant owns is
+//! reached through `Store::scoped(&tenant_id)`, whose methods all filter on that tenant. A handler
+//! cannot touch tenant-owned rows without first naming the tenant.
+mod api_keys;
+mod audit;
+mod clients;
+mod links;
+mod operators;
+mod refresh;
+mod signing_keys;
+mod skills;
+mod tenants;
+mod users;
+
+pub use refresh::{RefreshOutcome, RotateRequest};
+pub use signing_keys::NewSigningKey;
+
+use latchkey_core::TenantId;
+
+use crate::Store;
+
+/// A handle on one tenant's data.
+#[derive(Clone, Copy)]
+pub struct Scoped<'a> {
+    store: &'a Store,
+    tenant: &'a TenantId,
+}
+
+impl Store {
+    pub fn scoped<'a>(&'a self, tenant: &'a TenantId) -> Scoped<'a> {
+        Scoped { store: self, tenant }
+    }
+}
+
+impl<'a> Scoped<'a> {
+    pub fn tenant_id(&self) -> &TenantId {
+        self.tenant
+    }
+    fn db(&self) -> &sea_orm::DatabaseConnection {
+        self.store.db()
+    }
+    fn tid(&self) -> String {
+        self.tenant.as_str().to_owned()
+    }
+}
+
+fn json_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn split_scopes(s: &str) -> Vec<String> {
+    s.split(' ').filter(|x| !x.is_empty()).map(str::to_owned).collect()
+}

@@ -1,0 +1,220 @@
+//! Refresh-token families. Each grant starts a family; rotation adds children. Revoking a family ends
+//! every token in it, and the access tokens it issued (they carry the family id).
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+
+use super::{Scoped, split_scopes};
+use crate::entities::{linked_account, refresh_family, refresh_token};
+use crate::error::StoreError;
+use crate::records::{RefreshFamily, RefreshTokenRecord};
+use crate::{new_id, now};
+
+fn family_record(m: refresh_family::Model) -> RefreshFamily {
+    RefreshFamily {
+        id: m.id,
+        client_id: m.client_id,
+        user_id: m.user_id,
+        scopes: split_scopes(&m.scope),
+        auth_time: m.auth_time,
+        created_at: m.created_at,
+        revoked_at: m.revoked_at,
+    }
+}
+
+/// A new child token for a family.
+pub struct RotateRequest<'a> {
+    pub parent: &'a RefreshTokenRecord,
+    pub child_hash: String,
+    pub child_expires_at: Option<i64>,
+    /// The parent's first use: only succeeds if nobody used it first (a compare-and-set).
+    pub first_use: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    Issued,
+    /// A concurrent request used the parent first; decide again as a repeat.
+    LostRace,
+}
+
+impl Scoped<'_> {
+    /// Starts a family with its first refresh token.
+    pub async fn start_family(
+        &self,
+        client_row_id: &str,
+        user_id: Option<&str>,
+        scopes: &[String],
+        auth_time: Option<i64>,
+        token_hash: &str,
+        expires_at: Option<i64>,
+    ) -> Result<RefreshFamily, StoreError> {
+        let t = now();
+        let txn = self.db().begin().await?;
+        let fam = refresh_family::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(self.tid()),
+            client_id: Set(client_row_id.to_owned()),
+            user_id: Set(user_id.map(str::to_owned)),
+            scope: Set(scopes.join(" ")),
+            auth_time: Set(auth_time),
+            created_at: Set(t),
+            revoked_at: Set(None),
+            revoked_reason: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        refresh_token::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(self.tid()),
+            family_id: Set(fam.id.clone()),
+            token_hash: Set(token_hash.to_owned()),
+            parent_id: Set(None),
+            created_at: Set(t),
+            expires_at: Set(expires_at),
+            used_at: Set(None),
+            last_used_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(family_record(fam))
+    }
+
+    /// Creates a family without a refresh token (a grant that issued only an access token), so that
+    /// revoking it still ends those access tokens.
+    pub async fn start_tokenless_family(
+        &self,
+        client_row_id: &str,
+        user_id: Option<&str>,
+        scopes: &[String],
+        auth_time: Option<i64>,
+    ) -> Result<RefreshFamily, StoreError> {
+        let fam = refresh_family::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(self.tid()),
+            client_id: Set(client_row_id.to_owned()),
+            user_id: Set(user_id.map(str::to_owned)),
+            scope: Set(scopes.join(" ")),
+            auth_time: Set(auth_time),
+            created_at: Set(now()),
+            revoked_at: Set(None),
+            revoked_reason: Set(None),
+        }
+        .insert(self.db())
+        .await?;
+        Ok(family_record(fam))
+    }
+
+    pub async fn refresh_token_by_hash(&self, hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        let Some(tok) = refresh_token::Entity::find()
+            .filter(refresh_token::Column::TenantId.eq(self.tid()))
+            .filter(refresh_token::Column::TokenHash.eq(hash))
+            .one(self.db())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let fam = self
+            .family(&tok.family_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("refresh token {} has no family", tok.id)))?;
+        Ok(Some(RefreshTokenRecord {
+            id: tok.id,
+            family: fam,
+            created_at: tok.created_at,
+            expires_at: tok.expires_at,
+            used_at: tok.used_at,
+            last_used_at: tok.last_used_at,
+        }))
+    }
+
+    pub async fn family(&self, id: &str) -> Result<Option<RefreshFamily>, StoreError> {
+        Ok(refresh_family::Entity::find()
+            .filter(refresh_family::Column::TenantId.eq(self.tid()))
+            .filter(refresh_family::Column::Id.eq(id))
+            .one(self.db())
+            .await?
+            .map(family_record))
+    }
+
+    /// Marks the parent used (on first use) and adds a child, atomically.
+    pub async fn rotate_refresh_token(&self, req: RotateRequest<'_>) -> Result<RefreshOutcome, StoreError> {
+        let t = now();
+        let txn = self.db().begin().await?;
+        let mut upd = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::LastUsedAt, Expr::value(t))
+            .filter(refresh_token::Column::TenantId.eq(self.tid()))
+            .filter(refresh_token::Column::Id.eq(&req.parent.id));
+        if req.first_use {
+            upd = upd
+                .col_expr(refresh_token::Column::UsedAt, Expr::value(t))
+                .filter(refresh_token::Column::UsedAt.is_null());
+        }
+        if upd.exec(&txn).await?.rows_affected == 0 {
+            txn.rollback().await?;
+            return Ok(RefreshOutcome::LostRace);
+        }
+        refresh_token::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(self.tid()),
+            family_id: Set(req.parent.family.id.clone()),
+            token_hash: Set(req.child_hash),
+            parent_id: Set(Some(req.parent.id.clone())),
+            created_at: Set(t),
+            expires_at: Set(req.child_expires_at),
+            used_at: Set(None),
+            last_used_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        touch_link(&txn, self, &req.parent.family, t).await?;
+        txn.commit().await?;
+        Ok(RefreshOutcome::Issued)
+    }
+
+    /// Records a use of a fixed (non-rotating) token.
+    pub async fn touch_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        let t = now();
+        let txn = self.db().begin().await?;
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::LastUsedAt, Expr::value(t))
+            .filter(refresh_token::Column::TenantId.eq(self.tid()))
+            .filter(refresh_token::Column::Id.eq(&token.id))
+            .exec(&txn)
+            .await?;
+        touch_link(&txn, self, &token.family, t).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes a family; `false` if it was already revoked.
+    pub async fn revoke_family(&self, family_id: &str, reason: &str) -> Result<bool, StoreError> {
+        let r = refresh_family::Entity::update_many()
+            .col_expr(refresh_family::Column::RevokedAt, Expr::value(now()))
+            .col_expr(refresh_family::Column::RevokedReason, Expr::value(reason))
+            .filter(refresh_family::Column::TenantId.eq(self.tid()))
+            .filter(refresh_family::Column::Id.eq(family_id))
+            .filter(refresh_family::Column::RevokedAt.is_null())
+            .exec(self.db())
+            .await?;
+        Ok(r.rows_affected > 0)
+    }
+}
+
+async fn touch_link(
+    txn: &sea_orm::DatabaseTransaction,
+    s: &Scoped<'_>,
+    family: &RefreshFamily,
+    t: i64,
+) -> Result<(), StoreError> {
+    if let Some(user) = &family.user_id {
+        linked_account::Entity::update_many()
+            .col_expr(linked_account::Column::LastRefreshedAt, Expr::value(t))
+            .filter(linked_account::Column::TenantId.eq(s.tid()))
+            .filter(linked_account::Column::UserId.eq(user))
+            .filter(linked_account::Column::ClientId.eq(&family.client_id))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! Per-tenant signing keys; private parts sealed with the master key.
+use latchkey_core::TenantId;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+
+use super::Scoped;
+use crate::entities::signing_key;
+use crate::error::StoreError;
+use crate::now;
+use crate::records::{KeyState, SigningKey};
+use crate::secrets::SecretBox;
+
+/// A freshly generated key, before it is sealed and stored.
+pub struct NewSigningKey {
+    pub kid: String,
+    pub alg: String,
+    pub private_pkcs8: Vec<u8>,
+    pub public_jwk: serde_json::Value,
+}
+
+fn context(tenant: &TenantId, kid: &str) -> String {
+    format!("signing_key:{tenant}:{kid}")
+}
+
+pub(super) async fn insert_key<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+    tenant: &TenantId,
+    key: NewSigningKey,
+) -> Result<(), StoreError> {
+    signing_key::ActiveModel {
+        id: Set(key.kid.clone()),
+        tenant_id: Set(tenant.as_str().to_owned()),
+        alg: Set(key.alg),
+        private_key: Set(secrets.seal(&context(tenant, &key.kid), &key.private_pkcs8)?),
+        public_jwk: Set(serde_json::to_string(&key.public_jwk)?),
+        state: Set(KeyState::Current.as_str().to_owned()),
+        created_at: Set(now()),
+        retired_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+fn parse_state(s: &str) -> KeyState {
+    match s {
+        "current" => KeyState::Current,
+        "previous" => KeyState::Previous,
+        _ => KeyState::Retired,
+    }
+}
+
+impl Scoped<'_> {
+    /// The current and previous keys (the ones the JWKS publishes), current first.
+    pub async fn published_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
+        let rows = signing_key::Entity::find()
+            .filter(signing_key::Column::TenantId.eq(self.tid()))
+            .filter(signing_key::Column::State.is_in(["current", "previous"]))
+            .order_by_desc(signing_key::Column::CreatedAt)
+            .all(self.db())
+            .await?;
+        let mut keys = rows
+            .into_iter()
+            .map(|m| {
+                Ok(SigningKey {
+                    private_pkcs8: self.store.secrets().open(&context(self.tenant, &m.id), &m.private_key)?,
+                    public_jwk: serde_json::from_str(&m.public_jwk)?,
+                    state: parse_state(&m.state),
+                    kid: m.id,
+                    alg: m.alg,
+                    created_at: m.created_at,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        keys.sort_by_key(|k| k.state != KeyState::Current);
+        Ok(keys)
+    }
+
+    /// Makes `key` current; the old current key becomes previous (still published, so tokens it signed
+    /// keep verifying) and any older previous key is retired.
+    pub async fn rotate_signing_key(&self, key: NewSigningKey) -> Result<(), StoreError> {
+        let txn = self.db().begin().await?;
+        signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::State, Expr::value("retired"))
+            .col_expr(signing_key::Column::RetiredAt, Expr::value(now()))
+            .filter(signing_key::Column::TenantId.eq(self.tid()))
+            .filter(signing_key::Column::State.eq("previous"))
+            .exec(&txn)
+            .await?;
+        signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::State, Expr::value("previous"))
+            .filter(signing_key::Column::TenantId.eq(self.tid()))
+            .filter(signing_key::Column::State.eq("current"))
+            .exec(&txn)
+            .await?;
+        insert_key(&txn, self.store.secrets(), self.tenant, key).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}

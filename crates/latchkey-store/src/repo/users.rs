@@ -1,0 +1,102 @@
+//! End users of a tenant. Emails are stored lowercased so lookups are case-insensitive.
+use latchkey_core::TenantId;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use super::Scoped;
+use crate::entities::end_user;
+use crate::error::StoreError;
+use crate::records::EndUser;
+use crate::{new_id, now};
+
+fn to_record(m: end_user::Model) -> EndUser {
+    EndUser {
+        id: m.id,
+        tenant_id: TenantId::new(m.tenant_id),
+        email: m.email,
+        password_hash: m.password_hash,
+        name: m.name,
+        email_verified: m.email_verified,
+        disabled: m.disabled,
+        created_at: m.created_at,
+    }
+}
+
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+impl Scoped<'_> {
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password_hash: Option<String>,
+        name: Option<String>,
+    ) -> Result<EndUser, StoreError> {
+        let email = normalize_email(email);
+        let m = end_user::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(self.tid()),
+            email: Set(email.clone()),
+            password_hash: Set(password_hash),
+            name: Set(name),
+            email_verified: Set(false),
+            disabled: Set(false),
+            created_at: Set(now()),
+        }
+        .insert(self.db())
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("a user with email '{email}' already exists")),
+            other => other,
+        })?;
+        Ok(to_record(m))
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<EndUser>, StoreError> {
+        Ok(end_user::Entity::find()
+            .filter(end_user::Column::TenantId.eq(self.tid()))
+            .filter(end_user::Column::Email.eq(normalize_email(email)))
+            .one(self.db())
+            .await?
+            .map(to_record))
+    }
+
+    pub async fn user(&self, id: &str) -> Result<Option<EndUser>, StoreError> {
+        Ok(end_user::Entity::find()
+            .filter(end_user::Column::TenantId.eq(self.tid()))
+            .filter(end_user::Column::Id.eq(id))
+            .one(self.db())
+            .await?
+            .map(to_record))
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<EndUser>, StoreError> {
+        Ok(end_user::Entity::find()
+            .filter(end_user::Column::TenantId.eq(self.tid()))
+            .order_by_asc(end_user::Column::Email)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect())
+    }
+
+    pub async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<(), StoreError> {
+        let r = end_user::Entity::update_many()
+            .col_expr(end_user::Column::Disabled, sea_orm::sea_query::Expr::value(disabled))
+            .filter(end_user::Column::TenantId.eq(self.tid()))
+            .filter(end_user::Column::Id.eq(id))
+            .exec(self.db())
+            .await?;
+        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    pub async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
+        let r = end_user::Entity::delete_many()
+            .filter(end_user::Column::TenantId.eq(self.tid()))
+            .filter(end_user::Column::Id.eq(id))
+            .exec(self.db())
+            .await?;
+        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+}

@@ -1,0 +1,15 @@
+//! Schema migrations. Each migration defines its own identifiers and never imports entities, so old
+//! migrations keep compiling as the entities change. They run on SQLite and PostgreSQL alike.
+#![forbid(unsafe_code)]
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_core_tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_core_tables::Migration)]
+    }
+}
