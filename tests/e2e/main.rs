@@ -1,1 +1,30 @@
+//! The end-to-end suite: the real server on random loopback ports, driven over HTTP exactly as Alexa
+//! (its in-app browser and its token client), a skill backend and an OIDC relying party would.
+//! One test binary, so everything links once.
+/// Runs a scenario `async fn(Backend)` as two tests: on SQLite + in-memory KV and on PostgreSQL + Redis.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(crate::helpers::Backend::Embedded).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
 
+mod helpers;
+
+mod cli;
+mod errors;
+mod flow;
+mod isolation;
+mod oidc;
+mod refresh;
+mod scale;

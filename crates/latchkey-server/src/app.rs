@@ -30,6 +30,7 @@ pub async fn open_auth_server(config: &Config, public_url: &str) -> anyhow::Resu
 
 /// A bound, not yet running, server.
 pub struct Application {
+    auth: AuthServer,
     port: u16,
     public_url: String,
     server: Server,
@@ -43,7 +44,7 @@ impl Application {
         let public_url = config.public_url_for(&addr.to_string())?;
         let auth = open_auth_server(&config, &public_url).await?;
         let state = web::Data::new(AppState {
-            auth,
+            auth: auth.clone(),
             secure_cookies: public_url.starts_with("https://"),
             trust_proxy: config.trust_proxy,
         });
@@ -59,7 +60,12 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(20)
         .run();
-        Ok(Self { port: addr.port(), public_url, server })
+        Ok(Self { auth, port: addr.port(), public_url, server })
+    }
+
+    /// The service layer this application serves, for setting up data in-process (tests, tools).
+    pub fn auth(&self) -> &AuthServer {
+        &self.auth
     }
 
     pub fn port(&self) -> u16 {
