@@ -1,1 +1,244 @@
+//! The CLI as a device company scripts it: `--json` prints one object on stdout, errors exit non-zero
+//! with a message on stderr, and what the CLI writes is what the running server serves.
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
 use crate::helpers::*;
+
+pub fn latchkey(env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    cmd.env_clear().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn latchkey");
+    if let Some(input) = stdin {
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json_line(stdout: &str) -> Value {
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one line of JSON on stdout: {stdout}");
+    serde_json::from_str(lines[0]).expect("valid JSON")
+}
+
+fn dir_env(dir: &Path) -> Vec<(&'static str, String)> {
+    vec![("LATCHKEY_DATA_DIR", dir.display().to_string())]
+}
+
+#[test]
+fn cli_manages_resources_and_reports_errors() {
+    let dir = std::env::temp_dir().join(unique("latchkey-cli-"));
+    let owned = dir_env(&dir);
+    let env: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let (code, out, err) =
+        latchkey(&env, &["tenant", "create", "--slug", "acme", "--name", "Acme Locks", "--json"], None);
+    assert_eq!(code, 0, "{err}");
+    let t = json_line(&out);
+    assert_eq!(t["slug"], "acme");
+    assert_eq!(t["issuer"], "http://127.0.0.1:8080/t/acme");
+    assert!(t["id"].is_string());
+
+    let (code, _, err) = latchkey(&env, &["tenant", "create", "--slug", "acme", "--name", "Again", "--json"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("already exists"), "{err}");
+    let (code, _, err) = latchkey(&env, &["tenant", "create", "--slug", "Bad Slug", "--name", "x", "--json"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("slug"), "{err}");
+
+    let skill_args = [
+        "skill",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "Acme Smart Home",
+        "--alexa-skill-id",
+        "amzn1.ask.skill.0001",
+        "--vendor-id",
+        "M2ABCDEF",
+        "--kind",
+        "smart-home",
+        "--region",
+        "NA",
+        "--lwa-client-id",
+        "amzn1.application-oa2-client.x",
+        "--lwa-client-secret",
+        "lwa-secret",
+        "--json",
+    ];
+    let (code, out, err) = latchkey(&env, &skill_args, None);
+    assert_eq!(code, 0, "{err}");
+    let s = json_line(&out);
+    for k in [
+        "id",
+        "client_id",
+        "client_secret",
+        "authorization_uri",
+        "access_token_uri",
+        "redirect_uris",
+        "scopes",
+        "auth_method",
+    ] {
+        assert!(!s[k].is_null(), "{k} in {s}");
+    }
+    assert_eq!(s["auth_method"], "client_secret_basic");
+    assert_eq!(s["redirect_uris"].as_array().map(Vec::len), Some(3));
+    assert_eq!(s["authorization_uri"], "http://127.0.0.1:8080/t/acme/oauth2/authorize");
+
+    // A smart-home skill refuses a lifetime Alexa would reject.
+    let (code, _, err) = latchkey(
+        &env,
+        &[
+            "skill",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "x",
+            "--alexa-skill-id",
+            "amzn1.ask.skill.0002",
+            "--vendor-id",
+            "M2X",
+            "--access-token-ttl",
+            "300",
+            "--json",
+        ],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("360"), "{err}");
+
+    let (code, out, err) = latchkey(
+        &env,
+        &["user", "create", "--tenant", "acme", "--email", "a@example.com", "--password-stdin", "--json"],
+        Some("pass word 123\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let u = json_line(&out);
+    assert_eq!(u["email"], "a@example.com");
+
+    let (code, out, err) = latchkey(
+        &env,
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "app",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--auth-method",
+            "client_secret_post",
+            "--grant-types",
+            "authorization_code,refresh_token,client_credentials",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let c = json_line(&out);
+    assert!(c["client_id"].is_string() && c["client_secret"].is_string());
+    let (code, _, err) = latchkey(
+        &env,
+        &["client", "create", "--tenant", "acme", "--name", "bad", "--redirect-uri", "http://app.example/cb", "--json"],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("https"), "{err}");
+
+    let (code, out, _) = latchkey(&env, &["apikey", "create", "--tenant", "acme", "--name", "lambda", "--json"], None);
+    assert_eq!(code, 0);
+    assert!(json_line(&out)["key"].as_str().is_some_and(|k| k.starts_with("lk_")));
+
+    let (code, out, err) = latchkey(
+        &env,
+        &["operator", "create", "--email", "ops@example.com", "--password-stdin", "--json"],
+        Some("operator pass\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_line(&out)["email"], "ops@example.com");
+
+    for args in [
+        vec!["tenant", "list", "--json"],
+        vec!["skill", "list", "--tenant", "acme", "--json"],
+        vec!["client", "list", "--tenant", "acme", "--json"],
+        vec!["user", "list", "--tenant", "acme", "--json"],
+        vec!["apikey", "list", "--tenant", "acme", "--json"],
+        vec!["operator", "list", "--json"],
+        vec!["skill", "show", "--tenant", "acme", "--skill", "amzn1.ask.skill.0001", "--json"],
+        vec!["user", "show", "--tenant", "acme", "--user", "a@example.com", "--json"],
+        vec!["keys", "rotate", "--tenant", "acme", "--json"],
+        vec!["migrate", "--json"],
+    ] {
+        let (code, out, err) = latchkey(&env, &args, None);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        json_line(&out);
+    }
+    // Secrets never appear in listings.
+    let (_, out, _) = latchkey(&env, &["skill", "list", "--tenant", "acme", "--json"], None);
+    assert!(!out.contains("lwa-secret") && !out.contains(s["client_secret"].as_str().unwrap_or("-")));
+
+    // Cross-tenant lookups through the CLI find nothing.
+    latchkey(&env, &["tenant", "create", "--slug", "other", "--name", "Other", "--json"], None);
+    let (code, _, err) =
+        latchkey(&env, &["skill", "show", "--tenant", "other", "--skill", "amzn1.ask.skill.0001", "--json"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("not found"), "{err}");
+    let (code, _, _) =
+        latchkey(&env, &["user", "show", "--tenant", "other", "--user", "a@example.com", "--json"], None);
+    assert_ne!(code, 0);
+    let (code, _, err) = latchkey(&env, &["user", "list", "--tenant", "nobody", "--json"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("not found"), "{err}");
+
+    // The master key file was created private.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("master.key")).expect("key file").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "master.key must not be readable by others");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn insecure_public_url_is_refused() {
+    let dir = std::env::temp_dir().join(unique("latchkey-cli-"));
+    let d = dir.display().to_string();
+    let (code, _, err) = latchkey(
+        &[("LATCHKEY_DATA_DIR", &d), ("LATCHKEY_PUBLIC_URL", "http://id.example.com")],
+        &["tenant", "list", "--json"],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("https"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What the CLI creates, a running server serves at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_changes_reach_a_running_server() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let d = app.data_dir.display().to_string();
+    let env = [("LATCHKEY_DATA_DIR", d.as_str())];
+    let (code, out, err) = latchkey(&env, &["tenant", "create", "--slug", "live", "--name", "Live", "--json"], None);
+    assert_eq!(code, 0, "{err}");
+    let _ = json_line(&out);
+    let resp = reqwest::get(app.url("/t/live/.well-known/openid-configuration")).await.expect("discovery");
+    assert_eq!(resp.status(), StatusCode::OK);
+    app.cleanup().await;
+}

@@ -1,1 +1,187 @@
+//! Two `latchkey` processes on one PostgreSQL and one Redis: a flow begun on one finishes on the other.
+use reqwest::StatusCode;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::cli::latchkey;
 use crate::helpers::*;
+
+struct Instance {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+async fn start(env: &[(&str, String)]) -> Instance {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    cmd.env_clear().args(["serve", "--bind", &format!("127.0.0.1:{port}")]).stdout(Stdio::null()).stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let inst = Instance { child: cmd.spawn().expect("spawn"), base: format!("http://127.0.0.1:{port}") };
+    for _ in 0..150 {
+        if let Ok(r) = server_client().get(format!("{}/readyz", inst.base)).timeout(Duration::from_secs(2)).send().await
+            && r.status() == StatusCode::OK
+        {
+            return inst;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("instance on port {port} did not become ready");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_begun_on_one_instance_finishes_on_another() {
+    let pg = fresh_pg_database().await;
+    let dir = std::env::temp_dir().join(unique("latchkey-scale-"));
+    let master = latchkey_store::SecretBox::generate_base64().expect("key");
+    // Both instances present the same public URL, as they would behind one load balancer.
+    let public = format!("http://127.0.0.1:{}", free_port());
+    let env: Vec<(&str, String)> = vec![
+        ("DATABASE_URL", pg.clone()),
+        ("REDIS_URL", redis_url()),
+        ("LATCHKEY_REDIS_PREFIX", format!("{}:", unique("lkt"))),
+        ("LATCHKEY_MASTER_KEY", master),
+        ("LATCHKEY_PUBLIC_URL", public.clone()),
+        ("LATCHKEY_DATA_DIR", dir.display().to_string()),
+    ];
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let (code, out, err) = latchkey(&env_ref, args, stdin);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        serde_json::from_str::<serde_json::Value>(out.trim()).expect("json")
+    };
+    run(&["migrate", "--json"], None);
+    run(&["tenant", "create", "--slug", "shared", "--name", "Shared", "--json"], None);
+    let skill = run(
+        &[
+            "skill",
+            "create",
+            "--tenant",
+            "shared",
+            "--name",
+            "S",
+            "--alexa-skill-id",
+            "amzn1.ask.skill.77",
+            "--vendor-id",
+            "M2SCALE",
+            "--json",
+        ],
+        None,
+    );
+    run(
+        &["user", "create", "--tenant", "shared", "--email", "u@example.com", "--password-stdin", "--json"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+
+    let a = start(&env).await;
+    let b = start(&env).await;
+    let client_id = skill["client_id"].as_str().expect("client id");
+    let secret = skill["client_secret"].as_str().expect("secret");
+    let redirect = skill["redirect_uris"][0].as_str().expect("redirect");
+
+    // Authorize on A, sign in on B, consent on A.
+    let br = browser();
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", client_id),
+            ("response_type", "code"),
+            ("state", "xyz"),
+            ("redirect_uri", redirect),
+        ])
+        .finish();
+    let page = br
+        .get(format!("{}/t/shared/oauth2/authorize?{q}", a.base))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
+    let resp = br
+        .post(format!("{}/t/shared/login", b.base))
+        .form(&[
+            ("flow", hidden(&page, "flow")),
+            ("csrf", hidden(&page, "csrf")),
+            ("email", "u@example.com".into()),
+            ("password", PASSWORD.into()),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = resp.text().await.expect("consent");
+    let resp = br
+        .post(format!("{}/t/shared/consent", a.base))
+        .form(&[("flow", hidden(&page, "flow")), ("csrf", hidden(&page, "csrf")), ("decision", "allow".into())])
+        .send()
+        .await
+        .expect("consent");
+    let loc = location(&resp);
+    assert!(loc.contains(&format!(
+        "iss={}",
+        url::form_urlencoded::byte_serialize(format!("{public}/t/shared").as_bytes()).collect::<String>()
+    )));
+    let code = query_param(&loc, "code").expect("code");
+
+    // Exchange on B, refresh on A, introspect on B; a replay on A is refused.
+    let c = server_client();
+    let tokens: serde_json::Value = c
+        .post(format!("{}/t/shared/oauth2/token", b.base))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", redirect)])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let rt = tokens["refresh_token"].as_str().expect("refresh token");
+    let resp = c
+        .post(format!("{}/t/shared/oauth2/token", a.base))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", redirect)])
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let refreshed: serde_json::Value = c
+        .post(format!("{}/t/shared/oauth2/token", a.base))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt)])
+        .send()
+        .await
+        .expect("refresh")
+        .json()
+        .await
+        .expect("json");
+    // The replay revoked the grant on every instance.
+    assert_eq!(refreshed["error"], "invalid_grant", "{refreshed}");
+    let info: serde_json::Value = c
+        .post(format!("{}/t/shared/oauth2/introspect", b.base))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("token", tokens["access_token"].as_str().expect("at"))])
+        .send()
+        .await
+        .expect("introspect")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(info, serde_json::json!({"active": false}));
+
+    drop(a);
+    drop(b);
+    drop_pg_database(&pg).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -13,7 +13,7 @@ pub mod repo;
 pub mod secrets;
 
 use latchkey_migrations::MigratorTrait;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait};
 use std::time::Duration;
 
 pub use error::StoreError;
@@ -52,18 +52,18 @@ impl Store {
         Ok(Self { db, secrets })
     }
 
-    /// Applies pending migrations. On PostgreSQL an advisory lock serialises concurrent starters, so
-    /// several instances booting at once do not race each other.
+    /// Applies pending migrations. On PostgreSQL they run in one transaction holding an advisory
+    /// lock, so several instances booting at once wait for each other instead of racing (and DDL is
+    /// transactional there, so a failed upgrade leaves the old schema intact).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let pg = self.db.get_database_backend() == DbBackend::Postgres;
-        if pg {
-            self.db.execute_unprepared("SELECT pg_advisory_lock(7243117001)").await?;
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            let txn = self.db.begin().await?;
+            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7243117001)").await?;
+            latchkey_migrations::Migrator::up(&txn, None).await?;
+            txn.commit().await?;
+            return Ok(());
         }
-        let result = latchkey_migrations::Migrator::up(&self.db, None).await;
-        if pg {
-            self.db.execute_unprepared("SELECT pg_advisory_unlock(7243117001)").await?;
-        }
-        result.map_err(StoreError::from)
+        latchkey_migrations::Migrator::up(&self.db, None).await.map_err(StoreError::from)
     }
 
     /// A cheap round trip, for `/readyz`.
