@@ -1,0 +1,224 @@
+//! `latchkey-loadgen`: drives one scenario against a running Latchkey for a fixed time with a fixed
+//! number of concurrent workers, then prints throughput and latency percentiles as one JSON line.
+//! Bounded in time and count; it talks only to the URL it is given (use loopback).
+#![forbid(unsafe_code)]
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Scenario {
+    /// authorize → sign in → consent → code → token, as Alexa drives it.
+    Link,
+    /// refresh_token grant (rotate policy: each request is a grace-window retry that issues a child).
+    Refresh,
+    /// client_credentials grant (one RS256 signature per request).
+    ClientCredentials,
+    /// RFC 7662 introspection of one access token.
+    Introspect,
+    /// One link flow; prints its token response (for seeding the refresh and introspect runs).
+    Seed,
+}
+
+#[derive(Parser, Debug)]
+struct Args {
+    #[arg(long, value_enum)]
+    scenario: Scenario,
+    /// e.g. http://127.0.0.1:8080
+    #[arg(long)]
+    base: String,
+    #[arg(long)]
+    tenant: String,
+    #[arg(long)]
+    client_id: String,
+    #[arg(long)]
+    client_secret: String,
+    #[arg(long, default_value = "")]
+    redirect_uri: String,
+    #[arg(long, default_value = "")]
+    email: String,
+    #[arg(long, default_value = "")]
+    password: String,
+    /// For refresh and introspect: the token to use.
+    #[arg(long, default_value = "")]
+    token: String,
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Hard cap on requests (flows for `link`), whatever the time.
+    #[arg(long, default_value_t = 2_000_000)]
+    max_requests: u64,
+}
+
+fn hidden(html: &str, name: &str) -> anyhow::Result<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).context("hidden field missing")? + marker.len();
+    let end = html[start..].find('"').context("unterminated field")? + start;
+    Ok(html[start..end].to_owned())
+}
+
+async fn one(args: &Args, http: &reqwest::Client) -> anyhow::Result<serde_json::Value> {
+    let tenant_url = format!("{}/t/{}", args.base, args.tenant);
+    match args.scenario {
+        Scenario::ClientCredentials => {
+            let r = http
+                .post(format!("{tenant_url}/oauth2/token"))
+                .basic_auth(&args.client_id, Some(&args.client_secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!("token: {}", r.status());
+            }
+        }
+        Scenario::Refresh => {
+            let r = http
+                .post(format!("{tenant_url}/oauth2/token"))
+                .basic_auth(&args.client_id, Some(&args.client_secret))
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", args.token.as_str())])
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!("refresh: {} {}", r.status(), r.text().await.unwrap_or_default());
+            }
+        }
+        Scenario::Introspect => {
+            let r = http
+                .post(format!("{tenant_url}/oauth2/introspect"))
+                .basic_auth(&args.client_id, Some(&args.client_secret))
+                .form(&[("token", args.token.as_str())])
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!("introspect: {}", r.status());
+            }
+        }
+        Scenario::Link | Scenario::Seed => {
+            // A fresh browser per flow, as each Alexa app webview is.
+            let browser =
+                reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build()?;
+            let q = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([
+                    ("response_type", "code"),
+                    ("client_id", args.client_id.as_str()),
+                    ("redirect_uri", args.redirect_uri.as_str()),
+                    ("state", "loadgen-state"),
+                    ("scope", "openid profile"),
+                    ("prompt", "consent"),
+                ])
+                .finish();
+            let page = browser.get(format!("{tenant_url}/oauth2/authorize?{q}")).send().await?.text().await?;
+            let page = browser
+                .post(format!("{tenant_url}/login"))
+                .form(&[
+                    ("flow", hidden(&page, "flow")?),
+                    ("csrf", hidden(&page, "csrf")?),
+                    ("email", args.email.clone()),
+                    ("password", args.password.clone()),
+                ])
+                .send()
+                .await?
+                .text()
+                .await?;
+            let r = browser
+                .post(format!("{tenant_url}/consent"))
+                .form(&[
+                    ("flow", hidden(&page, "flow")?),
+                    ("csrf", hidden(&page, "csrf")?),
+                    ("decision", "allow".into()),
+                ])
+                .send()
+                .await?;
+            let loc = r.headers().get("location").context("no redirect after consent")?.to_str()?.to_owned();
+            let code = url::Url::parse(&loc)?
+                .query_pairs()
+                .find(|(k, _)| k == "code")
+                .map(|(_, v)| v.into_owned())
+                .context("no code")?;
+            let r = http
+                .post(format!("{tenant_url}/oauth2/token"))
+                .basic_auth(&args.client_id, Some(&args.client_secret))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", args.redirect_uri.as_str()),
+                ])
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!("code exchange: {}", r.status());
+            }
+            return Ok(r.json().await?);
+        }
+    }
+    Ok(serde_json::Value::Null)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Arc::new(Args::parse());
+    let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    if let Scenario::Seed = args.scenario {
+        println!("{}", one(&args, &http).await?);
+        return Ok(());
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let budget = Arc::new(std::sync::atomic::AtomicU64::new(args.max_requests));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let (args, http, budget) = (args.clone(), http.clone(), budget.clone());
+        workers.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < deadline
+                && budget
+                    .fetch_update(std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed, |b| {
+                        b.checked_sub(1)
+                    })
+                    .is_ok()
+            {
+                let t = Instant::now();
+                match one(&args, &http).await {
+                    Ok(_) => lat.push(t.elapsed().as_micros() as u64),
+                    Err(e) => {
+                        errors += 1;
+                        if errors == 1 {
+                            eprintln!("error: {e:#}");
+                        }
+                    }
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await?;
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).map_or(0.0, |v| *v as f64 / 1000.0)
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "scenario": format!("{:?}", args.scenario),
+            "concurrency": args.concurrency,
+            "ok": all.len(),
+            "errors": errors,
+            "seconds": (elapsed * 100.0).round() / 100.0,
+            "per_second": ((all.len() as f64 / elapsed) * 10.0).round() / 10.0,
+            "p50_ms": pct(0.50),
+            "p90_ms": pct(0.90),
+            "p99_ms": pct(0.99),
+        })
+    );
+    Ok(())
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Endpoint benchmarks: the server pinned to core 0, the load generator to core 1, loopback only.
+#   benches/run.sh [embedded|pg] [seconds]
+# Prints one JSON line per scenario, plus cold start and memory. Needs python3 (JSON parsing) and taskset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE=${1:-embedded}
+SECS=${2:-10}
+cargo build --release -q -p latchkey-server -p latchkey-loadgen
+LK=$PWD/target/release/latchkey
+GEN=$PWD/target/release/latchkey-loadgen
+WORK=$(mktemp -d)
+export LATCHKEY_DATA_DIR=$WORK RUST_LOG=warn
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export LATCHKEY_PUBLIC_URL=http://127.0.0.1:$PORT
+if [ "$MODE" = pg ]; then
+  scripts/services.sh
+  DB=lkbench_$$
+  psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE $DB"
+  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB REDIS_URL=redis://127.0.0.1:6379 LATCHKEY_REDIS_PREFIX="bench$$:"
+fi
+j() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+$LK tenant create --slug bench --name Bench --json >/dev/null
+SKILL=$($LK skill create --tenant bench --name Bench --alexa-skill-id amzn1.ask.skill.bench --vendor-id M2BENCH --json)
+CC=$($LK client create --tenant bench --name cc --grant-types client_credentials --scope "devices" --json)
+echo 'bench password 1' | $LK user create --tenant bench --email bench@example.com --password-stdin --json >/dev/null
+SID=$(echo "$SKILL" | j "['client_id']"); SSEC=$(echo "$SKILL" | j "['client_secret']"); RED=$(echo "$SKILL" | j "['redirect_uris'][0]")
+CID=$(echo "$CC" | j "['client_id']"); CSEC=$(echo "$CC" | j "['client_secret']")
+
+START=$(date +%s.%N)
+taskset -c 0 "$LK" serve --bind 127.0.0.1:$PORT 2>"$WORK/server.log" &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; [ "$MODE" = pg ] && psql -q -h 127.0.0.1 -U postgres -d test -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; rm -rf "$WORK"' EXIT
+until curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.02; done
+READY=$(date +%s.%N)
+rss() { awk '/VmRSS/{print $2/1024}' /proc/$SERVER/status; }
+echo "{\"mode\":\"$MODE\",\"cold_start_to_ready_s\":$(python3 -c "print(round($READY-$START,3))"),\"rss_idle_mb\":$(rss)}"
+
+COMMON=(--base "http://127.0.0.1:$PORT" --tenant bench --seconds "$SECS")
+SEED=$(taskset -c 1 "$GEN" --scenario seed "${COMMON[@]}" --client-id "$SID" --client-secret "$SSEC" --redirect-uri "$RED" --email bench@example.com --password 'bench password 1')
+AT=$(echo "$SEED" | j "['access_token']"); RT=$(echo "$SEED" | j "['refresh_token']")
+run() { taskset -c 1 "$GEN" "$@" "${COMMON[@]}"; echo "{\"rss_after_mb\":$(rss)}"; }
+run --scenario introspect --client-id "$SID" --client-secret "$SSEC" --token "$AT" --concurrency 64
+run --scenario client-credentials --client-id "$CID" --client-secret "$CSEC" --concurrency 64
+run --scenario refresh --client-id "$SID" --client-secret "$SSEC" --token "$RT" --concurrency 64
+run --scenario link --client-id "$SID" --client-secret "$SSEC" --redirect-uri "$RED" --email bench@example.com --password 'bench password 1' --concurrency 8
+echo "{\"rss_peak_mb\":$(awk '/VmHWM/{print $2/1024}' /proc/$SERVER/status)}"
