@@ -19,8 +19,10 @@ macro_rules! on_both_backends {
     };
 }
 
+mod fakes;
 mod helpers;
 
+mod alexa;
 mod cli;
 mod errors;
 mod flow;

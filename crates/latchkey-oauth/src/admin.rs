@@ -205,6 +205,7 @@ impl AuthServer {
                 other => other.into(),
             },
         )?;
+        self.invalidate_client(t.id(), client_id);
         self.store.scoped(t.id()).audit("cli", "client.secret_rotated", Some(client_id), json!({}), None).await?;
         Ok(secret)
     }

@@ -26,16 +26,37 @@ impl AuthServer {
         let Some(claims) = verify_access_token(&keys, &t.issuer, token, now()) else {
             return Ok(None);
         };
-        if let Some(fid) = &claims.fid {
-            let fam = self.store.scoped(t.id()).family(fid).await?;
-            if fam.is_none_or(|f| f.revoked_at.is_some()) {
-                return Ok(None);
+        match &claims.fid {
+            // A user grant: the family row is the durable truth, shared by every instance.
+            Some(fid) => {
+                let fam = self.store.scoped(t.id()).family(fid).await?;
+                let Some(fam) = fam.filter(|f| f.revoked_at.is_none()) else {
+                    return Ok(None);
+                };
+                if let Some(u) = &fam.user_id
+                    && self.cached_user(t.id(), u).await?.is_none_or(|u| u.disabled)
+                {
+                    return Ok(None);
+                }
+            }
+            // A client-credentials token is revoked one `jti` at a time, until it expires.
+            None => {
+                if self.kv.get(&revoked_jti_key(t, &claims.jti)).await?.is_some() {
+                    return Ok(None);
+                }
             }
         }
-        if self.kv.get(&revoked_jti_key(t, &claims.jti)).await?.is_some() {
-            return Ok(None);
-        }
         Ok(Some(claims))
+    }
+
+    /// The user an access token of this tenant was issued to, judged by signature and issuer only:
+    /// for Alexa skill events, which may carry a token long expired.
+    pub async fn access_token_subject(&self, t: &TenantCtx, token: &str) -> ServiceResult<Option<String>> {
+        let keys = self.keys(t.id()).await?;
+        let Some(claims) = verify_access_token(&keys, &t.issuer, token, i64::MIN) else {
+            return Ok(None);
+        };
+        Ok((claims.sub != claims.client_id).then_some(claims.sub))
     }
 
     /// Authenticates an introspection caller: `Authorization: Bearer <tenant API key>`, or any
@@ -79,7 +100,7 @@ impl AuthServer {
                 "jti": c.jti,
             });
             if c.sub != c.client_id
-                && let Some(u) = self.store.scoped(t.id()).user(&c.sub).await?
+                && let Some(u) = self.cached_user(t.id(), &c.sub).await?
             {
                 body["username"] = json!(u.email);
             }

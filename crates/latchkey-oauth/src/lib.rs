@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_core::TenantId;
-use latchkey_store::records::{Tenant, TenantStatus};
+use latchkey_store::records::{Client, EndUser, Tenant, TenantStatus};
 use latchkey_store::{Kv, Store};
 
 use cache::TtlCache;
@@ -86,6 +86,8 @@ pub struct AuthServer {
     pub hasher: PasswordHasher,
     tenants: Arc<TtlCache<String, Option<Tenant>>>,
     keys: Arc<TtlCache<TenantId, Arc<TenantKeys>>>,
+    clients: Arc<TtlCache<(TenantId, String), Option<Client>>>,
+    users: Arc<TtlCache<(TenantId, String), Option<EndUser>>>,
 }
 
 impl AuthServer {
@@ -98,6 +100,8 @@ impl AuthServer {
             config: Arc::new(config),
             tenants: Arc::new(TtlCache::new(ttl)),
             keys: Arc::new(TtlCache::new(ttl)),
+            clients: Arc::new(TtlCache::new(ttl)),
+            users: Arc::new(TtlCache::new(ttl)),
         })
     }
 
@@ -131,6 +135,34 @@ impl AuthServer {
         let keys = Arc::new(TenantKeys::load(&stored)?);
         self.keys.put(tenant.clone(), keys.clone());
         Ok(keys)
+    }
+
+    /// A client by public id, from a cache that lives `cache_ttl` at most: the token and introspection
+    /// endpoints look the client up on every request.
+    pub async fn cached_client(&self, t: &TenantId, client_id: &str) -> ServiceResult<Option<Client>> {
+        let key = (t.clone(), client_id.to_owned());
+        if let Some(c) = self.clients.get(&key) {
+            return Ok(c);
+        }
+        let c = self.store.scoped(t).client(client_id).await?;
+        self.clients.put(key, c.clone());
+        Ok(c)
+    }
+
+    /// An end user by id, cached like clients (a disabled user loses access within `cache_ttl`).
+    pub async fn cached_user(&self, t: &TenantId, user_id: &str) -> ServiceResult<Option<EndUser>> {
+        let key = (t.clone(), user_id.to_owned());
+        if let Some(u) = self.users.get(&key) {
+            return Ok(u);
+        }
+        let u = self.store.scoped(t).user(user_id).await?;
+        self.users.put(key, u.clone());
+        Ok(u)
+    }
+
+    /// Forgets a cached client after this process changed it.
+    pub fn invalidate_client(&self, t: &TenantId, client_id: &str) {
+        self.clients.remove(&(t.clone(), client_id.to_owned()));
     }
 
     /// Drops cached state for a tenant after this process changed it.

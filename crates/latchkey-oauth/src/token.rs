@@ -55,7 +55,7 @@ impl AuthServer {
         if presented.client_id.len() > 128 {
             return Err(OAuthError::invalid_client("unknown client").into());
         }
-        let client = self.store.scoped(t.id()).client(&presented.client_id).await?;
+        let client = self.cached_client(t.id(), &presented.client_id).await?;
         // Unknown client and wrong secret read the same, so client ids cannot be probed.
         let Some(client) = client else {
             return Err(OAuthError::invalid_client("client authentication failed")

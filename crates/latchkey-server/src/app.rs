@@ -7,11 +7,13 @@ use latchkey_store::{SecretBox, Store};
 use std::net::TcpListener;
 
 use crate::config::Config;
-use crate::http::{health, oauth_api, oauth_pages, wellknown};
+use crate::http::{alexa, health, oauth_api, oauth_pages, wellknown};
+use latchkey_alexa::{AlexaService, AmazonEndpoints};
 
 /// Shared by every request.
 pub struct AppState {
     pub auth: AuthServer,
+    pub alexa: AlexaService,
     pub secure_cookies: bool,
     pub trust_proxy: bool,
 }
@@ -31,6 +33,7 @@ pub async fn open_auth_server(config: &Config, public_url: &str) -> anyhow::Resu
 /// A bound, not yet running, server.
 pub struct Application {
     auth: AuthServer,
+    alexa: AlexaService,
     port: u16,
     public_url: String,
     server: Server,
@@ -43,7 +46,15 @@ impl Application {
         let addr = listener.local_addr()?;
         let public_url = config.public_url_for(&addr.to_string())?;
         let auth = open_auth_server(&config, &public_url).await?;
+        let alexa = AlexaService::new(
+            auth.clone(),
+            AmazonEndpoints {
+                lwa_token_url: config.lwa_token_url.clone(),
+                event_gateway_url: config.alexa_event_gateway_url.clone(),
+            },
+        )?;
         let state = web::Data::new(AppState {
+            alexa: alexa.clone(),
             auth: auth.clone(),
             secure_cookies: public_url.starts_with("https://"),
             trust_proxy: config.trust_proxy,
@@ -60,12 +71,16 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(20)
         .run();
-        Ok(Self { auth, port: addr.port(), public_url, server })
+        Ok(Self { auth, alexa, port: addr.port(), public_url, server })
     }
 
     /// The service layer this application serves, for setting up data in-process (tests, tools).
     pub fn auth(&self) -> &AuthServer {
         &self.auth
+    }
+
+    pub fn alexa(&self) -> &AlexaService {
+        &self.alexa
     }
 
     pub fn port(&self) -> u16 {
@@ -99,7 +114,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/oauth2/revoke", web::post().to(oauth_api::revoke))
                 .route("/oauth2/introspect", web::post().to(oauth_api::introspect))
                 .route("/oauth2/userinfo", web::get().to(oauth_api::userinfo))
-                .route("/oauth2/userinfo", web::post().to(oauth_api::userinfo)),
+                .route("/oauth2/userinfo", web::post().to(oauth_api::userinfo))
+                .route("/alexa/directives", web::post().to(alexa::directives))
+                .route("/alexa/events", web::post().to(alexa::events))
+                .route("/alexa/events/batch", web::post().to(alexa::events_batch)),
         )
         .default_service(web::to(not_found));
 }

@@ -48,6 +48,10 @@ pub struct Config {
     pub trust_proxy: bool,
     /// `text` or `json`.
     pub log_format: String,
+    /// Login with Amazon's token endpoint.
+    pub lwa_token_url: String,
+    /// Replaces the three regional Alexa Event Gateway URLs (tests point it at a fake).
+    pub alexa_event_gateway_url: Option<String>,
 }
 
 impl Default for Config {
@@ -63,6 +67,8 @@ impl Default for Config {
             master_key: None,
             trust_proxy: false,
             log_format: "text".into(),
+            lwa_token_url: "https://api.amazon.com/auth/o2/token".into(),
+            alexa_event_gateway_url: None,
         }
     }
 }

@@ -193,6 +193,25 @@ pub struct LinkedAccount {
     pub created_at: i64,
     pub updated_at: i64,
     pub last_refreshed_at: Option<i64>,
+    /// Whether Login with Amazon tokens from AcceptGrant are stored (they stay encrypted).
+    pub has_amazon_tokens: bool,
+    pub amazon_token_expires_at: Option<i64>,
+    pub last_event_status: Option<String>,
+    pub last_event_at: Option<i64>,
+}
+
+/// Login with Amazon tokens for one link, decrypted.
+#[derive(Clone)]
+pub struct AmazonTokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for AmazonTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmazonTokens").field("expires_at", &self.expires_at).finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

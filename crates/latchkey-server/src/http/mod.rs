@@ -1,5 +1,6 @@
 //! HTTP adapters: each handler parses, calls one service function, and renders. Errors are mapped to
 //! responses in one place (`respond`).
+pub mod alexa;
 pub mod extract;
 pub mod health;
 pub mod oauth_api;

@@ -9,7 +9,7 @@ use crate::error::StoreError;
 use crate::records::LinkedAccount;
 use crate::{new_id, now};
 
-fn to_record(m: linked_account::Model) -> LinkedAccount {
+pub(super) fn to_record(m: linked_account::Model) -> LinkedAccount {
     LinkedAccount {
         id: m.id,
         tenant_id: TenantId::new(m.tenant_id),
@@ -20,6 +20,10 @@ fn to_record(m: linked_account::Model) -> LinkedAccount {
         created_at: m.created_at,
         updated_at: m.updated_at,
         last_refreshed_at: m.last_refreshed_at,
+        has_amazon_tokens: m.lwa_refresh_token.is_some(),
+        amazon_token_expires_at: m.lwa_expires_at,
+        last_event_status: m.last_event_status,
+        last_event_at: m.last_event_at,
     }
 }
 
@@ -70,6 +74,11 @@ impl Scoped<'_> {
             created_at: Set(t),
             updated_at: Set(t),
             last_refreshed_at: Set(None),
+            lwa_access_token: Set(None),
+            lwa_refresh_token: Set(None),
+            lwa_expires_at: Set(None),
+            last_event_status: Set(None),
+            last_event_at: Set(None),
         }
         .insert(self.db())
         .await?;
@@ -100,9 +109,13 @@ impl Scoped<'_> {
             .ok_or(StoreError::NotFound)?;
         let t = now();
         let txn = self.db().begin().await?;
+        // Unlinking also forgets Amazon's tokens for the link.
         linked_account::Entity::update_many()
             .col_expr(linked_account::Column::Status, Expr::value("revoked"))
             .col_expr(linked_account::Column::UpdatedAt, Expr::value(t))
+            .col_expr(linked_account::Column::LwaAccessToken, Expr::value(Option::<String>::None))
+            .col_expr(linked_account::Column::LwaRefreshToken, Expr::value(Option::<String>::None))
+            .col_expr(linked_account::Column::LwaExpiresAt, Expr::value(Option::<i64>::None))
             .filter(linked_account::Column::TenantId.eq(self.tid()))
             .filter(linked_account::Column::Id.eq(link_id))
             .exec(&txn)

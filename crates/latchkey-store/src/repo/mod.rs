@@ -1,6 +1,7 @@
 //! Repositories. Global ones (tenants, operators) are methods on `Store`; everything a tenant owns is
 //! reached through `Store::scoped(&tenant_id)`, whose methods all filter on that tenant. A handler
 //! cannot touch tenant-owned rows without first naming the tenant.
+mod amazon_tokens;
 mod api_keys;
 mod audit;
 mod clients;

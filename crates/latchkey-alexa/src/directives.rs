@@ -1,0 +1,133 @@
+//! `POST /alexa/directives`: AcceptGrant and skill events, forwarded by the skill backend exactly as
+//! Alexa sent them; the answer is exactly what the backend must return to Alexa.
+use latchkey_oauth::TenantCtx;
+use latchkey_oauth::tokens::AccessClaims;
+use latchkey_store::records::Skill;
+use serde_json::{Value, json};
+
+use crate::AlexaService;
+use crate::error::AlexaError;
+use crate::lwa::LwaError;
+use crate::messages::{self, Incoming, SkillEventKind};
+
+impl AlexaService {
+    pub async fn handle_directive(&self, t: &TenantCtx, body: &Value) -> Result<Value, AlexaError> {
+        match messages::parse(body).map_err(AlexaError::BadRequest)? {
+            Incoming::AcceptGrant { code, grantee_token } => self.accept_grant(t, &code, &grantee_token).await,
+            Incoming::SkillEvent { kind, alexa_skill_id, access_token, body } => {
+                self.skill_event(t, kind, &alexa_skill_id, access_token.as_deref(), &body).await
+            }
+        }
+    }
+
+    /// The skill that owns the client a token was issued to.
+    async fn skill_of_client(&self, t: &TenantCtx, client_id: &str) -> Result<Option<Skill>, AlexaError> {
+        let scoped = self.auth.store.scoped(t.id());
+        let Some(client) = scoped.client(client_id).await? else {
+            return Ok(None);
+        };
+        Ok(scoped.list_skills().await?.into_iter().find(|s| s.oauth_client_id == client.id))
+    }
+
+    /// AcceptGrant (ALEXA.md §4). Every failure is an `ErrorResponse` with `ACCEPT_GRANT_FAILED` and a
+    /// message, logged with detail; infrastructure failures are errors of our own.
+    async fn accept_grant(&self, t: &TenantCtx, code: &str, grantee_token: &str) -> Result<Value, AlexaError> {
+        let fail = |why: &str| {
+            tracing::warn!(tenant = %t.tenant.slug, reason = why, "AcceptGrant failed");
+            Ok(messages::accept_grant_error(why))
+        };
+        let Some(claims) = self.auth.active_access_token(t, grantee_token).await? else {
+            return fail("the grantee token is not a valid, unexpired Latchkey access token of this tenant");
+        };
+        let Some(skill) = self.skill_of_client(t, &claims.client_id).await? else {
+            return fail("the grantee token was not issued to an Alexa skill's client");
+        };
+        let scoped = self.auth.store.scoped(t.id());
+        let (Some(lwa_id), Some(lwa_secret)) = (skill.lwa_client_id.clone(), scoped.skill_lwa_secret(&skill.id).await?)
+        else {
+            return fail("the skill has no Alexa Skill Messaging credentials configured in Latchkey");
+        };
+        let Some(link) = scoped.link(&claims.sub, &skill.oauth_client_id).await?.filter(|l| l.status != "revoked")
+        else {
+            return fail("the user has no active link with this skill");
+        };
+        let tokens = match self.lwa().exchange_code(&lwa_id, &lwa_secret, code).await {
+            Ok(t) => t,
+            Err(e) => {
+                let why = match &e {
+                    LwaError::InvalidClient => "Login with Amazon rejected the skill's messaging client id or secret",
+                    LwaError::InvalidGrant(_) => {
+                        "Login with Amazon rejected the grant code (invalid, expired or already used)"
+                    }
+                    LwaError::Unreachable(_) => "Login with Amazon could not be reached",
+                    LwaError::Other(_) => "Login with Amazon refused the exchange",
+                };
+                tracing::warn!(tenant = %t.tenant.slug, skill = %skill.alexa_skill_id, error = %e, "LWA code exchange failed");
+                audit(
+                    self,
+                    t,
+                    &claims,
+                    "alexa.accept_grant.failed",
+                    json!({"skill": skill.alexa_skill_id, "reason": why}),
+                )
+                .await?;
+                return Ok(messages::accept_grant_error(why));
+            }
+        };
+        scoped.store_amazon_tokens(&link.id, &tokens).await?;
+        if link.status == "inactive" {
+            scoped.set_link_status(&link.id, "active").await?;
+        }
+        audit(self, t, &claims, "alexa.accept_grant", json!({"skill": skill.alexa_skill_id, "link": link.id})).await?;
+        Ok(messages::accept_grant_response())
+    }
+
+    /// Skill events (ALEXA.md §6). `SkillDisabled` revokes the link's tokens and forgets Amazon's.
+    async fn skill_event(
+        &self,
+        t: &TenantCtx,
+        kind: SkillEventKind,
+        alexa_skill_id: &str,
+        access_token: Option<&str>,
+        body: &Value,
+    ) -> Result<Value, AlexaError> {
+        let scoped = self.auth.store.scoped(t.id());
+        let skill = scoped.skill(alexa_skill_id).await?.ok_or_else(|| {
+            AlexaError::NotFound(format!("skill '{alexa_skill_id}' is not registered in this tenant"))
+        })?;
+        // Skill events can arrive long after the token in them expired: identify the user by a token
+        // we signed, expired or not.
+        let user = match access_token {
+            Some(tok) => self.auth.access_token_subject(t, tok).await?,
+            None => None,
+        };
+        let mut detail = json!({"skill": skill.alexa_skill_id, "event": kind.as_str(), "body": body});
+        if kind == SkillEventKind::SkillDisabled
+            && let Some(user) = &user
+            && let Some(link) = scoped.link(user, &skill.oauth_client_id).await?
+        {
+            scoped.revoke_link(&link.id).await?;
+            detail["revoked_link"] = json!(link.id);
+        }
+        let actor = user.as_deref().map_or("alexa".to_owned(), |u| format!("user:{u}"));
+        scoped
+            .audit(&actor, &format!("alexa.skill_event.{}", kind.as_str()), Some(&skill.alexa_skill_id), detail, None)
+            .await?;
+        Ok(messages::skill_event_ack())
+    }
+}
+
+async fn audit(
+    s: &AlexaService,
+    t: &TenantCtx,
+    claims: &AccessClaims,
+    action: &str,
+    detail: Value,
+) -> Result<(), AlexaError> {
+    s.auth
+        .store
+        .scoped(t.id())
+        .audit(&format!("user:{}", claims.sub), action, Some(&claims.client_id), detail, None)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! Errors of the Alexa endpoints, each with the status and JSON the skill backend gets.
+use latchkey_oauth::ServiceError;
+use latchkey_store::{KvError, StoreError};
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AlexaError {
+    #[error("a valid tenant API key is required as Authorization: Bearer")]
+    Unauthorized,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The link cannot take events now (no Amazon tokens, skill disabled, revoked).
+    #[error("{0}")]
+    Conflict(String),
+    /// Amazon refused or failed.
+    #[error("Alexa Event Gateway answered {status} {code}")]
+    Gateway { status: u16, code: String, description: String, probable_cause: Option<String>, attempts: u32 },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AlexaError {
+    /// The status for the skill backend. Amazon's own 4xx answers are passed on; its 5xx and
+    /// throttling after retries become 502.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unauthorized => 401,
+            Self::BadRequest(_) => 400,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::Gateway { status, .. } if (400..500).contains(status) && *status != 429 && *status != 401 => *status,
+            Self::Gateway { .. } => 502,
+            Self::Unavailable(_) => 503,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        match self {
+            Self::Gateway { status, code, description, probable_cause, attempts } => json!({
+                "status": "failed", "gateway_status": status, "code": code, "description": description,
+                "probable_cause": probable_cause, "attempts": attempts,
+            }),
+            Self::Internal(_) => json!({"status": "failed", "error": "internal_error", "message": "internal error"}),
+            other => json!({"status": "failed", "error": other.kind(), "message": other.to_string()}),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::BadRequest(_) => "bad_request",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Gateway { .. } => "gateway_error",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl From<StoreError> for AlexaError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound("not found".into()),
+            StoreError::Unavailable(m) => Self::Unavailable(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<KvError> for AlexaError {
+    fn from(e: KvError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+impl From<ServiceError> for AlexaError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound(m) => Self::NotFound(format!("{m} not found")),
+            ServiceError::Forbidden(m) | ServiceError::Conflict(m) => Self::Conflict(m),
+            ServiceError::Invalid(m) => Self::BadRequest(m),
+            ServiceError::OAuth(o) => Self::BadRequest(o.description),
+            ServiceError::Unavailable(m) => Self::Unavailable(m),
+            ServiceError::Internal(m) => Self::Internal(m),
+        }
+    }
+}

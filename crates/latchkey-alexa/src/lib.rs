@@ -1,0 +1,77 @@
+//! Alexa's side of account linking: AcceptGrant (exchanging Amazon's grant code at Login with Amazon and
+//! keeping the tokens on the link, encrypted), skill events, and relaying a device company's events to
+//! the Alexa Event Gateway with a fresh Amazon token.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod gateway;
+pub mod lwa;
+pub mod messages;
+
+mod directives;
+mod events;
+mod refresh;
+
+use latchkey_core::hashing::secret_hash;
+use latchkey_oauth::{AuthServer, TenantCtx};
+use latchkey_store::records::ApiKey;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use error::AlexaError;
+pub use events::{EventOutcome, EventRequest};
+
+/// Where Amazon's services are. Defaults are Amazon's real endpoints; tests point them at local fakes.
+#[derive(Clone, Debug)]
+pub struct AmazonEndpoints {
+    pub lwa_token_url: String,
+    /// Replaces the three regional Event Gateway URLs when set.
+    pub event_gateway_url: Option<String>,
+}
+
+impl Default for AmazonEndpoints {
+    fn default() -> Self {
+        Self { lwa_token_url: "https://api.amazon.com/auth/o2/token".into(), event_gateway_url: None }
+    }
+}
+
+#[derive(Clone)]
+pub struct AlexaService {
+    pub auth: AuthServer,
+    http: reqwest::Client,
+    endpoints: Arc<AmazonEndpoints>,
+    /// One in-process lock per link, so concurrent events refresh an Amazon token once.
+    refresh_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// First backoff after throttling or an Amazon 5xx; Amazon asks for at least one second.
+    pub retry_base: Duration,
+}
+
+impl AlexaService {
+    pub fn new(auth: AuthServer, endpoints: AmazonEndpoints) -> Result<Self, AlexaError> {
+        let http = reqwest::Client::builder()
+            // Never follow redirects from a token endpoint (oauth2 crate guidance), and never hang.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| AlexaError::Internal(e.to_string()))?;
+        Ok(Self {
+            auth,
+            http,
+            endpoints: Arc::new(endpoints),
+            refresh_locks: Arc::new(Mutex::new(HashMap::new())),
+            retry_base: Duration::from_secs(1),
+        })
+    }
+
+    /// Checks `Authorization: Bearer <tenant API key>`; the skill backend's credential.
+    pub async fn authenticate(&self, t: &TenantCtx, bearer: Option<&str>) -> Result<ApiKey, AlexaError> {
+        let key = bearer.filter(|k| k.len() <= 128).ok_or(AlexaError::Unauthorized)?;
+        self.auth.store.scoped(t.id()).api_key_by_hash(&secret_hash(key)).await?.ok_or(AlexaError::Unauthorized)
+    }
+
+    fn lwa(&self) -> lwa::Lwa<'_> {
+        lwa::Lwa { http: &self.http, token_url: &self.endpoints.lwa_token_url }
+    }
+}

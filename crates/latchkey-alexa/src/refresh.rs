@@ -1,0 +1,92 @@
+//! Keeping a link's Amazon access token fresh, refreshing it at most once at a time per link: an
+//! in-process lock serialises this instance's requests, a KV lock (Redis with several instances) the
+//! others, and whoever gets the lock second finds the token already fresh.
+use latchkey_oauth::TenantCtx;
+use latchkey_store::now;
+use latchkey_store::records::{AmazonTokens, LinkedAccount, Skill};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::AlexaService;
+use crate::error::AlexaError;
+
+/// Refresh when the token expires within this many seconds.
+const REFRESH_MARGIN: i64 = 60;
+
+impl AlexaService {
+    fn link_lock(&self, link_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.refresh_locks.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        map.entry(link_id.to_owned()).or_default().clone()
+    }
+
+    /// A usable Amazon access token for the link. With `rejected`, the gateway refused that token:
+    /// refresh unless someone already replaced it.
+    pub(crate) async fn amazon_token(
+        &self,
+        t: &TenantCtx,
+        skill: &Skill,
+        link: &LinkedAccount,
+        rejected: Option<&str>,
+    ) -> Result<(String, bool), AlexaError> {
+        let scoped = self.auth.store.scoped(t.id());
+        let current = scoped.amazon_tokens(&link.id).await?.ok_or_else(no_tokens)?;
+        if usable(&current, rejected) {
+            return Ok((current.access_token, false));
+        }
+        let lock = self.link_lock(&link.id);
+        let _local = lock.lock().await;
+        let kv_key = format!("lwa_refresh:{}:{}", t.id(), link.id);
+        let mut waited = Duration::ZERO;
+        while !self.auth.kv.set_nx(&kv_key, b"1", Duration::from_secs(15)).await? {
+            if waited > Duration::from_secs(15) {
+                return Err(AlexaError::Unavailable("another instance is refreshing this link's Amazon token".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += Duration::from_millis(50);
+        }
+        let result = self.refresh_locked(t, skill, link, rejected).await;
+        self.auth.kv.delete(&kv_key).await?;
+        result
+    }
+
+    async fn refresh_locked(
+        &self,
+        t: &TenantCtx,
+        skill: &Skill,
+        link: &LinkedAccount,
+        rejected: Option<&str>,
+    ) -> Result<(String, bool), AlexaError> {
+        let scoped = self.auth.store.scoped(t.id());
+        // Someone may have refreshed while we waited.
+        let current = scoped.amazon_tokens(&link.id).await?.ok_or_else(no_tokens)?;
+        if usable(&current, rejected) {
+            return Ok((current.access_token, false));
+        }
+        let (Some(id), Some(secret)) = (skill.lwa_client_id.clone(), scoped.skill_lwa_secret(&skill.id).await?) else {
+            return Err(AlexaError::Conflict("the skill has no Alexa Skill Messaging credentials configured".into()));
+        };
+        let fresh = self.lwa().refresh(&id, &secret, &current.refresh_token).await.map_err(|e| {
+            tracing::warn!(tenant = %t.tenant.slug, link = %link.id, error = %e, "LWA refresh failed");
+            AlexaError::Conflict(format!("could not refresh the Amazon token: {e}"))
+        })?;
+        scoped.store_amazon_tokens(&link.id, &fresh).await?;
+        Ok((fresh.access_token, true))
+    }
+}
+
+fn usable(t: &AmazonTokens, rejected: Option<&str>) -> bool {
+    match rejected {
+        Some(r) => t.access_token != r,
+        None => t.expires_at - now() > REFRESH_MARGIN,
+    }
+}
+
+fn no_tokens() -> AlexaError {
+    AlexaError::Conflict(
+        "no Amazon tokens for this link: Alexa has not sent AcceptGrant for it (is \"Send Alexa Events\" enabled?)"
+            .into(),
+    )
+}

@@ -1,0 +1,91 @@
+//! The skill backend's endpoints: directives (AcceptGrant, skill events) and events to Alexa. Every
+//! call needs a tenant API key as `Authorization: Bearer`.
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use latchkey_alexa::{AlexaError, EventRequest};
+use latchkey_oauth::TenantCtx;
+use serde_json::Value;
+
+use super::extract::bearer;
+use crate::app::AppState;
+
+fn error(e: AlexaError) -> HttpResponse {
+    if let AlexaError::Internal(m) = &e {
+        tracing::error!(detail = %m, "alexa endpoint failed");
+    }
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = HttpResponse::build(status);
+    if matches!(e, AlexaError::Unauthorized) {
+        resp.insert_header(("WWW-Authenticate", "Bearer realm=\"latchkey\""));
+    }
+    resp.json(e.body())
+}
+
+/// Resolves the tenant, checks the API key and parses the JSON body.
+async fn prepare(
+    state: &AppState,
+    req: &HttpRequest,
+    slug: &str,
+    body: &[u8],
+) -> Result<(TenantCtx, Value), AlexaError> {
+    let t = state.auth.tenant(slug).await.map_err(AlexaError::from)?;
+    state.alexa.authenticate(&t, bearer(req).as_deref()).await?;
+    let json: Value =
+        serde_json::from_slice(body).map_err(|e| AlexaError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    Ok((t, json))
+}
+
+/// `POST /t/{slug}/alexa/directives`
+pub async fn directives(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    slug: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async {
+        let (t, json) = prepare(&state, &req, &slug, &body).await?;
+        state.alexa.handle_directive(&t, &json).await
+    }
+    .await;
+    match result {
+        Ok(v) => HttpResponse::Ok().json(v),
+        Err(e) => error(e),
+    }
+}
+
+/// `POST /t/{slug}/alexa/events`
+pub async fn events(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    slug: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async {
+        let (t, json) = prepare(&state, &req, &slug, &body).await?;
+        let ev = EventRequest::parse(&json)?;
+        state.alexa.send_event(&t, &ev).await
+    }
+    .await;
+    match result {
+        Ok(o) => HttpResponse::Accepted().json(o),
+        Err(e) => error(e),
+    }
+}
+
+/// `POST /t/{slug}/alexa/events/batch`
+pub async fn events_batch(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    slug: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async {
+        let (t, json) = prepare(&state, &req, &slug, &body).await?;
+        state.alexa.send_events(&t, &json).await
+    }
+    .await;
+    match result {
+        Ok(v) => HttpResponse::Ok().json(v),
+        Err(e) => error(e),
+    }
+}

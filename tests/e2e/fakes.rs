@@ -1,0 +1,160 @@
+//! Local stand-ins for Amazon's services, faithful to what ALEXA.md §4–5 documents: Login with Amazon's
+//! token endpoint and the Alexa Event Gateway. They check requests the way Amazon does and answer the
+//! way Amazon does, including errors, and count what they saw.
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+pub const LWA_CLIENT_ID: &str = "amzn1.application-oa2-client.fakeclient";
+pub const LWA_CLIENT_SECRET: &str = "fake-lwa-secret";
+
+#[derive(Default)]
+pub struct LwaState {
+    /// Grant codes Alexa handed out that are still unused.
+    pub codes: HashSet<String>,
+    /// Refresh token → current access token.
+    pub refresh_tokens: HashMap<String, String>,
+    pub valid_access: HashSet<String>,
+    /// `expires_in` of the code exchange; refreshed tokens last an hour, as LWA's do.
+    pub expires_in: i64,
+    pub code_exchanges: u32,
+    pub refreshes: u32,
+    counter: u32,
+}
+
+#[derive(Default)]
+pub struct GatewayState {
+    /// Answers to give next, in order: (status, Amazon error code). Empty → check the token and 202.
+    pub script: VecDeque<(u16, &'static str)>,
+    /// (path, Authorization header, body) of every request.
+    pub received: Vec<(String, String, Value)>,
+}
+
+pub struct FakeAmazon {
+    pub base: String,
+    pub lwa: Arc<Mutex<LwaState>>,
+    pub gateway: Arc<Mutex<GatewayState>>,
+}
+
+impl FakeAmazon {
+    pub fn lwa_url(&self) -> String {
+        format!("{}/auth/o2/token", self.base)
+    }
+    pub fn gateway_url(&self) -> String {
+        format!("{}/{{region}}/v3/events", self.base)
+    }
+    pub fn issue_code(&self) -> String {
+        let mut s = self.lwa.lock().expect("lock");
+        s.counter += 1;
+        let code = format!("ANUbUKCJqlBOpMhw{}", s.counter);
+        s.codes.insert(code.clone());
+        code
+    }
+    pub fn lwa_state<R>(&self, f: impl FnOnce(&mut LwaState) -> R) -> R {
+        f(&mut self.lwa.lock().expect("lock"))
+    }
+    pub fn gateway_state<R>(&self, f: impl FnOnce(&mut GatewayState) -> R) -> R {
+        f(&mut self.gateway.lock().expect("lock"))
+    }
+}
+
+fn lwa_error(status: u16, error: &str, description: &str) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
+        .json(json!({"error": error, "error_description": description}))
+}
+
+async fn lwa_token(state: web::Data<Arc<Mutex<LwaState>>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.starts_with("application/x-www-form-urlencoded") {
+        return lwa_error(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded");
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    // LWA takes the client credentials in the body.
+    if form.get("client_id").map(String::as_str) != Some(LWA_CLIENT_ID)
+        || form.get("client_secret").map(String::as_str) != Some(LWA_CLIENT_SECRET)
+    {
+        return lwa_error(401, "invalid_client", "Client authentication failed");
+    }
+    let mut s = state.lock().expect("lock");
+    s.counter += 1;
+    let n = s.counter;
+    let access = format!("Atza|IwEBIA-fake-access-{n}");
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let code = form.get("code").cloned().unwrap_or_default();
+            if !s.codes.remove(&code) {
+                return lwa_error(400, "invalid_grant", "The request has an invalid grant parameter : code");
+            }
+            s.code_exchanges += 1;
+            let refresh = format!("Atzr|IwEBIA-fake-refresh-{n}");
+            s.refresh_tokens.insert(refresh.clone(), access.clone());
+            s.valid_access.insert(access.clone());
+            HttpResponse::Ok().json(json!({"access_token": access, "refresh_token": refresh, "token_type": "bearer", "expires_in": s.expires_in}))
+        }
+        Some("refresh_token") => {
+            let rt = form.get("refresh_token").cloned().unwrap_or_default();
+            let Some(old) = s.refresh_tokens.get(&rt).cloned() else {
+                return lwa_error(400, "invalid_grant", "The request has an invalid grant parameter : refresh_token");
+            };
+            s.refreshes += 1;
+            s.valid_access.remove(&old);
+            s.valid_access.insert(access.clone());
+            s.refresh_tokens.insert(rt.clone(), access.clone());
+            HttpResponse::Ok()
+                .json(json!({"access_token": access, "refresh_token": rt, "token_type": "bearer", "expires_in": 3600}))
+        }
+        _ => lwa_error(400, "unsupported_grant_type", "grant_type is not supported"),
+    }
+}
+
+fn gateway_error(status: u16, code: &str) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status")).json(json!({
+        "header": {"namespace": "System", "name": "Exception", "messageId": "fake"},
+        "payload": {"code": code, "description": format!("fake gateway says {code}")}
+    }))
+}
+
+async fn gateway(
+    gw: web::Data<Arc<Mutex<GatewayState>>>,
+    lwa: web::Data<Arc<Mutex<LwaState>>>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> HttpResponse {
+    let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let mut g = gw.lock().expect("lock");
+    g.received.push((req.path().to_owned(), auth.clone(), body.0.clone()));
+    if let Some((status, code)) = g.script.pop_front() {
+        return gateway_error(status, code);
+    }
+    let token = auth.strip_prefix("Bearer ").unwrap_or("");
+    let in_scope = body
+        .pointer("/event/endpoint/scope/token")
+        .or_else(|| body.pointer("/event/payload/scope/token"))
+        .and_then(Value::as_str);
+    if !lwa.lock().expect("lock").valid_access.contains(token) || in_scope != Some(token) {
+        return gateway_error(401, "INVALID_ACCESS_TOKEN_EXCEPTION");
+    }
+    HttpResponse::Accepted().finish()
+}
+
+pub async fn start() -> FakeAmazon {
+    let lwa = Arc::new(Mutex::new(LwaState { expires_in: 3600, ..Default::default() }));
+    let gw = Arc::new(Mutex::new(GatewayState::default()));
+    let (l, g) = (lwa.clone(), gw.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(l.clone()))
+            .app_data(web::Data::new(g.clone()))
+            .route("/auth/o2/token", web::post().to(lwa_token))
+            .route("/{region}/v3/events", web::post().to(gateway))
+    })
+    .workers(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    tokio::spawn(server);
+    FakeAmazon { base: format!("http://127.0.0.1:{port}"), lwa, gateway: gw }
+}
