@@ -26,6 +26,7 @@ async fn world(backend: Backend, region: AlexaRegion) -> AlexaWorld {
         bind: "127.0.0.1:0".into(),
         lwa_token_url: amazon.lwa_url(),
         alexa_event_gateway_url: Some(amazon.gateway_url()),
+        alexa_api_url: amazon.base.clone(),
         ..Config::default()
     };
     let mut pg_url = None;
@@ -354,5 +355,195 @@ async fn skill_disabled_revokes_the_link() {
     let mut enabled = event.clone();
     enabled["request"]["type"] = json!("AlexaSkillEvent.SkillEnabled");
     assert_eq!(json_ok(w.post("directives", &enabled).await).await, json!({"version": "1.0", "response": {}}));
+    w.app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_check_on_good_and_bad_configurations() {
+    let w = world(Backend::Embedded, AlexaRegion::NA).await;
+    let get = |skill: String| {
+        let url = w.app.url(&format!("/t/{}/alexa/skills/{skill}/readiness", w.f.slug));
+        let key = w.api_key.clone();
+        async move { server_client().get(url).bearer_auth(key).send().await.expect("readiness") }
+    };
+    let report = json_ok(get(w.alexa_skill_id.clone()).await).await;
+    let status = |r: &Value, id: &str| {
+        r["items"]
+            .as_array()
+            .and_then(|i| i.iter().find(|x| x["id"] == id))
+            .map(|x| x["status"].as_str().unwrap_or("").to_owned())
+            .unwrap_or_default()
+    };
+    for id in
+        ["redirect_uris", "auth_scheme", "access_token_lifetime", "refresh_policy", "lwa_credentials", "login_page"]
+    {
+        assert_eq!(status(&report, id), "pass", "{id}: {report}");
+    }
+    // The test server is plain http on a port: exactly what Amazon refuses.
+    assert_eq!(status(&report, "public_url"), "fail");
+    assert_eq!(status(&report, "tls_certificate"), "fail");
+    assert_eq!(report["ready"], false);
+    assert!(
+        report["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|i| i["status"] == "fail")
+            .all(|i| i["fix"].is_string())
+    );
+
+    // A bad configuration: wrong messaging secret and a refresh grace window Alexa's retries break.
+    let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
+    let strict = ClientOptions {
+        refresh_policy: Some(latchkey_core::refresh::RefreshPolicy::Rotate { grace_secs: 0 }),
+        ..Default::default()
+    };
+    let bad_id = format!("amzn1.ask.skill.{}", unique(""));
+    w.app
+        .auth
+        .create_skill(
+            &t,
+            "Bad",
+            &bad_id,
+            VENDOR,
+            SkillKind::SmartHome,
+            AlexaRegion::NA,
+            Some((LWA_CLIENT_ID.into(), "wrong".into())),
+            &strict,
+        )
+        .await
+        .expect("skill");
+    let report = json_ok(get(bad_id).await).await;
+    assert_eq!(status(&report, "lwa_credentials"), "fail", "{report}");
+    assert_eq!(status(&report, "refresh_policy"), "fail");
+    // No credentials at all.
+    let none_id = format!("amzn1.ask.skill.{}", unique(""));
+    w.app
+        .auth
+        .create_skill(
+            &t,
+            "None",
+            &none_id,
+            VENDOR,
+            SkillKind::SmartHome,
+            AlexaRegion::NA,
+            None,
+            &ClientOptions::default(),
+        )
+        .await
+        .expect("skill");
+    assert_eq!(status(&json_ok(get(none_id).await).await, "lwa_credentials"), "fail");
+    assert_eq!(get("amzn1.ask.skill.unknown".into()).await.status(), StatusCode::NOT_FOUND);
+    w.app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_to_app_linking() {
+    let w = world(Backend::Embedded, AlexaRegion::NA).await;
+    // Alexa exchanges the Latchkey code with the skill's account-linking client, like the real one.
+    w.amazon.alexa_api.lock().expect("lock").latchkey_token_url = w.app.url(&format!("/t/{}/oauth2/token", w.f.slug));
+    w.amazon.alexa_api.lock().expect("lock").client_id = w.f.skill.client_id.clone();
+    w.amazon.alexa_api.lock().expect("lock").client_secret = w.f.skill.client_secret.clone();
+    // The app got a Latchkey code (here: the same browser flow) and an Amazon code.
+    let latchkey_code = get_code(&w.app, &w.f, None).await;
+    let amazon_code = w.amazon.issue_code();
+    let body = json!({
+        "skill": w.alexa_skill_id, "stage": "development",
+        "latchkey_code": latchkey_code, "latchkey_redirect_uri": w.f.skill.redirect_uris[0],
+        "amazon_code": amazon_code, "amazon_redirect_uri": "https://app.example.com/alexa/callback",
+    });
+    let out = json_ok(w.post("app-to-app", &body).await).await;
+    assert_eq!(out["status"], "enabled", "{out}");
+    assert_eq!(out["enablement"]["accountLink"]["status"], "LINKED");
+    let api = w.amazon.alexa_api.lock().expect("lock").clone();
+    assert_eq!(api.enablements.len(), 1);
+    assert_eq!(api.enablements[0]["stage"], "development");
+    assert!(api.linked_tokens[0]["access_token"].is_string(), "Alexa obtained Latchkey tokens");
+    // A bad Amazon code is a clear error, and nothing is enabled.
+    let mut bad = body.clone();
+    bad["amazon_code"] = json!("not-a-code");
+    let resp = w.post("app-to-app", &bad).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(w.amazon.alexa_api.lock().expect("lock").enablements.len(), 1);
+    let resp = w.post("app-to-app", &json!({"skill": w.alexa_skill_id})).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    w.app.cleanup().await;
+}
+
+/// The CLI's simulator against the running server, and the registration formats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulator_and_registration_output() {
+    let w = world(Backend::Embedded, AlexaRegion::NA).await;
+    let d = w.app.data_dir.display().to_string();
+    // Amazon is never contacted from tests: the CLI's LWA check goes to the fake too.
+    let lwa = w.amazon.lwa_url();
+    let env = [
+        ("LATCHKEY_DATA_DIR", d.as_str()),
+        ("LATCHKEY_PUBLIC_URL", w.app.base.as_str()),
+        ("LATCHKEY_LWA_TOKEN_URL", lwa.as_str()),
+    ];
+    let input = format!("{PASSWORD}\n{}\n", w.f.skill.client_secret);
+    let (code, out, err) = crate::cli::latchkey(
+        &env,
+        &["skill", "simulate", "--tenant", &w.f.slug, "--skill", &w.alexa_skill_id, "--user", &w.f.email, "--json"],
+        Some(&input),
+    );
+    assert_eq!(code, 0, "{err}\n{out}");
+    let v: Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(v["linked"], true);
+    let steps: Vec<&str> =
+        v["steps"].as_array().expect("steps").iter().map(|s| s["step"].as_str().unwrap_or("")).collect();
+    assert_eq!(steps, vec!["authorize", "sign_in", "consent", "redirect_to_alexa", "token", "refresh"]);
+    // A wrong password stops at sign-in and says so.
+    let (code, out, _) = crate::cli::latchkey(
+        &env,
+        &["skill", "simulate", "--tenant", &w.f.slug, "--skill", &w.alexa_skill_id, "--user", &w.f.email, "--json"],
+        Some(&format!("wrong pass\n{}\n", w.f.skill.client_secret)),
+    );
+    assert_ne!(code, 0);
+    let v: Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(v["steps"].as_array().and_then(|s| s.last()).map(|s| s["step"].clone()), Some(json!("sign_in")));
+    // A wrong client secret fails at the token step with the server's explanation.
+    let (code, out, _) = crate::cli::latchkey(
+        &env,
+        &["skill", "simulate", "--tenant", &w.f.slug, "--skill", &w.alexa_skill_id, "--user", &w.f.email, "--json"],
+        Some(&format!("{PASSWORD}\nwrong-secret\n")),
+    );
+    assert_ne!(code, 0);
+    let v: Value = serde_json::from_str(out.trim()).expect("json");
+    let last = v["steps"].as_array().and_then(|s| s.last()).cloned().unwrap_or_default();
+    assert_eq!(last["step"], "token");
+    assert!(last["alexa_sees"].as_str().is_some_and(|s| s.contains("invalid_client")), "{last}");
+
+    let (code, out, err) = crate::cli::latchkey(
+        &env,
+        &["skill", "show", "--tenant", &w.f.slug, "--skill", &w.alexa_skill_id, "--format", "alexa-console", "--json"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(v["Your Web Authorization URI"], format!("{}/oauth2/authorize", w.f.issuer));
+    assert_eq!(v["Your Client ID"], w.f.skill.client_id.as_str());
+    assert_eq!(v["Your Authentication Scheme"], "HTTP Basic (Recommended)");
+    assert_eq!(v["Domain List"], json!(["127.0.0.1"]));
+    let (_, out, _) = crate::cli::latchkey(
+        &env,
+        &["skill", "show", "--tenant", &w.f.slug, "--skill", &w.alexa_skill_id, "--format", "smapi", "--json"],
+        None,
+    );
+    let v: Value = serde_json::from_str(out.trim()).expect("json");
+    let r = &v["accountLinkingRequest"];
+    assert_eq!(r["type"], "AUTH_CODE");
+    assert_eq!(r["accessTokenScheme"], "HTTP_BASIC");
+    assert_eq!(r["accessTokenUrl"], format!("{}/oauth2/token", w.f.issuer));
+    assert_eq!(r["redirectUrls"].as_array().map(Vec::len), Some(3));
+    // The readiness check from the CLI exits non-zero on this http test server and names the failures.
+    let (code, out, _) = crate::cli::latchkey(
+        &env,
+        &["skill", "check", "--tenant", &w.f.slug, "--skill", &w.alexa_skill_id, "--json"],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(out.contains("\"public_url\""));
     w.app.cleanup().await;
 }

@@ -31,10 +31,22 @@ pub struct GatewayState {
     pub received: Vec<(String, String, Value)>,
 }
 
+/// What the fake Alexa API needs to act like Alexa after enablement: exchange the Latchkey code.
+#[derive(Default, Clone)]
+pub struct AlexaApiState {
+    pub latchkey_token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub enablements: Vec<Value>,
+    /// The token response Alexa got from Latchkey for the linked account.
+    pub linked_tokens: Vec<Value>,
+}
+
 pub struct FakeAmazon {
     pub base: String,
     pub lwa: Arc<Mutex<LwaState>>,
     pub gateway: Arc<Mutex<GatewayState>>,
+    pub alexa_api: Arc<Mutex<AlexaApiState>>,
 }
 
 impl FakeAmazon {
@@ -138,17 +150,91 @@ async fn gateway(
     HttpResponse::Accepted().finish()
 }
 
+/// `GET /v1/alexaApiEndpoint`: the user's regional Alexa API host (here, this fake).
+async fn api_endpoint(req: HttpRequest, lwa: web::Data<Arc<Mutex<LwaState>>>) -> HttpResponse {
+    let token = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !lwa.lock().expect("lock").valid_access.contains(token) {
+        return HttpResponse::Unauthorized().json(json!({"message": "Invalid token"}));
+    }
+    let host = req.connection_info().host().to_owned();
+    HttpResponse::Ok().json(json!({"endpoints": [host]}))
+}
+
+/// `POST /v1/users/~current/skills/{skillId}/enablement`: like Alexa, exchange the provider's code at
+/// the provider's token endpoint with the account-linking client, then answer 201.
+async fn enablement(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+    lwa: web::Data<Arc<Mutex<LwaState>>>,
+    api: web::Data<Arc<Mutex<AlexaApiState>>>,
+) -> HttpResponse {
+    let token = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !lwa.lock().expect("lock").valid_access.contains(token) {
+        return HttpResponse::Unauthorized().json(json!({"message": "Invalid token"}));
+    }
+    let link = &body["accountLinkRequest"];
+    if link["type"] != "AUTH_CODE"
+        || !link["authCode"].is_string()
+        || !link["redirectUri"].is_string()
+        || !body["stage"].is_string()
+    {
+        return HttpResponse::BadRequest().json(json!({"message": "Invalid request body"}));
+    }
+    let cfg = api.lock().expect("lock").clone();
+    let resp = reqwest::Client::new()
+        .post(&cfg.latchkey_token_url)
+        .basic_auth(&cfg.client_id, Some(&cfg.client_secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", link["authCode"].as_str().unwrap_or("")),
+            ("redirect_uri", link["redirectUri"].as_str().unwrap_or("")),
+        ])
+        .send()
+        .await;
+    let tokens: Value = match resp {
+        Ok(r) if r.status().is_success() => r.json().await.unwrap_or(Value::Null),
+        _ => {
+            return HttpResponse::BadRequest()
+                .json(json!({"message": "Account linking failed: the provider refused the code"}));
+        }
+    };
+    let mut a = api.lock().expect("lock");
+    a.enablements.push(body.0.clone());
+    a.linked_tokens.push(tokens);
+    HttpResponse::Created().json(json!({
+        "skill": {"stage": body["stage"], "id": path.into_inner()},
+        "user": {"id": "amzn1.ask.account.FAKE"},
+        "accountLink": {"status": "LINKED"},
+        "status": "ENABLED"
+    }))
+}
+
 pub async fn start() -> FakeAmazon {
     let lwa = Arc::new(Mutex::new(LwaState { expires_in: 3600, ..Default::default() }));
     let gw = Arc::new(Mutex::new(GatewayState::default()));
-    let (l, g) = (lwa.clone(), gw.clone());
+    let api = Arc::new(Mutex::new(AlexaApiState::default()));
+    let (l, g, a) = (lwa.clone(), gw.clone(), api.clone());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(l.clone()))
             .app_data(web::Data::new(g.clone()))
+            .app_data(web::Data::new(a.clone()))
             .route("/auth/o2/token", web::post().to(lwa_token))
+            .route("/v1/alexaApiEndpoint", web::get().to(api_endpoint))
+            .route("/v1/users/~current/skills/{skill}/enablement", web::post().to(enablement))
             .route("/{region}/v3/events", web::post().to(gateway))
     })
     .workers(1)
@@ -156,5 +242,5 @@ pub async fn start() -> FakeAmazon {
     .expect("listen")
     .run();
     tokio::spawn(server);
-    FakeAmazon { base: format!("http://127.0.0.1:{port}"), lwa, gateway: gw }
+    FakeAmazon { base: format!("http://127.0.0.1:{port}"), lwa, gateway: gw, alexa_api: api }
 }

@@ -3,10 +3,14 @@
 //! the Alexa Event Gateway with a fresh Amazon token.
 #![forbid(unsafe_code)]
 
+pub mod app_to_app;
 pub mod error;
 pub mod gateway;
 pub mod lwa;
 pub mod messages;
+pub mod readiness;
+pub mod registration;
+pub mod simulator;
 
 mod directives;
 mod events;
@@ -28,11 +32,17 @@ pub struct AmazonEndpoints {
     pub lwa_token_url: String,
     /// Replaces the three regional Event Gateway URLs when set.
     pub event_gateway_url: Option<String>,
+    /// The Alexa REST API, for `alexaApiEndpoint` and skill enablement (app-to-app linking).
+    pub alexa_api_url: String,
 }
 
 impl Default for AmazonEndpoints {
     fn default() -> Self {
-        Self { lwa_token_url: "https://api.amazon.com/auth/o2/token".into(), event_gateway_url: None }
+        Self {
+            lwa_token_url: "https://api.amazon.com/auth/o2/token".into(),
+            event_gateway_url: None,
+            alexa_api_url: "https://api.amazonalexa.com".into(),
+        }
     }
 }
 

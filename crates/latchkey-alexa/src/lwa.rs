@@ -53,6 +53,32 @@ impl Lwa<'_> {
         to_tokens(&resp, None)
     }
 
+    /// The code exchange for app-to-app linking, which names the app's redirect URI.
+    pub async fn exchange_code_with_redirect(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<AmazonTokens, LwaError> {
+        let redirect = oauth2::RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| LwaError::Other(e.to_string()))?;
+        let resp = self
+            .client(client_id, client_secret)?
+            .set_redirect_uri(redirect)
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .request_async(self.http)
+            .await
+            .map_err(map_error)?;
+        to_tokens(&resp, None).or_else(|_| {
+            // App-to-app answers may omit the refresh token; only the access token is needed here.
+            Ok(AmazonTokens {
+                access_token: resp.access_token().secret().clone(),
+                refresh_token: String::new(),
+                expires_at: now(),
+            })
+        })
+    }
+
     pub async fn refresh(
         &self,
         client_id: &str,

@@ -30,6 +30,14 @@ pub async fn open_auth_server(config: &Config, public_url: &str) -> anyhow::Resu
     Ok(AuthServer::new(store, kv, AuthConfig::new(public_url))?)
 }
 
+pub fn amazon_endpoints(config: &Config) -> AmazonEndpoints {
+    AmazonEndpoints {
+        lwa_token_url: config.lwa_token_url.clone(),
+        event_gateway_url: config.alexa_event_gateway_url.clone(),
+        alexa_api_url: config.alexa_api_url.clone(),
+    }
+}
+
 /// A bound, not yet running, server.
 pub struct Application {
     auth: AuthServer,
@@ -46,13 +54,7 @@ impl Application {
         let addr = listener.local_addr()?;
         let public_url = config.public_url_for(&addr.to_string())?;
         let auth = open_auth_server(&config, &public_url).await?;
-        let alexa = AlexaService::new(
-            auth.clone(),
-            AmazonEndpoints {
-                lwa_token_url: config.lwa_token_url.clone(),
-                event_gateway_url: config.alexa_event_gateway_url.clone(),
-            },
-        )?;
+        let alexa = AlexaService::new(auth.clone(), amazon_endpoints(&config))?;
         let state = web::Data::new(AppState {
             alexa: alexa.clone(),
             auth: auth.clone(),
@@ -117,7 +119,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/oauth2/userinfo", web::post().to(oauth_api::userinfo))
                 .route("/alexa/directives", web::post().to(alexa::directives))
                 .route("/alexa/events", web::post().to(alexa::events))
-                .route("/alexa/events/batch", web::post().to(alexa::events_batch)),
+                .route("/alexa/events/batch", web::post().to(alexa::events_batch))
+                .route("/alexa/app-to-app", web::post().to(alexa::app_to_app))
+                .route("/alexa/skills/{skill}/readiness", web::get().to(alexa::readiness)),
         )
         .default_service(web::to(not_found));
 }

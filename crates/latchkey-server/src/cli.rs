@@ -12,8 +12,9 @@ use latchkey_store::records::TenantStatus;
 use serde_json::{Value, json};
 use std::io::BufRead;
 
-use crate::app::{Application, open_auth_server};
+use crate::app::{Application, amazon_endpoints, open_auth_server};
 use crate::config::Config;
+use latchkey_alexa::{AlexaService, registration, simulator};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -197,6 +198,32 @@ pub enum SkillCmd {
         /// Skill id or Alexa skill id.
         #[arg(long)]
         skill: String,
+        /// `latchkey` (everything), `alexa-console` (the console's Account Linking fields) or `smapi`
+        /// (the body of SMAPI's accountLinkingClient update).
+        #[arg(long, default_value = "latchkey")]
+        format: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Readiness check against Amazon's requirements, item by item with fixes.
+    Check {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        skill: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Run the whole linking flow against the running server as Alexa would, and show each step.
+    /// Reads two lines from stdin: the user's password, then the skill client's secret.
+    Simulate {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        skill: String,
+        /// The end user's email.
+        #[arg(long)]
+        user: String,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -417,7 +444,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant(c) => tenant(&auth, c).await,
-        Command::Skill(c) => skill(&auth, c).await,
+        Command::Skill(c) => {
+            let alexa = AlexaService::new(auth.clone(), amazon_endpoints(&config))?;
+            skill(&auth, &alexa, c).await
+        }
         Command::Client(c) => client(&auth, c).await,
         Command::User(c) => user(&auth, c).await,
         Command::Apikey(c) => apikey(&auth, c).await,
@@ -477,7 +507,7 @@ fn client_json(c: &latchkey_store::records::Client) -> Value {
     })
 }
 
-async fn skill(auth: &AuthServer, c: SkillCmd) -> anyhow::Result<()> {
+async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::Result<()> {
     match c {
         SkillCmd::Create {
             t,
@@ -503,16 +533,56 @@ async fn skill(auth: &AuthServer, c: SkillCmd) -> anyhow::Result<()> {
             let skills = auth.store.scoped(tc.id()).list_skills().await?;
             emit(out, json!({"skills": skills}));
         }
-        SkillCmd::Show { t, skill, out } => {
+        SkillCmd::Show { t, skill, format, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
             let scoped = auth.store.scoped(tc.id());
             let s = scoped.skill(&skill).await?.ok_or_else(|| not_found(&format!("skill '{skill}'")))?;
-            let client = scoped.client_by_row_id(&s.oauth_client_id).await?;
-            let mut v = serde_json::to_value(&s)?;
-            v["client"] = client.as_ref().map(client_json).unwrap_or(Value::Null);
-            v["authorization_uri"] = json!(format!("{}/oauth2/authorize", tc.issuer));
-            v["access_token_uri"] = json!(format!("{}/oauth2/token", tc.issuer));
+            let client =
+                scoped.client_by_row_id(&s.oauth_client_id).await?.ok_or_else(|| not_found("the skill's client"))?;
+            let v = match format.as_str() {
+                "alexa-console" => registration::alexa_console(&s, &client, &tc.issuer),
+                "smapi" => registration::smapi_body(&client, &tc.issuer),
+                "latchkey" => {
+                    let mut v = serde_json::to_value(&s)?;
+                    v["client"] = client_json(&client);
+                    v["authorization_uri"] = json!(format!("{}/oauth2/authorize", tc.issuer));
+                    v["access_token_uri"] = json!(format!("{}/oauth2/token", tc.issuer));
+                    v
+                }
+                other => bail!("unknown format '{other}' (latchkey, alexa-console, smapi)"),
+            };
             emit(out, v);
+        }
+        SkillCmd::Check { t, skill, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let report = alexa.readiness(&tc, &skill).await?;
+            let ready = report.ready;
+            emit(out, serde_json::to_value(&report)?);
+            if !ready {
+                bail!("the skill is not ready for Alexa: see the failed items");
+            }
+        }
+        SkillCmd::Simulate { t, skill, user, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let scoped = auth.store.scoped(tc.id());
+            let s = scoped.skill(&skill).await?.ok_or_else(|| not_found(&format!("skill '{skill}'")))?;
+            let client =
+                scoped.client_by_row_id(&s.oauth_client_id).await?.ok_or_else(|| not_found("the skill's client"))?;
+            let password = read_stdin_line()?;
+            let secret = read_stdin_line()?;
+            let steps = simulator::simulate(simulator::SimulationInput {
+                issuer: &tc.issuer,
+                client: &client,
+                client_secret: &secret,
+                email: &user,
+                password: &password,
+            })
+            .await;
+            let linked = steps.last().is_some_and(|s| s.ok && s.step == "refresh");
+            emit(out, json!({"skill": s.alexa_skill_id, "linked": linked, "steps": steps}));
+            if !linked {
+                bail!("the simulated link failed: see the last step");
+            }
         }
         SkillCmd::Delete { t, skill, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;

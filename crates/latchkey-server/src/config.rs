@@ -52,6 +52,8 @@ pub struct Config {
     pub lwa_token_url: String,
     /// Replaces the three regional Alexa Event Gateway URLs (tests point it at a fake).
     pub alexa_event_gateway_url: Option<String>,
+    /// The Alexa REST API (alexaApiEndpoint, skill enablement for app-to-app linking).
+    pub alexa_api_url: String,
 }
 
 impl Default for Config {
@@ -69,6 +71,7 @@ impl Default for Config {
             log_format: "text".into(),
             lwa_token_url: "https://api.amazon.com/auth/o2/token".into(),
             alexa_event_gateway_url: None,
+            alexa_api_url: "https://api.amazonalexa.com".into(),
         }
     }
 }

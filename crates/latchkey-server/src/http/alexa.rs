@@ -89,3 +89,41 @@ pub async fn events_batch(
         Err(e) => error(e),
     }
 }
+
+/// `POST /t/{slug}/alexa/app-to-app`
+pub async fn app_to_app(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    slug: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async {
+        let (t, json) = prepare(&state, &req, &slug, &body).await?;
+        let r = latchkey_alexa::app_to_app::AppToAppRequest::parse(&json)?;
+        state.alexa.app_to_app(&t, &r).await
+    }
+    .await;
+    match result {
+        Ok(v) => HttpResponse::Ok().json(v),
+        Err(e) => error(e),
+    }
+}
+
+/// `GET /t/{slug}/alexa/skills/{skill}/readiness`
+pub async fn readiness(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (slug, skill) = path.into_inner();
+    let result = async {
+        let t = state.auth.tenant(&slug).await.map_err(AlexaError::from)?;
+        state.alexa.authenticate(&t, bearer(&req).as_deref()).await?;
+        state.alexa.readiness(&t, &skill).await
+    }
+    .await;
+    match result {
+        Ok(r) => HttpResponse::Ok().json(r),
+        Err(e) => error(e),
+    }
+}
