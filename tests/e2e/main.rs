@@ -27,6 +27,7 @@ mod cli;
 mod errors;
 mod flow;
 mod isolation;
+mod logs;
 mod oidc;
 mod refresh;
 mod scale;

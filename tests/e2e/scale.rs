@@ -6,9 +6,9 @@ use std::time::Duration;
 use crate::cli::latchkey;
 use crate::helpers::*;
 
-struct Instance {
+pub struct Instance {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Drop for Instance {
@@ -18,14 +18,22 @@ impl Drop for Instance {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 async fn start(env: &[(&str, String)]) -> Instance {
-    let port = free_port();
+    start_logging_to(env, None, free_port()).await
+}
+
+/// Starts `latchkey serve` on a free port; its log goes to `log` (or nowhere).
+pub async fn start_logging_to(env: &[(&str, String)], log: Option<&std::path::Path>, port: u16) -> Instance {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-    cmd.env_clear().args(["serve", "--bind", &format!("127.0.0.1:{port}")]).stdout(Stdio::null()).stderr(Stdio::null());
+    let stderr = match log {
+        Some(p) => Stdio::from(std::fs::File::create(p).expect("log file")),
+        None => Stdio::null(),
+    };
+    cmd.env_clear().args(["serve", "--bind", &format!("127.0.0.1:{port}")]).stdout(Stdio::null()).stderr(stderr);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -146,4 +146,28 @@ mod tests {
             assert!(keys.verify(junk).is_none());
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Arbitrary token-shaped input, and real tokens with one part replaced, never verify or panic.
+        #[test]
+        fn jws_parser_rejects_garbage(s in "[A-Za-z0-9_.=-]{0,300}", part in 0usize..3, junk in "[A-Za-z0-9_-]{0,80}") {
+            let keys = fixed_keys();
+            proptest::prop_assert!(keys.verify(&s).is_none());
+            let t = keys.sign("at+jwt", &json!({"sub": "u"})).expect("sign");
+            let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
+            if parts[part] != junk {
+                parts[part] = junk;
+                proptest::prop_assert!(keys.verify(&parts.join(".")).is_none());
+            }
+        }
+    }
+
+    fn fixed_keys() -> &'static TenantKeys {
+        static KEYS: std::sync::OnceLock<TenantKeys> = std::sync::OnceLock::new();
+        KEYS.get_or_init(|| {
+            let k = generate_rs256().expect("key");
+            TenantKeys::load(&[stored(&k, KeyState::Current)]).expect("load")
+        })
+    }
 }
