@@ -13,6 +13,9 @@ WORK=$(mktemp -d)
 export LATCHKEY_DATA_DIR=$WORK RUST_LOG=warn
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export LATCHKEY_PUBLIC_URL=http://127.0.0.1:$PORT
+AMAZON_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export LATCHKEY_LWA_TOKEN_URL=http://127.0.0.1:$AMAZON_PORT/auth/o2/token
+export LATCHKEY_ALEXA_EVENT_GATEWAY_URL="http://127.0.0.1:$AMAZON_PORT/{region}/v3/events"
 if [ "$MODE" = pg ]; then
   scripts/services.sh
   DB=lkbench_$$
@@ -21,16 +24,20 @@ if [ "$MODE" = pg ]; then
 fi
 j() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 $LK tenant create --slug bench --name Bench --json >/dev/null
-SKILL=$($LK skill create --tenant bench --name Bench --alexa-skill-id amzn1.ask.skill.bench --vendor-id M2BENCH --json)
+SKILL=$($LK skill create --tenant bench --name Bench --alexa-skill-id amzn1.ask.skill.bench --vendor-id M2BENCH --lwa-client-id amzn1.application-oa2-client.bench --lwa-client-secret bench --json)
+KEY=$($LK apikey create --tenant bench --name bench --json | j "['key']")
 CC=$($LK client create --tenant bench --name cc --grant-types client_credentials --scope "devices" --json)
-echo 'bench password 1' | $LK user create --tenant bench --email bench@example.com --password-stdin --json >/dev/null
+USER_ID=$(echo 'bench password 1' | $LK user create --tenant bench --email bench@example.com --password-stdin --json | j "['id']")
 SID=$(echo "$SKILL" | j "['client_id']"); SSEC=$(echo "$SKILL" | j "['client_secret']"); RED=$(echo "$SKILL" | j "['redirect_uris'][0]")
 CID=$(echo "$CC" | j "['client_id']"); CSEC=$(echo "$CC" | j "['client_secret']")
 
 START=$(date +%s.%N)
 taskset -c 0 "$LK" serve --bind 127.0.0.1:$PORT 2>"$WORK/server.log" &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; [ "$MODE" = pg ] && psql -q -h 127.0.0.1 -U postgres -d test -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; rm -rf "$WORK"' EXIT
+# The fake Amazon shares core 1 with the load generator.
+taskset -c 1 "$GEN" --scenario fake-amazon --base "127.0.0.1:$AMAZON_PORT" --tenant x --client-id x --client-secret x &
+FAKE=$!
+trap 'kill $SERVER $FAKE 2>/dev/null; wait $SERVER 2>/dev/null; [ "$MODE" = pg ] && psql -q -h 127.0.0.1 -U postgres -d test -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; rm -rf "$WORK"' EXIT
 until curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.02; done
 READY=$(date +%s.%N)
 rss() { awk '/VmRSS/{print $2/1024}' /proc/$SERVER/status; }
@@ -42,6 +49,8 @@ AT=$(echo "$SEED" | j "['access_token']"); RT=$(echo "$SEED" | j "['refresh_toke
 run() { taskset -c 1 "$GEN" "$@" "${COMMON[@]}"; echo "{\"rss_after_mb\":$(rss)}"; }
 run --scenario introspect --client-id "$SID" --client-secret "$SSEC" --token "$AT" --concurrency 64
 run --scenario client-credentials --client-id "$CID" --client-secret "$CSEC" --concurrency 64
-run --scenario refresh --client-id "$SID" --client-secret "$SSEC" --token "$RT" --concurrency 64
+run --scenario refresh --client-id "$SID" --client-secret "$SSEC" --redirect-uri "$RED" --email bench@example.com --password 'bench password 1' --concurrency 64
+run --scenario accept-grant --client-id x --client-secret x --token "$AT" --api-key "$KEY" --concurrency 16
+run --scenario event --client-id x --client-secret x --api-key "$KEY" --user "$USER_ID" --skill amzn1.ask.skill.bench --concurrency 64
 run --scenario link --client-id "$SID" --client-secret "$SSEC" --redirect-uri "$RED" --email bench@example.com --password 'bench password 1' --concurrency 8
 echo "{\"rss_peak_mb\":$(awk '/VmHWM/{print $2/1024}' /proc/$SERVER/status)}"

@@ -2,8 +2,6 @@
 use latchkey_core::alexa::{AlexaRegion, SkillKind};
 use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_oauth::admin::ClientOptions;
-use latchkey_server::Application;
-use latchkey_server::config::{Config, Secret};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -20,31 +18,12 @@ struct AlexaWorld {
 
 async fn world(backend: Backend, region: AlexaRegion) -> AlexaWorld {
     let amazon = fakes::start().await;
-    let data_dir = std::env::temp_dir().join(unique("latchkey-test-"));
-    let mut config = Config {
-        data_dir: data_dir.clone(),
-        bind: "127.0.0.1:0".into(),
-        lwa_token_url: amazon.lwa_url(),
-        alexa_event_gateway_url: Some(amazon.gateway_url()),
-        alexa_api_url: amazon.base.clone(),
-        ..Config::default()
-    };
-    let mut pg_url = None;
-    if backend == Backend::Postgres {
-        let url = fresh_pg_database().await;
-        config.database_url = Some(Secret::new(url.clone()));
-        config.redis_url = Some(Secret::new(redis_url()));
-        config.redis_prefix = format!("{}:", unique("lkt"));
-        pg_url = Some(url);
-    }
-    let application = Application::build(config).await.expect("app");
-    let app = TestApp {
-        base: format!("http://127.0.0.1:{}", application.port()),
-        auth: application.auth().clone(),
-        data_dir,
-        pg_url,
-    };
-    tokio::spawn(application.run_until_stopped());
+    let app = TestApp::spawn_with(backend, |c| {
+        c.lwa_token_url = amazon.lwa_url();
+        c.alexa_event_gateway_url = Some(amazon.gateway_url());
+        c.alexa_api_url = amazon.base.clone();
+    })
+    .await;
 
     // A tenant whose smart-home skill has messaging credentials, and a user who linked it.
     let slug = format!("t{}", &unique("")[..12]);

@@ -228,26 +228,8 @@ async fn consent_is_remembered_and_deny_works(backend: Backend) {
         .text()
         .await
         .expect("page");
-    let page = b
-        .post(app.url(&format!("/t/{}/login", other.slug)))
-        .form(&[
-            ("flow", hidden(&page, "flow")),
-            ("csrf", hidden(&page, "csrf")),
-            ("email", other.email.clone()),
-            ("password", PASSWORD.into()),
-        ])
-        .send()
-        .await
-        .expect("login")
-        .text()
-        .await
-        .expect("page");
-    let resp = b
-        .post(app.url(&format!("/t/{}/consent", other.slug)))
-        .form(&[("flow", hidden(&page, "flow")), ("csrf", hidden(&page, "csrf")), ("decision", "deny".into())])
-        .send()
-        .await
-        .expect("consent");
+    let page = post_login(&b, &app.base, &other.slug, &page, &other.email, PASSWORD).await.text().await.expect("page");
+    let resp = post_consent(&b, &app.base, &other.slug, &page, "deny").await;
     assert_eq!(resp.status(), StatusCode::FOUND);
     let loc = location(&resp);
     assert_eq!(query_param(&loc, "error").as_deref(), Some("access_denied"));
@@ -262,17 +244,7 @@ async fn wrong_password_stays_on_the_form(backend: Backend) {
     let mut page =
         b.get(authorize_url(&app, &f, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
     for (email, password) in [(f.email.as_str(), "wrong password"), ("nobody@example.com", PASSWORD)] {
-        let resp = b
-            .post(app.url(&format!("/t/{}/login", f.slug)))
-            .form(&[
-                ("flow", hidden(&page, "flow")),
-                ("csrf", hidden(&page, "csrf")),
-                ("email", email.into()),
-                ("password", password.into()),
-            ])
-            .send()
-            .await
-            .expect("login");
+        let resp = post_login(&b, &app.base, &f.slug, &page, &email, &password).await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         assert!(resp.headers().get("location").is_none(), "never a redirect to the client");
         page = resp.text().await.expect("page");
@@ -293,28 +265,9 @@ async fn wrong_password_stays_on_the_form(backend: Backend) {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     // Rate limit: after 10 failures for one account, even the right password waits.
     for _ in 0..10 {
-        b.post(app.url(&format!("/t/{}/login", f.slug)))
-            .form(&[
-                ("flow", hidden(&page, "flow")),
-                ("csrf", hidden(&page, "csrf")),
-                ("email", f.email.clone()),
-                ("password", "nope nope".into()),
-            ])
-            .send()
-            .await
-            .expect("login");
+        post_login(&b, &app.base, &f.slug, &page, &f.email, "nope nope").await;
     }
-    let resp = b
-        .post(app.url(&format!("/t/{}/login", f.slug)))
-        .form(&[
-            ("flow", hidden(&page, "flow")),
-            ("csrf", hidden(&page, "csrf")),
-            ("email", f.email.clone()),
-            ("password", PASSWORD.into()),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let resp = post_login(&b, &app.base, &f.slug, &page, &f.email, PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.text().await.expect("page").contains("Too many failed sign-in attempts"));
     app.cleanup().await;

@@ -72,6 +72,11 @@ pub struct Fixture {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like `spawn`, with a last say over the configuration.
+    pub async fn spawn_with(backend: Backend, customize: impl FnOnce(&mut Config)) -> Self {
         let data_dir = std::env::temp_dir().join(unique("latchkey-test-"));
         let mut config = Config { data_dir: data_dir.clone(), bind: "127.0.0.1:0".into(), ..Config::default() };
         let mut pg_url = None;
@@ -82,6 +87,7 @@ impl TestApp {
             config.redis_prefix = format!("{}:", unique("lkt"));
             pg_url = Some(url);
         }
+        customize(&mut config);
         let app = Application::build(config).await.expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let auth = app.auth().clone();
@@ -209,6 +215,42 @@ pub fn authorize_url(
     app.url(&format!("/t/{}/oauth2/authorize?{}", f.slug, q.finish()))
 }
 
+/// Posts the sign-in form of `page` (its hidden flow and CSRF fields) as the browser `b` would.
+pub async fn post_login(
+    b: &reqwest::Client,
+    base: &str,
+    slug: &str,
+    page: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    b.post(format!("{base}/t/{slug}/login"))
+        .form(&[
+            ("flow", hidden(page, "flow")),
+            ("csrf", hidden(page, "csrf")),
+            ("email", email.into()),
+            ("password", password.into()),
+        ])
+        .send()
+        .await
+        .expect("login")
+}
+
+/// Posts the consent form of `page` with `decision` (`allow` or `deny`).
+pub async fn post_consent(
+    b: &reqwest::Client,
+    base: &str,
+    slug: &str,
+    page: &str,
+    decision: &str,
+) -> reqwest::Response {
+    b.post(format!("{base}/t/{slug}/consent"))
+        .form(&[("flow", hidden(page, "flow")), ("csrf", hidden(page, "csrf")), ("decision", decision.into())])
+        .send()
+        .await
+        .expect("consent")
+}
+
 /// Drives authorize → sign in → consent in `browser`, and returns the final redirect URL.
 pub async fn link_in_browser(
     app: &TestApp,
@@ -221,17 +263,7 @@ pub async fn link_in_browser(
     assert_eq!(resp.status(), StatusCode::OK, "authorize shows the sign-in page");
     let page = resp.text().await.expect("body");
     assert!(page.contains("name=\"email\"") && page.contains("name=\"password\""), "sign-in form:\n{page}");
-    let resp = b
-        .post(app.url(&format!("/t/{}/login", f.slug)))
-        .form(&[
-            ("flow", hidden(&page, "flow")),
-            ("csrf", hidden(&page, "csrf")),
-            ("email", f.email.clone()),
-            ("password", PASSWORD.into()),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let resp = post_login(b, &app.base, &f.slug, &page, &f.email, PASSWORD).await;
     // Consent is asked once per link; after that sign-in goes straight back to Alexa.
     if resp.status() == StatusCode::FOUND {
         return location(&resp);
@@ -239,12 +271,7 @@ pub async fn link_in_browser(
     assert_eq!(resp.status(), StatusCode::OK, "sign-in leads to consent");
     let page = resp.text().await.expect("body");
     assert!(page.contains("value=\"allow\""), "consent page:\n{page}");
-    let resp = b
-        .post(app.url(&format!("/t/{}/consent", f.slug)))
-        .form(&[("flow", hidden(&page, "flow")), ("csrf", hidden(&page, "csrf")), ("decision", "allow".into())])
-        .send()
-        .await
-        .expect("consent");
+    let resp = post_consent(b, &app.base, &f.slug, &page, "allow").await;
     assert_eq!(resp.status(), StatusCode::FOUND);
     location(&resp)
 }

@@ -131,17 +131,7 @@ async fn tenants_cannot_cross(backend: Backend) {
     let br = browser();
     let page =
         br.get(authorize_url(&app, &a, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
-    let resp = br
-        .post(app.url(&format!("/t/{}/login", b.slug)))
-        .form(&[
-            ("flow", hidden(&page, "flow")),
-            ("csrf", hidden(&page, "csrf")),
-            ("email", a.email.clone()),
-            ("password", PASSWORD.into()),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let resp = post_login(&br, &app.base, &b.slug, &page, &a.email, PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 
     // Repositories scoped to B cannot see A's rows.

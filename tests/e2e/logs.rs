@@ -75,26 +75,8 @@ async fn no_secret_reaches_the_log() {
         .text()
         .await
         .expect("page");
-    let page = b
-        .post(format!("{public}/t/logs/login"))
-        .form(&[
-            ("flow", hidden(&page, "flow")),
-            ("csrf", hidden(&page, "csrf")),
-            ("email", "u@example.com".into()),
-            ("password", PASSWORD.into()),
-        ])
-        .send()
-        .await
-        .expect("login")
-        .text()
-        .await
-        .expect("page");
-    let resp = b
-        .post(format!("{public}/t/logs/consent"))
-        .form(&[("flow", hidden(&page, "flow")), ("csrf", hidden(&page, "csrf")), ("decision", "allow".into())])
-        .send()
-        .await
-        .expect("consent");
+    let page = post_login(&b, &public, "logs", &page, "u@example.com", PASSWORD).await.text().await.expect("page");
+    let resp = post_consent(&b, &public, "logs", &page, "allow").await;
     let code = query_param(&location(&resp), "code").expect("code");
     let c = server_client();
     let tokens: Value = c

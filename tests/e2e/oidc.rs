@@ -53,24 +53,9 @@ async fn independent_relying_party(backend: Backend) {
     // The user signs in in a browser.
     let b = browser();
     let page = b.get(auth_url.as_str()).send().await.expect("authorize").text().await.expect("page");
-    let resp = b
-        .post(app.url(&format!("/t/{}/login", f.slug)))
-        .form(&[
-            ("flow", hidden(&page, "flow")),
-            ("csrf", hidden(&page, "csrf")),
-            ("email", f.email.clone()),
-            ("password", PASSWORD.into()),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let resp = post_login(&b, &app.base, &f.slug, &page, &f.email, PASSWORD).await;
     let page = resp.text().await.expect("consent page");
-    let resp = b
-        .post(app.url(&format!("/t/{}/consent", f.slug)))
-        .form(&[("flow", hidden(&page, "flow")), ("csrf", hidden(&page, "csrf")), ("decision", "allow".into())])
-        .send()
-        .await
-        .expect("consent");
+    let resp = post_consent(&b, &app.base, &f.slug, &page, "allow").await;
     assert_eq!(resp.status(), StatusCode::FOUND);
     let loc = location(&resp);
     assert_eq!(query_param(&loc, "state").as_deref(), Some(csrf.secret().as_str()));
@@ -120,24 +105,9 @@ async fn access_token_verifies_offline(backend: Backend) {
         .text()
         .await
         .expect("page");
-    let resp = b
-        .post(app.url(&format!("/t/{}/login", f.slug)))
-        .form(&[
-            ("flow", hidden(&page, "flow")),
-            ("csrf", hidden(&page, "csrf")),
-            ("email", f.email.clone()),
-            ("password", PASSWORD.into()),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let resp = post_login(&b, &app.base, &f.slug, &page, &f.email, PASSWORD).await;
     page = resp.text().await.expect("page");
-    let resp = b
-        .post(app.url(&format!("/t/{}/consent", f.slug)))
-        .form(&[("flow", hidden(&page, "flow")), ("csrf", hidden(&page, "csrf")), ("decision", "allow".into())])
-        .send()
-        .await
-        .expect("consent");
+    let resp = post_consent(&b, &app.base, &f.slug, &page, "allow").await;
     let code = query_param(&location(&resp), "code").expect("code");
     let tokens = json_ok(exchange_code(&app, &f, &code, None).await).await;
 

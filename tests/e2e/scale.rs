@@ -117,25 +117,10 @@ async fn a_flow_begun_on_one_instance_finishes_on_another() {
         .text()
         .await
         .expect("page");
-    let resp = br
-        .post(format!("{}/t/shared/login", b.base))
-        .form(&[
-            ("flow", hidden(&page, "flow")),
-            ("csrf", hidden(&page, "csrf")),
-            ("email", "u@example.com".into()),
-            ("password", PASSWORD.into()),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let resp = post_login(&br, &b.base, "shared", &page, "u@example.com", PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let page = resp.text().await.expect("consent");
-    let resp = br
-        .post(format!("{}/t/shared/consent", a.base))
-        .form(&[("flow", hidden(&page, "flow")), ("csrf", hidden(&page, "csrf")), ("decision", "allow".into())])
-        .send()
-        .await
-        .expect("consent");
+    let resp = post_consent(&br, &a.base, "shared", &page, "allow").await;
     let loc = location(&resp);
     assert!(loc.contains(&format!(
         "iss={}",

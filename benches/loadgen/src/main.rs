@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 enum Scenario {
     /// authorize → sign in → consent → code → token, as Alexa drives it.
     Link,
-    /// refresh_token grant (rotate policy: each request is a grace-window retry that issues a child).
+    /// refresh_token grant with rotation: each worker links its own account first (not timed), then
+    /// refreshes with the newest refresh token each time, as Alexa does.
     Refresh,
     /// client_credentials grant (one RS256 signature per request).
     ClientCredentials,
@@ -19,9 +20,15 @@ enum Scenario {
     Introspect,
     /// One link flow; prints its token response (for seeding the refresh and introspect runs).
     Seed,
+    /// AcceptGrant forwarded by a skill backend (needs `fake-amazon` as Login with Amazon).
+    AcceptGrant,
+    /// A ChangeReport relayed to the Event Gateway (needs `fake-amazon` as the gateway).
+    Event,
+    /// Serve a fast fake of Login with Amazon and the Event Gateway on `--base` until killed.
+    FakeAmazon,
 }
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 struct Args {
     #[arg(long, value_enum)]
     scenario: Scenario,
@@ -40,9 +47,17 @@ struct Args {
     email: String,
     #[arg(long, default_value = "")]
     password: String,
-    /// For refresh and introspect: the token to use.
+    /// For refresh and introspect: the token to use; for accept-grant: the grantee access token.
     #[arg(long, default_value = "")]
     token: String,
+    /// For accept-grant and event: the tenant API key.
+    #[arg(long, default_value = "")]
+    api_key: String,
+    /// For event: the user's sub and the Alexa skill id.
+    #[arg(long, default_value = "")]
+    user: String,
+    #[arg(long, default_value = "")]
+    skill: String,
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
     #[arg(long, default_value_t = 10)]
@@ -59,7 +74,11 @@ fn hidden(html: &str, name: &str) -> anyhow::Result<String> {
     Ok(html[start..end].to_owned())
 }
 
-async fn one(args: &Args, http: &reqwest::Client) -> anyhow::Result<serde_json::Value> {
+async fn one(
+    args: &Args,
+    http: &reqwest::Client,
+    own_refresh: &mut Option<String>,
+) -> anyhow::Result<serde_json::Value> {
     let tenant_url = format!("{}/t/{}", args.base, args.tenant);
     match args.scenario {
         Scenario::ClientCredentials => {
@@ -74,15 +93,18 @@ async fn one(args: &Args, http: &reqwest::Client) -> anyhow::Result<serde_json::
             }
         }
         Scenario::Refresh => {
+            let rt = own_refresh.clone().context("no refresh token")?;
             let r = http
                 .post(format!("{tenant_url}/oauth2/token"))
                 .basic_auth(&args.client_id, Some(&args.client_secret))
-                .form(&[("grant_type", "refresh_token"), ("refresh_token", args.token.as_str())])
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
                 .send()
                 .await?;
             if !r.status().is_success() {
                 bail!("refresh: {} {}", r.status(), r.text().await.unwrap_or_default());
             }
+            let v: serde_json::Value = r.json().await?;
+            *own_refresh = v["refresh_token"].as_str().map(str::to_owned);
         }
         Scenario::Introspect => {
             let r = http
@@ -95,6 +117,33 @@ async fn one(args: &Args, http: &reqwest::Client) -> anyhow::Result<serde_json::
                 bail!("introspect: {}", r.status());
             }
         }
+        Scenario::AcceptGrant => {
+            let body = serde_json::json!({"directive": {
+                "header": {"namespace": "Alexa.Authorization", "name": "AcceptGrant", "messageId": "m", "payloadVersion": "3"},
+                "payload": {"grant": {"type": "OAuth2.AuthorizationCode", "code": "any-code"}, "grantee": {"type": "BearerToken", "token": args.token}}}});
+            let r = http
+                .post(format!("{tenant_url}/alexa/directives"))
+                .bearer_auth(&args.api_key)
+                .json(&body)
+                .send()
+                .await?;
+            let v: serde_json::Value = r.json().await?;
+            if v.pointer("/event/header/name").and_then(|n| n.as_str()) != Some("AcceptGrant.Response") {
+                bail!("AcceptGrant failed: {v}");
+            }
+        }
+        Scenario::Event => {
+            let body = serde_json::json!({"user": args.user, "skill": args.skill, "event": {
+                "header": {"namespace": "Alexa", "name": "ChangeReport", "messageId": "m", "payloadVersion": "3"},
+                "endpoint": {"endpointId": "lock-1"},
+                "payload": {"change": {"cause": {"type": "PHYSICAL_INTERACTION"}, "properties": []}}}});
+            let r =
+                http.post(format!("{tenant_url}/alexa/events")).bearer_auth(&args.api_key).json(&body).send().await?;
+            if r.status().as_u16() != 202 {
+                bail!("event: {} {}", r.status(), r.text().await.unwrap_or_default());
+            }
+        }
+        Scenario::FakeAmazon => bail!("fake-amazon is not a load scenario"),
         Scenario::Link | Scenario::Seed => {
             // A fresh browser per flow, as each Alexa app webview is.
             let browser =
@@ -160,19 +209,33 @@ async fn one(args: &Args, http: &reqwest::Client) -> anyhow::Result<serde_json::
 async fn main() -> anyhow::Result<()> {
     let args = Arc::new(Args::parse());
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    if let Scenario::FakeAmazon = args.scenario {
+        return fake_amazon(&args.base).await;
+    }
     if let Scenario::Seed = args.scenario {
-        println!("{}", one(&args, &http).await?);
+        println!("{}", one(&args, &http, &mut None).await?);
         return Ok(());
     }
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let budget = Arc::new(std::sync::atomic::AtomicU64::new(args.max_requests));
-    let started = Instant::now();
+    // Workers set up first (refresh workers link an account each), then all start together.
+    let barrier = Arc::new(tokio::sync::Barrier::new(args.concurrency + 1));
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
-        let (args, http, budget) = (args.clone(), http.clone(), budget.clone());
+        let (args, http, budget, barrier) = (args.clone(), http.clone(), budget.clone(), barrier.clone());
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0u64;
+            // Refresh workers each start from a link of their own (a Seed flow, not timed).
+            let mut own_refresh = None;
+            if let Scenario::Refresh = args.scenario {
+                let seed_args = Args { scenario: Scenario::Seed, ..(*args).clone() };
+                match one(&seed_args, &http, &mut None).await {
+                    Ok(v) => own_refresh = v["refresh_token"].as_str().map(str::to_owned),
+                    Err(e) => eprintln!("seed failed: {e:#}"),
+                }
+            }
+            barrier.wait().await;
+            let deadline = Instant::now() + Duration::from_secs(args.seconds);
             while Instant::now() < deadline
                 && budget
                     .fetch_update(std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed, |b| {
@@ -181,7 +244,7 @@ async fn main() -> anyhow::Result<()> {
                     .is_ok()
             {
                 let t = Instant::now();
-                match one(&args, &http).await {
+                match one(&args, &http, &mut own_refresh).await {
                     Ok(_) => lat.push(t.elapsed().as_micros() as u64),
                     Err(e) => {
                         errors += 1;
@@ -194,6 +257,8 @@ async fn main() -> anyhow::Result<()> {
             (lat, errors)
         }));
     }
+    barrier.wait().await;
+    let started = Instant::now();
     let mut all = Vec::new();
     let mut errors = 0;
     for w in workers {
@@ -220,5 +285,29 @@ async fn main() -> anyhow::Result<()> {
             "p99_ms": pct(0.99),
         })
     );
+    Ok(())
+}
+
+/// A fast stand-in for Login with Amazon (any code, any refresh token) and the Event Gateway (202 to
+/// any event with a bearer token), so the benchmark measures Latchkey, not Amazon.
+async fn fake_amazon(bind: &str) -> anyhow::Result<()> {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let addr = bind.trim_start_matches("http://").to_owned();
+    HttpServer::new(|| {
+        App::new()
+            .route(
+                "/auth/o2/token",
+                web::post().to(|| async {
+                    HttpResponse::Ok().json(serde_json::json!({
+                        "access_token": "Atza|bench-access", "refresh_token": "Atzr|bench-refresh",
+                        "token_type": "bearer", "expires_in": 3600}))
+                }),
+            )
+            .route("/{region}/v3/events", web::post().to(|| async { HttpResponse::Accepted().finish() }))
+    })
+    .workers(1)
+    .bind(addr)?
+    .run()
+    .await?;
     Ok(())
 }

@@ -106,7 +106,12 @@ impl AlexaService {
             let (code, description) = gateway::error_code(&answer);
             match gateway::verdict(status, &code) {
                 Verdict::Accepted => {
-                    scoped.record_event_outcome(&link.id, "accepted").await?;
+                    // A write per event would make SQLite the bottleneck: record success only when it
+                    // changes the link's status or the last record is over a minute old.
+                    let stale = link.last_event_at.is_none_or(|at| latchkey_store::now() - at > 60);
+                    if stale || link.last_event_status.as_deref() != Some("accepted") {
+                        scoped.record_event_outcome(&link.id, "accepted").await?;
+                    }
                     return Ok(EventOutcome {
                         status: "accepted",
                         gateway_status: status,

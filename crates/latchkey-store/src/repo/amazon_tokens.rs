@@ -39,7 +39,7 @@ impl Scoped<'_> {
             .col_expr(linked_account::Column::UpdatedAt, Expr::value(now()))
             .filter(linked_account::Column::TenantId.eq(&tid))
             .filter(linked_account::Column::Id.eq(link_id))
-            .exec(self.db())
+            .exec(self.writer())
             .await?;
         if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
@@ -72,7 +72,7 @@ impl Scoped<'_> {
             .col_expr(linked_account::Column::UpdatedAt, Expr::value(now()))
             .filter(linked_account::Column::TenantId.eq(self.tid()))
             .filter(linked_account::Column::Id.eq(link_id))
-            .exec(self.db())
+            .exec(self.writer())
             .await?;
         Ok(())
     }
@@ -84,7 +84,7 @@ impl Scoped<'_> {
             .col_expr(linked_account::Column::UpdatedAt, Expr::value(now()))
             .filter(linked_account::Column::TenantId.eq(self.tid()))
             .filter(linked_account::Column::Id.eq(link_id))
-            .exec(self.db())
+            .exec(self.writer())
             .await?;
         Ok(())
     }
@@ -95,7 +95,7 @@ impl Scoped<'_> {
             .col_expr(linked_account::Column::LastEventAt, Expr::value(now()))
             .filter(linked_account::Column::TenantId.eq(self.tid()))
             .filter(linked_account::Column::Id.eq(link_id))
-            .exec(self.db())
+            .exec(self.writer())
             .await?;
         Ok(())
     }

@@ -30,7 +30,7 @@ impl Scoped<'_> {
             created_at: Set(now()),
             last_used_at: Set(None),
         }
-        .insert(self.db())
+        .insert(self.writer())
         .await?;
         Ok(to_record(m))
     }
@@ -60,7 +60,7 @@ impl Scoped<'_> {
         let r = api_key::Entity::delete_many()
             .filter(api_key::Column::TenantId.eq(self.tid()))
             .filter(api_key::Column::Id.eq(id))
-            .exec(self.db())
+            .exec(self.writer())
             .await?;
         if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }

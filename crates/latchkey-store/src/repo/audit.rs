@@ -26,7 +26,7 @@ impl Scoped<'_> {
             detail: Set(detail.to_string()),
             ip: Set(ip.map(str::to_owned)),
         }
-        .insert(self.db())
+        .insert(self.writer())
         .await?;
         Ok(())
     }

@@ -70,7 +70,7 @@ pub(super) async fn insert_client<C: ConnectionTrait>(
 
 impl Scoped<'_> {
     pub async fn create_client(&self, c: NewClient) -> Result<Client, StoreError> {
-        insert_client(self.db(), self.tenant, c).await
+        insert_client(self.writer(), self.tenant, c).await
     }
 
     /// By public `client_id`.
@@ -111,7 +111,7 @@ impl Scoped<'_> {
             .col_expr(oauth_client::Column::SecretHash, sea_orm::sea_query::Expr::value(hash))
             .filter(oauth_client::Column::TenantId.eq(self.tid()))
             .filter(oauth_client::Column::ClientId.eq(client_id))
-            .exec(self.db())
+            .exec(self.writer())
             .await?;
         if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
@@ -120,7 +120,7 @@ impl Scoped<'_> {
         let r = oauth_client::Entity::delete_many()
             .filter(oauth_client::Column::TenantId.eq(self.tid()))
             .filter(oauth_client::Column::ClientId.eq(client_id))
-            .exec(self.db())
+            .exec(self.writer())
             .await?;
         if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }

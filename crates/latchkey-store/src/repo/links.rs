@@ -60,7 +60,7 @@ impl Scoped<'_> {
                 updated_at: Set(t),
                 ..Default::default()
             }
-            .update(self.db())
+            .update(self.writer())
             .await?;
             return Ok(to_record(m));
         }
@@ -80,7 +80,7 @@ impl Scoped<'_> {
             last_event_status: Set(None),
             last_event_at: Set(None),
         }
-        .insert(self.db())
+        .insert(self.writer())
         .await?;
         Ok(to_record(m))
     }
@@ -108,7 +108,7 @@ impl Scoped<'_> {
             .await?
             .ok_or(StoreError::NotFound)?;
         let t = now();
-        let txn = self.db().begin().await?;
+        let txn = self.writer().begin().await?;
         // Unlinking also forgets Amazon's tokens for the link.
         linked_account::Entity::update_many()
             .col_expr(linked_account::Column::Status, Expr::value("revoked"))

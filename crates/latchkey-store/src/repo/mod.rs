@@ -40,6 +40,9 @@ impl<'a> Scoped<'a> {
     fn db(&self) -> &sea_orm::DatabaseConnection {
         self.store.db()
     }
+    fn writer(&self) -> &sea_orm::DatabaseConnection {
+        self.store.writer()
+    }
     fn tid(&self) -> String {
         self.tenant.as_str().to_owned()
     }

@@ -21,7 +21,7 @@ impl Store {
             password_hash: Set(password_hash.to_owned()),
             created_at: Set(now()),
         }
-        .insert(self.db())
+        .insert(self.writer())
         .await
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict(_) => StoreError::Conflict(format!("operator '{email}' already exists")),
@@ -49,7 +49,7 @@ impl Store {
     }
 
     pub async fn delete_operator(&self, id: &str) -> Result<(), StoreError> {
-        let r = operator::Entity::delete_by_id(id).exec(self.db()).await?;
+        let r = operator::Entity::delete_by_id(id).exec(self.writer()).await?;
         if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }

@@ -49,7 +49,7 @@ impl Scoped<'_> {
         expires_at: Option<i64>,
     ) -> Result<RefreshFamily, StoreError> {
         let t = now();
-        let txn = self.db().begin().await?;
+        let txn = self.writer().begin().await?;
         let fam = refresh_family::ActiveModel {
             id: Set(new_id()),
             tenant_id: Set(self.tid()),
@@ -100,7 +100,7 @@ impl Scoped<'_> {
             revoked_at: Set(None),
             revoked_reason: Set(None),
         }
-        .insert(self.db())
+        .insert(self.writer())
         .await?;
         Ok(family_record(fam))
     }
@@ -140,7 +140,7 @@ impl Scoped<'_> {
     /// Marks the parent used (on first use) and adds a child, atomically.
     pub async fn rotate_refresh_token(&self, req: RotateRequest<'_>) -> Result<RefreshOutcome, StoreError> {
         let t = now();
-        let txn = self.db().begin().await?;
+        let txn = self.writer().begin().await?;
         let mut upd = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::LastUsedAt, Expr::value(t))
             .filter(refresh_token::Column::TenantId.eq(self.tid()))
@@ -175,7 +175,7 @@ impl Scoped<'_> {
     /// Records a use of a fixed (non-rotating) token.
     pub async fn touch_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
         let t = now();
-        let txn = self.db().begin().await?;
+        let txn = self.writer().begin().await?;
         refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::LastUsedAt, Expr::value(t))
             .filter(refresh_token::Column::TenantId.eq(self.tid()))
@@ -195,7 +195,7 @@ impl Scoped<'_> {
             .filter(refresh_family::Column::TenantId.eq(self.tid()))
             .filter(refresh_family::Column::Id.eq(family_id))
             .filter(refresh_family::Column::RevokedAt.is_null())
-            .exec(self.db())
+            .exec(self.writer())
             .await?;
         Ok(r.rows_affected > 0)
     }

@@ -82,7 +82,7 @@ impl Scoped<'_> {
     /// Makes `key` current; the old current key becomes previous (still published, so tokens it signed
     /// keep verifying) and any older previous key is retired.
     pub async fn rotate_signing_key(&self, key: NewSigningKey) -> Result<(), StoreError> {
-        let txn = self.db().begin().await?;
+        let txn = self.writer().begin().await?;
         signing_key::Entity::update_many()
             .col_expr(signing_key::Column::State, Expr::value("retired"))
             .col_expr(signing_key::Column::RetiredAt, Expr::value(now()))

@@ -33,7 +33,7 @@ fn to_record(m: skill::Model) -> Result<Skill, StoreError> {
 impl Scoped<'_> {
     /// Creates the skill and its OAuth client in one transaction.
     pub async fn create_skill(&self, s: NewSkill, client: NewClient) -> Result<(Skill, Client), StoreError> {
-        let txn = self.db().begin().await?;
+        let txn = self.writer().begin().await?;
         let client = insert_client(&txn, self.tenant, client).await?;
         let id = new_id();
         let secret = s
@@ -102,7 +102,7 @@ impl Scoped<'_> {
     /// Deletes the skill and its OAuth client.
     pub async fn delete_skill(&self, id_or_alexa_id: &str) -> Result<(), StoreError> {
         let s = self.skill(id_or_alexa_id).await?.ok_or(StoreError::NotFound)?;
-        let txn = self.db().begin().await?;
+        let txn = self.writer().begin().await?;
         skill::Entity::delete_many()
             .filter(skill::Column::TenantId.eq(self.tid()))
             .filter(skill::Column::Id.eq(&s.id))

@@ -23,7 +23,7 @@ impl Store {
     /// Creates a tenant together with its first signing key, in one transaction.
     pub async fn create_tenant(&self, slug: &str, name: &str, first_key: NewSigningKey) -> Result<Tenant, StoreError> {
         let id = new_id();
-        let txn = self.db().begin().await?;
+        let txn = self.writer().begin().await?;
         let model = tenant::ActiveModel {
             id: Set(id.clone()),
             slug: Set(slug.to_owned()),
@@ -65,14 +65,14 @@ impl Store {
         let r = tenant::Entity::update_many()
             .col_expr(tenant::Column::Status, sea_orm::sea_query::Expr::value(status.as_str()))
             .filter(tenant::Column::Id.eq(id.as_str()))
-            .exec(self.db())
+            .exec(self.writer())
             .await?;
         if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     /// Deletes a tenant; every tenant-owned row goes with it (foreign keys cascade).
     pub async fn delete_tenant(&self, id: &TenantId) -> Result<(), StoreError> {
-        let r = tenant::Entity::delete_by_id(id.as_str()).exec(self.db()).await?;
+        let r = tenant::Entity::delete_by_id(id.as_str()).exec(self.writer()).await?;
         if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }

@@ -43,7 +43,7 @@ impl Scoped<'_> {
             disabled: Set(false),
             created_at: Set(now()),
         }
-        .insert(self.db())
+        .insert(self.writer())
         .await
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict(_) => StoreError::Conflict(format!("a user with email '{email}' already exists")),
@@ -86,7 +86,7 @@ impl Scoped<'_> {
             .col_expr(end_user::Column::Disabled, sea_orm::sea_query::Expr::value(disabled))
             .filter(end_user::Column::TenantId.eq(self.tid()))
             .filter(end_user::Column::Id.eq(id))
-            .exec(self.db())
+            .exec(self.writer())
             .await?;
         if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
@@ -95,7 +95,7 @@ impl Scoped<'_> {
         let r = end_user::Entity::delete_many()
             .filter(end_user::Column::TenantId.eq(self.tid()))
             .filter(end_user::Column::Id.eq(id))
-            .exec(self.db())
+            .exec(self.writer())
             .await?;
         if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
