@@ -244,7 +244,7 @@ async fn wrong_password_stays_on_the_form(backend: Backend) {
     let mut page =
         b.get(authorize_url(&app, &f, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
     for (email, password) in [(f.email.as_str(), "wrong password"), ("nobody@example.com", PASSWORD)] {
-        let resp = post_login(&b, &app.base, &f.slug, &page, &email, &password).await;
+        let resp = post_login(&b, &app.base, &f.slug, &page, email, password).await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         assert!(resp.headers().get("location").is_none(), "never a redirect to the client");
         page = resp.text().await.expect("page");
