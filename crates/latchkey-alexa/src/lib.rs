@@ -16,7 +16,6 @@ mod directives;
 mod events;
 mod refresh;
 
-use latchkey_core::hashing::secret_hash;
 use latchkey_oauth::{AuthServer, TenantCtx};
 use latchkey_store::records::ApiKey;
 use std::collections::HashMap;
@@ -77,8 +76,8 @@ impl AlexaService {
 
     /// Checks `Authorization: Bearer <tenant API key>`; the skill backend's credential.
     pub async fn authenticate(&self, t: &TenantCtx, bearer: Option<&str>) -> Result<ApiKey, AlexaError> {
-        let key = bearer.filter(|k| k.len() <= 128).ok_or(AlexaError::Unauthorized)?;
-        self.auth.store.scoped(t.id()).api_key_by_hash(&secret_hash(key)).await?.ok_or(AlexaError::Unauthorized)
+        let key = bearer.ok_or(AlexaError::Unauthorized)?;
+        self.auth.tenant_api_key(t.id(), key).await?.ok_or(AlexaError::Unauthorized)
     }
 
     fn lwa(&self) -> lwa::Lwa<'_> {

@@ -69,7 +69,7 @@ impl AuthServer {
     ) -> ServiceResult<Caller> {
         if let Some(key) = authorization.and_then(|h| h.strip_prefix("Bearer ")) {
             let key = key.trim();
-            return match self.store.scoped(t.id()).api_key_by_hash(&secret_hash(key)).await? {
+            return match self.tenant_api_key(t.id(), key).await? {
                 Some(k) => Ok(Caller::ApiKey(k.id)),
                 None => Err(latchkey_core::OAuthError::invalid_client("invalid API key").into()),
             };

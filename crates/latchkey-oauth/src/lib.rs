@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_core::TenantId;
-use latchkey_store::records::{Client, EndUser, Tenant, TenantStatus};
+use latchkey_store::records::{ApiKey, Client, EndUser, Tenant, TenantStatus};
 use latchkey_store::{Kv, Store};
 
 use cache::TtlCache;
@@ -88,6 +88,7 @@ pub struct AuthServer {
     keys: Arc<TtlCache<TenantId, Arc<TenantKeys>>>,
     clients: Arc<TtlCache<(TenantId, String), Option<Client>>>,
     users: Arc<TtlCache<(TenantId, String), Option<EndUser>>>,
+    api_keys: Arc<TtlCache<(TenantId, String), Option<ApiKey>>>,
 }
 
 impl AuthServer {
@@ -102,6 +103,7 @@ impl AuthServer {
             keys: Arc::new(TtlCache::new(ttl)),
             clients: Arc::new(TtlCache::new(ttl)),
             users: Arc::new(TtlCache::new(ttl)),
+            api_keys: Arc::new(TtlCache::new(ttl)),
         })
     }
 
@@ -158,6 +160,21 @@ impl AuthServer {
         let u = self.store.scoped(t).user(user_id).await?;
         self.users.put(key, u.clone());
         Ok(u)
+    }
+
+    /// The tenant API key presented as `key`, if it is one of this tenant's; cached like clients, since
+    /// the skill backend presents it on every call. A deleted key stops working within `cache_ttl`.
+    pub async fn tenant_api_key(&self, t: &TenantId, key: &str) -> ServiceResult<Option<ApiKey>> {
+        if key.is_empty() || key.len() > 128 {
+            return Ok(None);
+        }
+        let cache_key = (t.clone(), latchkey_core::hashing::secret_hash(key));
+        if let Some(k) = self.api_keys.get(&cache_key) {
+            return Ok(k);
+        }
+        let k = self.store.scoped(t).api_key_by_hash(&cache_key.1).await?;
+        self.api_keys.put(cache_key, k.clone());
+        Ok(k)
     }
 
     /// Forgets a cached client after this process changed it.

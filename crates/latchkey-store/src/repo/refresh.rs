@@ -1,7 +1,7 @@
 //! Refresh-token families. Each grant starts a family; rotation adds children. Revoking a family ends
 //! every token in it, and the access tokens it issued (they carry the family id).
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set, TransactionTrait};
 
 use super::{Scoped, split_scopes};
 use crate::entities::{linked_account, refresh_family, refresh_token};
@@ -106,21 +106,22 @@ impl Scoped<'_> {
     }
 
     pub async fn refresh_token_by_hash(&self, hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        let Some(tok) = refresh_token::Entity::find()
+        // One round trip: the token with its family.
+        let Some((tok, fam)) = refresh_token::Entity::find()
             .filter(refresh_token::Column::TenantId.eq(self.tid()))
             .filter(refresh_token::Column::TokenHash.eq(hash))
+            .find_also_related(refresh_family::Entity)
             .one(self.db())
             .await?
         else {
             return Ok(None);
         };
-        let fam = self
-            .family(&tok.family_id)
-            .await?
+        let fam = fam
+            .filter(|f| f.tenant_id == tok.tenant_id)
             .ok_or_else(|| StoreError::Corrupt(format!("refresh token {} has no family", tok.id)))?;
         Ok(Some(RefreshTokenRecord {
             id: tok.id,
-            family: fam,
+            family: family_record(fam),
             created_at: tok.created_at,
             expires_at: tok.expires_at,
             used_at: tok.used_at,
@@ -213,6 +214,13 @@ async fn touch_link(
             .filter(linked_account::Column::TenantId.eq(s.tid()))
             .filter(linked_account::Column::UserId.eq(user))
             .filter(linked_account::Column::ClientId.eq(&family.client_id))
+            // Minute precision is enough for "last refreshed", and skipping the write for a link
+            // refreshed moments ago avoids row-lock queues when many grants share a link.
+            .filter(
+                Condition::any()
+                    .add(linked_account::Column::LastRefreshedAt.is_null())
+                    .add(linked_account::Column::LastRefreshedAt.lt(t - 60)),
+            )
             .exec(txn)
             .await?;
     }
