@@ -53,7 +53,7 @@ run --scenario refresh --client-id "$SID" --client-secret "$SSEC" --redirect-uri
 run --scenario accept-grant --client-id x --client-secret x --token "$AT" --api-key "$KEY" --concurrency 16
 run --scenario event --client-id x --client-secret x --api-key "$KEY" --user "$USER_ID" --skill amzn1.ask.skill.bench --concurrency 64
 # Overhead at concurrency 1: no queueing in the figures.
-run --scenario accept-grant --client-id x --client-secret x --token "$AT" --api-key "$KEY" --concurrency 1 --seconds 4
-run --scenario event --client-id x --client-secret x --api-key "$KEY" --user "$USER_ID" --skill amzn1.ask.skill.bench --concurrency 1 --seconds 4
+run --scenario accept-grant --client-id x --client-secret x --token "$AT" --api-key "$KEY" --concurrency 1
+run --scenario event --client-id x --client-secret x --api-key "$KEY" --user "$USER_ID" --skill amzn1.ask.skill.bench --concurrency 1
 run --scenario link --client-id "$SID" --client-secret "$SSEC" --redirect-uri "$RED" --email bench@example.com --password 'bench password 1' --concurrency 8
 echo "{\"rss_peak_mb\":$(awk '/VmHWM/{print $2/1024}' /proc/$SERVER/status)}"
