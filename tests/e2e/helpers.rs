@@ -62,6 +62,7 @@ pub struct TestApp {
 }
 
 /// A tenant with one Alexa skill and one user.
+#[derive(Clone)]
 pub struct Fixture {
     pub slug: String,
     pub issuer: String,

@@ -25,6 +25,7 @@ mod helpers;
 mod alexa;
 mod cli;
 mod errors;
+mod federation;
 mod flow;
 mod isolation;
 mod logs;

@@ -324,3 +324,88 @@ impl AuthServer {
         Ok(kid)
     }
 }
+
+/// What `provider create` takes.
+#[derive(Clone, Debug)]
+pub struct ProviderInput {
+    pub slug: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scopes: Option<String>,
+    pub link_by_email: bool,
+    pub create_users: bool,
+    /// `email=email,name=name`: local field = upstream claim.
+    pub claim_map: Option<String>,
+}
+
+/// Claims the identity mapping can read (OIDC Core §5.1 standard claims).
+const MAPPABLE: &[(&str, &[&str])] =
+    &[("email", &["email", "preferred_username"]), ("name", &["name", "given_name", "preferred_username"])];
+
+fn parse_claim_map(s: Option<&str>) -> ServiceResult<std::collections::BTreeMap<String, String>> {
+    let mut map = std::collections::BTreeMap::new();
+    for pair in s.unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (local, upstream) = pair
+            .split_once('=')
+            .ok_or_else(|| invalid(format!("claim map entry '{pair}' must look like field=claim")))?;
+        let (local, upstream) = (local.trim(), upstream.trim());
+        let Some((_, allowed)) = MAPPABLE.iter().find(|(f, _)| *f == local) else {
+            return Err(invalid(format!("unknown field '{local}' in the claim map (email, name)")));
+        };
+        if !allowed.contains(&upstream) {
+            return Err(invalid(format!("'{local}' can be mapped from {}", allowed.join(", "))));
+        }
+        map.insert(local.to_owned(), upstream.to_owned());
+    }
+    Ok(map)
+}
+
+impl AuthServer {
+    /// Adds an upstream OpenID Connect provider; returns it with the callback URI to register upstream.
+    pub async fn create_provider(
+        &self,
+        t: &TenantCtx,
+        input: ProviderInput,
+    ) -> ServiceResult<(latchkey_store::records::UpstreamProvider, String)> {
+        slug::validate_slug(&input.slug).map_err(|e| invalid(format!("provider {e}")))?;
+        if input.name.trim().is_empty() || input.name.len() > 100 {
+            return Err(invalid("provider name must be 1-100 characters"));
+        }
+        let issuer = url::Url::parse(&input.issuer).map_err(|_| invalid("issuer must be an absolute URL"))?;
+        let loopback = matches!(issuer.host_str(), Some("localhost") | Some("127.0.0.1") | Some("[::1]"));
+        if issuer.scheme() != "https" && !(issuer.scheme() == "http" && loopback) {
+            return Err(invalid("issuer must use https (http only for loopback)"));
+        }
+        if input.client_id.is_empty() || input.client_secret.is_empty() {
+            return Err(invalid("client id and client secret are required"));
+        }
+        let mut scopes = parse_scopes(input.scopes.as_deref().unwrap_or("openid email profile"))?;
+        if !scopes.iter().any(|s| s == "openid") {
+            scopes.insert(0, "openid".into());
+        }
+        let claim_map = parse_claim_map(input.claim_map.as_deref())?;
+        let p = self
+            .store
+            .scoped(t.id())
+            .create_provider(latchkey_store::records::NewUpstreamProvider {
+                slug: input.slug,
+                name: input.name.trim().to_owned(),
+                issuer: input.issuer.trim_end_matches('/').to_owned(),
+                client_id: input.client_id,
+                client_secret: input.client_secret,
+                scopes,
+                link_by_email: input.link_by_email,
+                create_users: input.create_users,
+                claim_map,
+            })
+            .await?;
+        self.store
+            .scoped(t.id())
+            .audit("cli", "provider.created", Some(&p.slug), json!({"issuer": p.issuer}), None)
+            .await?;
+        let callback = self.federation_callback_uri(t, &p.slug);
+        Ok((p, callback))
+    }
+}

@@ -60,6 +60,9 @@ pub enum Step {
     Redirect { url: String },
     /// Show an error on our own page: the client or redirect URI cannot be trusted, or the flow is gone.
     ErrorPage { error: OAuthError },
+    /// Signing in with an upstream provider failed: say why, and offer the way back to the sign-in form
+    /// of the flow when it is still alive.
+    FederationError { message: String, back_to_flow: Option<String> },
 }
 
 #[derive(Debug, Clone)]
@@ -211,6 +214,14 @@ impl AuthServer {
         Ok(())
     }
 
+    /// Loads a flow by id, without checks: callers compare the browser (and CSRF token) themselves.
+    pub(crate) async fn load_flow_unchecked(&self, t: &TenantId, flow_id: &str) -> ServiceResult<Option<Flow>> {
+        if flow_id.is_empty() || flow_id.len() > 64 {
+            return Ok(None);
+        }
+        Ok(self.kv.get(&flow_key(t, flow_id)).await?.and_then(|b| serde_json::from_slice(&b).ok()))
+    }
+
     /// Loads a flow for a form post: the form's CSRF token must match the flow's, and the browser
     /// cookie must be the one that began it.
     async fn load_flow(
@@ -237,7 +248,7 @@ impl AuthServer {
     /// Handles the sign-in form.
     pub async fn login(&self, t: &TenantCtx, attempt: LoginAttempt<'_>) -> ServiceResult<StepOutcome> {
         let LoginAttempt { flow_id, csrf_form, browser, email, password, ip } = attempt;
-        let Some(mut flow) = self.load_flow(t.id(), flow_id, csrf_form, browser).await? else {
+        let Some(flow) = self.load_flow(t.id(), flow_id, csrf_form, browser).await? else {
             return Ok(expired_flow().into());
         };
         let email = email.trim();
@@ -274,13 +285,24 @@ impl AuthServer {
                 .await?;
             return Ok(fail(flow, "The email or password is not correct.".into(), 401));
         };
+        scoped.audit(&format!("user:{}", user.id), "login.succeeded", None, serde_json::json!({}), Some(ip)).await?;
+        self.complete_sign_in(t, flow, user.id).await
+    }
+
+    /// A user has proven who they are (password or upstream provider): start a sign-in session and
+    /// carry the flow on to consent or the code.
+    pub(crate) async fn complete_sign_in(
+        &self,
+        t: &TenantCtx,
+        mut flow: Flow,
+        user_id: String,
+    ) -> ServiceResult<StepOutcome> {
         let auth_time = now();
         let sid = random::token(24)?;
-        let session = Session { user_id: user.id.clone(), auth_time };
+        let session = Session { user_id: user_id.clone(), auth_time };
         let bytes = serde_json::to_vec(&session).map_err(|e| ServiceError::internal(e.to_string()))?;
         self.kv.set(&session_key(t.id(), &sid), &bytes, self.config.session_ttl).await?;
-        scoped.audit(&format!("user:{}", user.id), "login.succeeded", None, serde_json::json!({}), Some(ip)).await?;
-        flow.user_id = Some(user.id);
+        flow.user_id = Some(user_id);
         flow.auth_time = Some(auth_time);
         let client = self.flow_client(t, &flow).await?;
         let step = match client {

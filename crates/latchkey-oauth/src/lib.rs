@@ -9,6 +9,7 @@ pub mod authorize;
 mod cache;
 pub mod discovery;
 pub mod error;
+pub mod federation;
 pub mod introspect;
 pub mod keys;
 pub mod password;
@@ -89,6 +90,11 @@ pub struct AuthServer {
     clients: Arc<TtlCache<(TenantId, String), Option<Client>>>,
     users: Arc<TtlCache<(TenantId, String), Option<EndUser>>>,
     api_keys: Arc<TtlCache<(TenantId, String), Option<ApiKey>>>,
+    /// Upstream providers' discovery documents and keys (five minutes).
+    upstream_metadata: Arc<TtlCache<(TenantId, String), Arc<openidconnect::core::CoreProviderMetadata>>>,
+    /// For upstream providers: no redirects followed, bounded time, so an unreachable provider gives
+    /// the user a page, not a hang.
+    upstream_http: reqwest::Client,
 }
 
 impl AuthServer {
@@ -104,6 +110,13 @@ impl AuthServer {
             clients: Arc::new(TtlCache::new(ttl)),
             users: Arc::new(TtlCache::new(ttl)),
             api_keys: Arc::new(TtlCache::new(ttl)),
+            upstream_metadata: Arc::new(TtlCache::new(Duration::from_secs(300))),
+            upstream_http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(3))
+                .timeout(Duration::from_secs(8))
+                .build()
+                .map_err(|e| ServiceError::internal(e.to_string()))?,
         })
     }
 

@@ -58,6 +58,63 @@ pub enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Upstream OpenID Connect providers users can sign in with.
+    #[command(subcommand)]
+    Provider(ProviderCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProviderCmd {
+    Create {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// The provider's issuer (its discovery document is at {issuer}/.well-known/openid-configuration).
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        client_secret: String,
+        #[arg(long)]
+        scope: Option<String>,
+        /// Sign in the existing user with the same verified email on first use.
+        #[arg(long)]
+        link_by_email: bool,
+        /// Create a user on first sign-in when nothing matches.
+        #[arg(long)]
+        create_users: bool,
+        /// e.g. email=email,name=name
+        #[arg(long)]
+        claim_map: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    List {
+        #[command(flatten)]
+        t: TenantArg,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Show {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        provider: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Delete {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        provider: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Args, Debug, Clone, Copy)]
@@ -452,6 +509,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::User(c) => user(&auth, c).await,
         Command::Apikey(c) => apikey(&auth, c).await,
         Command::Operator(c) => operator(&auth, c).await,
+        Command::Provider(c) => provider(&auth, c).await,
         Command::Keys(KeysCmd::Rotate { t, out }) => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
             let kid = auth.rotate_signing_key(&tc).await?;
@@ -724,6 +782,65 @@ async fn operator(auth: &AuthServer, c: OperatorCmd) -> anyhow::Result<()> {
                 auth.store.operator(&operator).await?.ok_or_else(|| not_found(&format!("operator '{operator}'")))?;
             auth.store.delete_operator(&o.id).await?;
             emit(out, json!({"deleted": o.id}));
+        }
+    }
+    Ok(())
+}
+
+async fn provider(auth: &AuthServer, c: ProviderCmd) -> anyhow::Result<()> {
+    match c {
+        ProviderCmd::Create {
+            t,
+            slug,
+            name,
+            issuer,
+            client_id,
+            client_secret,
+            scope,
+            link_by_email,
+            create_users,
+            claim_map,
+            out,
+        } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let input = latchkey_oauth::admin::ProviderInput {
+                slug,
+                name,
+                issuer,
+                client_id,
+                client_secret,
+                scopes: scope,
+                link_by_email,
+                create_users,
+                claim_map,
+            };
+            let (p, callback) = auth.create_provider(&tc, input).await?;
+            emit(out, json!({"id": p.id, "slug": p.slug, "callback_uri": callback}));
+        }
+        ProviderCmd::List { t, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let list = auth.store.scoped(tc.id()).list_providers().await?;
+            emit(out, json!({"providers": list}));
+        }
+        ProviderCmd::Show { t, provider, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let p = auth
+                .store
+                .scoped(tc.id())
+                .provider(&provider)
+                .await?
+                .ok_or_else(|| not_found(&format!("provider '{provider}'")))?;
+            let mut v = serde_json::to_value(&p)?;
+            v["callback_uri"] = json!(auth.federation_callback_uri(&tc, &p.slug));
+            emit(out, v);
+        }
+        ProviderCmd::Delete { t, provider, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            auth.store.scoped(tc.id()).delete_provider(&provider).await.map_err(|e| match e {
+                latchkey_store::StoreError::NotFound => not_found(&format!("provider '{provider}'")),
+                other => other.into(),
+            })?;
+            emit(out, json!({"deleted": provider}));
         }
     }
     Ok(())

@@ -28,6 +28,8 @@ pub struct TenantSettings {
     /// Accent colour of the login pages, `#rrggbb`.
     pub brand_color: Option<String>,
     pub logo_url: Option<String>,
+    /// `both` (default), `password`, or `federated` (only the upstream providers' buttons).
+    pub login_methods: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -246,4 +248,44 @@ pub struct AuditEvent {
     pub target: Option<String>,
     pub detail: serde_json::Value,
     pub ip: Option<String>,
+}
+
+/// An upstream OpenID Connect provider a tenant's users can sign in with.
+#[derive(Clone, Debug, Serialize)]
+pub struct UpstreamProvider {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// Sign in an existing user whose email matches the upstream's *verified* email.
+    pub link_by_email: bool,
+    /// Create a user on first sign-in when nothing matches.
+    pub create_users: bool,
+    /// Local field → upstream claim (`email`, `name`).
+    pub claim_map: std::collections::BTreeMap<String, String>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewUpstreamProvider {
+    pub slug: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scopes: Vec<String>,
+    pub link_by_email: bool,
+    pub create_users: bool,
+    pub claim_map: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FederatedIdentity {
+    pub provider_id: String,
+    pub subject: String,
+    pub user_id: String,
+    pub created_at: i64,
 }

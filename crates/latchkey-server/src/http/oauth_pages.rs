@@ -10,7 +10,7 @@ use super::extract::{client_ip, cookie, form_pairs};
 use super::respond::{error_page_response, page, redirect};
 use crate::app::AppState;
 use crate::pages::{consent::ConsentView, login::LoginView};
-use crate::pages::{consent_page, error_page, login_page};
+use crate::pages::{consent_page, error_page, federation_error_page, login_page};
 
 const BROWSER_COOKIE: &str = "lk_browser";
 const SESSION_COOKIE: &str = "lk_session";
@@ -31,8 +31,17 @@ fn make_cookie(
         .finish()
 }
 
+/// "Continue with …" links for a flow.
+async fn provider_links(state: &AppState, t: &TenantCtx, flow_id: &str) -> Vec<(String, String)> {
+    let providers = state.auth.store.scoped(t.id()).list_providers().await.unwrap_or_default();
+    providers
+        .into_iter()
+        .map(|p| (p.name, format!("/t/{}/federation/{}/start?flow={flow_id}", t.tenant.slug, p.slug)))
+        .collect()
+}
+
 /// Renders a step, setting the cookies it needs.
-fn render(
+async fn render(
     state: &AppState,
     t: &TenantCtx,
     outcome: StepOutcome,
@@ -40,6 +49,10 @@ fn render(
     new_browser: Option<String>,
 ) -> HttpResponse {
     let slug = &t.tenant.slug;
+    let providers = match &outcome.step {
+        Step::Login { flow, .. } => provider_links(state, t, &flow.id).await,
+        _ => Vec::new(),
+    };
     let mut resp = match &outcome.step {
         Step::Login { flow, error } => {
             let action = format!("/t/{slug}/login");
@@ -54,6 +67,9 @@ fn render(
                     client_name: &flow.client_name,
                     email,
                     error: error.as_ref().map(|e| e.message.as_str()),
+                    // Password-less tenants still get the form if no provider is configured: never a dead end.
+                    password: t.tenant.settings.login_methods.as_deref() != Some("federated") || providers.is_empty(),
+                    providers: &providers,
                 }),
             )
         }
@@ -81,6 +97,10 @@ fn render(
                 Some(error.code.as_str()),
             ),
         ),
+        Step::FederationError { message, back_to_flow } => {
+            let back = back_to_flow.as_ref().map(|f| format!("/t/{slug}/login?flow={f}"));
+            page(StatusCode::BAD_REQUEST, federation_error_page(&t.tenant, message, back.as_deref()))
+        }
     };
     let ttl = state.auth.config.session_ttl.as_secs() as i64;
     if let Some(b) = new_browser {
@@ -113,7 +133,7 @@ async fn authorize_with(
     let hint = params.login_hint.clone().unwrap_or_default();
     let session = cookie(&req, SESSION_COOKIE);
     match state.auth.authorize(&t, params, &browser, session.as_deref()).await {
-        Ok(outcome) => render(&state, &t, outcome, &hint, new_browser),
+        Ok(outcome) => render(&state, &t, outcome, &hint, new_browser).await,
         Err(e) => error_page_response(Some(&t.tenant), e),
     }
 }
@@ -168,7 +188,7 @@ pub async fn login(
         )
         .await;
     match r {
-        Ok(outcome) => render(&state, &t, outcome, email.trim(), None),
+        Ok(outcome) => render(&state, &t, outcome, email.trim(), None).await,
         Err(e) => error_page_response(Some(&t.tenant), e),
     }
 }
@@ -202,7 +222,70 @@ pub async fn consent(
     };
     let browser = cookie(&req, BROWSER_COOKIE);
     match state.auth.consent(&t, field(&pairs, "flow"), field(&pairs, "csrf"), browser.as_deref(), allow).await {
-        Ok(outcome) => render(&state, &t, outcome, "", None),
+        Ok(outcome) => render(&state, &t, outcome, "", None).await,
+        Err(e) => error_page_response(Some(&t.tenant), e),
+    }
+}
+
+/// `GET /t/{slug}/login?flow=…`: the sign-in form of a flow again (the way back from a failed
+/// upstream sign-in).
+pub async fn login_again(state: web::Data<AppState>, req: HttpRequest, slug: web::Path<String>) -> HttpResponse {
+    let t = match state.auth.tenant(&slug).await {
+        Ok(t) => t,
+        Err(e) => return error_page_response(None, e),
+    };
+    let q = form_pairs(req.query_string().as_bytes());
+    let browser = cookie(&req, BROWSER_COOKIE);
+    match state.auth.flow_for_browser(&t, field(&q, "flow"), browser.as_deref()).await {
+        Ok(Some(flow)) => render(&state, &t, Step::Login { flow, error: None }.into(), "", None).await,
+        Ok(None) => page(
+            StatusCode::BAD_REQUEST,
+            error_page(
+                Some(&t.tenant),
+                "This sign-in request has expired",
+                "Go back to the app and start linking again.",
+                None,
+            ),
+        ),
+        Err(e) => error_page_response(Some(&t.tenant), e),
+    }
+}
+
+/// `GET /t/{slug}/federation/{provider}/start?flow=…`
+pub async fn federation_start(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (slug, provider) = path.into_inner();
+    let t = match state.auth.tenant(&slug).await {
+        Ok(t) => t,
+        Err(e) => return error_page_response(None, e),
+    };
+    let q = form_pairs(req.query_string().as_bytes());
+    let browser = cookie(&req, BROWSER_COOKIE);
+    match state.auth.federation_start(&t, &provider, field(&q, "flow"), browser.as_deref()).await {
+        Ok(outcome) => render(&state, &t, outcome, "", None).await,
+        Err(e) => error_page_response(Some(&t.tenant), e),
+    }
+}
+
+/// `GET /t/{slug}/federation/{provider}/callback`
+pub async fn federation_callback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (slug, provider) = path.into_inner();
+    let t = match state.auth.tenant(&slug).await {
+        Ok(t) => t,
+        Err(e) => return error_page_response(None, e),
+    };
+    let q = form_pairs(req.query_string().as_bytes());
+    let browser = cookie(&req, BROWSER_COOKIE);
+    let ip = client_ip(&req, state.trust_proxy);
+    match state.auth.federation_callback(&t, &provider, &q, browser.as_deref(), &ip).await {
+        Ok(outcome) => render(&state, &t, outcome, "", None).await,
         Err(e) => error_page_response(Some(&t.tenant), e),
     }
 }

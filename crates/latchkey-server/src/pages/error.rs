@@ -18,3 +18,20 @@ pub fn error_page(tenant: Option<&Tenant>, title: &str, message: &str, code: Opt
         },
     )
 }
+
+/// An upstream sign-in that failed, with the way back to the sign-in form.
+pub fn federation_error_page(tenant: &Tenant, message: &str, back: Option<&str>) -> Markup {
+    page(
+        Some(tenant),
+        "Sign-in did not complete",
+        html! {
+            h1 { "Sign-in did not complete" }
+            p.error role="alert" { (message) }
+            @if let Some(b) = back {
+                a.back href=(b) { "Back to sign-in" }
+            } @else {
+                p.sub { "Close this page and start linking again from the app." }
+            }
+        },
+    )
+}

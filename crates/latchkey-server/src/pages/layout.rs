@@ -25,6 +25,10 @@ button.secondary{background:#fff;color:#1b1f24;border:1px solid #8a939e;margin-t
 ul.scopes{padding-left:1.2rem;margin:.5rem 0 0}
 .tenant{font-weight:700;color:var(--brand);margin:0 0 1rem;font-size:1.05rem}
 .tenant img{max-height:40px;max-width:160px}
+a.provider{display:block;text-align:center;margin-top:.75rem;padding:.8rem;font-weight:600;border-radius:8px;border:1px solid #8a939e;color:#1b1f24;text-decoration:none}
+a.provider:focus,a.provider:hover{outline:3px solid var(--brand);outline-offset:1px}
+p.or{text-align:center;color:#4a525c;margin:1rem 0 0}
+a.back{display:inline-block;margin-top:.5rem;color:var(--brand);font-weight:600}
 footer{text-align:center;color:#6b737d;font-size:.8rem;margin-top:1rem}
 "#;
 

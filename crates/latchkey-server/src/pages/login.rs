@@ -12,6 +12,10 @@ pub struct LoginView<'a> {
     pub client_name: &'a str,
     pub email: &'a str,
     pub error: Option<&'a str>,
+    /// "Continue with …" links: (provider name, start URL).
+    pub providers: &'a [(String, String)],
+    /// Whether the password form is offered (a tenant may allow only its upstream providers).
+    pub password: bool,
 }
 
 pub fn login_page(v: &LoginView<'_>) -> Markup {
@@ -24,7 +28,14 @@ pub fn login_page(v: &LoginView<'_>) -> Markup {
             @if let Some(e) = v.error {
                 p.error role="alert" id="login-error" { (e) }
             }
-            form method="post" action=(v.action) novalidate {
+            @for (name, url) in v.providers {
+            a.provider href=(url) { "Continue with " (name) }
+        }
+        @if !v.providers.is_empty() && v.password {
+            p.or { "or sign in with your password" }
+        }
+        @if v.password {
+        form method="post" action=(v.action) novalidate {
                 input type="hidden" name="flow" value=(v.flow_id);
                 input type="hidden" name="csrf" value=(v.csrf);
                 label for="email" { "Email" }
@@ -35,6 +46,7 @@ pub fn login_page(v: &LoginView<'_>) -> Markup {
                 input #password type="password" name="password" autocomplete="current-password" required
                     autofocus[!v.email.is_empty()];
                 button type="submit" { "Sign in" }
+            }
             }
         },
     )

@@ -5,5 +5,5 @@ mod layout;
 pub mod login;
 
 pub use consent::consent_page;
-pub use error::error_page;
+pub use error::{error_page, federation_error_page};
 pub use login::login_page;

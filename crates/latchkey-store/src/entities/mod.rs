@@ -3,6 +3,7 @@
 pub mod api_key;
 pub mod audit_event;
 pub mod end_user;
+pub mod federated_identity;
 pub mod linked_account;
 pub mod oauth_client;
 pub mod operator;
@@ -11,3 +12,4 @@ pub mod refresh_token;
 pub mod signing_key;
 pub mod skill;
 pub mod tenant;
+pub mod upstream_provider;

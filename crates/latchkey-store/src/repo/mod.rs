@@ -7,6 +7,7 @@ mod audit;
 mod clients;
 mod links;
 mod operators;
+mod providers;
 mod refresh;
 mod signing_keys;
 mod skills;

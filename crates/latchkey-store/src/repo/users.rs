@@ -32,6 +32,17 @@ impl Scoped<'_> {
         password_hash: Option<String>,
         name: Option<String>,
     ) -> Result<EndUser, StoreError> {
+        self.create_user_with(email, password_hash, name, false).await
+    }
+
+    /// Creates a user; `email_verified` when an identity provider vouched for the address.
+    pub async fn create_user_with(
+        &self,
+        email: &str,
+        password_hash: Option<String>,
+        name: Option<String>,
+        email_verified: bool,
+    ) -> Result<EndUser, StoreError> {
         let email = normalize_email(email);
         let m = end_user::ActiveModel {
             id: Set(new_id()),
@@ -39,7 +50,7 @@ impl Scoped<'_> {
             email: Set(email.clone()),
             password_hash: Set(password_hash),
             name: Set(name),
-            email_verified: Set(false),
+            email_verified: Set(email_verified),
             disabled: Set(false),
             created_at: Set(now()),
         }
@@ -79,6 +90,16 @@ impl Scoped<'_> {
             .into_iter()
             .map(to_record)
             .collect())
+    }
+
+    pub async fn set_email_verified(&self, id: &str, verified: bool) -> Result<(), StoreError> {
+        let r = end_user::Entity::update_many()
+            .col_expr(end_user::Column::EmailVerified, sea_orm::sea_query::Expr::value(verified))
+            .filter(end_user::Column::TenantId.eq(self.tid()))
+            .filter(end_user::Column::Id.eq(id))
+            .exec(self.writer())
+            .await?;
+        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     pub async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<(), StoreError> {

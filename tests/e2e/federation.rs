@@ -1,0 +1,278 @@
+//! Federation with a real OpenID Connect provider: a second Latchkey tenant on the same server acts as
+//! the company's existing identity provider. Driven as a browser (cookies, no redirects followed).
+use latchkey_core::client_auth::ClientAuthMethod;
+use latchkey_oauth::admin::{ClientOptions, ProviderInput};
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+const UPSTREAM_PASSWORD: &str = "upstream password 1";
+
+struct Fed {
+    app: TestApp,
+    /// The Alexa-facing tenant.
+    a: Fixture,
+    /// The upstream tenant's slug and its user's email.
+    b_slug: String,
+    b_email: String,
+    b_user_id: String,
+}
+
+/// Tenant B with a user and a client whose redirect URI is A's callback for `provider`.
+async fn fed(backend: Backend) -> Fed {
+    let app = TestApp::spawn(backend).await;
+    let a = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let b_slug = format!("corp{}", &unique("")[..8]);
+    app.auth.create_tenant(&b_slug, "Corp IdP").await.expect("tenant b");
+    let tb = app.auth.tenant_for_admin(&b_slug).await.expect("b");
+    let b_email = format!("{}@corp.example", unique("bob"));
+    let b_user = app
+        .auth
+        .create_user(&tb, &b_email, Some(UPSTREAM_PASSWORD), Some("Bob Upstream".into()))
+        .await
+        .expect("b user");
+    Fed { app, a, b_slug, b_email, b_user_id: b_user.id }
+}
+
+impl Fed {
+    /// Registers an upstream provider at A pointing at B, with a fresh client at B.
+    async fn provider(&self, slug: &str, link_by_email: bool, create_users: bool) {
+        let ta = self.app.auth.tenant_for_admin(&self.a.slug).await.expect("a");
+        let tb = self.app.auth.tenant_for_admin(&self.b_slug).await.expect("b");
+        let callback = self.app.auth.federation_callback_uri(&ta, slug);
+        let c = self
+            .app
+            .auth
+            .create_client(
+                &tb,
+                "Latchkey tenant A",
+                vec![callback],
+                vec!["authorization_code".into()],
+                &ClientOptions::default(),
+            )
+            .await
+            .expect("client at b");
+        self.app
+            .auth
+            .create_provider(
+                &ta,
+                ProviderInput {
+                    slug: slug.into(),
+                    name: format!("Corp SSO {slug}"),
+                    issuer: tb.issuer.clone(),
+                    client_id: c.client_id,
+                    client_secret: c.client_secret,
+                    scopes: None,
+                    link_by_email,
+                    create_users,
+                    claim_map: Some("email=email,name=name".into()),
+                },
+            )
+            .await
+            .expect("provider");
+    }
+
+    /// From A's sign-in page through B's sign-in and consent, back to A. Returns A's answer to the
+    /// callback.
+    async fn via_upstream(&self, b: &reqwest::Client, provider: &str, upstream_decision: &str) -> reqwest::Response {
+        let app = &self.app;
+        let page = b
+            .get(authorize_url(app, &self.a, "alexa-state", None, &[]))
+            .send()
+            .await
+            .expect("authorize")
+            .text()
+            .await
+            .expect("page");
+        let marker = format!("/t/{}/federation/{provider}/start?flow=", self.a.slug);
+        let start = page.find(&marker).map(|i| {
+            let end = page[i..].find('"').expect("quote") + i;
+            page[i..end].to_owned()
+        });
+        let start = start.unwrap_or_else(|| panic!("the sign-in page offers {provider}:\n{page}"));
+        assert!(page.contains(&format!("Continue with Corp SSO {provider}")));
+        let resp = b.get(app.url(&start)).send().await.expect("start");
+        assert_eq!(resp.status(), StatusCode::FOUND, "start redirects upstream");
+        let upstream = location(&resp);
+        assert!(upstream.starts_with(&format!("{}/t/{}/oauth2/authorize", app.base, self.b_slug)), "{upstream}");
+        for p in ["code_challenge", "nonce", "state"] {
+            assert!(query_param(&upstream, p).is_some(), "{p} sent upstream");
+        }
+        let resp = b.get(&upstream).send().await.expect("upstream authorize");
+        let mut next = if resp.status() == StatusCode::OK {
+            let page = resp.text().await.expect("page");
+            post_login(b, &app.base, &self.b_slug, &page, &self.b_email, UPSTREAM_PASSWORD).await
+        } else {
+            resp
+        };
+        if next.status() == StatusCode::OK {
+            let page = next.text().await.expect("consent");
+            next = post_consent(b, &app.base, &self.b_slug, &page, upstream_decision).await;
+        }
+        assert_eq!(next.status(), StatusCode::FOUND);
+        let callback = location(&next);
+        assert!(
+            callback.starts_with(&format!("{}/t/{}/federation/{provider}/callback", app.base, self.a.slug)),
+            "{callback}"
+        );
+        b.get(&callback).send().await.expect("callback")
+    }
+
+    /// Finishes at A (consent if asked) and returns the token response Alexa would get.
+    async fn finish_at_a(&self, b: &reqwest::Client, resp: reqwest::Response) -> serde_json::Value {
+        let resp = if resp.status() == StatusCode::OK {
+            let page = resp.text().await.expect("a consent");
+            post_consent(b, &self.app.base, &self.a.slug, &page, "allow").await
+        } else {
+            resp
+        };
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        let loc = location(&resp);
+        assert!(loc.starts_with(&self.a.skill.redirect_uris[0]), "{loc}");
+        assert_eq!(query_param(&loc, "state").as_deref(), Some("alexa-state"));
+        let code = query_param(&loc, "code").expect("code");
+        json_ok(exchange_code(&self.app, &self.a, &code, None).await).await
+    }
+
+    async fn sub(&self, tokens: &serde_json::Value) -> String {
+        introspect(&self.app, &self.a, tokens["access_token"].as_str().expect("at")).await["sub"]
+            .as_str()
+            .expect("sub")
+            .to_owned()
+    }
+}
+
+on_both_backends!(federated_sign_in_creates_and_reuses_the_user);
+
+async fn federated_sign_in_creates_and_reuses_the_user(backend: Backend) {
+    let f = fed(backend).await;
+    f.provider("corp", false, true).await;
+    let b = browser();
+    let resp = f.via_upstream(&b, "corp", "allow").await;
+    let tokens = f.finish_at_a(&b, resp).await;
+    let sub = f.sub(&tokens).await;
+    let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
+    let user = f.app.auth.store.scoped(ta.id()).user(&sub).await.expect("q").expect("created user");
+    assert_eq!(user.email, f.b_email);
+    assert_eq!(user.name.as_deref(), Some("Bob Upstream"));
+    assert_eq!(f.app.auth.store.scoped(ta.id()).federated_identities(&sub).await.expect("q").len(), 1);
+    // A second sign-in, from a new browser: the same user.
+    let b2 = browser();
+    let resp = f.via_upstream(&b2, "corp", "allow").await;
+    let again = f.finish_at_a(&b2, resp).await;
+    assert_eq!(f.sub(&again).await, sub);
+    f.app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_by_email_and_refusals() {
+    let f = fed(Backend::Embedded).await;
+    let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
+    let tb = f.app.auth.tenant_for_admin(&f.b_slug).await.expect("b");
+    // A already has a user with Bob's address; linking by email needs the upstream to vouch for it.
+    let existing = f.app.auth.create_user(&ta, &f.b_email, Some(PASSWORD), None).await.expect("a user");
+    f.provider("bymail", true, false).await;
+    let b = browser();
+    let resp = f.via_upstream(&b, "bymail", "allow").await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "unverified upstream email is not enough");
+    let page = resp.text().await.expect("page");
+    assert!(page.contains("not linked to an account here") && page.contains("Back to sign-in"), "{page}");
+    // The way back shows the sign-in form of the same flow.
+    let back = page.split("href=\"").nth(1).and_then(|s| s.split('"').next()).expect("back link").replace("&amp;", "&");
+    let resp = b.get(f.app.url(&back)).send().await.expect("back");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.text().await.expect("page").contains("name=\"password\""));
+    // Once the upstream says the email is verified, the existing user is signed in and linked.
+    f.app.auth.store.scoped(tb.id()).set_email_verified(&f.b_user_id, true).await.expect("verify");
+    let b = browser();
+    let resp = f.via_upstream(&b, "bymail", "allow").await;
+    let tokens = f.finish_at_a(&b, resp).await;
+    assert_eq!(f.sub(&tokens).await, existing.id);
+
+    // Create-users off and nothing to link: a clear refusal.
+    let other_email = format!("{}@corp.example", unique("carol"));
+    f.app.auth.create_user(&tb, &other_email, Some(UPSTREAM_PASSWORD), None).await.expect("carol");
+    let carol = Fed {
+        app: TestApp {
+            base: f.app.base.clone(),
+            auth: f.app.auth.clone(),
+            data_dir: f.app.data_dir.clone(),
+            pg_url: None,
+        },
+        a: f.a.clone(),
+        b_slug: f.b_slug.clone(),
+        b_email: other_email,
+        b_user_id: String::new(),
+    };
+    let resp = carol.via_upstream(&browser(), "bymail", "allow").await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+
+    // The user refuses at the upstream: access_denied comes back, and A says so.
+    f.provider("deny", false, true).await;
+    let resp = f.via_upstream(&browser(), "deny", "deny").await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.expect("page").contains("cancelled or refused"));
+
+    // Forged or replayed state.
+    let resp = browser()
+        .get(f.app.url(&format!("/t/{}/federation/corp/callback?code=x&state=forged", f.a.slug)))
+        .send()
+        .await
+        .expect("cb");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let events = f.app.auth.store.scoped(ta.id()).audit_events(Some("federation.failed"), 20).await.expect("audit");
+    assert!(events.len() >= 4, "every failure is audited: {events:?}");
+    f.app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_key_rotation_and_unreachable_upstream() {
+    let f = fed(Backend::Embedded).await;
+    f.provider("corp", false, true).await;
+    let b = browser();
+    let resp = f.via_upstream(&b, "corp", "allow").await;
+    let first = f.finish_at_a(&b, resp).await;
+    // B rotates its signing key; A has B's old JWKS cached, notices and refetches.
+    let tb = f.app.auth.tenant_for_admin(&f.b_slug).await.expect("b");
+    f.app.auth.rotate_signing_key(&tb).await.expect("rotate");
+    let b2 = browser();
+    let resp = f.via_upstream(&b2, "corp", "allow").await;
+    let second = f.finish_at_a(&b2, resp).await;
+    assert_eq!(f.sub(&first).await, f.sub(&second).await);
+
+    // An upstream that does not answer: a page, quickly, not a hang.
+    let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
+    f.app
+        .auth
+        .create_provider(
+            &ta,
+            ProviderInput {
+                slug: "down".into(),
+                name: "Down SSO".into(),
+                issuer: "http://127.0.0.1:9/t/nothing".into(),
+                client_id: "x".into(),
+                client_secret: "y".into(),
+                scopes: None,
+                link_by_email: false,
+                create_users: true,
+                claim_map: None,
+            },
+        )
+        .await
+        .expect("provider");
+    let b3 = browser();
+    let page = b3
+        .get(authorize_url(&f.app, &f.a, "s", None, &[]))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
+    let flow = hidden(&page, "flow");
+    let resp =
+        b3.get(f.app.url(&format!("/t/{}/federation/down/start?flow={flow}", f.a.slug))).send().await.expect("start");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.expect("page").contains("cannot be reached"));
+    f.app.cleanup().await;
+}
