@@ -276,3 +276,112 @@ async fn upstream_key_rotation_and_unreachable_upstream() {
     assert!(resp.text().await.expect("page").contains("cannot be reached"));
     f.app.cleanup().await;
 }
+
+/// Each way an ID token can be wrong ends on a refusal page, is audited, and signs nobody in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_id_tokens_are_refused() {
+    use crate::fake_oidc::{self, IdTokenMode};
+    let f = fed(Backend::Embedded).await;
+    let upstream = fake_oidc::start().await;
+    let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
+    f.app
+        .auth
+        .create_provider(
+            &ta,
+            ProviderInput {
+                slug: "mallory".into(),
+                name: "Mallory".into(),
+                issuer: upstream.issuer.clone(),
+                client_id: "fake-client".into(),
+                client_secret: "fake-secret".into(),
+                scopes: None,
+                link_by_email: false,
+                create_users: true,
+                claim_map: None,
+            },
+        )
+        .await
+        .expect("provider");
+    for (mode, ok) in [
+        (IdTokenMode::WrongNonce, false),
+        (IdTokenMode::Expired, false),
+        (IdTokenMode::Tampered, false),
+        (IdTokenMode::WrongAudience, false),
+        (IdTokenMode::UnpublishedKey, false),
+        (IdTokenMode::Good, true),
+    ] {
+        let b = browser();
+        let page = b
+            .get(authorize_url(&f.app, &f.a, "s", None, &[]))
+            .send()
+            .await
+            .expect("authorize")
+            .text()
+            .await
+            .expect("page");
+        let flow = hidden(&page, "flow");
+        let resp = b
+            .get(f.app.url(&format!("/t/{}/federation/mallory/start?flow={flow}", f.a.slug)))
+            .send()
+            .await
+            .expect("start");
+        let upstream_url = location(&resp);
+        {
+            let mut s = upstream.state.lock().expect("lock");
+            s.mode = mode;
+            s.nonce = query_param(&upstream_url, "nonce").expect("nonce");
+        }
+        let state = query_param(&upstream_url, "state").expect("state");
+        let callback = f.app.url(&format!(
+            "/t/{}/federation/mallory/callback?code=c&state={}",
+            f.a.slug,
+            url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
+        ));
+        let resp = b.get(&callback).send().await.expect("callback");
+        if ok {
+            assert_eq!(resp.status(), StatusCode::OK, "{mode:?}: a good ID token leads to consent");
+        } else {
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{mode:?}");
+            assert!(resp.text().await.expect("page").contains("could not be verified"), "{mode:?}");
+        }
+        // The state is single use.
+        assert_eq!(b.get(&callback).send().await.expect("replay").status(), StatusCode::BAD_REQUEST);
+    }
+    let scoped = f.app.auth.store.scoped(ta.id());
+    assert!(
+        scoped.user_by_email("mallory@fake.example").await.expect("q").is_some(),
+        "only the good token created a user"
+    );
+    assert!(scoped.audit_events(Some("federation.failed"), 50).await.expect("audit").len() >= 10);
+    f.app.cleanup().await;
+}
+
+/// A tenant can offer only its upstream providers; with none configured, the password form stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn federated_only_sign_in_page() {
+    let f = fed(Backend::Embedded).await;
+    let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
+    f.app.auth.set_login_methods(&ta, "federated").await.expect("set");
+    let page = browser()
+        .get(authorize_url(&f.app, &f.a, "s", None, &[]))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("name=\"password\""), "no provider yet: the password form is kept");
+    f.provider("corp", false, true).await;
+    let page = browser()
+        .get(authorize_url(&f.app, &f.a, "s", None, &[]))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
+    assert!(!page.contains("name=\"password\""), "{page}");
+    assert!(page.contains("Continue with Corp SSO corp"));
+    assert!(f.app.auth.set_login_methods(&ta, "magic").await.is_err());
+    f.app.cleanup().await;
+}

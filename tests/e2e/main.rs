@@ -19,6 +19,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod fake_oidc;
 mod fakes;
 mod helpers;
 

@@ -363,6 +363,19 @@ fn parse_claim_map(s: Option<&str>) -> ServiceResult<std::collections::BTreeMap<
 }
 
 impl AuthServer {
+    /// `both`, `password` or `federated`: what the sign-in page offers.
+    pub async fn set_login_methods(&self, t: &TenantCtx, methods: &str) -> ServiceResult<()> {
+        if !matches!(methods, "both" | "password" | "federated") {
+            return Err(invalid("login methods must be both, password or federated"));
+        }
+        let mut settings = t.tenant.settings.clone();
+        settings.login_methods = Some(methods.to_owned());
+        self.store.set_tenant_settings(t.id(), &settings).await?;
+        self.invalidate(&t.tenant.slug, t.id());
+        self.store.scoped(t.id()).audit("cli", "tenant.login_methods", None, json!({"methods": methods}), None).await?;
+        Ok(())
+    }
+
     /// Adds an upstream OpenID Connect provider; returns it with the callback URI to register upstream.
     pub async fn create_provider(
         &self,

@@ -158,6 +158,14 @@ pub enum TenantCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Which sign-in methods the sign-in page offers: both (default), password, or federated.
+    SetLoginMethods {
+        slug: String,
+        #[arg(long)]
+        methods: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Delete a tenant and everything it owns.
     Delete {
         slug: String,
@@ -546,6 +554,11 @@ async fn tenant(auth: &AuthServer, c: TenantCmd) -> anyhow::Result<()> {
             let t = auth.tenant_for_admin(&slug).await?;
             auth.store.set_tenant_status(t.id(), TenantStatus::Active).await?;
             emit(out, json!({"slug": slug, "status": "active"}));
+        }
+        TenantCmd::SetLoginMethods { slug, methods, out } => {
+            let t = auth.tenant_for_admin(&slug).await?;
+            auth.set_login_methods(&t, &methods).await?;
+            emit(out, json!({"slug": slug, "login_methods": methods}));
         }
         TenantCmd::Delete { slug, out } => {
             let t = auth.tenant_for_admin(&slug).await?;

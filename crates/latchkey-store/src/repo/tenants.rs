@@ -70,6 +70,15 @@ impl Store {
         if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
+    pub async fn set_tenant_settings(&self, id: &TenantId, settings: &TenantSettings) -> Result<(), StoreError> {
+        let r = tenant::Entity::update_many()
+            .col_expr(tenant::Column::Settings, sea_orm::sea_query::Expr::value(serde_json::to_string(settings)?))
+            .filter(tenant::Column::Id.eq(id.as_str()))
+            .exec(self.writer())
+            .await?;
+        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
     /// Deletes a tenant; every tenant-owned row goes with it (foreign keys cascade).
     pub async fn delete_tenant(&self, id: &TenantId) -> Result<(), StoreError> {
         let r = tenant::Entity::delete_by_id(id.as_str()).exec(self.writer()).await?;

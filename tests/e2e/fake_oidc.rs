@@ -1,0 +1,119 @@
+//! A deliberately misbehaving OpenID Connect provider: it serves discovery and a JWKS like any
+//! provider, and its token endpoint returns whatever ID token the test asks for (wrong nonce, expired,
+//! tampered, wrong audience, signed by an unpublished key), to prove Latchkey refuses each.
+use actix_web::{App, HttpResponse, HttpServer, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_oauth::keys::{TenantKeys, generate_rs256};
+use latchkey_store::records::{KeyState, SigningKey};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdTokenMode {
+    Good,
+    WrongNonce,
+    Expired,
+    Tampered,
+    WrongAudience,
+    UnpublishedKey,
+}
+
+pub struct FakeOidcState {
+    pub mode: IdTokenMode,
+    pub nonce: String,
+    pub client_id: String,
+}
+
+pub struct FakeOidc {
+    pub issuer: String,
+    pub state: Arc<Mutex<FakeOidcState>>,
+}
+
+fn keys() -> TenantKeys {
+    let k = generate_rs256().expect("key");
+    TenantKeys::load(&[SigningKey {
+        kid: k.kid,
+        alg: k.alg,
+        private_pkcs8: k.private_pkcs8,
+        public_jwk: k.public_jwk,
+        state: KeyState::Current,
+        created_at: 0,
+    }])
+    .expect("keys")
+}
+
+pub async fn start() -> FakeOidc {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let issuer = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+    let state = Arc::new(Mutex::new(FakeOidcState {
+        mode: IdTokenMode::Good,
+        nonce: String::new(),
+        client_id: "fake-client".into(),
+    }));
+    let published = Arc::new(keys());
+    let unpublished = Arc::new(keys());
+    let (iss, st) = (issuer.clone(), state.clone());
+    let server = HttpServer::new(move || {
+        let (iss, st, published, unpublished) = (iss.clone(), st.clone(), published.clone(), unpublished.clone());
+        let iss2 = iss.clone();
+        let published2 = published.clone();
+        App::new()
+            .route(
+                "/.well-known/openid-configuration",
+                web::get().to(move || {
+                    let i = iss.clone();
+                    async move {
+                        HttpResponse::Ok().json(json!({
+                            "issuer": i, "authorization_endpoint": format!("{i}/authorize"), "token_endpoint": format!("{i}/token"),
+                            "jwks_uri": format!("{i}/jwks"), "response_types_supported": ["code"], "subject_types_supported": ["public"],
+                            "id_token_signing_alg_values_supported": ["RS256"]
+                        }))
+                    }
+                }),
+            )
+            .route("/jwks", web::get().to(move || {
+                let k = published2.clone();
+                async move { HttpResponse::Ok().json(k.jwks().clone()) }
+            }))
+            .route(
+                "/token",
+                web::post().to(move || {
+                    let (i, st, published, unpublished) = (iss2.clone(), st.clone(), published.clone(), unpublished.clone());
+                    async move {
+                        let (mode, nonce, client_id) = {
+                            let s = st.lock().expect("lock");
+                            (s.mode, s.nonce.clone(), s.client_id.clone())
+                        };
+                        let now = latchkey_store::now();
+                        let mut claims = json!({"iss": i, "sub": "fake-subject-1", "aud": client_id, "iat": now, "exp": now + 300,
+                            "nonce": nonce, "email": "mallory@fake.example", "email_verified": true});
+                        match mode {
+                            IdTokenMode::WrongNonce => claims["nonce"] = json!("not-the-nonce"),
+                            IdTokenMode::Expired => {
+                                claims["iat"] = json!(now - 7200);
+                                claims["exp"] = json!(now - 3600);
+                            }
+                            IdTokenMode::WrongAudience => claims["aud"] = json!("someone-else"),
+                            _ => {}
+                        }
+                        let signer = if mode == IdTokenMode::UnpublishedKey { &unpublished } else { &published };
+                        let mut token = signer.sign("JWT", &claims).expect("sign");
+                        if mode == IdTokenMode::Tampered {
+                            let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+                            claims["sub"] = json!("someone-else");
+                            parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
+                            token = parts.join(".");
+                        }
+                        HttpResponse::Ok().json(json!({"access_token": "fake-at", "token_type": "Bearer", "expires_in": 300, "id_token": token}))
+                    }
+                }),
+            )
+    })
+    .workers(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    tokio::spawn(server);
+    FakeOidc { issuer, state }
+}
