@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs and runs all of it:
-# unit and property tests, and the end-to-end suite (real server on random ports) on SQLite + in-memory
-# KV and on PostgreSQL + Redis.
+# unit and property tests, the end-to-end suite (real server on random ports) on SQLite + in-memory KV
+# and on PostgreSQL + Redis, and the browser tests in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/services.sh
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# Debian's Chromium for the browser tests (npm's Playwright browsers cannot be downloaded here),
+# and Node.js to drive it with playwright-core.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm >/dev/null
+fi
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 # Tests create their own databases as this role (trust auth on loopback).
 export LATCHKEY_TEST_PG_URL="${LATCHKEY_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
@@ -16,3 +25,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+
+cargo build --bin latchkey
+(cd tests/browser && LATCHKEY_BIN="$PWD/../../target/debug/latchkey" node --test)

@@ -1,0 +1,127 @@
+// Federation in headless Chromium at phone size, as a user in the Alexa app's webview would see it:
+// Alexa's authorization URI at tenant "alexa" → "Continue with Corp SSO" → sign in at tenant "corp"
+// (a second Latchkey tenant acting as the company's identity provider) → consent there → back,
+// consent → the browser is sent to Alexa's redirect URI with a code (intercepted; Amazon is never
+// contacted) → the code is exchanged like Alexa's servers would → the token's subject is the mapped user.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+const BIN = process.env.LATCHKEY_BIN;
+const SHOTS = join(import.meta.dirname, 'screenshots');
+const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-browser-'));
+let server, base, env;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+function cli(args, input) {
+  const out = execFileSync(BIN, [...args, '--json'], { env, input, encoding: 'utf8' });
+  return JSON.parse(out.trim());
+}
+
+before(async () => {
+  assert.ok(BIN, 'LATCHKEY_BIN must point at the latchkey binary');
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  env = { PATH: process.env.PATH, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_PUBLIC_URL: base, RUST_LOG: 'warn' };
+  server = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`], { env, stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  mkdirSync(SHOTS, { recursive: true });
+});
+
+after(() => {
+  server?.kill();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('an Alexa user links with the account they already have upstream', async () => {
+  cli(['tenant', 'create', '--slug', 'alexa', '--name', 'Acme Locks']);
+  const skill = cli(['skill', 'create', '--tenant', 'alexa', '--name', 'Acme Smart Home',
+    '--alexa-skill-id', 'amzn1.ask.skill.browser', '--vendor-id', 'M2BROWSER']);
+  cli(['tenant', 'create', '--slug', 'corp', '--name', 'Corp Identity']);
+  cli(['user', 'create', '--tenant', 'corp', '--email', 'dana@corp.example', '--password-stdin', '--name', 'Dana'], 'dana password 1\n');
+  const callback = `${base}/t/alexa/federation/corp/callback`;
+  const upstreamClient = cli(['client', 'create', '--tenant', 'corp', '--name', 'Acme Locks linking',
+    '--redirect-uri', callback, '--grant-types', 'authorization_code']);
+  const provider = cli(['provider', 'create', '--tenant', 'alexa', '--slug', 'corp', '--name', 'Corp SSO',
+    '--issuer', `${base}/t/corp`, '--client-id', upstreamClient.client_id, '--client-secret', upstreamClient.client_secret,
+    '--create-users']);
+  assert.equal(provider.callback_uri, callback);
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const page = await context.newPage();
+    let alexaRedirect = null;
+    await page.route('https://pitangui.amazon.com/**', (route) => {
+      alexaRedirect = route.request().url();
+      return route.fulfill({ status: 200, contentType: 'text/plain', body: 'back in the Alexa app' });
+    });
+    const redirectUri = skill.redirect_uris[0];
+    const authorize = `${base}/t/alexa/oauth2/authorize?` + new URLSearchParams({
+      response_type: 'code', client_id: skill.client_id, state: 'alexa-state-123', scope: 'openid profile',
+      redirect_uri: redirectUri,
+    });
+    await page.goto(authorize);
+    await page.screenshot({ path: join(SHOTS, 'federation-1-sign-in-phone.png'), fullPage: true });
+    await page.getByRole('link', { name: 'Continue with Corp SSO' }).click();
+    await page.waitForURL(/\/t\/corp\/oauth2\/authorize/);
+    await page.getByLabel('Email').fill('dana@corp.example');
+    await page.getByLabel('Password').fill('dana password 1');
+    await page.screenshot({ path: join(SHOTS, 'federation-2-upstream-sign-in-phone.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Allow' }).click(); // consent at the upstream
+    await page.waitForURL(/\/t\/alexa\/federation\/corp\/callback/);
+    await page.screenshot({ path: join(SHOTS, 'federation-3-consent-phone.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Allow' }).click(); // consent for the skill
+    await page.waitForURL(/pitangui\.amazon\.com/);
+    assert.ok(alexaRedirect, 'the browser was sent to Alexa');
+    const back = new URL(alexaRedirect);
+    assert.equal(back.searchParams.get('state'), 'alexa-state-123');
+    const code = back.searchParams.get('code');
+    assert.ok(code);
+
+    // Amazon's servers exchange the code with HTTP Basic, as the skill is configured.
+    const basic = Buffer.from(`${skill.client_id}:${skill.client_secret}`).toString('base64');
+    const tokenResp = await fetch(`${base}/t/alexa/oauth2/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri }),
+    });
+    assert.equal(tokenResp.status, 200);
+    const tokens = await tokenResp.json();
+    const info = await (await fetch(`${base}/t/alexa/oauth2/introspect`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: tokens.access_token }),
+    })).json();
+    const mapped = cli(['user', 'show', '--tenant', 'alexa', '--user', 'dana@corp.example']);
+    assert.equal(info.active, true);
+    assert.equal(info.sub, mapped.id, 'the token belongs to the user mapped from the upstream identity');
+    assert.equal(mapped.name, 'Dana');
+
+    // The same pages at desktop size.
+    const desktop = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await desktop.goto(authorize);
+    await desktop.screenshot({ path: join(SHOTS, 'federation-1-sign-in-desktop.png') });
+  } finally {
+    await browser.close();
+  }
+});
