@@ -188,6 +188,83 @@ fn cli_manages_resources_and_reports_errors() {
         assert_eq!(code, 0, "{args:?}: {err}");
         json_line(&out);
     }
+    // Upstream providers: create prints the callback to register upstream; update; secrets stay hidden.
+    let (code, out, err) = latchkey(
+        &env,
+        &[
+            "provider",
+            "create",
+            "--tenant",
+            "acme",
+            "--slug",
+            "corp",
+            "--name",
+            "Corp SSO",
+            "--issuer",
+            "https://sso.corp.example",
+            "--client-id",
+            "cid",
+            "--client-secret",
+            "upstream-secret",
+            "--link-by-email",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let p = json_line(&out);
+    assert_eq!(p["callback_uri"], "http://127.0.0.1:8080/t/acme/federation/corp/callback");
+    let (code, out, err) = latchkey(
+        &env,
+        &[
+            "provider",
+            "update",
+            "--tenant",
+            "acme",
+            "--provider",
+            "corp",
+            "--create-users",
+            "true",
+            "--scope",
+            "email profile",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let p = json_line(&out);
+    assert_eq!(p["create_users"], true);
+    assert_eq!(p["link_by_email"], true);
+    assert_eq!(p["scopes"], serde_json::json!(["openid", "email", "profile"]));
+    let (_, out, _) = latchkey(&env, &["provider", "show", "--tenant", "acme", "--provider", "corp", "--json"], None);
+    assert!(!out.contains("upstream-secret"));
+    let (code, _, err) = latchkey(
+        &env,
+        &[
+            "provider",
+            "create",
+            "--tenant",
+            "acme",
+            "--slug",
+            "bad",
+            "--name",
+            "Bad",
+            "--issuer",
+            "http://sso.corp.example",
+            "--client-id",
+            "c",
+            "--client-secret",
+            "s",
+            "--json",
+        ],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("https"), "{err}");
+    let (code, _, _) =
+        latchkey(&env, &["provider", "delete", "--tenant", "acme", "--provider", "corp", "--json"], None);
+    assert_eq!(code, 0);
+
     // Secrets never appear in listings.
     let (_, out, _) = latchkey(&env, &["skill", "list", "--tenant", "acme", "--json"], None);
     assert!(!out.contains("lwa-secret") && !out.contains(s["client_secret"].as_str().unwrap_or("-")));

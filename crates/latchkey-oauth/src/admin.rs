@@ -362,7 +362,62 @@ fn parse_claim_map(s: Option<&str>) -> ServiceResult<std::collections::BTreeMap<
     Ok(map)
 }
 
+/// Changes to a provider; `None` keeps the current value.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderUpdate {
+    pub name: Option<String>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Option<String>,
+    pub link_by_email: Option<bool>,
+    pub create_users: Option<bool>,
+    pub claim_map: Option<String>,
+}
+
 impl AuthServer {
+    pub async fn update_provider(
+        &self,
+        t: &TenantCtx,
+        slug: &str,
+        u: ProviderUpdate,
+    ) -> ServiceResult<latchkey_store::records::UpstreamProvider> {
+        let scoped = self.store.scoped(t.id());
+        let mut p = scoped.provider(slug).await?.ok_or_else(|| ServiceError::NotFound(format!("provider '{slug}'")))?;
+        if let Some(n) = u.name {
+            if n.trim().is_empty() || n.len() > 100 {
+                return Err(invalid("provider name must be 1-100 characters"));
+            }
+            p.name = n.trim().to_owned();
+        }
+        if let Some(i) = u.issuer {
+            url::Url::parse(&i).map_err(|_| invalid("issuer must be an absolute URL"))?;
+            p.issuer = i.trim_end_matches('/').to_owned();
+        }
+        if let Some(c) = u.client_id.filter(|c| !c.is_empty()) {
+            p.client_id = c;
+        }
+        if let Some(s) = u.scopes {
+            let mut scopes = parse_scopes(&s)?;
+            if !scopes.iter().any(|s| s == "openid") {
+                scopes.insert(0, "openid".into());
+            }
+            p.scopes = scopes;
+        }
+        if let Some(b) = u.link_by_email {
+            p.link_by_email = b;
+        }
+        if let Some(b) = u.create_users {
+            p.create_users = b;
+        }
+        if let Some(m) = u.claim_map {
+            p.claim_map = parse_claim_map(Some(&m))?;
+        }
+        scoped.update_provider(&p, u.client_secret.as_deref().filter(|s| !s.is_empty())).await?;
+        scoped.audit("cli", "provider.updated", Some(&p.slug), json!({}), None).await?;
+        Ok(p)
+    }
+
     /// `both`, `password` or `federated`: what the sign-in page offers.
     pub async fn set_login_methods(&self, t: &TenantCtx, methods: &str) -> ServiceResult<()> {
         if !matches!(methods, "both" | "password" | "federated") {

@@ -186,6 +186,11 @@ impl AuthServer {
             audit_fail(format!("upstream error {err}")).await?;
             let msg = match err {
                 "access_denied" => format!("Signing in with {} was cancelled or refused.", p.name),
+                // Google refuses sign-in inside embedded browsers such as the Alexa app's.
+                "disallowed_useragent" => format!(
+                    "{} does not allow signing in inside the Alexa app's browser. Sign in with your password instead, or link from a regular browser.",
+                    p.name
+                ),
                 _ => format!("{} could not sign you in ({err}).", p.name),
             };
             return Ok(refuse(back, msg));

@@ -93,6 +93,30 @@ pub enum ProviderCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
+    Update {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        issuer: Option<String>,
+        #[arg(long)]
+        client_id: Option<String>,
+        #[arg(long)]
+        client_secret: Option<String>,
+        #[arg(long)]
+        scope: Option<String>,
+        #[arg(long)]
+        link_by_email: Option<bool>,
+        #[arg(long)]
+        create_users: Option<bool>,
+        #[arg(long)]
+        claim_map: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     List {
         #[command(flatten)]
         t: TenantArg,
@@ -829,6 +853,33 @@ async fn provider(auth: &AuthServer, c: ProviderCmd) -> anyhow::Result<()> {
             };
             let (p, callback) = auth.create_provider(&tc, input).await?;
             emit(out, json!({"id": p.id, "slug": p.slug, "callback_uri": callback}));
+        }
+        ProviderCmd::Update {
+            t,
+            provider,
+            name,
+            issuer,
+            client_id,
+            client_secret,
+            scope,
+            link_by_email,
+            create_users,
+            claim_map,
+            out,
+        } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let update = latchkey_oauth::admin::ProviderUpdate {
+                name,
+                issuer,
+                client_id,
+                client_secret,
+                scopes: scope,
+                link_by_email,
+                create_users,
+                claim_map,
+            };
+            let p = auth.update_provider(&tc, &provider, update).await?;
+            emit(out, serde_json::to_value(&p)?);
         }
         ProviderCmd::List { t, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;

@@ -84,6 +84,32 @@ impl Scoped<'_> {
         self.store.secrets().open_str(&secret_ctx(&m.tenant_id, &m.id), &m.client_secret)
     }
 
+    /// Saves changed fields of a provider; a new client secret is sealed like the first.
+    pub async fn update_provider(&self, p: &UpstreamProvider, new_secret: Option<&str>) -> Result<(), StoreError> {
+        let mut m = upstream_provider::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(p.id.clone()),
+            name: Set(p.name.clone()),
+            issuer: Set(p.issuer.clone()),
+            client_id: Set(p.client_id.clone()),
+            scopes: Set(p.scopes.join(" ")),
+            link_by_email: Set(p.link_by_email),
+            create_users: Set(p.create_users),
+            claim_map: Set(serde_json::to_string(&p.claim_map)?),
+            ..Default::default()
+        };
+        if let Some(s) = new_secret {
+            m.client_secret = Set(self.store.secrets().seal_str(&secret_ctx(&self.tid(), &p.id), s)?);
+        }
+        // Scoped: the row must be this tenant's.
+        let r = upstream_provider::Entity::update_many()
+            .set(m)
+            .filter(upstream_provider::Column::TenantId.eq(self.tid()))
+            .filter(upstream_provider::Column::Id.eq(&p.id))
+            .exec(self.writer())
+            .await?;
+        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
     pub async fn delete_provider(&self, slug: &str) -> Result<(), StoreError> {
         let r = upstream_provider::Entity::delete_many()
             .filter(upstream_provider::Column::TenantId.eq(self.tid()))
