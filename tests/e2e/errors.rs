@@ -321,3 +321,33 @@ fn fuzzed_requests_never_get_a_5xx() {
         .expect("no request got a 5xx");
     rt.block_on(app.cleanup());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_in_prometheus_format() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let t = linked_tokens(&app, &f).await;
+    json_ok(refresh(&app, &f, t["refresh_token"].as_str().expect("rt")).await).await;
+    json_err(refresh(&app, &f, "nope").await, 400, "invalid_grant").await;
+    let text = server_client().get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(text.contains(r#"latchkey_token_grants_total{grant_type="refresh_token",outcome="ok"} 1"#), "{text}");
+    assert!(text.contains(r#"latchkey_token_grants_total{grant_type="refresh_token",outcome="invalid_grant"} 1"#));
+    assert!(
+        text.contains(r#"latchkey_http_requests_total{route="/t/{slug}/oauth2/token",method="POST",status="200"}"#)
+    );
+    assert!(text.contains(r#"latchkey_http_request_duration_seconds_bucket{route="/t/{slug}/oauth2/token",le="4.5"}"#));
+    assert!(!text.contains(&f.slug), "tenant slugs are not labels");
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_the_token_when_one_is_set() {
+    let app = TestApp::spawn_with(Backend::Embedded, |c| {
+        c.metrics_token = Some(latchkey_server::config::Secret::new("m3trics"))
+    })
+    .await;
+    assert_eq!(server_client().get(app.url("/metrics")).send().await.expect("r").status(), StatusCode::FORBIDDEN);
+    let resp = server_client().get(app.url("/metrics")).bearer_auth("m3trics").send().await.expect("r");
+    assert_eq!(resp.status(), StatusCode::OK);
+    app.cleanup().await;
+}

@@ -32,4 +32,5 @@ mod isolation;
 mod logs;
 mod oidc;
 mod refresh;
+mod resilience;
 mod scale;

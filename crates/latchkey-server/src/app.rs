@@ -1,10 +1,15 @@
 //! Building and running the HTTP application.
 use actix_web::dev::Server;
+use actix_web::dev::Service;
 use actix_web::middleware::{DefaultHeaders, Logger, NormalizePath, TrailingSlash};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use latchkey_oauth::{AuthConfig, AuthServer};
 use latchkey_store::{SecretBox, Store};
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::metrics::Metrics;
 
 use crate::config::Config;
 use crate::http::{alexa, health, oauth_api, oauth_pages, wellknown};
@@ -12,6 +17,8 @@ use latchkey_alexa::{AlexaService, AmazonEndpoints};
 
 /// Shared by every request.
 pub struct AppState {
+    pub metrics: Arc<Metrics>,
+    pub metrics_token: Option<crate::config::Secret>,
     pub auth: AuthServer,
     pub alexa: AlexaService,
     pub secure_cookies: bool,
@@ -55,17 +62,39 @@ impl Application {
         let public_url = config.public_url_for(&addr.to_string())?;
         let auth = open_auth_server(&config, &public_url).await?;
         let alexa = AlexaService::new(auth.clone(), amazon_endpoints(&config))?;
+        let metrics = Arc::new(Metrics::default());
         let state = web::Data::new(AppState {
+            metrics: metrics.clone(),
+            metrics_token: config.metrics_token.clone(),
             alexa: alexa.clone(),
             auth: auth.clone(),
             secure_cookies: public_url.starts_with("https://"),
             trust_proxy: config.trust_proxy,
         });
         let server = HttpServer::new(move || {
+            let metrics = metrics.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(BODY_LIMIT))
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .wrap_fn(move |req, srv| {
+                    // Route patterns, not paths: a tenant's slug never becomes a label.
+                    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+                    let method = req.method().to_string();
+                    let started = Instant::now();
+                    let metrics = metrics.clone();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        metrics.observe_request(
+                            &route,
+                            &method,
+                            res.status().as_u16(),
+                            started.elapsed().as_secs_f64(),
+                        );
+                        Ok(res)
+                    }
+                })
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap(Logger::new("%a \"%r\" %s %Dms").exclude("/healthz").exclude("/readyz"))
                 .configure(routes)
@@ -101,6 +130,7 @@ impl Application {
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(health::metrics))
         .route("/.well-known/oauth-authorization-server/t/{slug}", web::get().to(wellknown::openid_configuration))
         .route("/.well-known/openid-configuration/t/{slug}", web::get().to(wellknown::openid_configuration))
         .service(

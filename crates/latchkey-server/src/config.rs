@@ -54,6 +54,8 @@ pub struct Config {
     pub alexa_event_gateway_url: Option<String>,
     /// The Alexa REST API (alexaApiEndpoint, skill enablement for app-to-app linking).
     pub alexa_api_url: String,
+    /// Bearer token for `/metrics`. Unset: `/metrics` answers only to loopback clients.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for Config {
@@ -72,6 +74,7 @@ impl Default for Config {
             lwa_token_url: "https://api.amazon.com/auth/o2/token".into(),
             alexa_event_gateway_url: None,
             alexa_api_url: "https://api.amazonalexa.com".into(),
+            metrics_token: None,
         }
     }
 }

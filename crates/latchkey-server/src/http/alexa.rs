@@ -66,6 +66,14 @@ pub async fn events(
         state.alexa.send_event(&t, &ev).await
     }
     .await;
+    let outcome = match &result {
+        Ok(_) => "accepted".to_owned(),
+        Err(AlexaError::Gateway { code, .. }) => {
+            code.chars().filter(|c| c.is_ascii_uppercase() || *c == '_').take(64).collect()
+        }
+        Err(e) => e.status().to_string(),
+    };
+    state.metrics.count("alexa_events_total", format!("outcome=\"{outcome}\""));
     match result {
         Ok(o) => HttpResponse::Accepted().json(o),
         Err(e) => error(e),

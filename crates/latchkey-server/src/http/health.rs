@@ -1,5 +1,5 @@
 //! Liveness and readiness.
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::app::AppState;
@@ -17,4 +17,20 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable", "reason": e.to_string()}))
         }
     }
+}
+
+/// Prometheus metrics: with `LATCHKEY_METRICS_TOKEN` set, for that bearer token; otherwise only for
+/// clients on the loopback interface (a sidecar or a port-forward).
+pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let allowed = match &state.metrics_token {
+        Some(token) => super::extract::bearer(&req)
+            .is_some_and(|b| latchkey_core::hashing::constant_time_eq(b.as_bytes(), token.expose().as_bytes())),
+        None => req.peer_addr().is_some_and(|a| a.ip().is_loopback()),
+    };
+    if !allowed {
+        return HttpResponse::Forbidden().json(
+            json!({"error": "forbidden", "error_description": "metrics need LATCHKEY_METRICS_TOKEN as a bearer token"}),
+        );
+    }
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }

@@ -23,7 +23,20 @@ pub async fn token(
         Err(e) => return oauth_json_error(e),
     };
     let pairs = form_pairs(&body);
-    match state.auth.token(&t, authorization(&req), &pairs).await {
+    let grant = pairs
+        .iter()
+        .find(|(k, _)| k == "grant_type")
+        .map(|(_, v)| v.as_str())
+        .filter(|g| matches!(*g, "authorization_code" | "refresh_token" | "client_credentials"))
+        .unwrap_or("other");
+    let result = state.auth.token(&t, authorization(&req), &pairs).await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(latchkey_oauth::ServiceError::OAuth(o)) => o.code.as_str(),
+        Err(_) => "server_error",
+    };
+    state.metrics.count("token_grants_total", format!("grant_type=\"{grant}\",outcome=\"{outcome}\""));
+    match result {
         Ok(body) => json_no_store(StatusCode::OK, &body),
         Err(e) => oauth_json_error(e),
     }

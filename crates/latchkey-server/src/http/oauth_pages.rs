@@ -187,6 +187,14 @@ pub async fn login(
             },
         )
         .await;
+    if let Ok(StepOutcome { step: Step::Login { error: Some(e), .. }, .. }) = &r {
+        let reason = match e.status {
+            429 => "rate_limited",
+            401 => "bad_credentials",
+            _ => "incomplete",
+        };
+        state.metrics.count("login_failures_total", format!("reason=\"{reason}\""));
+    }
     match r {
         Ok(outcome) => render(&state, &t, outcome, email.trim(), None).await,
         Err(e) => error_page_response(Some(&t.tenant), e),
