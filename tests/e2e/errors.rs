@@ -351,3 +351,81 @@ async fn metrics_need_the_token_when_one_is_set() {
     assert_eq!(resp.status(), StatusCode::OK);
     app.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_answer_429_with_retry_after() {
+    let app = TestApp::spawn_with(Backend::Embedded, |c| {
+        c.token_rate_per_client = 3;
+        c.api_rate_per_key = 2;
+    })
+    .await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
+    let c = app
+        .auth
+        .create_client(
+            &t,
+            "cc",
+            vec![],
+            vec!["client_credentials".into()],
+            &ClientOptions { scopes: Some("devices".into()), ..Default::default() },
+        )
+        .await
+        .expect("client");
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let resp = client_post(
+            &app,
+            &f.slug,
+            "token",
+            ClientAuthMethod::ClientSecretBasic,
+            &c.client_id,
+            &c.client_secret,
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+            json_err(resp, 429, "temporarily_unavailable").await;
+            statuses.push(429);
+        } else {
+            statuses.push(resp.status().as_u16());
+        }
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(statuses.iter().filter(|s| **s == 200).count() >= 3, "{statuses:?}");
+    // Another client is not affected.
+    let other = linked_tokens(&app, &f).await;
+    assert!(other["access_token"].is_string());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let resp = client_post(
+        &app,
+        &f.slug,
+        "token",
+        ClientAuthMethod::ClientSecretBasic,
+        &c.client_id,
+        &c.client_secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK, "the window passed");
+
+    // Tenant API keys on the skill-backend endpoints.
+    let key = app.auth.create_api_key(&t, "lambda").await.expect("key").key;
+    let mut limited = false;
+    for _ in 0..6 {
+        let resp = server_client()
+            .post(app.url(&format!("/t/{}/alexa/directives", f.slug)))
+            .bearer_auth(&key)
+            .body("{}")
+            .send()
+            .await
+            .expect("post");
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(resp.headers().get("retry-after").is_some());
+            limited = true;
+        }
+    }
+    assert!(limited);
+    app.cleanup().await;
+}

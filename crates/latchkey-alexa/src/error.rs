@@ -19,6 +19,8 @@ pub enum AlexaError {
     Gateway { status: u16, code: String, description: String, probable_cause: Option<String>, attempts: u32 },
     #[error("{0}")]
     Unavailable(String),
+    #[error("too many requests for this API key; retry in {0} s")]
+    RateLimited(u64),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -35,6 +37,7 @@ impl AlexaError {
             Self::Gateway { status, .. } if (400..500).contains(status) && *status != 429 && *status != 401 => *status,
             Self::Gateway { .. } => 502,
             Self::Unavailable(_) => 503,
+            Self::RateLimited(_) => 429,
             Self::Internal(_) => 500,
         }
     }
@@ -58,6 +61,7 @@ impl AlexaError {
             Self::Conflict(_) => "conflict",
             Self::Gateway { .. } => "gateway_error",
             Self::Unavailable(_) => "unavailable",
+            Self::RateLimited(_) => "rate_limited",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -87,6 +91,7 @@ impl From<ServiceError> for AlexaError {
             ServiceError::Invalid(m) => Self::BadRequest(m),
             ServiceError::OAuth(o) => Self::BadRequest(o.description),
             ServiceError::Unavailable(m) => Self::Unavailable(m),
+            ServiceError::RateLimited { retry_after } => Self::RateLimited(retry_after),
             ServiceError::Internal(m) => Self::Internal(m),
         }
     }

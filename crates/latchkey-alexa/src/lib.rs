@@ -77,7 +77,9 @@ impl AlexaService {
     /// Checks `Authorization: Bearer <tenant API key>`; the skill backend's credential.
     pub async fn authenticate(&self, t: &TenantCtx, bearer: Option<&str>) -> Result<ApiKey, AlexaError> {
         let key = bearer.ok_or(AlexaError::Unauthorized)?;
-        self.auth.tenant_api_key(t.id(), key).await?.ok_or(AlexaError::Unauthorized)
+        let key = self.auth.tenant_api_key(t.id(), key).await?.ok_or(AlexaError::Unauthorized)?;
+        self.auth.rate_limit(&format!("apikey:{}:{}", t.id(), key.id), self.auth.config.api_rate_per_key).await?;
+        Ok(key)
     }
 
     fn lwa(&self) -> lwa::Lwa<'_> {

@@ -18,6 +18,8 @@ pub enum ServiceError {
     Forbidden(String),
     #[error("service temporarily unavailable: {0}")]
     Unavailable(String),
+    #[error("too many requests; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -47,6 +47,11 @@ pub struct AuthConfig {
     /// How long tenant and key lookups may be served from memory. Short, because the CLI and other
     /// instances change these rows and nothing else tells this process.
     pub cache_ttl: Duration,
+    /// Token requests per second one client may make (0: no limit). Counted in the KV store, so the
+    /// limit holds across instances.
+    pub token_rate_per_client: i64,
+    /// Requests per second one tenant API key may make on the skill-backend endpoints (0: no limit).
+    pub api_rate_per_key: i64,
 }
 
 impl AuthConfig {
@@ -61,6 +66,8 @@ impl AuthConfig {
             login_failures_per_ip: 50,
             login_window: Duration::from_secs(900),
             cache_ttl: Duration::from_secs(5),
+            token_rate_per_client: 0,
+            api_rate_per_key: 0,
         }
     }
 }
@@ -199,6 +206,18 @@ impl AuthServer {
     pub fn invalidate(&self, slug: &str, tenant: &TenantId) {
         self.tenants.remove(&slug.to_owned());
         self.keys.remove(tenant);
+    }
+
+    /// A one-second fixed window per `key`: `Err(RateLimited)` once `limit` is exceeded.
+    pub async fn rate_limit(&self, key: &str, limit: i64) -> ServiceResult<()> {
+        if limit <= 0 {
+            return Ok(());
+        }
+        let n = self.kv.incr(&format!("rl:{key}"), Duration::from_secs(1)).await?;
+        if n > limit {
+            return Err(ServiceError::RateLimited { retry_after: 1 });
+        }
+        Ok(())
     }
 
     /// `/readyz`: the database and the KV store both answer.

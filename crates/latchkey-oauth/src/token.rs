@@ -84,6 +84,7 @@ impl AuthServer {
     ) -> ServiceResult<Value> {
         let form = Form::new(pairs)?;
         let client = self.authenticate_client(t, authorization, &form).await?;
+        self.rate_limit(&format!("token:{}:{}", t.id(), client.client_id), self.config.token_rate_per_client).await?;
         let grant_type = form.require("grant_type")?;
         let known = [GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_CLIENT_CREDENTIALS];
         if !known.contains(&grant_type) {

@@ -34,7 +34,10 @@ pub async fn open_auth_server(config: &Config, public_url: &str) -> anyhow::Resu
     let store = Store::connect(&config.database_url()?, secrets).await?;
     store.migrate().await?;
     let kv = latchkey_store::kv::open(config.redis_url.as_ref().map(|s| s.expose()), &config.redis_prefix).await?;
-    Ok(AuthServer::new(store, kv, AuthConfig::new(public_url))?)
+    let mut auth_config = AuthConfig::new(public_url);
+    auth_config.token_rate_per_client = config.token_rate_per_client;
+    auth_config.api_rate_per_key = config.api_rate_per_key;
+    Ok(AuthServer::new(store, kv, auth_config)?)
 }
 
 pub fn amazon_endpoints(config: &Config) -> AmazonEndpoints {

@@ -56,6 +56,10 @@ pub struct Config {
     pub alexa_api_url: String,
     /// Bearer token for `/metrics`. Unset: `/metrics` answers only to loopback clients.
     pub metrics_token: Option<Secret>,
+    /// Token requests per second per client, across instances (0: off).
+    pub token_rate_per_client: i64,
+    /// Skill-backend requests per second per tenant API key, across instances (0: off).
+    pub api_rate_per_key: i64,
 }
 
 impl Default for Config {
@@ -75,6 +79,8 @@ impl Default for Config {
             alexa_event_gateway_url: None,
             alexa_api_url: "https://api.amazonalexa.com".into(),
             metrics_token: None,
+            token_rate_per_client: 5000,
+            api_rate_per_key: 500,
         }
     }
 }

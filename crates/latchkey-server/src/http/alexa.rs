@@ -18,6 +18,9 @@ fn error(e: AlexaError) -> HttpResponse {
     if matches!(e, AlexaError::Unauthorized) {
         resp.insert_header(("WWW-Authenticate", "Bearer realm=\"latchkey\""));
     }
+    if let AlexaError::RateLimited(s) = e {
+        resp.insert_header(("Retry-After", s.to_string()));
+    }
     resp.json(e.body())
 }
 

@@ -67,6 +67,10 @@ pub fn to_oauth(e: ServiceError) -> OAuthError {
         ServiceError::NotFound(what) => OAuthError::invalid_request(format!("{what} not found")),
         ServiceError::Forbidden(m) => OAuthError::new(ErrorCode::AccessDenied, m),
         ServiceError::Invalid(m) | ServiceError::Conflict(m) => OAuthError::invalid_request(m),
+        ServiceError::RateLimited { retry_after } => OAuthError::new(
+            ErrorCode::TemporarilyUnavailable,
+            format!("too many requests for this client; retry in {retry_after} s"),
+        ),
         ServiceError::Unavailable(m) => {
             tracing::warn!(detail = %m, "dependency unavailable");
             OAuthError::new(ErrorCode::TemporarilyUnavailable, "the service is temporarily unavailable; retry shortly")
@@ -82,14 +86,21 @@ pub fn to_oauth(e: ServiceError) -> OAuthError {
 /// client tried Basic; sending it always tells every client which scheme to use).
 pub fn oauth_json_error(e: ServiceError) -> HttpResponse {
     let not_found = matches!(e, ServiceError::NotFound(_));
+    let limited = matches!(e, ServiceError::RateLimited { .. });
     let o = to_oauth(e);
-    let code = if not_found { 404 } else { o.code.http_status() };
+    let code = match () {
+        _ if not_found => 404,
+        _ if limited => 429,
+        _ => o.code.http_status(),
+    };
     let mut resp = json_no_store(status(code), &o.to_json_body());
     if o.code == ErrorCode::InvalidClient {
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"latchkey\", charset=\"UTF-8\""));
     }
-    if o.code == ErrorCode::TemporarilyUnavailable {
+    if limited {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    } else if o.code == ErrorCode::TemporarilyUnavailable {
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     }
     resp
