@@ -208,12 +208,21 @@ impl AuthServer {
         self.keys.remove(tenant);
     }
 
-    /// A one-second fixed window per `key`: `Err(RateLimited)` once `limit` is exceeded.
+    /// A one-second window per `key`, starting at its first request: `Err(RateLimited)` once `limit`
+    /// is exceeded.
     pub async fn rate_limit(&self, key: &str, limit: i64) -> ServiceResult<()> {
         if limit <= 0 {
             return Ok(());
         }
-        let n = self.kv.incr(&format!("rl:{key}"), Duration::from_secs(1)).await?;
+        // Fail open: with the KV store down, refreshing existing grants (which needs only the
+        // database) keeps working rather than being refused by the limiter.
+        let n = match self.kv.incr(&format!("rl:{key}"), Duration::from_secs(1)).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "rate limiter unavailable; not limiting");
+                return Ok(());
+            }
+        };
         if n > limit {
             return Err(ServiceError::RateLimited { retry_after: 1 });
         }
