@@ -26,5 +26,7 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
+scripts/validate-infra.sh
+
 cargo build --bin latchkey
 (cd tests/browser && LATCHKEY_BIN="$PWD/../../target/debug/latchkey" node --test)
