@@ -162,6 +162,27 @@ async fn accept_grant_and_events(backend: Backend) {
     let links = w.app.auth.store.scoped(t.id()).list_links(Some(&w.f.user_id)).await.expect("links");
     assert_eq!(links[0].status, "inactive");
     assert!(!links[0].has_amazon_tokens);
+
+    // Master-key rotation re-seals Amazon's tokens too: link again, rotate, read with the new key only.
+    w.link_and_accept().await;
+    let url = match &w.app.pg_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}?mode=rwc", w.app.data_dir.join("latchkey.db").display()),
+    };
+    let old_key = std::fs::read_to_string(w.app.data_dir.join("master.key")).expect("key");
+    let new_key = latchkey_store::SecretBox::generate_base64().expect("key");
+    let rotating =
+        latchkey_store::SecretBox::from_base64(&new_key).expect("box").with_previous(&[old_key.trim()]).expect("prev");
+    let report =
+        latchkey_store::Store::connect(&url, rotating).await.expect("store").reseal_all().await.expect("reseal");
+    assert_eq!(report.amazon_tokens, 1);
+    let fresh = latchkey_store::Store::connect(&url, latchkey_store::SecretBox::from_base64(&new_key).expect("box"))
+        .await
+        .expect("store");
+    let link = fresh.scoped(t.id()).list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
+    let tokens =
+        fresh.scoped(t.id()).amazon_tokens(&link.id).await.expect("decrypts with the new key").expect("tokens");
+    assert!(tokens.access_token.starts_with("Atza|"));
     w.app.cleanup().await;
 }
 

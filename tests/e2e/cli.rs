@@ -319,3 +319,83 @@ async fn cli_changes_reach_a_running_server() {
     assert_eq!(resp.status(), StatusCode::OK);
     app.cleanup().await;
 }
+
+/// Master-key rotation on the embedded default: a new key, everything re-sealed, and the old key no
+/// longer needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_key_rotation_reseals_every_secret() {
+    let dir = std::env::temp_dir().join(unique("latchkey-master-"));
+    let d = dir.display().to_string();
+    let env = [("LATCHKEY_DATA_DIR", d.as_str())];
+    let ok = |args: &[&str]| {
+        let (code, out, err) = latchkey(&env, args, None);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        json_line(&out)
+    };
+    ok(&["tenant", "create", "--slug", "acme", "--name", "Acme", "--json"]);
+    ok(&[
+        "skill",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "S",
+        "--alexa-skill-id",
+        "amzn1.ask.skill.m",
+        "--vendor-id",
+        "M2M",
+        "--lwa-client-id",
+        "id",
+        "--lwa-client-secret",
+        "lwa-secret",
+        "--json",
+    ]);
+    ok(&[
+        "provider",
+        "create",
+        "--tenant",
+        "acme",
+        "--slug",
+        "corp",
+        "--name",
+        "Corp",
+        "--issuer",
+        "https://sso.example",
+        "--client-id",
+        "c",
+        "--client-secret",
+        "s",
+        "--json",
+    ]);
+    let old_key = std::fs::read_to_string(dir.join("master.key")).expect("key");
+
+    let report = ok(&["keys", "rotate-master", "--generate", "--json"]);
+    assert_eq!(report["signing_keys"], 1);
+    assert_eq!(report["skill_messaging_secrets"], 1);
+    assert_eq!(report["upstream_secrets"], 1);
+    let new_key = std::fs::read_to_string(dir.join("master.key")).expect("key");
+    assert_ne!(old_key.trim(), new_key.trim());
+    assert!(std::fs::read_to_string(dir.join("master.key.previous")).expect("previous").contains(old_key.trim()));
+
+    // Without the previous key, a server on the new key alone still reads everything it needs.
+    std::fs::remove_file(dir.join("master.key.previous")).expect("forget the old key");
+    let app = TestApp::spawn_with(Backend::Embedded, |c| c.data_dir = dir.clone()).await;
+    let jwks: serde_json::Value =
+        reqwest::get(app.url("/t/acme/.well-known/jwks.json")).await.expect("jwks").json().await.expect("json");
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(1));
+    let t = app.auth.tenant_for_admin("acme").await.expect("tenant");
+    let scoped = app.auth.store.scoped(t.id());
+    let skill = scoped.skill("amzn1.ask.skill.m").await.expect("q").expect("skill");
+    assert_eq!(scoped.skill_lwa_secret(&skill.id).await.expect("decrypts").as_deref(), Some("lwa-secret"));
+    let p = scoped.provider("corp").await.expect("q").expect("provider");
+    assert_eq!(scoped.provider_secret(&p.id).await.expect("decrypts"), "s");
+    // Setting LATCHKEY_MASTER_KEY makes --generate refuse (the key lives in the secret store then).
+    let (code, _, err) = latchkey(
+        &[("LATCHKEY_DATA_DIR", d.as_str()), ("LATCHKEY_MASTER_KEY", new_key.trim())],
+        &["keys", "rotate-master", "--generate", "--json"],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("LATCHKEY_MASTER_KEY_PREVIOUS"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

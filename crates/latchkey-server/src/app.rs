@@ -30,7 +30,9 @@ const BODY_LIMIT: usize = 64 * 1024;
 
 /// Opens the database (running migrations) and the KV store, and builds the authorization server.
 pub async fn open_auth_server(config: &Config, public_url: &str) -> anyhow::Result<AuthServer> {
-    let secrets = SecretBox::from_base64(config.master_key()?.expose())?;
+    let previous = config.previous_master_keys();
+    let previous: Vec<&str> = previous.iter().map(String::as_str).collect();
+    let secrets = SecretBox::from_base64(config.master_key()?.expose())?.with_previous(&previous)?;
     let store = Store::connect(&config.database_url()?, secrets).await?;
     store.migrate().await?;
     let kv = latchkey_store::kv::open(config.redis_url.as_ref().map(|s| s.expose()), &config.redis_prefix).await?;

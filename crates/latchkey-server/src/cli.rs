@@ -468,6 +468,15 @@ pub enum OperatorCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCmd {
+    /// Re-seal every secret at rest under the current master key. Rotation: set the new key as
+    /// LATCHKEY_MASTER_KEY and the old one in LATCHKEY_MASTER_KEY_PREVIOUS on every instance, run this,
+    /// then drop the previous key. With the generated key file, --generate makes the new key first.
+    RotateMaster {
+        #[arg(long)]
+        generate: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Generate a new signing key; the previous one stays in the JWKS so issued tokens keep verifying.
     Rotate {
         #[command(flatten)]
@@ -525,6 +534,15 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         return Ok(app.run_until_stopped().await?);
     }
     let public_url = config.public_url_for(&config.bind)?;
+    if let Command::Keys(KeysCmd::RotateMaster { generate, out }) = cli.command {
+        if generate {
+            config.generate_new_master_key()?;
+        }
+        let auth = open_auth_server(&config, &public_url).await?;
+        let report = auth.store.reseal_all().await?;
+        emit(out, serde_json::to_value(&report)?);
+        return Ok(());
+    }
     let auth = open_auth_server(&config, &public_url).await?;
     match cli.command {
         Command::Serve { .. } => Ok(()),
@@ -542,6 +560,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Apikey(c) => apikey(&auth, c).await,
         Command::Operator(c) => operator(&auth, c).await,
         Command::Provider(c) => provider(&auth, c).await,
+        Command::Keys(KeysCmd::RotateMaster { .. }) => Ok(()),
         Command::Keys(KeysCmd::Rotate { t, out }) => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
             let kid = auth.rotate_signing_key(&tc).await?;

@@ -44,6 +44,9 @@ pub struct Config {
     pub smtp_url: Option<Secret>,
     /// Base64 of 32 bytes. Unset: generated once into `{data_dir}/master.key`.
     pub master_key: Option<Secret>,
+    /// Earlier master keys, comma-separated, still accepted for reading during a rotation. Unset:
+    /// the lines of `{data_dir}/master.key.previous`, if that file exists.
+    pub master_key_previous: Option<Secret>,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
     pub trust_proxy: bool,
     /// `text` or `json`.
@@ -73,6 +76,7 @@ impl Default for Config {
             redis_prefix: "latchkey:".into(),
             smtp_url: None,
             master_key: None,
+            master_key_previous: None,
             trust_proxy: false,
             log_format: "text".into(),
             lwa_token_url: "https://api.amazon.com/auth/o2/token".into(),
@@ -160,6 +164,45 @@ impl Config {
         self.ensure_data_dir()?;
         let path = self.data_dir.join("master.key");
         read_or_create_key(&path)
+    }
+}
+
+impl Config {
+    /// The earlier master keys still accepted for reading.
+    pub fn previous_master_keys(&self) -> Vec<String> {
+        match &self.master_key_previous {
+            Some(p) => p.expose().split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect(),
+            None => std::fs::read_to_string(self.data_dir.join("master.key.previous"))
+                .map(|s| s.lines().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// For the embedded default: makes a new `master.key` and keeps the old one in
+    /// `master.key.previous`. Refused when the key comes from `LATCHKEY_MASTER_KEY`.
+    pub fn generate_new_master_key(&self) -> Result<(), ConfigError> {
+        if self.master_key.is_some() {
+            return Err(ConfigError::Load(
+                "LATCHKEY_MASTER_KEY is set: put the new key there and the old one in LATCHKEY_MASTER_KEY_PREVIOUS instead of --generate".into(),
+            ));
+        }
+        let path = self.data_dir.join("master.key");
+        let old = read_or_create_key(&path)?;
+        let prev_path = self.data_dir.join("master.key.previous");
+        let mut previous = std::fs::read_to_string(&prev_path).unwrap_or_default();
+        previous.push_str(old.expose());
+        previous.push('\n');
+        let err = |e: std::io::Error| ConfigError::DataDir(prev_path.display().to_string(), e.to_string());
+        let tmp = self.data_dir.join("master.key.previous.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        write_private(&tmp, &previous).map_err(err)?;
+        std::fs::rename(&tmp, &prev_path).map_err(err)?;
+        let new = latchkey_store::SecretBox::generate_base64().map_err(|e| ConfigError::Load(e.to_string()))?;
+        let tmp = self.data_dir.join("master.key.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        write_private(&tmp, &new).map_err(err)?;
+        std::fs::rename(&tmp, &path).map_err(err)?;
+        Ok(())
     }
 }
 

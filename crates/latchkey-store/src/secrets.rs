@@ -15,12 +15,27 @@ const PREFIX: &str = "v1.";
 #[derive(Clone)]
 pub struct SecretBox {
     key: Arc<RandomizedNonceKey>,
+    /// Earlier master keys, tried when the current one does not open a value: during a master-key
+    /// rotation every instance reads both until `keys rotate-master` has re-sealed everything.
+    previous: Arc<Vec<RandomizedNonceKey>>,
 }
 
 impl fmt::Debug for SecretBox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretBox(..)")
     }
+}
+
+fn key_from_base64(text: &str) -> Result<RandomizedNonceKey, StoreError> {
+    let text = text.trim();
+    let bytes = STANDARD
+        .decode(text)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(text))
+        .map_err(|_| StoreError::Invalid("master key must be base64 of 32 bytes".into()))?;
+    if bytes.len() != 32 {
+        return Err(StoreError::Invalid("master key must be 32 bytes".into()));
+    }
+    RandomizedNonceKey::new(&AES_256_GCM, &bytes).map_err(|_| StoreError::Invalid("master key rejected".into()))
 }
 
 impl SecretBox {
@@ -31,17 +46,22 @@ impl SecretBox {
         }
         let key = RandomizedNonceKey::new(&AES_256_GCM, key)
             .map_err(|_| StoreError::Invalid("master key rejected".into()))?;
-        Ok(Self { key: Arc::new(key) })
+        Ok(Self { key: Arc::new(key), previous: Arc::new(Vec::new()) })
     }
 
     /// From the base64 text form used in `LATCHKEY_MASTER_KEY` and the key file.
     pub fn from_base64(text: &str) -> Result<Self, StoreError> {
-        let text = text.trim();
-        let bytes = STANDARD
-            .decode(text)
-            .or_else(|_| URL_SAFE_NO_PAD.decode(text))
-            .map_err(|_| StoreError::Invalid("master key must be base64 of 32 bytes".into()))?;
-        Self::new(&bytes)
+        Ok(Self { key: Arc::new(key_from_base64(text)?), previous: Arc::new(Vec::new()) })
+    }
+
+    /// Adds earlier master keys (base64) that can still open values sealed before a rotation.
+    pub fn with_previous(self, previous: &[&str]) -> Result<Self, StoreError> {
+        let keys = previous
+            .iter()
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| key_from_base64(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { key: self.key, previous: Arc::new(keys) })
     }
 
     /// A fresh random key in base64, for first start.
@@ -69,11 +89,19 @@ impl SecretBox {
             return Err(StoreError::Decrypt);
         }
         let (nonce, ct) = raw.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| StoreError::Decrypt)?;
-        let mut ct = ct.to_vec();
-        let plain =
-            self.key.open_in_place(nonce, Aad::from(context.as_bytes()), &mut ct).map_err(|_| StoreError::Decrypt)?;
-        Ok(plain.to_vec())
+        for key in std::iter::once(self.key.as_ref()).chain(self.previous.iter()) {
+            let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| StoreError::Decrypt)?;
+            let mut buf = ct.to_vec();
+            if let Ok(plain) = key.open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf) {
+                return Ok(plain.to_vec());
+            }
+        }
+        Err(StoreError::Decrypt)
+    }
+
+    /// Re-seals a value under the current key (it may have been sealed under a previous one).
+    pub fn reseal(&self, context: &str, sealed: &str) -> Result<String, StoreError> {
+        self.seal(context, &self.open(context, sealed)?)
     }
 
     pub fn seal_str(&self, context: &str, plaintext: &str) -> Result<String, StoreError> {
@@ -100,6 +128,20 @@ mod tests {
         assert!(!c.contains("hello"));
         assert_eq!(b.open_str("ctx", &c).expect("open"), "hello");
         assert_ne!(b.seal_str("ctx", "hello").expect("seal"), c, "nonces are random");
+    }
+
+    #[test]
+    fn previous_keys_open_old_values_until_resealed() {
+        let old_key = SecretBox::generate_base64().expect("key");
+        let new_key = SecretBox::generate_base64().expect("key");
+        let old = SecretBox::from_base64(&old_key).expect("box");
+        let sealed = old.seal_str("ctx", "secret").expect("seal");
+        let rotating = SecretBox::from_base64(&new_key).expect("box").with_previous(&[&old_key]).expect("prev");
+        assert_eq!(rotating.open_str("ctx", &sealed).expect("old value opens"), "secret");
+        let resealed = rotating.reseal("ctx", &sealed).expect("reseal");
+        let new_only = SecretBox::from_base64(&new_key).expect("box");
+        assert_eq!(new_only.open_str("ctx", &resealed).expect("new key alone opens it"), "secret");
+        assert!(new_only.open_str("ctx", &sealed).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod clients;
 mod links;
+mod maintenance;
 mod operators;
 mod providers;
 mod refresh;
@@ -14,6 +15,7 @@ mod skills;
 mod tenants;
 mod users;
 
+pub use maintenance::ResealReport;
 pub use refresh::{RefreshOutcome, RotateRequest};
 pub use signing_keys::NewSigningKey;
 
