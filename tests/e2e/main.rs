@@ -25,6 +25,7 @@ mod helpers;
 
 mod alexa;
 mod cli;
+mod cluster;
 mod errors;
 mod federation;
 mod flow;

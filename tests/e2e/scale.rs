@@ -11,6 +11,20 @@ pub struct Instance {
     pub base: String,
 }
 
+impl Instance {
+    /// SIGTERM: stop accepting, finish what is in flight, exit.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+
+    /// SIGKILL: gone at once, mid-request.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Instance {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -37,8 +37,14 @@ impl Store {
         let sqlite = url.starts_with("sqlite:");
         let options = |max: u32| {
             let mut o = ConnectOptions::new(url.to_owned());
+            // Every connection is opened up front, here on the main runtime, and never reaped: actix
+            // runs each worker on its own runtime, and a connection opened inside a worker dies with
+            // that worker's runtime when a graceful shutdown stops it first, failing requests still
+            // in flight on other workers (found by the rolling-restart test).
             o.max_connections(max)
-                .min_connections(1)
+                .min_connections(max)
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .connect_timeout(Duration::from_secs(5))
                 .acquire_timeout(Duration::from_secs(5))
                 .sqlx_logging(false);
@@ -54,7 +60,7 @@ impl Store {
             }
             o
         };
-        let db = Database::connect(options(if sqlite { 8 } else { 20 })).await?;
+        let db = Database::connect(options(if sqlite { 4 } else { 10 })).await?;
         let writer = if sqlite { Database::connect(options(1)).await? } else { db.clone() };
         Ok(Self { db, writer, secrets })
     }
