@@ -60,8 +60,15 @@ impl Store {
             }
             o
         };
-        let db = Database::connect(options(if sqlite { 4 } else { 10 })).await?;
-        let writer = if sqlite { Database::connect(options(1)).await? } else { db.clone() };
+        // SQLite: the single writer connects first and switches the file to WAL; readers opened
+        // together before that race for the exclusive lock the switch needs ("database is locked").
+        let (db, writer) = if sqlite {
+            let writer = Database::connect(options(1)).await?;
+            (Database::connect(options(4)).await?, writer)
+        } else {
+            let db = Database::connect(options(10)).await?;
+            (db.clone(), db)
+        };
         Ok(Self { db, writer, secrets })
     }
 
