@@ -154,3 +154,23 @@ mod tests {
         assert!(b.open_str("ctx", "garbage").is_err());
     }
 }
+
+/// The additional data each kind of sealed value is bound to. One place, so sealing, opening and
+/// re-sealing (`Store::reseal_all`) cannot drift apart.
+pub(crate) mod context {
+    pub fn signing_key(tenant: &str, kid: &str) -> String {
+        format!("signing_key:{tenant}:{kid}")
+    }
+    pub fn skill_lwa_secret(tenant: &str, skill_id: &str) -> String {
+        format!("skill_lwa_secret:{tenant}:{skill_id}")
+    }
+    pub fn upstream_secret(tenant: &str, provider_id: &str) -> String {
+        format!("upstream_secret:{tenant}:{provider_id}")
+    }
+    pub fn amazon_access(tenant: &str, link_id: &str) -> String {
+        format!("lwa_access:{tenant}:{link_id}")
+    }
+    pub fn amazon_refresh(tenant: &str, link_id: &str) -> String {
+        format!("lwa_refresh:{tenant}:{link_id}")
+    }
+}

@@ -8,10 +8,7 @@ use crate::entities::linked_account;
 use crate::error::StoreError;
 use crate::now;
 use crate::records::{AmazonTokens, LinkedAccount};
-
-fn ctx(tenant: &str, link_id: &str, which: &str) -> String {
-    format!("lwa_{which}:{tenant}:{link_id}")
-}
+use crate::secrets::context;
 
 impl Scoped<'_> {
     pub async fn link_by_id(&self, link_id: &str) -> Result<Option<LinkedAccount>, StoreError> {
@@ -29,11 +26,11 @@ impl Scoped<'_> {
         let r = linked_account::Entity::update_many()
             .col_expr(
                 linked_account::Column::LwaAccessToken,
-                Expr::value(secrets.seal_str(&ctx(&tid, link_id, "access"), &t.access_token)?),
+                Expr::value(secrets.seal_str(&context::amazon_access(&tid, link_id), &t.access_token)?),
             )
             .col_expr(
                 linked_account::Column::LwaRefreshToken,
-                Expr::value(secrets.seal_str(&ctx(&tid, link_id, "refresh"), &t.refresh_token)?),
+                Expr::value(secrets.seal_str(&context::amazon_refresh(&tid, link_id), &t.refresh_token)?),
             )
             .col_expr(linked_account::Column::LwaExpiresAt, Expr::value(t.expires_at))
             .col_expr(linked_account::Column::UpdatedAt, Expr::value(now()))
@@ -58,8 +55,8 @@ impl Scoped<'_> {
         };
         let secrets = self.store.secrets();
         Ok(Some(AmazonTokens {
-            access_token: secrets.open_str(&ctx(&m.tenant_id, link_id, "access"), &a)?,
-            refresh_token: secrets.open_str(&ctx(&m.tenant_id, link_id, "refresh"), &r)?,
+            access_token: secrets.open_str(&context::amazon_access(&m.tenant_id, link_id), &a)?,
+            refresh_token: secrets.open_str(&context::amazon_refresh(&m.tenant_id, link_id), &r)?,
             expires_at: exp,
         }))
     }

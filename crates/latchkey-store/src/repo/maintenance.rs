@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::Store;
 use crate::entities::{linked_account, signing_key, skill, upstream_provider};
 use crate::error::StoreError;
+use crate::secrets::context;
 
 /// How many sealed values were re-sealed, per kind.
 #[derive(Debug, Default, Serialize)]
@@ -23,7 +24,7 @@ impl Store {
         let sb = self.secrets();
         let mut r = ResealReport::default();
         for m in signing_key::Entity::find().all(self.db()).await? {
-            let ctx = format!("signing_key:{}:{}", m.tenant_id, m.id);
+            let ctx = context::signing_key(&m.tenant_id, &m.id);
             let sealed = sb.reseal(&ctx, &m.private_key)?;
             signing_key::ActiveModel {
                 id: sea_orm::ActiveValue::Unchanged(m.id),
@@ -36,7 +37,7 @@ impl Store {
         }
         for m in skill::Entity::find().all(self.db()).await? {
             if let Some(secret) = &m.lwa_client_secret {
-                let sealed = sb.reseal(&format!("skill_lwa_secret:{}:{}", m.tenant_id, m.id), secret)?;
+                let sealed = sb.reseal(&context::skill_lwa_secret(&m.tenant_id, &m.id), secret)?;
                 skill::ActiveModel {
                     id: sea_orm::ActiveValue::Unchanged(m.id),
                     lwa_client_secret: Set(Some(sealed)),
@@ -48,7 +49,7 @@ impl Store {
             }
         }
         for m in upstream_provider::Entity::find().all(self.db()).await? {
-            let sealed = sb.reseal(&format!("upstream_secret:{}:{}", m.tenant_id, m.id), &m.client_secret)?;
+            let sealed = sb.reseal(&context::upstream_secret(&m.tenant_id, &m.id), &m.client_secret)?;
             upstream_provider::ActiveModel {
                 id: sea_orm::ActiveValue::Unchanged(m.id),
                 client_secret: Set(sealed),
@@ -60,8 +61,8 @@ impl Store {
         }
         for m in linked_account::Entity::find().all(self.db()).await? {
             if let (Some(a), Some(rt)) = (&m.lwa_access_token, &m.lwa_refresh_token) {
-                let access = sb.reseal(&format!("lwa_access:{}:{}", m.tenant_id, m.id), a)?;
-                let refresh = sb.reseal(&format!("lwa_refresh:{}:{}", m.tenant_id, m.id), rt)?;
+                let access = sb.reseal(&context::amazon_access(&m.tenant_id, &m.id), a)?;
+                let refresh = sb.reseal(&context::amazon_refresh(&m.tenant_id, &m.id), rt)?;
                 linked_account::ActiveModel {
                     id: sea_orm::ActiveValue::Unchanged(m.id),
                     lwa_access_token: Set(Some(access)),

@@ -9,7 +9,7 @@ use crate::records::{FederatedIdentity, NewUpstreamProvider, UpstreamProvider};
 use crate::{new_id, now};
 
 fn secret_ctx(tenant: &str, id: &str) -> String {
-    format!("upstream_secret:{tenant}:{id}")
+    crate::secrets::context::upstream_secret(tenant, id)
 }
 
 fn to_record(m: upstream_provider::Model) -> UpstreamProvider {

@@ -21,7 +21,7 @@ pub struct NewSigningKey {
 }
 
 fn context(tenant: &TenantId, kid: &str) -> String {
-    format!("signing_key:{tenant}:{kid}")
+    crate::secrets::context::signing_key(tenant.as_str(), kid)
 }
 
 pub(super) async fn insert_key<C: ConnectionTrait>(

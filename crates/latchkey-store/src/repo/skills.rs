@@ -11,7 +11,7 @@ use crate::records::{Client, NewClient, NewSkill, Skill};
 use crate::{new_id, now};
 
 fn lwa_context(tenant: &TenantId, skill_id: &str) -> String {
-    format!("skill_lwa_secret:{tenant}:{skill_id}")
+    crate::secrets::context::skill_lwa_secret(tenant.as_str(), skill_id)
 }
 
 fn to_record(m: skill::Model) -> Result<Skill, StoreError> {
