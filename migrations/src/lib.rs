@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_core_tables;
 mod m20261125_000002_add_amazon_tokens_to_links;
 mod m20261125_000003_create_federation;
+mod m20261125_000004_create_accounts;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_core_tables::Migration),
             Box::new(m20261125_000002_add_amazon_tokens_to_links::Migration),
             Box::new(m20261125_000003_create_federation::Migration),
+            Box::new(m20261125_000004_create_accounts::Migration),
         ]
     }
 }

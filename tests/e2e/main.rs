@@ -23,6 +23,7 @@ mod fake_oidc;
 mod fakes;
 mod helpers;
 
+mod accounts;
 mod alexa;
 mod cli;
 mod cluster;
@@ -31,6 +32,7 @@ mod federation;
 mod flow;
 mod isolation;
 mod logs;
+mod management_api;
 mod oidc;
 mod refresh;
 mod resilience;

@@ -88,7 +88,7 @@ impl From<ServiceError> for AlexaError {
         match e {
             ServiceError::NotFound(m) => Self::NotFound(format!("{m} not found")),
             ServiceError::Forbidden(m) | ServiceError::Conflict(m) => Self::Conflict(m),
-            ServiceError::Invalid(m) => Self::BadRequest(m),
+            ServiceError::Invalid(m) | ServiceError::Unauthorized(m) => Self::BadRequest(m),
             ServiceError::OAuth(o) => Self::BadRequest(o.description),
             ServiceError::Unavailable(m) => Self::Unavailable(m),
             ServiceError::RateLimited { retry_after } => Self::RateLimited(retry_after),

@@ -11,7 +11,7 @@ use crate::AlexaService;
 use crate::error::AlexaError;
 use crate::lwa::LwaError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -19,7 +19,7 @@ pub enum Status {
     Warn,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Item {
     pub id: &'static str,
     pub status: Status,
@@ -28,7 +28,7 @@ pub struct Item {
     pub fix: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     pub skill: String,
     pub ready: bool,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Step {
     pub step: &'static str,
     pub ok: bool,

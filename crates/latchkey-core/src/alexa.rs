@@ -36,7 +36,7 @@ pub fn validate_skill_id(skill_id: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err("Alexa skill id must look like amzn1.ask.skill.<id>".into()) }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SkillKind {
     SmartHome,
@@ -84,7 +84,7 @@ impl fmt::Display for SkillKind {
 }
 
 /// The Alexa region a skill's events go to (ALEXA.md §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum AlexaRegion {
     NA,
     EU,

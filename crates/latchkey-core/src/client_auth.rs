@@ -9,7 +9,7 @@ use crate::error::OAuthError;
 
 /// How a client is configured to authenticate (RFC 8414 `token_endpoint_auth_methods_supported`).
 /// Alexa calls these "HTTP Basic" and "Credentials in request body".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuthMethod {
     ClientSecretBasic,

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod pkce;
 pub mod redirect;
 pub mod refresh;
+pub mod role;
 pub mod scope;
 pub mod slug;
 pub mod time;

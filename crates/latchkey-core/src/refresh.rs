@@ -10,7 +10,7 @@ use crate::time::UnixTime;
 
 pub const DEFAULT_GRACE_SECS: i64 = 3600;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "policy", rename_all = "snake_case")]
 pub enum RefreshPolicy {
     Rotate { grace_secs: i64 },

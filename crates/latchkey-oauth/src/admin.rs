@@ -13,10 +13,11 @@ use latchkey_store::records::{
 use serde::Serialize;
 use serde_json::json;
 
+use crate::access::Access;
 use crate::error::{ServiceError, ServiceResult};
 use crate::keys::generate_rs256;
 use crate::password::PasswordHasher;
-use crate::{AuthServer, TenantCtx, random};
+use crate::{AuthServer, random};
 
 pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 3600;
 pub const DEFAULT_CLIENT_SCOPES: &str = "openid profile email";
@@ -47,7 +48,7 @@ impl Default for ClientOptions {
 }
 
 /// A client with its secret, shown once.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedClient {
     pub client_id: String,
     pub client_secret: String,
@@ -56,7 +57,7 @@ pub struct CreatedClient {
 }
 
 /// What the Alexa console's account-linking page asks for.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedSkill {
     pub id: String,
     pub client_id: String,
@@ -70,7 +71,7 @@ pub struct CreatedSkill {
     pub skill: Skill,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedApiKey {
     pub id: String,
     pub key: String,
@@ -115,13 +116,6 @@ impl AuthServer {
             .await?;
         let issuer = self.issuer_for(&tenant.slug);
         Ok((tenant, issuer))
-    }
-
-    /// Looks a tenant up by slug for management, suspended or not.
-    pub async fn tenant_for_admin(&self, slug: &str) -> ServiceResult<TenantCtx> {
-        let tenant =
-            self.store.tenant_by_slug(slug).await?.ok_or_else(|| ServiceError::NotFound(format!("tenant '{slug}'")))?;
-        Ok(TenantCtx { issuer: self.issuer_for(&tenant.slug), tenant })
     }
 
     fn build_client(
@@ -175,12 +169,13 @@ impl AuthServer {
 
     pub async fn create_client(
         &self,
-        t: &TenantCtx,
+        t: &Access,
         name: &str,
         redirect_uris: Vec<String>,
         grant_types: Vec<String>,
         opts: &ClientOptions,
     ) -> ServiceResult<CreatedClient> {
+        t.require_write()?;
         let known = [GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_CLIENT_CREDENTIALS];
         if grant_types.is_empty() {
             return Err(invalid("at least one grant type is required"));
@@ -190,14 +185,12 @@ impl AuthServer {
         }
         let (new, secret) = self.build_client(name, redirect_uris, grant_types, opts, 60, DEFAULT_CLIENT_SCOPES)?;
         let client = self.store.scoped(t.id()).create_client(new).await?;
-        self.store
-            .scoped(t.id())
-            .audit("cli", "client.created", Some(&client.client_id), json!({"name": client.name}), None)
-            .await?;
+        t.audit(self, "client.created", Some(&client.client_id), json!({"name": client.name})).await?;
         Ok(CreatedClient { client_id: client.client_id.clone(), client_secret: secret, client })
     }
 
-    pub async fn rotate_client_secret(&self, t: &TenantCtx, client_id: &str) -> ServiceResult<String> {
+    pub async fn rotate_client_secret(&self, t: &Access, client_id: &str) -> ServiceResult<String> {
+        t.require_write()?;
         let secret = random::secret()?;
         self.store.scoped(t.id()).set_client_secret_hash(client_id, &secret_hash(&secret)).await.map_err(
             |e| match e {
@@ -206,14 +199,14 @@ impl AuthServer {
             },
         )?;
         self.invalidate_client(t.id(), client_id);
-        self.store.scoped(t.id()).audit("cli", "client.secret_rotated", Some(client_id), json!({}), None).await?;
+        t.audit(self, "client.secret_rotated", Some(client_id), json!({})).await?;
         Ok(secret)
     }
 
     #[allow(clippy::too_many_arguments)]
     pub async fn create_skill(
         &self,
-        t: &TenantCtx,
+        t: &Access,
         name: &str,
         alexa_skill_id: &str,
         vendor_id: &str,
@@ -222,6 +215,7 @@ impl AuthServer {
         lwa: Option<(String, String)>,
         opts: &ClientOptions,
     ) -> ServiceResult<CreatedSkill> {
+        t.require_write()?;
         alexa::validate_skill_id(alexa_skill_id).map_err(invalid)?;
         alexa::validate_vendor_id(vendor_id).map_err(invalid)?;
         let redirect_uris = alexa::redirect_uris(vendor_id);
@@ -248,10 +242,7 @@ impl AuthServer {
                 new_client,
             )
             .await?;
-        self.store
-            .scoped(t.id())
-            .audit("cli", "skill.created", Some(&skill.alexa_skill_id), json!({"client_id": client.client_id}), None)
-            .await?;
+        t.audit(self, "skill.created", Some(&skill.alexa_skill_id), json!({"client_id": client.client_id})).await?;
         Ok(CreatedSkill {
             id: skill.id.clone(),
             client_id: client.client_id.clone(),
@@ -267,11 +258,12 @@ impl AuthServer {
 
     pub async fn create_user(
         &self,
-        t: &TenantCtx,
+        t: &Access,
         email: &str,
         password: Option<&str>,
         name: Option<String>,
     ) -> ServiceResult<EndUser> {
+        t.require_write()?;
         let email = email.trim();
         if email.len() > 320 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
             return Err(invalid("a valid email address is required"));
@@ -284,23 +276,18 @@ impl AuthServer {
             None => None,
         };
         let user = self.store.scoped(t.id()).create_user(email, hash, name).await?;
-        self.store
-            .scoped(t.id())
-            .audit("cli", "user.created", Some(&user.id), json!({"email": user.email}), None)
-            .await?;
+        t.audit(self, "user.created", Some(&user.id), json!({"email": user.email})).await?;
         Ok(user)
     }
 
-    pub async fn create_api_key(&self, t: &TenantCtx, name: &str) -> ServiceResult<CreatedApiKey> {
+    pub async fn create_api_key(&self, t: &Access, name: &str) -> ServiceResult<CreatedApiKey> {
+        t.require_write()?;
         if name.trim().is_empty() || name.len() > 200 {
             return Err(invalid("API key name must be 1-200 characters"));
         }
         let key = format!("lk_{}", random::secret()?);
         let rec: ApiKey = self.store.scoped(t.id()).create_api_key(name.trim(), &key[..10], &secret_hash(&key)).await?;
-        self.store
-            .scoped(t.id())
-            .audit("cli", "apikey.created", Some(&rec.id), json!({"name": rec.name}), None)
-            .await?;
+        t.audit(self, "apikey.created", Some(&rec.id), json!({"name": rec.name})).await?;
         Ok(CreatedApiKey { id: rec.id, key })
     }
 
@@ -314,13 +301,14 @@ impl AuthServer {
     }
 
     /// Generates a new signing key; the old one stays published as "previous".
-    pub async fn rotate_signing_key(&self, t: &TenantCtx) -> ServiceResult<String> {
+    pub async fn rotate_signing_key(&self, t: &Access) -> ServiceResult<String> {
+        t.require_write()?;
         let key =
             tokio::task::spawn_blocking(generate_rs256).await.map_err(|e| ServiceError::internal(e.to_string()))??;
         let kid = key.kid.clone();
         self.store.scoped(t.id()).rotate_signing_key(key).await?;
         self.invalidate(&t.tenant.slug, t.id());
-        self.store.scoped(t.id()).audit("cli", "keys.rotated", Some(&kid), json!({}), None).await?;
+        t.audit(self, "keys.rotated", Some(&kid), json!({})).await?;
         Ok(kid)
     }
 }
@@ -378,10 +366,11 @@ pub struct ProviderUpdate {
 impl AuthServer {
     pub async fn update_provider(
         &self,
-        t: &TenantCtx,
+        t: &Access,
         slug: &str,
         u: ProviderUpdate,
     ) -> ServiceResult<latchkey_store::records::UpstreamProvider> {
+        t.require_write()?;
         let scoped = self.store.scoped(t.id());
         let mut p = scoped.provider(slug).await?.ok_or_else(|| ServiceError::NotFound(format!("provider '{slug}'")))?;
         if let Some(n) = u.name {
@@ -414,12 +403,13 @@ impl AuthServer {
             p.claim_map = parse_claim_map(Some(&m))?;
         }
         scoped.update_provider(&p, u.client_secret.as_deref().filter(|s| !s.is_empty())).await?;
-        scoped.audit("cli", "provider.updated", Some(&p.slug), json!({}), None).await?;
+        t.audit(self, "provider.updated", Some(&p.slug), json!({})).await?;
         Ok(p)
     }
 
     /// `both`, `password` or `federated`: what the sign-in page offers.
-    pub async fn set_login_methods(&self, t: &TenantCtx, methods: &str) -> ServiceResult<()> {
+    pub async fn set_login_methods(&self, t: &Access, methods: &str) -> ServiceResult<()> {
+        t.require_write()?;
         if !matches!(methods, "both" | "password" | "federated") {
             return Err(invalid("login methods must be both, password or federated"));
         }
@@ -427,16 +417,17 @@ impl AuthServer {
         settings.login_methods = Some(methods.to_owned());
         self.store.set_tenant_settings(t.id(), &settings).await?;
         self.invalidate(&t.tenant.slug, t.id());
-        self.store.scoped(t.id()).audit("cli", "tenant.login_methods", None, json!({"methods": methods}), None).await?;
+        t.audit(self, "tenant.login_methods", None, json!({"methods": methods})).await?;
         Ok(())
     }
 
     /// Adds an upstream OpenID Connect provider; returns it with the callback URI to register upstream.
     pub async fn create_provider(
         &self,
-        t: &TenantCtx,
+        t: &Access,
         input: ProviderInput,
     ) -> ServiceResult<(latchkey_store::records::UpstreamProvider, String)> {
+        t.require_write()?;
         slug::validate_slug(&input.slug).map_err(|e| invalid(format!("provider {e}")))?;
         if input.name.trim().is_empty() || input.name.len() > 100 {
             return Err(invalid("provider name must be 1-100 characters"));
@@ -469,10 +460,7 @@ impl AuthServer {
                 claim_map,
             })
             .await?;
-        self.store
-            .scoped(t.id())
-            .audit("cli", "provider.created", Some(&p.slug), json!({"issuer": p.issuer}), None)
-            .await?;
+        t.audit(self, "provider.created", Some(&p.slug), json!({"issuer": p.issuer})).await?;
         let callback = self.federation_callback_uri(t, &p.slug);
         Ok((p, callback))
     }

@@ -313,7 +313,7 @@ impl AuthServer {
     }
 
     /// Seconds to wait if either counter is over its limit.
-    async fn login_blocked(&self, acct_key: &str, ip_key: &str) -> ServiceResult<Option<i64>> {
+    pub(crate) async fn login_blocked(&self, acct_key: &str, ip_key: &str) -> ServiceResult<Option<i64>> {
         for (key, limit) in
             [(acct_key, self.config.login_failures_per_account), (ip_key, self.config.login_failures_per_ip)]
         {

@@ -30,4 +30,9 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     pub fn remove(&self, k: &K) {
         self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(k);
     }
+
+    /// Drops every entry whose key matches.
+    pub fn remove_where(&self, f: impl Fn(&K) -> bool) {
+        self.map.lock().unwrap_or_else(|p| p.into_inner()).retain(|k, _| !f(k));
+    }
 }

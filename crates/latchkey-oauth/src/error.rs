@@ -16,6 +16,9 @@ pub enum ServiceError {
     Invalid(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Credentials missing or wrong (dashboard sign-in, management API).
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("service temporarily unavailable: {0}")]
     Unavailable(String),
     #[error("too many requests; retry in {retry_after} s")]

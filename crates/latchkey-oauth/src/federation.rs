@@ -44,6 +44,26 @@ impl AuthServer {
         format!("{}/federation/{provider_slug}/callback", t.issuer)
     }
 
+    /// "Test connection": fetches the provider's discovery document and keys afresh. `Ok(Ok(detail))`
+    /// when they load, `Ok(Err(why))` when not; errors only for a provider that does not exist.
+    pub async fn test_provider(&self, a: &crate::access::Access, slug: &str) -> ServiceResult<Result<String, String>> {
+        let p = self
+            .store
+            .scoped(a.id())
+            .provider(slug)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("provider '{slug}'")))?;
+        Ok(match self.provider_metadata(&p, true).await {
+            Ok(m) => Ok(format!(
+                "discovery loaded: issuer {}, authorization endpoint {}, {} signing key(s)",
+                m.issuer().as_str(),
+                m.authorization_endpoint().as_str(),
+                m.jwks().keys().len()
+            )),
+            Err(e) => Err(e.to_string()),
+        })
+    }
+
     /// The provider's discovery document and JWKS, cached for five minutes; `refresh` refetches (an
     /// upstream key rotation is picked up without a restart).
     async fn provider_metadata(&self, p: &UpstreamProvider, refresh: bool) -> ServiceResult<Arc<CoreProviderMetadata>> {

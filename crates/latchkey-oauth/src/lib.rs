@@ -4,6 +4,8 @@
 //! knows nothing about HTTP.
 #![forbid(unsafe_code)]
 
+pub mod access;
+pub mod accounts;
 pub mod admin;
 pub mod authorize;
 mod cache;
@@ -12,6 +14,7 @@ pub mod error;
 pub mod federation;
 pub mod introspect;
 pub mod keys;
+pub mod manage;
 pub mod password;
 pub mod random;
 pub mod revoke;
@@ -102,6 +105,8 @@ pub struct AuthServer {
     /// For upstream providers: no redirects followed, bounded time, so an unreachable provider gives
     /// the user a page, not a hang.
     upstream_http: reqwest::Client,
+    /// Outgoing mail (verification, reset, invitations); the dashboard's account flows need it.
+    pub mailer: Option<Arc<latchkey_mail::Mailer>>,
 }
 
 impl AuthServer {
@@ -124,14 +129,20 @@ impl AuthServer {
                 .timeout(Duration::from_secs(8))
                 .build()
                 .map_err(|e| ServiceError::internal(e.to_string()))?,
+            mailer: None,
         })
+    }
+
+    pub fn with_mailer(mut self, mailer: latchkey_mail::Mailer) -> Self {
+        self.mailer = Some(Arc::new(mailer));
+        self
     }
 
     pub fn issuer_for(&self, slug: &str) -> String {
         format!("{}/t/{}", self.config.public_url, slug)
     }
 
-    /// Resolves an active tenant by slug. Unknown → `NotFound`; suspended → `Forbidden`.
+    /// Resolves an active tenant by slug. Unknown → `NotFound`; suspended or pending → `Forbidden`.
     pub async fn tenant(&self, slug: &str) -> ServiceResult<TenantCtx> {
         let tenant = match self.tenants.get(&slug.to_owned()) {
             Some(t) => t,
@@ -142,8 +153,14 @@ impl AuthServer {
             }
         };
         let tenant = tenant.ok_or_else(|| ServiceError::NotFound(format!("tenant '{slug}'")))?;
-        if tenant.status == TenantStatus::Suspended {
-            return Err(ServiceError::Forbidden(format!("tenant '{slug}' is suspended")));
+        match tenant.status {
+            TenantStatus::Active => {}
+            TenantStatus::Suspended => return Err(ServiceError::Forbidden(format!("tenant '{slug}' is suspended"))),
+            TenantStatus::Pending => {
+                return Err(ServiceError::Forbidden(format!(
+                    "tenant '{slug}' is not active yet: its owner has not verified their email"
+                )));
+            }
         }
         Ok(TenantCtx { issuer: self.issuer_for(&tenant.slug), tenant })
     }
@@ -200,6 +217,16 @@ impl AuthServer {
     /// Forgets a cached client after this process changed it.
     pub fn invalidate_client(&self, t: &TenantId, client_id: &str) {
         self.clients.remove(&(t.clone(), client_id.to_owned()));
+    }
+
+    /// Forgets a cached end user after this process changed it (disabled users lose access at once here).
+    pub fn invalidate_user(&self, t: &TenantId, user_id: &str) {
+        self.users.remove(&(t.clone(), user_id.to_owned()));
+    }
+
+    /// Forgets a tenant's cached API keys (after one is deleted).
+    pub fn invalidate_api_keys(&self, t: &TenantId) {
+        self.api_keys.remove_where(|(tid, _)| tid == t);
     }
 
     /// Drops cached state for a tenant after this process changed it.

@@ -12,7 +12,7 @@ use std::time::Instant;
 use crate::metrics::Metrics;
 
 use crate::config::Config;
-use crate::http::{alexa, health, oauth_api, oauth_pages, wellknown};
+use crate::http::{alexa, api, health, oauth_api, oauth_pages, wellknown};
 use latchkey_alexa::{AlexaService, AmazonEndpoints};
 
 /// Shared by every request.
@@ -39,7 +39,7 @@ pub async fn open_auth_server(config: &Config, public_url: &str) -> anyhow::Resu
     let mut auth_config = AuthConfig::new(public_url);
     auth_config.token_rate_per_client = config.token_rate_per_client;
     auth_config.api_rate_per_key = config.api_rate_per_key;
-    Ok(AuthServer::new(store, kv, auth_config)?)
+    Ok(AuthServer::new(store, kv, auth_config)?.with_mailer(config.mailer()?))
 }
 
 pub fn amazon_endpoints(config: &Config) -> AmazonEndpoints {
@@ -136,6 +136,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics))
+        .service(web::scope("/api").configure(api::operator_routes))
+        .service(web::scope("/t/{tenant}/api/v1").configure(api::tenant_routes))
         .route("/.well-known/oauth-authorization-server/t/{slug}", web::get().to(wellknown::openid_configuration))
         .route("/.well-known/openid-configuration/t/{slug}", web::get().to(wellknown::openid_configuration))
         .service(

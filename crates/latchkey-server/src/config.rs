@@ -42,6 +42,8 @@ pub struct Config {
     /// Namespaces every Redis key, so several deployments (or tests) can share one Redis.
     pub redis_prefix: String,
     pub smtp_url: Option<Secret>,
+    /// The From address of mail Latchkey sends.
+    pub mail_from: String,
     /// Base64 of 32 bytes. Unset: generated once into `{data_dir}/master.key`.
     pub master_key: Option<Secret>,
     /// Earlier master keys, comma-separated, still accepted for reading during a rotation. Unset:
@@ -75,6 +77,7 @@ impl Default for Config {
             redis_url: None,
             redis_prefix: "latchkey:".into(),
             smtp_url: None,
+            mail_from: "Latchkey <no-reply@latchkey.localhost>".into(),
             master_key: None,
             master_key_previous: None,
             trust_proxy: false,
@@ -116,6 +119,14 @@ impl Config {
             .merge(Env::raw().only(&["database_url", "redis_url", "smtp_url"]))
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))
+    }
+
+    /// SMTP when `SMTP_URL` is set; otherwise `.eml` files in `{data_dir}/outbox/`.
+    pub fn mailer(&self) -> anyhow::Result<latchkey_mail::Mailer> {
+        Ok(match &self.smtp_url {
+            Some(url) => latchkey_mail::Mailer::smtp(url.expose(), &self.mail_from)?,
+            None => latchkey_mail::Mailer::outbox(&self.data_dir.join("outbox"), &self.mail_from)?,
+        })
     }
 
     /// The public URL, checked: https, or http only on a loopback host.

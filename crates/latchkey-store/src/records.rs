@@ -5,11 +5,13 @@ use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_core::refresh::RefreshPolicy;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantStatus {
     Active,
     Suspended,
+    /// Signed up in the dashboard; the owner has not verified their email yet.
+    Pending,
 }
 
 impl TenantStatus {
@@ -17,12 +19,21 @@ impl TenantStatus {
         match self {
             Self::Active => "active",
             Self::Suspended => "suspended",
+            Self::Pending => "pending",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "suspended" => Self::Suspended,
+            "pending" => Self::Pending,
+            _ => Self::Active,
         }
     }
 }
 
 /// Per-tenant settings kept as one JSON document: branding and login options.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct TenantSettings {
     /// Accent colour of the login pages, `#rrggbb`.
@@ -32,7 +43,7 @@ pub struct TenantSettings {
     pub login_methods: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Tenant {
     pub id: TenantId,
     pub slug: String,
@@ -46,7 +57,7 @@ pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
 pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Client {
     /// Internal row id.
     pub id: String,
@@ -90,7 +101,7 @@ pub struct NewClient {
     pub refresh_token_ttl: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Skill {
     pub id: String,
     pub tenant_id: TenantId,
@@ -118,7 +129,7 @@ pub struct NewSkill {
     pub lwa_client_secret: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EndUser {
     pub id: String,
     pub tenant_id: TenantId,
@@ -131,7 +142,7 @@ pub struct EndUser {
     pub created_at: i64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: String,
     pub tenant_id: TenantId,
@@ -148,6 +159,30 @@ pub struct Operator {
     pub email: String,
     #[serde(skip)]
     pub password_hash: String,
+    pub created_at: i64,
+}
+
+/// A dashboard sign-in.
+#[derive(Clone, Debug, Serialize)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub email_verified: bool,
+    pub session_epoch: i64,
+    pub created_at: i64,
+}
+
+/// An account's role in one tenant.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Member {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub account_id: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub role: latchkey_core::role::Role,
     pub created_at: i64,
 }
 
@@ -183,7 +218,7 @@ pub struct SigningKey {
     pub created_at: i64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct LinkedAccount {
     pub id: String,
     pub tenant_id: TenantId,
@@ -238,7 +273,7 @@ pub struct RefreshTokenRecord {
     pub last_used_at: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: String,
     pub tenant_id: Option<String>,
@@ -251,7 +286,7 @@ pub struct AuditEvent {
 }
 
 /// An upstream OpenID Connect provider a tenant's users can sign in with.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct UpstreamProvider {
     pub id: String,
     pub tenant_id: TenantId,
@@ -282,7 +317,7 @@ pub struct NewUpstreamProvider {
     pub claim_map: std::collections::BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct FederatedIdentity {
     pub provider_id: String,
     pub subject: String,

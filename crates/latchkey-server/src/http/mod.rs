@@ -1,6 +1,7 @@
 //! HTTP adapters: each handler parses, calls one service function, and renders. Errors are mapped to
 //! responses in one place (`respond`).
 pub mod alexa;
+pub mod api;
 pub mod extract;
 pub mod health;
 pub mod oauth_api;

@@ -66,6 +66,7 @@ pub fn to_oauth(e: ServiceError) -> OAuthError {
         }
         ServiceError::NotFound(what) => OAuthError::invalid_request(format!("{what} not found")),
         ServiceError::Forbidden(m) => OAuthError::new(ErrorCode::AccessDenied, m),
+        ServiceError::Unauthorized(m) => OAuthError::new(ErrorCode::InvalidClient, m),
         ServiceError::Invalid(m) | ServiceError::Conflict(m) => OAuthError::invalid_request(m),
         ServiceError::RateLimited { retry_after } => OAuthError::new(
             ErrorCode::TemporarilyUnavailable,

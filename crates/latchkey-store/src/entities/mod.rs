@@ -1,5 +1,6 @@
 //! sea-orm entities, one per table. Repositories in `crate::repo` are the only users; nothing outside
 //! this crate sees an entity.
+pub mod account;
 pub mod api_key;
 pub mod audit_event;
 pub mod end_user;
@@ -12,4 +13,5 @@ pub mod refresh_token;
 pub mod signing_key;
 pub mod skill;
 pub mod tenant;
+pub mod tenant_member;
 pub mod upstream_provider;

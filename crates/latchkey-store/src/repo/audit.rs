@@ -33,12 +33,30 @@ impl Scoped<'_> {
 
     /// Newest first.
     pub async fn audit_events(&self, action: Option<&str>, limit: u64) -> Result<Vec<AuditEvent>, StoreError> {
+        self.search_audit(&AuditFilter { action: action.map(str::to_owned), ..Default::default() }, 0, limit).await
+    }
+
+    /// Newest first, filtered: an action or an action prefix ending in `.` ("client."), an actor
+    /// substring, and a time range.
+    pub async fn search_audit(&self, f: &AuditFilter, offset: u64, limit: u64) -> Result<Vec<AuditEvent>, StoreError> {
         let mut q = audit_event::Entity::find().filter(audit_event::Column::TenantId.eq(self.tid()));
-        if let Some(a) = action {
-            q = q.filter(audit_event::Column::Action.eq(a));
+        match f.action.as_deref().filter(|a| !a.is_empty()) {
+            Some(a) if a.ends_with('.') => q = q.filter(audit_event::Column::Action.starts_with(a)),
+            Some(a) => q = q.filter(audit_event::Column::Action.eq(a)),
+            None => {}
+        }
+        if let Some(actor) = f.actor.as_deref().filter(|a| !a.is_empty()) {
+            q = q.filter(audit_event::Column::Actor.contains(actor));
+        }
+        if let Some(since) = f.since {
+            q = q.filter(audit_event::Column::At.gte(since));
+        }
+        if let Some(until) = f.until {
+            q = q.filter(audit_event::Column::At.lt(until));
         }
         Ok(q.order_by_desc(audit_event::Column::At)
             .order_by_desc(audit_event::Column::Id)
+            .offset(offset)
             .limit(limit)
             .all(self.db())
             .await?
@@ -55,4 +73,13 @@ impl Scoped<'_> {
             })
             .collect())
     }
+}
+
+/// What the audit log can be filtered by.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
 }

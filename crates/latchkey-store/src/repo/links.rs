@@ -98,6 +98,33 @@ impl Scoped<'_> {
             .collect())
     }
 
+    /// One page of links, newest first, optionally of one user and/or one client (internal id).
+    pub async fn search_links(
+        &self,
+        user_id: Option<&str>,
+        client_row_id: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<LinkedAccount>, StoreError> {
+        use sea_orm::QuerySelect;
+        let mut q = linked_account::Entity::find().filter(linked_account::Column::TenantId.eq(self.tid()));
+        if let Some(u) = user_id {
+            q = q.filter(linked_account::Column::UserId.eq(u));
+        }
+        if let Some(c) = client_row_id {
+            q = q.filter(linked_account::Column::ClientId.eq(c));
+        }
+        Ok(q.order_by_desc(linked_account::Column::CreatedAt)
+            .order_by_desc(linked_account::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect())
+    }
+
     /// Unlinks: the link is marked revoked and every token family of that user and client is revoked,
     /// in one transaction.
     pub async fn revoke_link(&self, link_id: &str) -> Result<LinkedAccount, StoreError> {
@@ -131,5 +158,17 @@ impl Scoped<'_> {
             .await?;
         txn.commit().await?;
         Ok(to_record(link))
+    }
+}
+
+impl Scoped<'_> {
+    /// Active links.
+    pub async fn count_links(&self) -> Result<u64, StoreError> {
+        use sea_orm::PaginatorTrait;
+        Ok(linked_account::Entity::find()
+            .filter(linked_account::Column::TenantId.eq(self.tid()))
+            .filter(linked_account::Column::Status.eq("active"))
+            .count(self.db())
+            .await?)
     }
 }

@@ -1,12 +1,14 @@
 //! Repositories. Global ones (tenants, operators) are methods on `Store`; everything a tenant owns is
 //! reached through `Store::scoped(&tenant_id)`, whose methods all filter on that tenant. A handler
 //! cannot touch tenant-owned rows without first naming the tenant.
+mod accounts;
 mod amazon_tokens;
 mod api_keys;
 mod audit;
 mod clients;
 mod links;
 mod maintenance;
+mod members;
 mod operators;
 mod providers;
 mod refresh;
@@ -15,6 +17,7 @@ mod skills;
 mod tenants;
 mod users;
 
+pub use audit::AuditFilter;
 pub use maintenance::ResealReport;
 pub use refresh::{RefreshOutcome, RotateRequest};
 pub use signing_keys::NewSigningKey;

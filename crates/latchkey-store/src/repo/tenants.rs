@@ -13,7 +13,7 @@ fn to_record(m: tenant::Model) -> Tenant {
         id: TenantId::new(m.id),
         slug: m.slug,
         name: m.name,
-        status: if m.status == "suspended" { TenantStatus::Suspended } else { TenantStatus::Active },
+        status: TenantStatus::parse(&m.status),
         settings: serde_json::from_str(&m.settings).unwrap_or_default(),
         created_at: m.created_at,
     }
@@ -73,6 +73,15 @@ impl Store {
     pub async fn set_tenant_settings(&self, id: &TenantId, settings: &TenantSettings) -> Result<(), StoreError> {
         let r = tenant::Entity::update_many()
             .col_expr(tenant::Column::Settings, sea_orm::sea_query::Expr::value(serde_json::to_string(settings)?))
+            .filter(tenant::Column::Id.eq(id.as_str()))
+            .exec(self.writer())
+            .await?;
+        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    pub async fn set_tenant_name(&self, id: &TenantId, name: &str) -> Result<(), StoreError> {
+        let r = tenant::Entity::update_many()
+            .col_expr(tenant::Column::Name, sea_orm::sea_query::Expr::value(name))
             .filter(tenant::Column::Id.eq(id.as_str()))
             .exec(self.writer())
             .await?;

@@ -121,3 +121,40 @@ impl Scoped<'_> {
         if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }
+
+impl Scoped<'_> {
+    /// One page of users, optionally those whose email contains `q`, ordered by email.
+    pub async fn search_users(&self, q: Option<&str>, offset: u64, limit: u64) -> Result<Vec<EndUser>, StoreError> {
+        use sea_orm::QuerySelect;
+        let mut query = end_user::Entity::find().filter(end_user::Column::TenantId.eq(self.tid()));
+        if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
+            query = query.filter(end_user::Column::Email.contains(q.to_lowercase()));
+        }
+        Ok(query
+            .order_by_asc(end_user::Column::Email)
+            .offset(offset)
+            .limit(limit)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect())
+    }
+
+    pub async fn set_user_password_hash(&self, id: &str, hash: &str) -> Result<(), StoreError> {
+        let r = end_user::Entity::update_many()
+            .col_expr(end_user::Column::PasswordHash, sea_orm::sea_query::Expr::value(hash))
+            .filter(end_user::Column::TenantId.eq(self.tid()))
+            .filter(end_user::Column::Id.eq(id))
+            .exec(self.writer())
+            .await?;
+        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+}
+
+impl Scoped<'_> {
+    pub async fn count_users(&self) -> Result<u64, StoreError> {
+        use sea_orm::PaginatorTrait;
+        Ok(end_user::Entity::find().filter(end_user::Column::TenantId.eq(self.tid())).count(self.db()).await?)
+    }
+}

@@ -1,0 +1,484 @@
+//! Dashboard accounts: self-signup with email verification, sign-in, sessions in the KV store,
+//! sign-out everywhere, password reset, and invitations. Links sent by mail carry a random token; only
+//! its hash is stored (in the KV store, with the link's lifetime), and taking it deletes it, so every
+//! link works once.
+use latchkey_core::hashing::secret_hash;
+use latchkey_core::role::Role;
+use latchkey_core::slug;
+use latchkey_mail::Email;
+use latchkey_store::records::{Account, Member, Tenant};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::time::Duration;
+
+use crate::access::{Access, Actor, Principal};
+use crate::error::{ServiceError, ServiceResult};
+use crate::keys::generate_rs256;
+use crate::password::PasswordHasher;
+use crate::{AuthServer, random};
+
+const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
+const RESET_TTL: Duration = Duration::from_secs(3600);
+const INVITE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const DASHBOARD_SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Signups and mail-sending requests allowed per client IP per hour, and mails per address per hour.
+const SIGNUPS_PER_IP_HOUR: i64 = 10;
+const MAILS_PER_ADDRESS_HOUR: i64 = 5;
+
+/// What the signup form sends.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SignupInput {
+    pub company: String,
+    pub slug: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// A dashboard session as stored in the KV store (under the hash of its id).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DashboardSession {
+    pub kind: SessionKind,
+    pub subject_id: String,
+    pub email: String,
+    pub epoch: i64,
+    /// Sent back in a header or form field with every mutation (synchronizer token).
+    pub csrf: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    Account,
+    Operator,
+}
+
+impl DashboardSession {
+    pub fn actor(&self, ip: Option<String>) -> Actor {
+        let principal = match self.kind {
+            SessionKind::Account => Principal::Account { id: self.subject_id.clone(), email: self.email.clone() },
+            SessionKind::Operator => Principal::Operator { id: self.subject_id.clone(), email: self.email.clone() },
+        };
+        Actor { principal, ip }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Invitation {
+    tenant_id: String,
+    tenant_slug: String,
+    email: String,
+    role: Role,
+    invited_by: String,
+}
+
+/// What an invitation link shows before it is accepted.
+#[derive(Clone, Debug, Serialize)]
+pub struct InvitationInfo {
+    pub tenant_slug: String,
+    pub email: String,
+    pub role: Role,
+    /// An account with this email exists: accepting asks for its password, not a new one.
+    pub account_exists: bool,
+}
+
+fn invalid(msg: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid(msg.into())
+}
+
+pub fn validate_email(email: &str) -> ServiceResult<String> {
+    let email = email.trim();
+    let ok = email.len() <= 320
+        && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        return Err(invalid("enter a valid email address"));
+    }
+    Ok(email.to_lowercase())
+}
+
+fn kv_key(kind: &str, token: &str) -> String {
+    format!("acct:{kind}:{}", secret_hash(token))
+}
+
+impl AuthServer {
+    fn dashboard_url(&self, path: &str) -> String {
+        format!("{}/admin{path}", self.config.public_url)
+    }
+
+    async fn send_mail(&self, to: &str, subject: &str, body: String) -> ServiceResult<()> {
+        let mailer = self.mailer.as_ref().ok_or_else(|| ServiceError::Unavailable("mail is not configured".into()))?;
+        mailer
+            .send(&Email { to: to.to_owned(), subject: subject.to_owned(), body })
+            .await
+            .map_err(|e| ServiceError::Unavailable(format!("mail could not be sent: {e}")))
+    }
+
+    /// A counter per `key` over an hour; `RateLimited` past `limit`.
+    async fn hourly_limit(&self, key: &str, limit: i64) -> ServiceResult<()> {
+        let key = format!("rl:hour:{key}");
+        let n = self.kv.incr(&key, Duration::from_secs(3600)).await?;
+        if n > limit {
+            let retry_after = self.kv.ttl(&key).await?.unwrap_or(3600).max(1) as u64;
+            return Err(ServiceError::RateLimited { retry_after });
+        }
+        Ok(())
+    }
+
+    /// Whether `slug` can be signed up for: `Ok` or the reason it cannot.
+    pub async fn slug_available(&self, s: &str) -> ServiceResult<Result<(), String>> {
+        if let Err(e) = slug::validate_slug(s) {
+            return Ok(Err(e.to_string()));
+        }
+        if self.store.tenant_by_slug(s).await?.is_some() {
+            return Ok(Err(format!("'{s}' is taken")));
+        }
+        Ok(Ok(()))
+    }
+
+    /// Creates a pending tenant with its owner and mails the owner a verification link.
+    pub async fn sign_up(&self, input: SignupInput, ip: &str) -> ServiceResult<(Tenant, Account)> {
+        let company = input.company.trim();
+        if company.is_empty() || company.len() > 200 {
+            return Err(invalid("company name must be 1-200 characters"));
+        }
+        if let Err(reason) = self.slug_available(input.slug.trim()).await? {
+            return Err(ServiceError::Conflict(reason));
+        }
+        let email = validate_email(&input.email)?;
+        PasswordHasher::check_policy(&input.password)?;
+        self.hourly_limit(&format!("signup:ip:{ip}"), SIGNUPS_PER_IP_HOUR).await?;
+        let hash = self.hasher.hash(&input.password).await?;
+        let key =
+            tokio::task::spawn_blocking(generate_rs256).await.map_err(|e| ServiceError::internal(e.to_string()))??;
+        let (tenant, account, _owner) = self.store.sign_up(input.slug.trim(), company, key, &email, &hash).await?;
+        self.store
+            .scoped(&tenant.id)
+            .audit(
+                &format!("account:{email}"),
+                "tenant.signed_up",
+                Some(&tenant.slug),
+                json!({"name": company}),
+                Some(ip),
+            )
+            .await?;
+        // The tenant exists now; a failed mail is reported but the owner can ask for another.
+        if let Err(e) = self.send_verification(&account).await {
+            tracing::warn!(error = %e, "verification mail not sent");
+        }
+        Ok((tenant, account))
+    }
+
+    async fn send_verification(&self, account: &Account) -> ServiceResult<()> {
+        let token = random::secret()?;
+        self.kv.set(&kv_key("verify", &token), account.id.as_bytes(), VERIFY_TTL).await?;
+        let link = self.dashboard_url(&format!("/verify?token={token}"));
+        self.send_mail(
+            &account.email,
+            "Verify your email for Latchkey",
+            format!(
+                "Welcome to Latchkey.\n\nConfirm your email address to activate your tenant:\n\n{link}\n\n\
+                 The link works once and expires in 24 hours. If you did not sign up, ignore this mail.\n"
+            ),
+        )
+        .await
+    }
+
+    /// Sends a fresh verification link, if the address belongs to an unverified account. Answers the
+    /// same either way, so it cannot be used to find out who has an account.
+    pub async fn resend_verification(&self, email: &str, ip: &str) -> ServiceResult<()> {
+        let email = validate_email(email)?;
+        self.hourly_limit(&format!("mail:ip:{ip}"), SIGNUPS_PER_IP_HOUR * 3).await?;
+        self.hourly_limit(&format!("mail:addr:{}", secret_hash(&email)), MAILS_PER_ADDRESS_HOUR).await?;
+        if let Some(a) = self.store.account_by_email(&email).await?
+            && !a.email_verified
+        {
+            self.send_verification(&a).await?;
+        }
+        Ok(())
+    }
+
+    /// Redeems a verification link: the account is verified and the tenants it owns become active.
+    pub async fn verify_email(&self, token: &str) -> ServiceResult<Account> {
+        let id = self
+            .kv
+            .take(&kv_key("verify", token))
+            .await?
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| invalid("this verification link is invalid, used or expired; ask for a new one"))?;
+        let activated = self.store.verify_account(&id).await?;
+        let account = self.store.account(&id).await?.ok_or_else(|| ServiceError::NotFound("account".into()))?;
+        for t in &activated {
+            if let Some(tenant) = self.store.tenant_by_id(t).await? {
+                self.invalidate(&tenant.slug, t);
+                self.store
+                    .scoped(t)
+                    .audit(
+                        &format!("account:{}", account.email),
+                        "tenant.activated",
+                        Some(&tenant.slug),
+                        json!({}),
+                        None,
+                    )
+                    .await?;
+            }
+        }
+        Ok(account)
+    }
+
+    /// Signs an account or operator in; returns the session id (for the cookie) and the session.
+    pub async fn dashboard_sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        ip: &str,
+    ) -> ServiceResult<(String, DashboardSession)> {
+        let email = email.trim().to_lowercase();
+        if email.is_empty() || password.is_empty() {
+            return Err(invalid("enter your email and password"));
+        }
+        let acct_key = format!("rl:dash:acct:{}", secret_hash(&email));
+        let ip_key = format!("rl:dash:ip:{ip}");
+        if let Some(wait) = self.login_blocked(&acct_key, &ip_key).await? {
+            return Err(ServiceError::RateLimited { retry_after: wait as u64 });
+        }
+        let account = if email.len() <= 320 { self.store.account_by_email(&email).await? } else { None };
+        let operator = match account {
+            Some(_) => None,
+            None if email.len() <= 320 => self.store.operator(&email).await?,
+            None => None,
+        };
+        let hash =
+            account.as_ref().map(|a| a.password_hash.as_str()).or(operator.as_ref().map(|o| o.password_hash.as_str()));
+        if !self.hasher.verify(password, hash).await? {
+            self.kv.incr(&acct_key, self.config.login_window).await?;
+            self.kv.incr(&ip_key, self.config.login_window).await?;
+            return Err(ServiceError::Unauthorized("the email or password is not correct".into()));
+        }
+        let session = match (account, operator) {
+            (Some(a), _) if !a.email_verified => {
+                return Err(ServiceError::Forbidden(
+                    "verify your email first: use the link we sent, or ask for a new one".into(),
+                ));
+            }
+            (Some(a), _) => DashboardSession {
+                kind: SessionKind::Account,
+                subject_id: a.id,
+                email: a.email,
+                epoch: a.session_epoch,
+                csrf: random::token(24)?,
+            },
+            (None, Some(o)) => DashboardSession {
+                kind: SessionKind::Operator,
+                subject_id: o.id,
+                email: o.email,
+                epoch: 0,
+                csrf: random::token(24)?,
+            },
+            (None, None) => return Err(ServiceError::Unauthorized("the email or password is not correct".into())),
+        };
+        let sid = random::secret()?;
+        let body = serde_json::to_vec(&session).map_err(|e| ServiceError::internal(e.to_string()))?;
+        self.kv.set(&kv_key("session", &sid), &body, DASHBOARD_SESSION_TTL).await?;
+        Ok((sid, session))
+    }
+
+    /// The live session behind a cookie: `None` when unknown, expired, or ended by "sign out
+    /// everywhere" or a password change (the account's epoch moved on).
+    pub async fn dashboard_session(&self, sid: &str) -> ServiceResult<Option<DashboardSession>> {
+        if sid.is_empty() || sid.len() > 100 {
+            return Ok(None);
+        }
+        let Some(raw) = self.kv.get(&kv_key("session", sid)).await? else { return Ok(None) };
+        let Ok(s) = serde_json::from_slice::<DashboardSession>(&raw) else { return Ok(None) };
+        let live = match s.kind {
+            SessionKind::Account => {
+                self.store.account(&s.subject_id).await?.is_some_and(|a| a.session_epoch == s.epoch)
+            }
+            SessionKind::Operator => self.store.operator(&s.subject_id).await?.is_some(),
+        };
+        Ok(live.then_some(s))
+    }
+
+    pub async fn dashboard_sign_out(&self, sid: &str) -> ServiceResult<()> {
+        Ok(self.kv.delete(&kv_key("session", sid)).await?)
+    }
+
+    /// Ends every session of the account, on every instance.
+    pub async fn sign_out_everywhere(&self, session: &DashboardSession) -> ServiceResult<()> {
+        match session.kind {
+            SessionKind::Account => self.store.bump_session_epoch(&session.subject_id).await?,
+            SessionKind::Operator => {}
+        }
+        Ok(())
+    }
+
+    /// Mails a reset link if the address has an account; answers the same either way.
+    pub async fn request_password_reset(&self, email: &str, ip: &str) -> ServiceResult<()> {
+        let email = validate_email(email)?;
+        self.hourly_limit(&format!("mail:ip:{ip}"), SIGNUPS_PER_IP_HOUR * 3).await?;
+        self.hourly_limit(&format!("mail:addr:{}", secret_hash(&email)), MAILS_PER_ADDRESS_HOUR).await?;
+        let Some(a) = self.store.account_by_email(&email).await? else { return Ok(()) };
+        let token = random::secret()?;
+        self.kv.set(&kv_key("reset", &token), a.id.as_bytes(), RESET_TTL).await?;
+        let link = self.dashboard_url(&format!("/reset?token={token}"));
+        self.send_mail(
+            &a.email,
+            "Reset your Latchkey password",
+            format!(
+                "Someone asked to reset the password of your Latchkey account.\n\nChoose a new password here:\n\n\
+                 {link}\n\nThe link works once and expires in one hour. If it was not you, ignore this mail.\n"
+            ),
+        )
+        .await
+    }
+
+    /// Redeems a reset link: sets the password, verifies the address (the mail reached its owner)
+    /// and ends every session.
+    pub async fn reset_password(&self, token: &str, password: &str) -> ServiceResult<Account> {
+        PasswordHasher::check_policy(password)?;
+        let id = self
+            .kv
+            .take(&kv_key("reset", token))
+            .await?
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| invalid("this reset link is invalid, used or expired; ask for a new one"))?;
+        let hash = self.hasher.hash(password).await?;
+        self.store.set_account_password(&id, &hash).await?;
+        self.store.verify_account(&id).await?;
+        self.store.account(&id).await?.ok_or_else(|| ServiceError::NotFound("account".into()))
+    }
+
+    /// Invites `email` into the tenant with `role` (mailed link, seven days).
+    pub async fn invite_member(&self, a: &Access, email: &str, role: Role) -> ServiceResult<()> {
+        a.require_assign(role)?;
+        let email = validate_email(email)?;
+        self.hourly_limit(&format!("mail:addr:{}", secret_hash(&email)), MAILS_PER_ADDRESS_HOUR).await?;
+        if let Some(acc) = self.store.account_by_email(&email).await?
+            && self.store.scoped(a.id()).member_by_account(&acc.id).await?.is_some()
+        {
+            return Err(ServiceError::Conflict(format!("'{email}' is already a member")));
+        }
+        let token = random::secret()?;
+        let inv = Invitation {
+            tenant_id: a.id().as_str().to_owned(),
+            tenant_slug: a.tenant.slug.clone(),
+            email: email.clone(),
+            role,
+            invited_by: a.actor.label(),
+        };
+        let body = serde_json::to_vec(&inv).map_err(|e| ServiceError::internal(e.to_string()))?;
+        self.kv.set(&kv_key("invite", &token), &body, INVITE_TTL).await?;
+        let link = self.dashboard_url(&format!("/invitation?token={token}"));
+        self.send_mail(
+            &email,
+            &format!("You are invited to {} on Latchkey", a.tenant.name),
+            format!(
+                "You have been invited to join {} ({}) on Latchkey as {role}.\n\nAccept here:\n\n{link}\n\n\
+                 The link works once and expires in seven days.\n",
+                a.tenant.name, a.tenant.slug
+            ),
+        )
+        .await?;
+        a.audit(self, "member.invited", Some(&email), json!({"role": role})).await
+    }
+
+    async fn invitation(&self, token: &str) -> ServiceResult<Invitation> {
+        let raw = self
+            .kv
+            .get(&kv_key("invite", token))
+            .await?
+            .ok_or_else(|| invalid("this invitation is invalid, used or expired; ask for a new one"))?;
+        serde_json::from_slice(&raw).map_err(|e| ServiceError::internal(e.to_string()))
+    }
+
+    pub async fn invitation_info(&self, token: &str) -> ServiceResult<InvitationInfo> {
+        let inv = self.invitation(token).await?;
+        let account_exists = self.store.account_by_email(&inv.email).await?.is_some();
+        Ok(InvitationInfo { tenant_slug: inv.tenant_slug, email: inv.email, role: inv.role, account_exists })
+    }
+
+    /// Accepts an invitation: with an existing account its password must match; otherwise `password`
+    /// becomes the new account's (verified: the mail reached its owner).
+    pub async fn accept_invitation(&self, token: &str, password: &str) -> ServiceResult<Member> {
+        let inv = self.invitation(token).await?;
+        let account = match self.store.account_by_email(&inv.email).await? {
+            Some(acc) => {
+                if !self.hasher.verify(password, Some(&acc.password_hash)).await? {
+                    return Err(ServiceError::Unauthorized("the password is not correct".into()));
+                }
+                acc
+            }
+            None => {
+                PasswordHasher::check_policy(password)?;
+                let hash = self.hasher.hash(password).await?;
+                self.store.create_account(&inv.email, &hash, true).await?
+            }
+        };
+        // Single use: only the caller that deletes the invitation adds the member.
+        if self.kv.take(&kv_key("invite", token)).await?.is_none() {
+            return Err(invalid("this invitation has already been used"));
+        }
+        let tid = latchkey_core::TenantId::new(inv.tenant_id);
+        let member = self.store.scoped(&tid).add_member(&account, inv.role).await?;
+        self.store
+            .scoped(&tid)
+            .audit(
+                &format!("account:{}", account.email),
+                "member.joined",
+                Some(&account.email),
+                json!({"role": inv.role, "invited_by": inv.invited_by}),
+                None,
+            )
+            .await?;
+        Ok(member)
+    }
+
+    pub async fn list_members(&self, a: &Access) -> ServiceResult<Vec<Member>> {
+        Ok(self.store.scoped(a.id()).list_members().await?)
+    }
+
+    async fn owners_left_without(&self, a: &Access, member_id: &str) -> ServiceResult<usize> {
+        Ok(self
+            .store
+            .scoped(a.id())
+            .list_members()
+            .await?
+            .iter()
+            .filter(|m| m.role == Role::Owner && m.id != member_id)
+            .count())
+    }
+
+    pub async fn set_member_role(&self, a: &Access, member_id: &str, role: Role) -> ServiceResult<Member> {
+        let m = self
+            .store
+            .scoped(a.id())
+            .member(member_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("member '{member_id}'")))?;
+        a.require_assign(m.role)?;
+        a.require_assign(role)?;
+        if m.role == Role::Owner && role != Role::Owner && self.owners_left_without(a, member_id).await? == 0 {
+            return Err(ServiceError::Conflict("a tenant needs at least one owner".into()));
+        }
+        self.store.scoped(a.id()).set_member_role(member_id, role).await?;
+        a.audit(self, "member.role_changed", Some(&m.email), json!({"from": m.role, "to": role})).await?;
+        Ok(Member { role, ..m })
+    }
+
+    pub async fn remove_member(&self, a: &Access, member_id: &str) -> ServiceResult<()> {
+        let m = self
+            .store
+            .scoped(a.id())
+            .member(member_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("member '{member_id}'")))?;
+        a.require_assign(m.role)?;
+        if m.role == Role::Owner && self.owners_left_without(a, member_id).await? == 0 {
+            return Err(ServiceError::Conflict("a tenant needs at least one owner".into()));
+        }
+        self.store.scoped(a.id()).remove_member(member_id).await?;
+        // Their open sessions may still list this tenant; the membership check on every request
+        // refuses them from now on.
+        a.audit(self, "member.removed", Some(&m.email), json!({"role": m.role})).await
+    }
+}

@@ -1,0 +1,497 @@
+//! Tenant management: the reads and changes the dashboard and the management API share. Each takes an
+//! [`Access`], checks its role, and audits changes under its actor. Creating things lives in `admin`
+//! (shared with the CLI); this module adds listing, inspecting, editing and deleting.
+use latchkey_core::client_auth::ClientAuthMethod;
+use latchkey_core::redirect;
+use latchkey_core::refresh::RefreshPolicy;
+use latchkey_store::StoreError;
+use latchkey_store::records::{
+    ApiKey, AuditEvent, Client, EndUser, FederatedIdentity, LinkedAccount, Skill, Tenant, TenantSettings, TenantStatus,
+    UpstreamProvider,
+};
+use latchkey_store::repo::AuditFilter;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::access::{Access, Actor};
+use crate::error::{ServiceError, ServiceResult};
+use crate::password::PasswordHasher;
+use crate::{AuthServer, TenantCtx};
+
+pub const MAX_PAGE: u64 = 200;
+pub const DEFAULT_PAGE: u64 = 50;
+
+/// Offset pagination with an opaque cursor (the offset, as text).
+#[derive(Clone, Copy, Debug)]
+pub struct PageReq {
+    pub offset: u64,
+    pub limit: u64,
+}
+
+impl PageReq {
+    pub fn parse(cursor: Option<&str>, limit: Option<u64>) -> ServiceResult<Self> {
+        let offset = match cursor.filter(|c| !c.is_empty()) {
+            Some(c) => c.parse::<u64>().map_err(|_| ServiceError::Invalid("cursor is not valid".into()))?,
+            None => 0,
+        };
+        let limit = limit.unwrap_or(DEFAULT_PAGE);
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(ServiceError::Invalid(format!("limit must be 1-{MAX_PAGE}")));
+        }
+        Ok(Self { offset, limit })
+    }
+
+    /// Fetches one more than asked, to know whether a next page exists.
+    fn fetch(&self) -> u64 {
+        self.limit + 1
+    }
+
+    pub fn page<T>(&self, mut items: Vec<T>) -> Page<T> {
+        let more = items.len() as u64 > self.limit;
+        items.truncate(self.limit as usize);
+        Page { next_cursor: more.then(|| (self.offset + self.limit).to_string()), items }
+    }
+
+    /// Pages a list that is already in memory (tenant-sized lists: skills, clients, keys).
+    pub fn page_vec<T>(&self, items: Vec<T>) -> Page<T> {
+        let rest: Vec<T> = items.into_iter().skip(self.offset as usize).take(self.fetch() as usize).collect();
+        self.page(rest)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A skill with what the Alexa console's account-linking page needs.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct SkillView {
+    #[serde(flatten)]
+    pub skill: Skill,
+    pub client: Client,
+    pub authorization_uri: String,
+    pub access_token_uri: String,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    #[serde(flatten)]
+    pub user: EndUser,
+    pub has_password: bool,
+    pub federated_identities: Vec<FederatedIdentity>,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct LinkView {
+    #[serde(flatten)]
+    pub link: LinkedAccount,
+    pub user_email: Option<String>,
+    pub client_name: Option<String>,
+    pub oauth_client_id: Option<String>,
+    /// The Alexa skill this link's client belongs to, if any.
+    pub alexa_skill_id: Option<String>,
+}
+
+/// Changes to a client; `None` keeps the current value.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct ClientUpdate {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub scopes: Option<String>,
+    pub auth_method: Option<ClientAuthMethod>,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_policy: Option<RefreshPolicy>,
+    pub require_pkce: Option<bool>,
+}
+
+/// Branding of the login pages.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct Branding {
+    pub display_name: Option<String>,
+    pub brand_color: Option<String>,
+    pub logo_url: Option<String>,
+}
+
+/// One tenant as operators see it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct TenantOverview {
+    #[serde(flatten)]
+    pub tenant: Tenant,
+    pub issuer: String,
+    pub users: u64,
+    pub links: u64,
+    pub token_requests_today: i64,
+}
+
+fn not_found(what: String) -> impl FnOnce(StoreError) -> ServiceError {
+    move |e| match e {
+        StoreError::NotFound => ServiceError::NotFound(what),
+        other => other.into(),
+    }
+}
+
+pub fn validate_color(c: &str) -> ServiceResult<()> {
+    let ok = c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|ch| ch.is_ascii_hexdigit());
+    if ok { Ok(()) } else { Err(ServiceError::Invalid("colour must look like #1a2b3c".into())) }
+}
+
+fn today() -> String {
+    (latchkey_store::now() / 86_400).to_string()
+}
+
+impl AuthServer {
+    // ---- skills ----
+
+    async fn skill_view(&self, a: &Access, s: Skill) -> ServiceResult<SkillView> {
+        let client = self
+            .store
+            .scoped(a.id())
+            .client_by_row_id(&s.oauth_client_id)
+            .await?
+            .ok_or_else(|| ServiceError::internal("skill without its client"))?;
+        Ok(SkillView {
+            authorization_uri: format!("{}/oauth2/authorize", a.issuer),
+            access_token_uri: format!("{}/oauth2/token", a.issuer),
+            skill: s,
+            client,
+        })
+    }
+
+    pub async fn list_skills(&self, a: &Access) -> ServiceResult<Vec<SkillView>> {
+        let mut out = Vec::new();
+        for s in self.store.scoped(a.id()).list_skills().await? {
+            out.push(self.skill_view(a, s).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn get_skill(&self, a: &Access, id: &str) -> ServiceResult<SkillView> {
+        let s = self
+            .store
+            .scoped(a.id())
+            .skill(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("skill '{id}'")))?;
+        self.skill_view(a, s).await
+    }
+
+    pub async fn delete_skill(&self, a: &Access, id: &str) -> ServiceResult<()> {
+        a.require_write()?;
+        let s = self.get_skill(a, id).await?;
+        self.store.scoped(a.id()).delete_skill(&s.skill.id).await.map_err(not_found(format!("skill '{id}'")))?;
+        self.invalidate_client(a.id(), &s.client.client_id);
+        a.audit(self, "skill.deleted", Some(&s.skill.alexa_skill_id), json!({})).await
+    }
+
+    // ---- clients ----
+
+    pub async fn list_clients(&self, a: &Access) -> ServiceResult<Vec<Client>> {
+        Ok(self.store.scoped(a.id()).list_clients().await?)
+    }
+
+    pub async fn get_client(&self, a: &Access, client_id: &str) -> ServiceResult<Client> {
+        self.store
+            .scoped(a.id())
+            .client(client_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("client '{client_id}'")))
+    }
+
+    pub async fn update_client(&self, a: &Access, client_id: &str, u: ClientUpdate) -> ServiceResult<Client> {
+        a.require_write()?;
+        let mut c = self.get_client(a, client_id).await?;
+        let skill = self.store.scoped(a.id()).list_skills().await?.into_iter().find(|s| s.oauth_client_id == c.id);
+        if let Some(n) = u.name {
+            if n.trim().is_empty() || n.len() > 200 {
+                return Err(ServiceError::Invalid("client name must be 1-200 characters".into()));
+            }
+            c.name = n.trim().to_owned();
+        }
+        if let Some(uris) = u.redirect_uris {
+            for uri in &uris {
+                redirect::validate_registered(uri).map_err(ServiceError::Invalid)?;
+            }
+            if uris.is_empty() && c.grant_types.iter().any(|g| g == "authorization_code") {
+                return Err(ServiceError::Invalid(
+                    "the authorization_code grant needs at least one redirect URI".into(),
+                ));
+            }
+            c.redirect_uris = uris;
+        }
+        if let Some(s) = u.scopes {
+            let v = latchkey_core::scope::parse(&s).map_err(|e| ServiceError::Invalid(e.description))?;
+            if v.is_empty() {
+                return Err(ServiceError::Invalid("at least one scope is required".into()));
+            }
+            c.scopes = v;
+        }
+        if let Some(m) = u.auth_method {
+            c.auth_method = m;
+        }
+        if let Some(ttl) = u.access_token_ttl {
+            // Alexa refuses shorter lifetimes for smart-home skills; the same rule as at creation.
+            let min = skill.as_ref().map(|s| s.kind.min_access_token_ttl()).unwrap_or(60);
+            if !(min..=86_400 * 30).contains(&ttl) {
+                return Err(ServiceError::Invalid(format!("access-token lifetime must be {min} s to 30 days")));
+            }
+            c.access_token_ttl = ttl;
+        }
+        if let Some(p) = u.refresh_policy {
+            if let RefreshPolicy::Rotate { grace_secs } = p
+                && !(0..=86_400 * 7).contains(&grace_secs)
+            {
+                return Err(ServiceError::Invalid("refresh grace window must be 0 to 7 days".into()));
+            }
+            c.refresh_policy = p;
+        }
+        if let Some(b) = u.require_pkce {
+            c.require_pkce = b;
+        }
+        self.store.scoped(a.id()).update_client(&c).await.map_err(not_found(format!("client '{client_id}'")))?;
+        self.invalidate_client(a.id(), client_id);
+        a.audit(self, "client.updated", Some(client_id), json!({})).await?;
+        Ok(c)
+    }
+
+    pub async fn delete_client(&self, a: &Access, client_id: &str) -> ServiceResult<()> {
+        a.require_write()?;
+        let c = self.get_client(a, client_id).await?;
+        if self.store.scoped(a.id()).list_skills().await?.iter().any(|s| s.oauth_client_id == c.id) {
+            return Err(ServiceError::Conflict("this client belongs to a skill: delete the skill".into()));
+        }
+        self.store.scoped(a.id()).delete_client(client_id).await.map_err(not_found(format!("client '{client_id}'")))?;
+        self.invalidate_client(a.id(), client_id);
+        a.audit(self, "client.deleted", Some(client_id), json!({})).await
+    }
+
+    // ---- end users ----
+
+    async fn user_view(&self, a: &Access, user: EndUser) -> ServiceResult<UserView> {
+        let federated_identities = self.store.scoped(a.id()).federated_identities(&user.id).await?;
+        Ok(UserView { has_password: user.password_hash.is_some(), user, federated_identities })
+    }
+
+    pub async fn search_users(&self, a: &Access, q: Option<&str>, page: PageReq) -> ServiceResult<Page<EndUser>> {
+        let users = self.store.scoped(a.id()).search_users(q, page.offset, page.fetch()).await?;
+        Ok(page.page(users))
+    }
+
+    pub async fn get_user(&self, a: &Access, id: &str) -> ServiceResult<UserView> {
+        let u =
+            self.store.scoped(a.id()).user(id).await?.ok_or_else(|| ServiceError::NotFound(format!("user '{id}'")))?;
+        self.user_view(a, u).await
+    }
+
+    pub async fn set_user_disabled(&self, a: &Access, id: &str, disabled: bool) -> ServiceResult<UserView> {
+        a.require_write()?;
+        self.store.scoped(a.id()).set_user_disabled(id, disabled).await.map_err(not_found(format!("user '{id}'")))?;
+        self.invalidate_user(a.id(), id);
+        a.audit(self, if disabled { "user.disabled" } else { "user.enabled" }, Some(id), json!({})).await?;
+        self.get_user(a, id).await
+    }
+
+    /// Sets a new password for an end user (the admin hands it over; the user can be told to change it).
+    pub async fn set_user_password(&self, a: &Access, id: &str, password: &str) -> ServiceResult<()> {
+        a.require_write()?;
+        PasswordHasher::check_policy(password)?;
+        let hash = self.hasher.hash(password).await?;
+        self.store.scoped(a.id()).set_user_password_hash(id, &hash).await.map_err(not_found(format!("user '{id}'")))?;
+        a.audit(self, "user.password_set", Some(id), json!({})).await
+    }
+
+    pub async fn delete_user(&self, a: &Access, id: &str) -> ServiceResult<()> {
+        a.require_write()?;
+        self.store.scoped(a.id()).delete_user(id).await.map_err(not_found(format!("user '{id}'")))?;
+        self.invalidate_user(a.id(), id);
+        a.audit(self, "user.deleted", Some(id), json!({})).await
+    }
+
+    // ---- linked accounts ----
+
+    async fn link_view(&self, a: &Access, link: LinkedAccount, skills: &[Skill]) -> ServiceResult<LinkView> {
+        let scoped = self.store.scoped(a.id());
+        let user = scoped.user(&link.user_id).await?;
+        let client = scoped.client_by_row_id(&link.client_id).await?;
+        Ok(LinkView {
+            user_email: user.map(|u| u.email),
+            client_name: client.as_ref().map(|c| c.name.clone()),
+            oauth_client_id: client.map(|c| c.client_id),
+            alexa_skill_id: skills
+                .iter()
+                .find(|s| s.oauth_client_id == link.client_id)
+                .map(|s| s.alexa_skill_id.clone()),
+            link,
+        })
+    }
+
+    /// Links, newest first, optionally of one user (id or email) and/or one skill (id or Alexa id).
+    pub async fn search_links(
+        &self,
+        a: &Access,
+        user: Option<&str>,
+        skill: Option<&str>,
+        page: PageReq,
+    ) -> ServiceResult<Page<LinkView>> {
+        let scoped = self.store.scoped(a.id());
+        let user_id = match user.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(u) => match scoped.user(u).await? {
+                Some(x) => Some(x.id),
+                None => match scoped.user_by_email(u).await? {
+                    Some(x) => Some(x.id),
+                    None => return Ok(Page { items: vec![], next_cursor: None }),
+                },
+            },
+            None => None,
+        };
+        let client_row = match skill.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => match scoped.skill(s).await? {
+                Some(x) => Some(x.oauth_client_id),
+                None => return Ok(Page { items: vec![], next_cursor: None }),
+            },
+            None => None,
+        };
+        let links = scoped.search_links(user_id.as_deref(), client_row.as_deref(), page.offset, page.fetch()).await?;
+        let skills = scoped.list_skills().await?;
+        let mut views = Vec::with_capacity(links.len());
+        for l in links {
+            views.push(self.link_view(a, l, &skills).await?);
+        }
+        Ok(page.page(views))
+    }
+
+    pub async fn get_link(&self, a: &Access, id: &str) -> ServiceResult<LinkView> {
+        let scoped = self.store.scoped(a.id());
+        let link = scoped.link_by_id(id).await?.ok_or_else(|| ServiceError::NotFound(format!("link '{id}'")))?;
+        let skills = scoped.list_skills().await?;
+        self.link_view(a, link, &skills).await
+    }
+
+    /// Unlinks: the link's token families are revoked and Amazon's tokens deleted, in one transaction.
+    pub async fn revoke_link(&self, a: &Access, id: &str) -> ServiceResult<LinkView> {
+        a.require_write()?;
+        let link = self.store.scoped(a.id()).revoke_link(id).await.map_err(not_found(format!("link '{id}'")))?;
+        a.audit(self, "link.revoked", Some(id), json!({"user_id": link.user_id})).await?;
+        self.get_link(a, id).await
+    }
+
+    // ---- providers ----
+
+    pub async fn list_providers(&self, a: &Access) -> ServiceResult<Vec<UpstreamProvider>> {
+        Ok(self.store.scoped(a.id()).list_providers().await?)
+    }
+
+    pub async fn delete_provider(&self, a: &Access, slug: &str) -> ServiceResult<()> {
+        a.require_write()?;
+        self.store.scoped(a.id()).delete_provider(slug).await.map_err(not_found(format!("provider '{slug}'")))?;
+        a.audit(self, "provider.deleted", Some(slug), json!({})).await
+    }
+
+    // ---- API keys ----
+
+    pub async fn list_api_keys(&self, a: &Access) -> ServiceResult<Vec<ApiKey>> {
+        Ok(self.store.scoped(a.id()).list_api_keys().await?)
+    }
+
+    pub async fn delete_api_key(&self, a: &Access, id: &str) -> ServiceResult<()> {
+        a.require_write()?;
+        self.store.scoped(a.id()).delete_api_key(id).await.map_err(not_found(format!("API key '{id}'")))?;
+        self.invalidate_api_keys(a.id());
+        a.audit(self, "apikey.deleted", Some(id), json!({})).await
+    }
+
+    // ---- audit log ----
+
+    pub async fn search_audit(&self, a: &Access, f: &AuditFilter, page: PageReq) -> ServiceResult<Page<AuditEvent>> {
+        let events = self.store.scoped(a.id()).search_audit(f, page.offset, page.fetch()).await?;
+        Ok(page.page(events))
+    }
+
+    // ---- branding ----
+
+    pub fn branding(&self, a: &Access) -> Branding {
+        Branding {
+            display_name: Some(a.tenant.name.clone()),
+            brand_color: a.tenant.settings.brand_color.clone(),
+            logo_url: a.tenant.settings.logo_url.clone(),
+        }
+    }
+
+    pub async fn set_branding(&self, a: &Access, b: Branding) -> ServiceResult<Branding> {
+        a.require_write()?;
+        let mut settings: TenantSettings = a.tenant.settings.clone();
+        if let Some(c) = b.brand_color.as_deref().filter(|c| !c.is_empty()) {
+            validate_color(c)?;
+        }
+        if let Some(u) = b.logo_url.as_deref().filter(|u| !u.is_empty()) {
+            let parsed = url::Url::parse(u).map_err(|_| ServiceError::Invalid("logo URL must be absolute".into()))?;
+            if parsed.scheme() != "https" {
+                return Err(ServiceError::Invalid("logo URL must use https".into()));
+            }
+        }
+        settings.brand_color = b.brand_color.clone().filter(|c| !c.is_empty());
+        settings.logo_url = b.logo_url.clone().filter(|u| !u.is_empty());
+        self.store.set_tenant_settings(a.id(), &settings).await?;
+        if let Some(name) = b.display_name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            if name.len() > 200 {
+                return Err(ServiceError::Invalid("display name must be 1-200 characters".into()));
+            }
+            self.store.set_tenant_name(a.id(), name).await?;
+        }
+        self.invalidate(&a.tenant.slug, a.id());
+        a.audit(self, "tenant.branding", None, json!({"brand_color": settings.brand_color})).await?;
+        let mut fresh = self.access(&a.actor, &a.tenant.slug).await?;
+        fresh.actor = a.actor.clone();
+        Ok(self.branding(&fresh))
+    }
+
+    // ---- operators ----
+
+    fn require_operator(actor: &Actor) -> ServiceResult<()> {
+        if actor.is_operator() { Ok(()) } else { Err(ServiceError::Forbidden("operators only".into())) }
+    }
+
+    /// Counts a token request for the tenant's usage figures (a KV counter per day).
+    pub async fn count_token_request(&self, t: &TenantCtx) {
+        let key = format!("usage:tokens:{}:{}", t.id().as_str(), today());
+        if let Err(e) = self.kv.incr(&key, std::time::Duration::from_secs(40 * 86_400)).await {
+            tracing::debug!(error = %e, "usage counter not updated");
+        }
+    }
+
+    pub async fn list_tenants_for_operator(&self, actor: &Actor) -> ServiceResult<Vec<TenantOverview>> {
+        Self::require_operator(actor)?;
+        let mut out = Vec::new();
+        for t in self.store.list_tenants().await? {
+            let scoped = self.store.scoped(&t.id);
+            let (users, links) = (scoped.count_users().await?, scoped.count_links().await?);
+            let token_requests_today = self
+                .kv
+                .get(&format!("usage:tokens:{}:{}", t.id.as_str(), today()))
+                .await?
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            out.push(TenantOverview {
+                issuer: self.issuer_for(&t.slug),
+                tenant: t,
+                users,
+                links,
+                token_requests_today,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Suspends or resumes a tenant: a suspended tenant's endpoints answer a clear error at once on
+    /// this instance, and within the cache lifetime on the others.
+    pub async fn set_tenant_status(&self, actor: &Actor, slug: &str, status: TenantStatus) -> ServiceResult<()> {
+        Self::require_operator(actor)?;
+        let a = self.access(actor, slug).await?;
+        self.store.set_tenant_status(a.id(), status).await?;
+        self.invalidate(slug, a.id());
+        a.audit(self, &format!("tenant.{}", status.as_str()), Some(slug), json!({})).await
+    }
+}

@@ -1,0 +1,131 @@
+//! `/t/{tenant}/api/v1/clients`
+use actix_web::{HttpRequest, HttpResponse, web};
+use latchkey_core::client_auth::ClientAuthMethod;
+use latchkey_core::refresh::RefreshPolicy;
+use latchkey_oauth::admin::{ClientOptions, CreatedClient};
+use latchkey_oauth::manage::ClientUpdate;
+use latchkey_store::records::Client;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::tenant_access;
+use super::problem::Problem;
+use super::{ApiResult, created, ok};
+use crate::app::AppState;
+
+/// Options shared by skills and clients; absent fields take the defaults.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ClientOptionsBody {
+    /// `client_secret_basic` (default) or `client_secret_post`.
+    pub auth_method: Option<ClientAuthMethod>,
+    /// Space-separated.
+    pub scopes: Option<String>,
+    /// Seconds; smart-home skills need at least 360 (Alexa's rule).
+    pub access_token_ttl: Option<i64>,
+    pub refresh_policy: Option<RefreshPolicy>,
+    pub refresh_token_ttl: Option<i64>,
+    pub require_pkce: Option<bool>,
+}
+
+impl ClientOptionsBody {
+    pub fn into_options(self) -> Result<ClientOptions, Problem> {
+        Ok(ClientOptions {
+            auth_method: self.auth_method.unwrap_or(ClientAuthMethod::ClientSecretBasic),
+            scopes: self.scopes,
+            access_token_ttl: self.access_token_ttl,
+            refresh_policy: self.refresh_policy,
+            refresh_token_ttl: self.refresh_token_ttl,
+            require_pkce: self.require_pkce.unwrap_or(false),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateClientBody {
+    pub name: String,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// authorization_code, refresh_token, client_credentials
+    pub grant_types: Vec<String>,
+    #[serde(flatten)]
+    pub options: ClientOptionsBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedSecret {
+    pub client_id: String,
+    /// Shown once.
+    pub client_secret: String,
+}
+
+#[utoipa::path(get, path = "/t/{tenant}/api/v1/clients", tag = "clients",
+    params(("tenant" = String, Path, description = "tenant slug")),
+    responses((status = 200, body = Vec<Client>), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn list(state: web::Data<AppState>, req: HttpRequest, tenant: web::Path<String>) -> ApiResult {
+    let a = tenant_access(&state, &req, &tenant).await?;
+    ok(&state.auth.list_clients(&a).await?)
+}
+
+#[utoipa::path(post, path = "/t/{tenant}/api/v1/clients", tag = "clients", request_body = CreateClientBody,
+    params(("tenant" = String, Path, description = "tenant slug")),
+    responses((status = 201, body = CreatedClient, description = "the client secret is shown only here"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+    body: web::Json<CreateClientBody>,
+) -> ApiResult {
+    let a = tenant_access(&state, &req, &tenant).await?;
+    let b = body.into_inner();
+    let c = state.auth.create_client(&a, &b.name, b.redirect_uris, b.grant_types, &b.options.into_options()?).await?;
+    created(&c)
+}
+
+#[utoipa::path(get, path = "/t/{tenant}/api/v1/clients/{client_id}", tag = "clients",
+    params(("tenant" = String, Path, description = "tenant slug"), ("client_id" = String, Path)),
+    responses((status = 200, body = Client), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn get(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
+    let (tenant, id) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    ok(&state.auth.get_client(&a, &id).await?)
+}
+
+#[utoipa::path(patch, path = "/t/{tenant}/api/v1/clients/{client_id}", tag = "clients", request_body = ClientUpdate,
+    params(("tenant" = String, Path, description = "tenant slug"), ("client_id" = String, Path)),
+    responses((status = 200, body = Client), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<ClientUpdate>,
+) -> ApiResult {
+    let (tenant, id) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    ok(&state.auth.update_client(&a, &id, body.into_inner()).await?)
+}
+
+#[utoipa::path(post, path = "/t/{tenant}/api/v1/clients/{client_id}/rotate-secret", tag = "clients",
+    params(("tenant" = String, Path, description = "tenant slug"), ("client_id" = String, Path)),
+    responses((status = 200, body = RotatedSecret), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult {
+    let (tenant, id) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    let secret = state.auth.rotate_client_secret(&a, &id).await?;
+    ok(&RotatedSecret { client_id: id, client_secret: secret })
+}
+
+#[utoipa::path(delete, path = "/t/{tenant}/api/v1/clients/{client_id}", tag = "clients",
+    params(("tenant" = String, Path, description = "tenant slug"), ("client_id" = String, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn delete(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
+    let (tenant, id) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    state.auth.delete_client(&a, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

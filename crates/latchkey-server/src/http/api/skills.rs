@@ -1,0 +1,146 @@
+//! `/t/{tenant}/api/v1/skills`
+use actix_web::{HttpRequest, HttpResponse, web};
+use latchkey_alexa::simulator::{self, SimulationInput, Step};
+use latchkey_core::alexa::{AlexaRegion, SkillKind};
+use latchkey_oauth::admin::CreatedSkill;
+use latchkey_oauth::manage::SkillView;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::auth::tenant_access;
+use super::clients::ClientOptionsBody;
+use super::problem::Problem;
+use super::{ApiResult, created, ok};
+use crate::app::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSkillBody {
+    pub name: String,
+    /// `amzn1.ask.skill.…`
+    pub alexa_skill_id: String,
+    /// The vendor id in the three Alexa redirect URIs.
+    pub vendor_id: String,
+    pub kind: SkillKind,
+    pub region: AlexaRegion,
+    /// Login with Amazon messaging credentials, for AcceptGrant.
+    pub lwa_client_id: Option<String>,
+    pub lwa_client_secret: Option<String>,
+    #[serde(flatten)]
+    pub options: ClientOptionsBody,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulateBody {
+    /// An end user of the tenant to link.
+    pub email: String,
+    pub password: String,
+    /// The skill client's secret (stored hashed, so it must be supplied).
+    pub client_secret: String,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct SimulationResult {
+    pub linked: bool,
+    pub steps: Vec<Step>,
+}
+
+#[utoipa::path(get, path = "/t/{tenant}/api/v1/skills", tag = "skills",
+    params(("tenant" = String, Path, description = "tenant slug")),
+    responses((status = 200, body = Vec<SkillView>), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn list(state: web::Data<AppState>, req: HttpRequest, tenant: web::Path<String>) -> ApiResult {
+    let a = tenant_access(&state, &req, &tenant).await?;
+    ok(&state.auth.list_skills(&a).await?)
+}
+
+#[utoipa::path(post, path = "/t/{tenant}/api/v1/skills", tag = "skills", request_body = CreateSkillBody,
+    params(("tenant" = String, Path, description = "tenant slug")),
+    responses((status = 201, body = CreatedSkill, description = "the client secret is shown only here"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+    body: web::Json<CreateSkillBody>,
+) -> ApiResult {
+    let a = tenant_access(&state, &req, &tenant).await?;
+    let b = body.into_inner();
+    let lwa = match (b.lwa_client_id, b.lwa_client_secret) {
+        (Some(id), Some(s)) if !id.is_empty() && !s.is_empty() => Some((id, s)),
+        (None, None) => None,
+        (Some(i), None) if i.is_empty() => None,
+        _ => return Err(Problem::new(400, "give both lwa_client_id and lwa_client_secret, or neither")),
+    };
+    let opts = b.options.into_options()?;
+    let s = state.auth.create_skill(&a, &b.name, &b.alexa_skill_id, &b.vendor_id, b.kind, b.region, lwa, &opts).await?;
+    created(&s)
+}
+
+#[utoipa::path(get, path = "/t/{tenant}/api/v1/skills/{skill}", tag = "skills",
+    params(("tenant" = String, Path, description = "tenant slug"), ("skill" = String, Path, description = "skill id or Alexa skill id")),
+    responses((status = 200, body = SkillView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn get(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
+    let (tenant, skill) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    ok(&state.auth.get_skill(&a, &skill).await?)
+}
+
+#[utoipa::path(delete, path = "/t/{tenant}/api/v1/skills/{skill}", tag = "skills",
+    params(("tenant" = String, Path, description = "tenant slug"), ("skill" = String, Path, description = "skill id or Alexa skill id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
+    let (tenant, skill) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    state.auth.delete_skill(&a, &skill).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(get, path = "/t/{tenant}/api/v1/skills/{skill}/readiness", tag = "skills",
+    params(("tenant" = String, Path, description = "tenant slug"), ("skill" = String, Path, description = "skill id or Alexa skill id")),
+    responses((status = 200, body = latchkey_alexa::readiness::Readiness), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn readiness(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
+    let (tenant, skill) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    ok(&state.alexa.readiness(&a, &skill).await?)
+}
+
+#[utoipa::path(post, path = "/t/{tenant}/api/v1/skills/{skill}/simulate", tag = "skills", request_body = SimulateBody,
+    params(("tenant" = String, Path, description = "tenant slug"), ("skill" = String, Path, description = "skill id or Alexa skill id")),
+    responses((status = 200, body = SimulationResult, description = "each step of the linking flow as Alexa would run it"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn simulate(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<SimulateBody>,
+) -> ApiResult {
+    let (tenant, skill) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    ok(&run_simulation(&state, &a, &skill, &body).await?)
+}
+
+/// Runs the whole Alexa linking flow against this tenant's own endpoints. It signs in as a real user
+/// and leaves a real link behind, so it needs write access.
+pub async fn run_simulation(
+    state: &AppState,
+    a: &latchkey_oauth::access::Access,
+    skill: &str,
+    body: &SimulateBody,
+) -> Result<SimulationResult, Problem> {
+    a.require_write()?;
+    let view = state.auth.get_skill(a, skill).await?;
+    let steps = simulator::simulate(SimulationInput {
+        issuer: &a.issuer,
+        client: &view.client,
+        client_secret: &body.client_secret,
+        email: &body.email,
+        password: &body.password,
+    })
+    .await;
+    let linked = steps.last().is_some_and(|s| s.ok && s.step == "refresh");
+    a.audit(&state.auth, "skill.simulated", Some(&view.skill.alexa_skill_id), serde_json::json!({"linked": linked}))
+        .await?;
+    Ok(SimulationResult { linked, steps })
+}

@@ -1,0 +1,117 @@
+//! `/t/{tenant}/api/v1/users`: the tenant's end users.
+use actix_web::{HttpRequest, HttpResponse, web};
+use latchkey_oauth::manage::{Page, PageReq, UserView};
+use latchkey_store::records::EndUser;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::tenant_access;
+use super::problem::Problem;
+use super::{ApiResult, created, ok};
+use crate::app::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UserQuery {
+    /// Part of an email address.
+    pub q: Option<String>,
+    /// From the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// 1-200, default 50.
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserBody {
+    pub email: String,
+    /// Omit for users who sign in only through an upstream provider.
+    pub password: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPasswordBody {
+    pub password: String,
+}
+
+#[utoipa::path(get, path = "/t/{tenant}/api/v1/users", tag = "users",
+    params(("tenant" = String, Path, description = "tenant slug"), UserQuery),
+    responses((status = 200, body = Page<EndUser>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+    q: web::Query<UserQuery>,
+) -> ApiResult {
+    let a = tenant_access(&state, &req, &tenant).await?;
+    let page = PageReq::parse(q.cursor.as_deref(), q.limit)?;
+    ok(&state.auth.search_users(&a, q.q.as_deref(), page).await?)
+}
+
+#[utoipa::path(post, path = "/t/{tenant}/api/v1/users", tag = "users", request_body = CreateUserBody,
+    params(("tenant" = String, Path, description = "tenant slug")),
+    responses((status = 201, body = EndUser), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+    body: web::Json<CreateUserBody>,
+) -> ApiResult {
+    let a = tenant_access(&state, &req, &tenant).await?;
+    let b = body.into_inner();
+    created(&state.auth.create_user(&a, &b.email, b.password.as_deref(), b.name).await?)
+}
+
+#[utoipa::path(get, path = "/t/{tenant}/api/v1/users/{user}", tag = "users",
+    params(("tenant" = String, Path, description = "tenant slug"), ("user" = String, Path, description = "user id")),
+    responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn get(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
+    let (tenant, id) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    ok(&state.auth.get_user(&a, &id).await?)
+}
+
+#[utoipa::path(post, path = "/t/{tenant}/api/v1/users/{user}/disable", tag = "users",
+    params(("tenant" = String, Path, description = "tenant slug"), ("user" = String, Path, description = "user id")),
+    responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn disable(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
+    let (tenant, id) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    ok(&state.auth.set_user_disabled(&a, &id, true).await?)
+}
+
+#[utoipa::path(post, path = "/t/{tenant}/api/v1/users/{user}/enable", tag = "users",
+    params(("tenant" = String, Path, description = "tenant slug"), ("user" = String, Path, description = "user id")),
+    responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn enable(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
+    let (tenant, id) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    ok(&state.auth.set_user_disabled(&a, &id, false).await?)
+}
+
+#[utoipa::path(put, path = "/t/{tenant}/api/v1/users/{user}/password", tag = "users", request_body = SetPasswordBody,
+    params(("tenant" = String, Path, description = "tenant slug"), ("user" = String, Path, description = "user id")),
+    responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn set_password(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<SetPasswordBody>,
+) -> ApiResult {
+    let (tenant, id) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    state.auth.set_user_password(&a, &id, &body.password).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(delete, path = "/t/{tenant}/api/v1/users/{user}", tag = "users",
+    params(("tenant" = String, Path, description = "tenant slug"), ("user" = String, Path, description = "user id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
+    let (tenant, id) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    state.auth.delete_user(&a, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
