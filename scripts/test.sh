@@ -34,5 +34,6 @@ fi
 
 scripts/validate-infra.sh
 
-cargo build --bin latchkey
+# The dashboard's browser bundle; the binary is the one the e2e tests above already built.
+scripts/build-dashboard.sh
 (cd tests/browser && LATCHKEY_BIN="$PWD/../../target/debug/latchkey" node --test)

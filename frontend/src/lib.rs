@@ -1,2 +1,68 @@
-//! The Leptos admin dashboard lives here once the dashboard issue (#6) is built. Empty on purpose.
+//! The admin dashboard: Leptos pages rendered on the server under `/admin` and hydrated in the
+//! browser. Every page is plain HTML first (forms post to server functions and redirect back);
+//! hydration adds inline validation and updates without full reloads. Server functions are thin
+//! adapters over the same service functions as the management API (`latchkey-oauth`).
 #![forbid(unsafe_code)]
+
+pub mod api;
+mod components;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// The name of the browser bundle (`{OUTPUT_NAME}.js`, `{OUTPUT_NAME}_bg.wasm` under `/admin/pkg`).
+pub const OUTPUT_NAME: &str = "latchkey_dashboard";
+
+/// The HTML document around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="robots" content="noindex" />
+                <title>"Latchkey"</title>
+                <style>{components::CSS}</style>
+                <HydrationScripts options root="/admin" />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    #[cfg(feature = "ssr")]
+    server::set_page_headers();
+    view! {
+        <Router>
+            <Routes fallback=|| view! { <main class="narrow"><h1>"Not found"</h1><p><a href="/admin">"Back to the dashboard"</a></p></main> }>
+                <Route path=path!("/admin") view=pages::home::Home />
+                <Route path=path!("/admin/signup") view=pages::signup::Signup />
+                <Route path=path!("/admin/verify") view=pages::signup::Verify />
+                <Route path=path!("/admin/login") view=pages::login::Login />
+                <Route path=path!("/admin/t/:slug") view=pages::skills::Skills />
+                <Route path=path!("/admin/t/:slug/users") view=pages::users::Users />
+                <Route path=path!("/admin/t/:slug/links") view=pages::links::Links />
+                <Route path=path!("/admin/t/:slug/audit") view=pages::audit::Audit />
+            </Routes>
+        </Router>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -271,3 +271,29 @@ pub async fn simulate(input: SimulationInput<'_>) -> Vec<Step> {
     }
     run.steps
 }
+
+/// What a simulated link came to.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SimulationResult {
+    pub linked: bool,
+    pub steps: Vec<Step>,
+}
+
+/// Runs the whole linking flow against the tenant's own endpoints as the skill's client. It signs in
+/// as a real user and leaves a real link behind, so it needs write access; it is audited.
+pub async fn simulate_for_skill(
+    auth: &latchkey_oauth::AuthServer,
+    a: &latchkey_oauth::access::Access,
+    skill: &str,
+    email: &str,
+    password: &str,
+    client_secret: &str,
+) -> latchkey_oauth::ServiceResult<SimulationResult> {
+    a.require_write()?;
+    let view = auth.get_skill(a, skill).await?;
+    let steps =
+        simulate(SimulationInput { issuer: &a.issuer, client: &view.client, client_secret, email, password }).await;
+    let linked = steps.last().is_some_and(|s| s.ok && s.step == "refresh");
+    a.audit(auth, "skill.simulated", Some(&view.skill.alexa_skill_id), serde_json::json!({"linked": linked})).await?;
+    Ok(SimulationResult { linked, steps })
+}

@@ -76,9 +76,10 @@ impl Application {
             secure_cookies: public_url.starts_with("https://"),
             trust_proxy: config.trust_proxy,
         });
+        let dashboard = crate::dashboard::Dashboard::new(&config, &auth, public_url.starts_with("https://"));
         let server = HttpServer::new(move || {
             let metrics = metrics.clone();
-            App::new()
+            let app = App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(BODY_LIMIT))
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
@@ -101,8 +102,8 @@ impl Application {
                     }
                 })
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
-                .wrap(Logger::new("%a \"%r\" %s %Dms").exclude("/healthz").exclude("/readyz"))
-                .configure(routes)
+                .wrap(Logger::new("%a \"%r\" %s %Dms").exclude("/healthz").exclude("/readyz"));
+            dashboard.mount(app).configure(routes)
         })
         .listen(listener)?
         .shutdown_timeout(20)

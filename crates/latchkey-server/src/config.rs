@@ -42,6 +42,8 @@ pub struct Config {
     /// Namespaces every Redis key, so several deployments (or tests) can share one Redis.
     pub redis_prefix: String,
     pub smtp_url: Option<Secret>,
+    /// Where the dashboard's browser bundle is (`pkg/` inside). Unset: `target/site` of the source tree.
+    pub dashboard_dir: Option<PathBuf>,
     /// The From address of mail Latchkey sends.
     pub mail_from: String,
     /// Base64 of 32 bytes. Unset: generated once into `{data_dir}/master.key`.
@@ -77,6 +79,7 @@ impl Default for Config {
             redis_url: None,
             redis_prefix: "latchkey:".into(),
             smtp_url: None,
+            dashboard_dir: None,
             mail_from: "Latchkey <no-reply@latchkey.localhost>".into(),
             master_key: None,
             master_key_previous: None,
@@ -119,6 +122,12 @@ impl Config {
             .merge(Env::raw().only(&["database_url", "redis_url", "smtp_url"]))
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))
+    }
+
+    pub fn dashboard_dir(&self) -> PathBuf {
+        self.dashboard_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/site")))
     }
 
     /// SMTP when `SMTP_URL` is set; otherwise `.eml` files in `{data_dir}/outbox/`.

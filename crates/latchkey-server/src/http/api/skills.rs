@@ -1,6 +1,6 @@
 //! `/t/{tenant}/api/v1/skills`
 use actix_web::{HttpRequest, HttpResponse, web};
-use latchkey_alexa::simulator::{self, SimulationInput, Step};
+use latchkey_alexa::simulator::{self, SimulationResult};
 use latchkey_core::alexa::{AlexaRegion, SkillKind};
 use latchkey_oauth::admin::CreatedSkill;
 use latchkey_oauth::manage::SkillView;
@@ -38,12 +38,6 @@ pub struct SimulateBody {
     pub password: String,
     /// The skill client's secret (stored hashed, so it must be supplied).
     pub client_secret: String,
-}
-
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct SimulationResult {
-    pub linked: bool,
-    pub steps: Vec<Step>,
 }
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/skills", tag = "skills",
@@ -118,29 +112,7 @@ pub async fn simulate(
 ) -> ApiResult {
     let (tenant, skill) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
-    ok(&run_simulation(&state, &a, &skill, &body).await?)
-}
-
-/// Runs the whole Alexa linking flow against this tenant's own endpoints. It signs in as a real user
-/// and leaves a real link behind, so it needs write access.
-pub async fn run_simulation(
-    state: &AppState,
-    a: &latchkey_oauth::access::Access,
-    skill: &str,
-    body: &SimulateBody,
-) -> Result<SimulationResult, Problem> {
-    a.require_write()?;
-    let view = state.auth.get_skill(a, skill).await?;
-    let steps = simulator::simulate(SimulationInput {
-        issuer: &a.issuer,
-        client: &view.client,
-        client_secret: &body.client_secret,
-        email: &body.email,
-        password: &body.password,
-    })
-    .await;
-    let linked = steps.last().is_some_and(|s| s.ok && s.step == "refresh");
-    a.audit(&state.auth, "skill.simulated", Some(&view.skill.alexa_skill_id), serde_json::json!({"linked": linked}))
+    let r = simulator::simulate_for_skill(&state.auth, &a, &skill, &body.email, &body.password, &body.client_secret)
         .await?;
-    Ok(SimulationResult { linked, steps })
+    ok(&r)
 }

@@ -1,0 +1,356 @@
+//! Server functions: what the dashboard's pages call. Each checks the session, the request's origin
+//! and the caller's role in the tenant, then calls one service function. The row types are shared by
+//! the server and the browser.
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use crate::server::{access, check_origin, client_ip, ctx, err, request, session, set_cookie};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TenantRow {
+    pub slug: String,
+    pub name: String,
+    pub status: String,
+    pub role: String,
+    pub users: Option<u64>,
+    pub links: Option<u64>,
+    pub token_requests_today: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Home {
+    pub email: String,
+    pub operator: bool,
+    pub tenants: Vec<TenantRow>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SkillRow {
+    pub id: String,
+    pub name: String,
+    pub alexa_skill_id: String,
+    pub kind: String,
+    pub region: String,
+    pub client_id: String,
+    pub authorization_uri: String,
+    pub access_token_uri: String,
+    pub redirect_uris: Vec<String>,
+    pub scopes: String,
+    pub auth_scheme: String,
+    pub access_token_ttl: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CreatedSkillRow {
+    pub skill: SkillRow,
+    pub client_secret: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct StepRow {
+    pub step: String,
+    pub ok: bool,
+    pub http_status: Option<u16>,
+    pub millis: u64,
+    pub alexa_sees: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub disabled: bool,
+    pub email_verified: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LinkRow {
+    pub id: String,
+    pub user_email: String,
+    pub skill: String,
+    pub scopes: String,
+    pub status: String,
+    pub created_at: i64,
+    pub last_refreshed_at: Option<i64>,
+    pub has_amazon_tokens: bool,
+    pub last_event_status: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AuditRow {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// `None` when `slug` can be signed up for, otherwise why not.
+#[server(prefix = "/admin/fn")]
+pub async fn check_slug(slug: String) -> Result<Option<String>, ServerFnError> {
+    Ok(ctx()?.auth.slug_available(slug.trim()).await.map_err(err)?.err())
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn sign_up(company: String, slug: String, email: String, password: String) -> Result<String, ServerFnError> {
+    let c = ctx()?;
+    let req = request().await?;
+    check_origin(&c, &req)?;
+    let ip = client_ip(&req, c.trust_proxy);
+    let input = latchkey_oauth::accounts::SignupInput { company, slug, email: email.clone(), password };
+    c.auth.sign_up(input, &ip).await.map_err(err)?;
+    Ok(format!("We sent a verification link to {email}. Open it to activate your tenant."))
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn resend_verification(email: String) -> Result<String, ServerFnError> {
+    let c = ctx()?;
+    let req = request().await?;
+    check_origin(&c, &req)?;
+    c.auth.resend_verification(&email, &client_ip(&req, c.trust_proxy)).await.map_err(err)?;
+    Ok("If that address has an unverified account, a new link is on its way.".into())
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn verify_email(token: String) -> Result<String, ServerFnError> {
+    let a = ctx()?.auth.verify_email(&token).await.map_err(err)?;
+    Ok(a.email)
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn sign_in(email: String, password: String) -> Result<(), ServerFnError> {
+    let c = ctx()?;
+    let req = request().await?;
+    check_origin(&c, &req)?;
+    let (sid, _) = c.auth.dashboard_sign_in(&email, &password, &client_ip(&req, c.trust_proxy)).await.map_err(err)?;
+    set_cookie(&sid, latchkey_oauth::accounts::DASHBOARD_SESSION_TTL.as_secs() as i64);
+    leptos_actix::redirect("/admin");
+    Ok(())
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn sign_out(everywhere: Option<String>) -> Result<(), ServerFnError> {
+    let c = ctx()?;
+    check_origin(&c, &request().await?)?;
+    if let Some((s, sid)) = session().await? {
+        if everywhere.is_some() {
+            c.auth.sign_out_everywhere(&s).await.map_err(err)?;
+        }
+        c.auth.dashboard_sign_out(&sid).await.map_err(err)?;
+    }
+    set_cookie("", 0);
+    leptos_actix::redirect("/admin/login");
+    Ok(())
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn load_home() -> Result<Home, ServerFnError> {
+    let c = ctx()?;
+    let actor = crate::server::actor().await?;
+    let (email, operator) = match &actor.principal {
+        latchkey_oauth::access::Principal::Account { email, .. } => (email.clone(), false),
+        latchkey_oauth::access::Principal::Operator { email, .. } => (email.clone(), true),
+        _ => (String::new(), false),
+    };
+    let tenants = if operator {
+        c.auth
+            .list_tenants_for_operator(&actor)
+            .await
+            .map_err(err)?
+            .into_iter()
+            .map(|t| TenantRow {
+                slug: t.tenant.slug,
+                name: t.tenant.name,
+                status: t.tenant.status.as_str().into(),
+                role: "operator".into(),
+                users: Some(t.users),
+                links: Some(t.links),
+                token_requests_today: Some(t.token_requests_today),
+            })
+            .collect()
+    } else {
+        let latchkey_oauth::access::Principal::Account { id, .. } = &actor.principal else {
+            return Err(ServerFnError::new("sign in first"));
+        };
+        c.auth
+            .store
+            .memberships(id)
+            .await
+            .map_err(|e| err(e.into()))?
+            .into_iter()
+            .map(|(t, role)| TenantRow {
+                slug: t.slug,
+                name: t.name,
+                status: t.status.as_str().into(),
+                role: role.to_string(),
+                users: None,
+                links: None,
+                token_requests_today: None,
+            })
+            .collect()
+    };
+    Ok(Home { email, operator, tenants })
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn set_tenant_suspended(slug: String, suspend: bool) -> Result<(), ServerFnError> {
+    let c = ctx()?;
+    let actor = crate::server::actor().await?;
+    let status = if suspend {
+        latchkey_store::records::TenantStatus::Suspended
+    } else {
+        latchkey_store::records::TenantStatus::Active
+    };
+    c.auth.set_tenant_status(&actor, &slug, status).await.map_err(err)
+}
+
+#[cfg(feature = "ssr")]
+fn skill_row(v: latchkey_oauth::manage::SkillView) -> SkillRow {
+    SkillRow {
+        id: v.skill.id,
+        name: v.skill.name,
+        alexa_skill_id: v.skill.alexa_skill_id,
+        kind: v.skill.kind.as_str().into(),
+        region: v.skill.region.as_str().into(),
+        client_id: v.client.client_id,
+        authorization_uri: v.authorization_uri,
+        access_token_uri: v.access_token_uri,
+        redirect_uris: v.client.redirect_uris,
+        scopes: v.client.scopes.join(" "),
+        auth_scheme: match v.client.auth_method {
+            latchkey_core::client_auth::ClientAuthMethod::ClientSecretBasic => "HTTP Basic (Recommended)".into(),
+            _ => "Credentials in request body".into(),
+        },
+        access_token_ttl: v.client.access_token_ttl,
+    }
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn list_skills(slug: String) -> Result<Vec<SkillRow>, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    Ok(c.auth.list_skills(&a).await.map_err(err)?.into_iter().map(skill_row).collect())
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn create_skill(
+    slug: String,
+    name: String,
+    alexa_skill_id: String,
+    vendor_id: String,
+    kind: String,
+    region: String,
+) -> Result<CreatedSkillRow, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    let kind = serde_json::from_value(serde_json::Value::String(kind))
+        .map_err(|_| ServerFnError::new("unknown skill kind"))?;
+    let region =
+        serde_json::from_value(serde_json::Value::String(region)).map_err(|_| ServerFnError::new("unknown region"))?;
+    let opts = latchkey_oauth::admin::ClientOptions::default();
+    let s = c
+        .auth
+        .create_skill(&a, &name, alexa_skill_id.trim(), vendor_id.trim(), kind, region, None, &opts)
+        .await
+        .map_err(err)?;
+    let view = c.auth.get_skill(&a, &s.id).await.map_err(err)?;
+    Ok(CreatedSkillRow { skill: skill_row(view), client_secret: s.client_secret })
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn simulate(
+    slug: String,
+    skill: String,
+    email: String,
+    password: String,
+    client_secret: String,
+) -> Result<Vec<StepRow>, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    let r = latchkey_alexa::simulator::simulate_for_skill(&c.auth, &a, &skill, &email, &password, &client_secret)
+        .await
+        .map_err(err)?;
+    Ok(r.steps
+        .into_iter()
+        .map(|s| StepRow {
+            step: s.step.into(),
+            ok: s.ok,
+            http_status: s.http_status,
+            millis: s.millis as u64,
+            alexa_sees: s.alexa_sees,
+        })
+        .collect())
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn list_users(slug: String, q: String) -> Result<Vec<UserRow>, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    let page = latchkey_oauth::manage::PageReq::parse(None, Some(100)).map_err(err)?;
+    let p = c.auth.search_users(&a, Some(q.as_str()), page).await.map_err(err)?;
+    Ok(p.items
+        .into_iter()
+        .map(|u| UserRow {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            disabled: u.disabled,
+            email_verified: u.email_verified,
+        })
+        .collect())
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn create_user(slug: String, email: String, name: String, password: String) -> Result<String, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    let name = Some(name.trim().to_owned()).filter(|n| !n.is_empty());
+    let u =
+        c.auth.create_user(&a, &email, Some(password.as_str()).filter(|p| !p.is_empty()), name).await.map_err(err)?;
+    Ok(u.email)
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn set_user_disabled(slug: String, user: String, disabled: bool) -> Result<(), ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    c.auth.set_user_disabled(&a, &user, disabled).await.map_err(err)?;
+    Ok(())
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn list_links(slug: String, q: String) -> Result<Vec<LinkRow>, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    let page = latchkey_oauth::manage::PageReq::parse(None, Some(100)).map_err(err)?;
+    let user = Some(q.trim()).filter(|q| !q.is_empty());
+    let p = c.auth.search_links(&a, user, None, page).await.map_err(err)?;
+    Ok(p.items
+        .into_iter()
+        .map(|l| LinkRow {
+            id: l.link.id,
+            user_email: l.user_email.unwrap_or_default(),
+            skill: l.alexa_skill_id.or(l.client_name).unwrap_or_default(),
+            scopes: l.link.scopes.join(" "),
+            status: l.link.status,
+            created_at: l.link.created_at,
+            last_refreshed_at: l.link.last_refreshed_at,
+            has_amazon_tokens: l.link.has_amazon_tokens,
+            last_event_status: l.link.last_event_status,
+        })
+        .collect())
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn revoke_link(slug: String, link: String) -> Result<(), ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    c.auth.revoke_link(&a, &link).await.map_err(err)?;
+    Ok(())
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn list_audit(slug: String, action: String) -> Result<Vec<AuditRow>, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    let page = latchkey_oauth::manage::PageReq::parse(None, Some(200)).map_err(err)?;
+    let f = latchkey_store::repo::AuditFilter { action: Some(action).filter(|a| !a.is_empty()), ..Default::default() };
+    let p = c.auth.search_audit(&a, &f, page).await.map_err(err)?;
+    Ok(p.items
+        .into_iter()
+        .map(|e| AuditRow { at: e.at, actor: e.actor, action: e.action, target: e.target, ip: e.ip })
+        .collect())
+}

@@ -1,0 +1,66 @@
+//! `/admin/t/:slug/links`: linked accounts; revoking one revokes its tokens and deletes Amazon's.
+use leptos::prelude::*;
+
+use crate::api::{RevokeLink, list_links};
+use crate::components::{TenantNav, TopBar, clean, outcome, when};
+use crate::pages::{query, slug};
+
+#[component]
+pub fn Links() -> impl IntoView {
+    let slug = slug();
+    let q = query("user");
+    let revoke = ServerAction::<RevokeLink>::new();
+    let links = Resource::new(move || (slug.get(), q.get(), revoke.version().get()), |(s, q, _)| list_links(s, q));
+    view! {
+        <TopBar />
+        <main>
+            <h1>"Linked accounts"</h1>
+            <TenantNav slug=slug.get_untracked() current="/links" />
+            <form method="get" class="card" role="search">
+                <label for="user">"User (email or id)"</label>
+                <input id="user" name="user" value=move || q.get() />
+                <button type="submit" class="secondary">"Search"</button>
+            </form>
+            <section class="card">
+                <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || links.get().map(|r| match r {
+                        Err(e) => view! { <p class="error" role="alert">{clean(&e)}</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p>"No linked accounts."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="responsive">
+                                <thead><tr><th>"User"</th><th>"Skill"</th><th>"Scopes"</th><th>"Status"</th><th>"Linked"</th><th>"Last refresh"</th><th>"Amazon tokens"</th><th></th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|l| {
+                                        let active = l.status == "active";
+                                        let id = l.id.clone();
+                                        view! {
+                                            <tr data-link=l.id.clone()>
+                                                <td>{l.user_email}</td>
+                                                <td>{l.skill}</td>
+                                                <td>{l.scopes}</td>
+                                                <td><span class="badge link-status">{l.status}</span></td>
+                                                <td>{when(l.created_at)}</td>
+                                                <td>{l.last_refreshed_at.map(when).unwrap_or_else(|| "never".into())}</td>
+                                                <td>{if l.has_amazon_tokens { "present" } else { "none" }}{l.last_event_status.map(|s| format!(" (last event: {s})"))}</td>
+                                                <td>
+                                                    {active.then(|| view! {
+                                                        <ActionForm action=revoke>
+                                                            <input type="hidden" name="slug" value=slug.get_untracked() />
+                                                            <input type="hidden" name="link" value=id.clone() />
+                                                            <button type="submit" class="small danger">"Revoke"</button>
+                                                        </ActionForm>
+                                                    })}
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    })}
+                </Suspense>
+                {outcome(revoke.value(), |_| view! { <p class="ok" role="status">"Link revoked: its tokens no longer work."</p> })}
+            </section>
+        </main>
+    }
+}

@@ -1,0 +1,130 @@
+//! The server side of the dashboard: what server functions need from the running service, and the
+//! checks every one of them makes (session, origin, tenant access).
+use actix_web::HttpRequest;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use latchkey_oauth::access::{Access, Actor};
+use latchkey_oauth::accounts::DashboardSession;
+use latchkey_oauth::{AuthServer, ServiceError};
+use leptos::prelude::*;
+
+/// Provided to every dashboard render and server function.
+#[derive(Clone)]
+pub struct DashboardContext {
+    pub auth: AuthServer,
+    pub secure_cookies: bool,
+    pub trust_proxy: bool,
+}
+
+pub const SESSION_COOKIE: &str = "lk_admin";
+
+pub fn ctx() -> Result<DashboardContext, ServerFnError> {
+    use_context::<DashboardContext>().ok_or_else(|| ServerFnError::new("dashboard context missing"))
+}
+
+/// The message a user sees for a service error; internal details stay in the log.
+pub fn err(e: ServiceError) -> ServerFnError {
+    match e {
+        ServiceError::Internal(m) => {
+            tracing::error!(detail = %m, "internal error in the dashboard");
+            ServerFnError::new("something went wrong on our side; try again")
+        }
+        ServiceError::Unavailable(m) => {
+            tracing::warn!(detail = %m, "dependency unavailable");
+            ServerFnError::new("the service is temporarily unavailable; try again shortly")
+        }
+        ServiceError::NotFound(what) => ServerFnError::new(format!("{what} not found")),
+        other => ServerFnError::new(other.to_string()),
+    }
+}
+
+pub async fn request() -> Result<HttpRequest, ServerFnError> {
+    leptos_actix::extract::<HttpRequest>().await.map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
+    let info = req.connection_info();
+    let ip = if trust_proxy { info.realip_remote_addr() } else { info.peer_addr() };
+    ip.unwrap_or("unknown").to_owned()
+}
+
+/// Refuses requests a browser made on behalf of another site. With the session cookie SameSite=Strict
+/// and this check, a forged cross-site form or fetch cannot act as the signed-in user (OWASP's
+/// "verify origin with standard headers" defence; forms work without JavaScript, so no token field).
+pub fn check_origin(c: &DashboardContext, req: &HttpRequest) -> Result<(), ServerFnError> {
+    let h = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if h("sec-fetch-site").is_some_and(|s| s == "cross-site") {
+        return Err(ServerFnError::new("cross-site request refused"));
+    }
+    let public = &c.auth.config.public_url;
+    let origin = h("origin").or_else(|| h("referer").and_then(|r| url_origin(&r)));
+    match origin {
+        Some(o) if o.trim_end_matches('/') != public.trim_end_matches('/') => {
+            Err(ServerFnError::new("request from another origin refused"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn url_origin(u: &str) -> Option<String> {
+    let (scheme, rest) = u.split_once("://")?;
+    let host = rest.split('/').next()?;
+    Some(format!("{scheme}://{host}"))
+}
+
+pub async fn session() -> Result<Option<(DashboardSession, String)>, ServerFnError> {
+    let c = ctx()?;
+    let req = request().await?;
+    let Some(sid) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else { return Ok(None) };
+    Ok(c.auth.dashboard_session(&sid).await.map_err(err)?.map(|s| (s, sid)))
+}
+
+/// The signed-in actor, or a redirect to the sign-in page.
+pub async fn actor() -> Result<Actor, ServerFnError> {
+    let c = ctx()?;
+    let req = request().await?;
+    check_origin(&c, &req)?;
+    match session().await? {
+        Some((s, _)) => Ok(s.actor(Some(client_ip(&req, c.trust_proxy)))),
+        None => {
+            leptos_actix::redirect("/admin/login");
+            Err(ServerFnError::new("sign in first"))
+        }
+    }
+}
+
+pub async fn access(slug: &str) -> Result<(DashboardContext, Access), ServerFnError> {
+    let c = ctx()?;
+    let actor = actor().await?;
+    let a = c.auth.access(&actor, slug).await.map_err(err)?;
+    Ok((c, a))
+}
+
+pub fn set_cookie(value: &str, max_age: i64) {
+    let Ok(c) = ctx() else { return };
+    let secure = if c.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    if let (Some(resp), Ok(v)) = (use_context::<leptos_actix::ResponseOptions>(), HeaderValue::from_str(&cookie)) {
+        resp.append_header(header::SET_COOKIE, v);
+    }
+}
+
+/// Security headers of every dashboard page: a CSP whose script nonce matches the hydration script.
+pub fn set_page_headers() {
+    let Some(resp) = use_context::<leptos_actix::ResponseOptions>() else { return };
+    let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' https: data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    );
+    let pairs = [
+        ("content-security-policy", csp),
+        ("x-frame-options", "DENY".to_owned()),
+        ("referrer-policy", "same-origin".to_owned()),
+        ("cache-control", "no-store".to_owned()),
+    ];
+    for (k, v) in pairs {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            resp.insert_header(HeaderName::from_static(k), v);
+        }
+    }
+}

@@ -1,0 +1,197 @@
+// The dashboard in headless Chromium, as a device company would use it: sign up → read the
+// verification mail from the outbox → verify → sign in → create a skill → copy its values → create an
+// end user → run the linking simulator → link as Alexa → see the linked account → revoke it → the old
+// refresh token no longer works. Then tenant isolation through the UI's session and the API.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+const BIN = process.env.LATCHKEY_BIN;
+const SHOTS = join(import.meta.dirname, 'screenshots');
+const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-dashboard-'));
+let server, base, env;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+function cli(args, input) {
+  return JSON.parse(execFileSync(BIN, [...args, '--json'], { env, input, encoding: 'utf8' }).trim());
+}
+
+// The newest mail to `to` in the outbox, quoted-printable decoded, and the link to `path` in it.
+function mailedLink(to, path) {
+  const dir = join(dataDir, 'outbox');
+  const mails = readdirSync(dir).map((f) => join(dir, f)).sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs)
+    .map((f) => readFileSync(f, 'utf8').replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))))
+    .filter((m) => m.includes(`To: ${to}`));
+  assert.ok(mails.length, `a mail to ${to}`);
+  const m = mails.at(-1).match(new RegExp(`https?://[^\\s]+/admin${path}\\?token=[A-Za-z0-9_-]+`));
+  assert.ok(m, `a ${path} link`);
+  return m[0];
+}
+
+before(async () => {
+  assert.ok(BIN, 'LATCHKEY_BIN must point at the latchkey binary');
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  env = { PATH: process.env.PATH, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_PUBLIC_URL: base, RUST_LOG: 'warn' };
+  server = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`], { env, stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  mkdirSync(SHOTS, { recursive: true });
+});
+
+after(() => {
+  server?.kill();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('a device company signs up, configures a skill, links, and unlinks from the dashboard', async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+    const page = await context.newPage();
+    const owner = 'owner@acme.example';
+
+    // Sign up. The slug is checked live once the page has hydrated.
+    await page.goto(`${base}/admin/signup`);
+    await page.getByLabel('Company name').fill('Acme Locks');
+    await page.getByLabel('Tenant slug').pressSequentially('acme-locks');
+    await page.getByText('Available').waitFor();
+    await page.getByLabel('Your email').fill(owner);
+    await page.getByLabel('Password').fill('a long owner passphrase');
+    await page.getByText('Strength: strong').waitFor();
+    await page.screenshot({ path: join(SHOTS, 'dashboard-signup-desktop.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Create tenant' }).click();
+    await page.getByText('We sent a verification link').waitFor();
+
+    // Verify from the mail in the outbox; the tenant becomes active.
+    await page.goto(mailedLink(owner, '/verify'));
+    await page.getByText('is verified and your tenant is active').waitFor();
+
+    // Sign in and open the tenant.
+    await page.goto(`${base}/admin/login`);
+    await page.getByLabel('Email').fill(owner);
+    await page.getByLabel('Password').fill('a long owner passphrase');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/admin`);
+    await page.getByRole('link', { name: 'Acme Locks' }).click();
+    await page.waitForURL(/\/admin\/t\/acme-locks$/);
+
+    // Create a skill; the secret is shown once; copy the client id like a user pasting into the console.
+    await page.getByLabel('Name', { exact: true }).fill('Acme Smart Home');
+    await page.getByLabel('Alexa skill ID', { exact: true }).fill('amzn1.ask.skill.dashboard');
+    await page.getByLabel('Vendor ID', { exact: true }).fill('M2DASHBOARD');
+    await page.getByRole('button', { name: 'Create skill' }).click();
+    const secretBox = page.locator('.secret');
+    await page.locator('.secret, p.error').first().waitFor();
+    assert.equal(await page.locator('p.error').count(), 0, await page.locator('p.error').allTextContents().then(String));
+    const clientSecret = (await secretBox.locator('code[data-label="Client Secret"]').textContent()).trim();
+    const clientId = (await secretBox.locator('code[data-label="Your Client ID"]').textContent()).trim();
+    assert.ok(clientSecret.length >= 40 && clientId.length > 0);
+    await secretBox.getByRole('button', { name: 'Copy Your Client ID' }).click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), clientId);
+    await page.screenshot({ path: join(SHOTS, 'dashboard-skills-desktop.png'), fullPage: true });
+
+    // Create an end user.
+    await page.getByRole('link', { name: 'End users' }).click();
+    await page.getByLabel('Email', { exact: true }).fill('ada@acme.example');
+    await page.getByLabel('Password', { exact: true }).fill('ada password 123');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await page.getByText('ada@acme.example added.').waitFor();
+    await page.getByRole('cell', { name: 'ada@acme.example' }).waitFor();
+
+    // Run the simulator: every step green up to the refresh.
+    await page.getByRole('link', { name: 'Skills' }).click();
+    await page.getByLabel('Skill (ID or Alexa skill ID)').fill('amzn1.ask.skill.dashboard');
+    await page.getByLabel("End user's email").fill('ada@acme.example');
+    await page.getByLabel("End user's password").fill('ada password 123');
+    await page.getByLabel('Client secret', { exact: true }).fill(clientSecret);
+    await page.getByRole('button', { name: 'Run the simulation' }).click();
+    await page.locator('li[data-step="refresh"][data-ok="true"]').waitFor();
+    await page.screenshot({ path: join(SHOTS, 'dashboard-simulator-desktop.png'), fullPage: true });
+
+    // Link as Alexa would, in another browser, to hold a refresh token of our own.
+    const alexa = await browser.newPage();
+    let redirect = null;
+    await alexa.route('https://pitangui.amazon.com/**', (route) => {
+      redirect = route.request().url();
+      return route.fulfill({ status: 200, contentType: 'text/plain', body: 'back in the Alexa app' });
+    });
+    const redirectUri = 'https://pitangui.amazon.com/api/skill/link/M2DASHBOARD';
+    await alexa.goto(`${base}/t/acme-locks/oauth2/authorize?` + new URLSearchParams({
+      response_type: 'code', client_id: clientId, state: 's1', scope: 'openid profile', redirect_uri: redirectUri }));
+    await alexa.getByLabel('Email').fill('ada@acme.example');
+    await alexa.getByLabel('Password').fill('ada password 123');
+    await alexa.getByRole('button', { name: 'Sign in' }).click();
+    await alexa.waitForLoadState();
+    // Consent was given during the simulation and is remembered per link; ask only if shown.
+    if (!redirect && await alexa.getByRole('button', { name: 'Allow' }).isVisible()) {
+      await alexa.getByRole('button', { name: 'Allow' }).click();
+    }
+    await alexa.waitForURL(/pitangui\.amazon\.com/);
+    const code = new URL(redirect).searchParams.get('code');
+    const basic = Buffer.from(`${clientId}:${clientSecret}`).toString('base64');
+    const token = (params) => fetch(`${base}/t/acme-locks/oauth2/token`, {
+      method: 'POST', headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params) });
+    const tokens = await (await token({ grant_type: 'authorization_code', code, redirect_uri: redirectUri })).json();
+    assert.ok(tokens.refresh_token);
+
+    // See the linked account and revoke it; the old refresh token stops working.
+    await page.getByRole('link', { name: 'Linked accounts' }).click();
+    const row = page.locator('tr', { hasText: 'ada@acme.example' });
+    await row.getByText('active').waitFor();
+    await page.screenshot({ path: join(SHOTS, 'dashboard-links-desktop.png'), fullPage: true });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByText('Link revoked').waitFor();
+    await row.getByText('revoked').waitFor();
+    const after = await token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+    assert.equal(after.status, 400);
+    assert.equal((await after.json()).error, 'invalid_grant');
+
+    // The audit log shows who did it.
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('cell', { name: 'link.revoked' }).waitFor();
+    assert.ok(await page.getByRole('cell', { name: `account:${owner}` }).first().isVisible());
+
+    // Another tenant is invisible to this member, through the UI and through the API with the session.
+    cli(['tenant', 'create', '--slug', 'globex', '--name', 'Globex']);
+    await page.goto(`${base}/admin/t/globex`);
+    await page.getByText('tenant \'globex\' not found').waitFor();
+    const status = await page.evaluate(async () => (await fetch('/t/globex/api/v1/skills')).status);
+    assert.equal(status, 404);
+    const own = await page.evaluate(async () => (await fetch('/t/acme-locks/api/v1/skills')).status);
+    assert.equal(own, 200);
+
+    // Phone size.
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true,
+      storageState: await context.storageState() });
+    const p2 = await phone.newPage();
+    for (const [name, path] of [['skills', '/admin/t/acme-locks'], ['links', '/admin/t/acme-locks/links'], ['home', '/admin']]) {
+      await p2.goto(`${base}${path}`);
+      await p2.waitForLoadState('networkidle');
+      await p2.screenshot({ path: join(SHOTS, `dashboard-${name}-phone.png`), fullPage: true });
+    }
+    await p2.goto(`${base}/admin/signup`);
+    await p2.screenshot({ path: join(SHOTS, 'dashboard-signup-phone.png'), fullPage: true });
+  } finally {
+    await browser.close();
+  }
+});
