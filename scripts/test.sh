@@ -34,6 +34,10 @@ fi
 
 scripts/validate-infra.sh
 
+# The OpenAPI document against the real management API (schemathesis: no 5xx, only documented
+# status codes and content types). The binary is the one the e2e tests built.
+scripts/api-fuzz.sh target/debug/latchkey
+
 # The dashboard's browser bundle; the binary is the one the e2e tests above already built.
 scripts/build-dashboard.sh
 (cd tests/browser && LATCHKEY_BIN="$PWD/../../target/debug/latchkey" node --test)

@@ -27,7 +27,7 @@ pub struct AuditQuery {
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/audit", tag = "audit",
     params(("tenant" = String, Path, description = "tenant slug"), AuditQuery),
-    responses((status = 200, body = Page<AuditEvent>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Page<AuditEvent>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -9,7 +9,7 @@ use crate::app::AppState;
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/branding", tag = "branding",
     params(("tenant" = String, Path, description = "tenant slug")),
-    responses((status = 200, body = Branding), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Branding), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get(state: web::Data<AppState>, req: HttpRequest, tenant: web::Path<String>) -> ApiResult {
     let a = tenant_access(&state, &req, &tenant).await?;
     ok(&state.auth.branding(&a))
@@ -17,8 +17,8 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest, tenant: web::Path
 
 #[utoipa::path(put, path = "/t/{tenant}/api/v1/branding", tag = "branding", request_body = Branding,
     params(("tenant" = String, Path, description = "tenant slug")),
-    responses((status = 200, body = Branding), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Branding), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn put(
     state: web::Data<AppState>,
     req: HttpRequest,

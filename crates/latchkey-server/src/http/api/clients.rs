@@ -60,7 +60,7 @@ pub struct RotatedSecret {
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/clients", tag = "clients",
     params(("tenant" = String, Path, description = "tenant slug")),
-    responses((status = 200, body = Vec<Client>), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Vec<Client>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(state: web::Data<AppState>, req: HttpRequest, tenant: web::Path<String>) -> ApiResult {
     let a = tenant_access(&state, &req, &tenant).await?;
     ok(&state.auth.list_clients(&a).await?)
@@ -69,7 +69,7 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest, tenant: web::Pat
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/clients", tag = "clients", request_body = CreateClientBody,
     params(("tenant" = String, Path, description = "tenant slug")),
     responses((status = 201, body = CreatedClient, description = "the client secret is shown only here"),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+        (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -84,7 +84,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/clients/{client_id}", tag = "clients",
     params(("tenant" = String, Path, description = "tenant slug"), ("client_id" = String, Path)),
-    responses((status = 200, body = Client), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Client), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, id) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
@@ -93,8 +93,8 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(
 
 #[utoipa::path(patch, path = "/t/{tenant}/api/v1/clients/{client_id}", tag = "clients", request_body = ClientUpdate,
     params(("tenant" = String, Path, description = "tenant slug"), ("client_id" = String, Path)),
-    responses((status = 200, body = Client), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Client), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn update(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -108,7 +108,7 @@ pub async fn update(
 
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/clients/{client_id}/rotate-secret", tag = "clients",
     params(("tenant" = String, Path, description = "tenant slug"), ("client_id" = String, Path)),
-    responses((status = 200, body = RotatedSecret), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = RotatedSecret), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn rotate_secret(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -122,7 +122,7 @@ pub async fn rotate_secret(
 
 #[utoipa::path(delete, path = "/t/{tenant}/api/v1/clients/{client_id}", tag = "clients",
     params(("tenant" = String, Path, description = "tenant slug"), ("client_id" = String, Path)),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, id) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;

@@ -18,7 +18,7 @@ pub struct CreateApiKeyBody {
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/api-keys", tag = "api-keys",
     params(("tenant" = String, Path, description = "tenant slug")),
-    responses((status = 200, body = Vec<ApiKey>), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Vec<ApiKey>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(state: web::Data<AppState>, req: HttpRequest, tenant: web::Path<String>) -> ApiResult {
     let a = tenant_access(&state, &req, &tenant).await?;
     ok(&state.auth.list_api_keys(&a).await?)
@@ -26,8 +26,8 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest, tenant: web::Pat
 
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/api-keys", tag = "api-keys", request_body = CreateApiKeyBody,
     params(("tenant" = String, Path, description = "tenant slug")),
-    responses((status = 201, body = CreatedApiKey, description = "the key is shown only here"), (status = 400, body = Problem),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 201, body = CreatedApiKey, description = "the key is shown only here"), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -40,7 +40,7 @@ pub async fn create(
 
 #[utoipa::path(delete, path = "/t/{tenant}/api/v1/api-keys/{key}", tag = "api-keys",
     params(("tenant" = String, Path, description = "tenant slug"), ("key" = String, Path, description = "key id")),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, id) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;

@@ -21,7 +21,7 @@ pub struct LinkQuery {
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/links", tag = "links",
     params(("tenant" = String, Path, description = "tenant slug"), LinkQuery),
-    responses((status = 200, body = Page<LinkView>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Page<LinkView>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -35,7 +35,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/links/{link}", tag = "links",
     params(("tenant" = String, Path, description = "tenant slug"), ("link" = String, Path)),
-    responses((status = 200, body = LinkView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = LinkView), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, id) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
@@ -45,7 +45,7 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/links/{link}/revoke", tag = "links",
     params(("tenant" = String, Path, description = "tenant slug"), ("link" = String, Path)),
     responses((status = 200, body = LinkView, description = "tokens revoked, Amazon's tokens deleted"),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, id) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;

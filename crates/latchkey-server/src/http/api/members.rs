@@ -25,7 +25,7 @@ pub struct RoleBody {
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/members", tag = "members",
     params(("tenant" = String, Path, description = "tenant slug")),
-    responses((status = 200, body = Vec<Member>), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Vec<Member>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(state: web::Data<AppState>, req: HttpRequest, tenant: web::Path<String>) -> ApiResult {
     let a = tenant_access(&state, &req, &tenant).await?;
     ok(&state.auth.list_members(&a).await?)
@@ -33,8 +33,8 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest, tenant: web::Pat
 
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/members/invitations", tag = "members", request_body = InviteBody,
     params(("tenant" = String, Path, description = "tenant slug")),
-    responses((status = 202, description = "invitation mailed"), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 202, description = "invitation mailed"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub async fn invite(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -48,8 +48,8 @@ pub async fn invite(
 
 #[utoipa::path(put, path = "/t/{tenant}/api/v1/members/{member}/role", tag = "members", request_body = RoleBody,
     params(("tenant" = String, Path, description = "tenant slug"), ("member" = String, Path)),
-    responses((status = 200, body = Member), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = Member), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn set_role(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -63,7 +63,7 @@ pub async fn set_role(
 
 #[utoipa::path(delete, path = "/t/{tenant}/api/v1/members/{member}", tag = "members",
     params(("tenant" = String, Path, description = "tenant slug"), ("member" = String, Path)),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn remove(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, id) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;

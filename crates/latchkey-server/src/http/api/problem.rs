@@ -104,7 +104,6 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _: &actix_web::HttpRe
     let status = match &err {
         actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
         | actix_web::error::JsonPayloadError::Overflow { .. } => 413,
-        actix_web::error::JsonPayloadError::ContentType => 415,
         _ => 400,
     };
     Problem::new(status, format!("request body: {err}")).into()

@@ -58,7 +58,7 @@ pub struct ProviderTest {
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/providers", tag = "providers",
     params(("tenant" = String, Path, description = "tenant slug")),
-    responses((status = 200, body = Vec<UpstreamProvider>), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Vec<UpstreamProvider>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(state: web::Data<AppState>, req: HttpRequest, tenant: web::Path<String>) -> ApiResult {
     let a = tenant_access(&state, &req, &tenant).await?;
     ok(&state.auth.list_providers(&a).await?)
@@ -66,8 +66,8 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest, tenant: web::Pat
 
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/providers", tag = "providers", request_body = CreateProviderBody,
     params(("tenant" = String, Path, description = "tenant slug")),
-    responses((status = 201, body = CreatedProvider), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 201, body = CreatedProvider), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -98,8 +98,8 @@ pub async fn create(
 
 #[utoipa::path(patch, path = "/t/{tenant}/api/v1/providers/{provider}", tag = "providers", request_body = UpdateProviderBody,
     params(("tenant" = String, Path, description = "tenant slug"), ("provider" = String, Path, description = "provider slug")),
-    responses((status = 200, body = UpstreamProvider), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = UpstreamProvider), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn update(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -125,7 +125,7 @@ pub async fn update(
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/providers/{provider}/test", tag = "providers",
     params(("tenant" = String, Path, description = "tenant slug"), ("provider" = String, Path, description = "provider slug")),
     responses((status = 200, body = ProviderTest, description = "whether the provider's discovery document and keys could be fetched"),
-        (status = 401, body = Problem), (status = 404, body = Problem)))]
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn test(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, slug) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
@@ -138,7 +138,7 @@ pub async fn test(state: web::Data<AppState>, req: HttpRequest, path: web::Path<
 
 #[utoipa::path(delete, path = "/t/{tenant}/api/v1/providers/{provider}", tag = "providers",
     params(("tenant" = String, Path, description = "tenant slug"), ("provider" = String, Path, description = "provider slug")),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, slug) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;

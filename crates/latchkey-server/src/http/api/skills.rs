@@ -42,7 +42,7 @@ pub struct SimulateBody {
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/skills", tag = "skills",
     params(("tenant" = String, Path, description = "tenant slug")),
-    responses((status = 200, body = Vec<SkillView>), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Vec<SkillView>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(state: web::Data<AppState>, req: HttpRequest, tenant: web::Path<String>) -> ApiResult {
     let a = tenant_access(&state, &req, &tenant).await?;
     ok(&state.auth.list_skills(&a).await?)
@@ -51,8 +51,8 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest, tenant: web::Pat
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/skills", tag = "skills", request_body = CreateSkillBody,
     params(("tenant" = String, Path, description = "tenant slug")),
     responses((status = 201, body = CreatedSkill, description = "the client secret is shown only here"),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem)))]
+        (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -74,7 +74,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/skills/{skill}", tag = "skills",
     params(("tenant" = String, Path, description = "tenant slug"), ("skill" = String, Path, description = "skill id or Alexa skill id")),
-    responses((status = 200, body = SkillView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = SkillView), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, skill) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
@@ -83,7 +83,7 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(
 
 #[utoipa::path(delete, path = "/t/{tenant}/api/v1/skills/{skill}", tag = "skills",
     params(("tenant" = String, Path, description = "tenant slug"), ("skill" = String, Path, description = "skill id or Alexa skill id")),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, skill) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
@@ -93,7 +93,7 @@ pub async fn delete(state: web::Data<AppState>, req: HttpRequest, path: web::Pat
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/skills/{skill}/readiness", tag = "skills",
     params(("tenant" = String, Path, description = "tenant slug"), ("skill" = String, Path, description = "skill id or Alexa skill id")),
-    responses((status = 200, body = latchkey_alexa::readiness::Readiness), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = latchkey_alexa::readiness::Readiness), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn readiness(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, skill) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
@@ -103,7 +103,7 @@ pub async fn readiness(state: web::Data<AppState>, req: HttpRequest, path: web::
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/skills/{skill}/simulate", tag = "skills", request_body = SimulateBody,
     params(("tenant" = String, Path, description = "tenant slug"), ("skill" = String, Path, description = "skill id or Alexa skill id")),
     responses((status = 200, body = SimulationResult, description = "each step of the linking flow as Alexa would run it"),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+        (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn simulate(
     state: web::Data<AppState>,
     req: HttpRequest,

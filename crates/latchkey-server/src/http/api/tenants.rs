@@ -9,7 +9,7 @@ use super::{ApiResult, ok};
 use crate::app::AppState;
 
 #[utoipa::path(get, path = "/api/v1/tenants", tag = "operators",
-    responses((status = 200, body = Vec<TenantOverview>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = Vec<TenantOverview>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> ApiResult {
     let actor = session_actor(&state, &req).await?;
     ok(&state.auth.list_tenants_for_operator(&actor).await?)
@@ -17,14 +17,14 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> ApiResult {
 
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/suspend", tag = "operators",
     params(("tenant" = String, Path, description = "tenant slug")),
-    responses((status = 200, body = TenantOverview), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = TenantOverview), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn suspend(state: web::Data<AppState>, req: HttpRequest, tenant: web::Path<String>) -> ApiResult {
     set_status(&state, &req, &tenant, TenantStatus::Suspended).await
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/resume", tag = "operators",
     params(("tenant" = String, Path, description = "tenant slug")),
-    responses((status = 200, body = TenantOverview), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = TenantOverview), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn resume(state: web::Data<AppState>, req: HttpRequest, tenant: web::Path<String>) -> ApiResult {
     set_status(&state, &req, &tenant, TenantStatus::Active).await
 }

@@ -37,7 +37,7 @@ pub struct SetPasswordBody {
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/users", tag = "users",
     params(("tenant" = String, Path, description = "tenant slug"), UserQuery),
-    responses((status = 200, body = Page<EndUser>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Page<EndUser>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -51,8 +51,8 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/users", tag = "users", request_body = CreateUserBody,
     params(("tenant" = String, Path, description = "tenant slug")),
-    responses((status = 201, body = EndUser), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 201, body = EndUser), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -66,7 +66,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/users/{user}", tag = "users",
     params(("tenant" = String, Path, description = "tenant slug"), ("user" = String, Path, description = "user id")),
-    responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = UserView), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, id) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
@@ -75,7 +75,7 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(
 
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/users/{user}/disable", tag = "users",
     params(("tenant" = String, Path, description = "tenant slug"), ("user" = String, Path, description = "user id")),
-    responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = UserView), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn disable(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, id) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
@@ -84,7 +84,7 @@ pub async fn disable(state: web::Data<AppState>, req: HttpRequest, path: web::Pa
 
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/users/{user}/enable", tag = "users",
     params(("tenant" = String, Path, description = "tenant slug"), ("user" = String, Path, description = "user id")),
-    responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = UserView), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn enable(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, id) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
@@ -93,7 +93,7 @@ pub async fn enable(state: web::Data<AppState>, req: HttpRequest, path: web::Pat
 
 #[utoipa::path(put, path = "/t/{tenant}/api/v1/users/{user}/password", tag = "users", request_body = SetPasswordBody,
     params(("tenant" = String, Path, description = "tenant slug"), ("user" = String, Path, description = "user id")),
-    responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn set_password(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -108,7 +108,7 @@ pub async fn set_password(
 
 #[utoipa::path(delete, path = "/t/{tenant}/api/v1/users/{user}", tag = "users",
     params(("tenant" = String, Path, description = "tenant slug"), ("user" = String, Path, description = "user id")),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, id) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
