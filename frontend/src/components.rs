@@ -5,7 +5,7 @@ use leptos::prelude::*;
 pub const CSS: &str = r#"
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;background:#f5f6f8;color:#1b1f24}
 a{color:#0b57d0}header.top{background:#1b1f24;color:#fff;padding:.6rem 1rem;display:flex;gap:1rem;align-items:center;flex-wrap:wrap}
-header.top a{color:#fff;text-decoration:none;font-weight:600}header.top form{margin-left:auto}
+header.top a{color:#fff;text-decoration:none;font-weight:600}header.top form:first-of-type{margin-left:auto}
 main{max-width:64rem;margin:0 auto;padding:1rem}main.narrow{max-width:28rem}
 nav.tabs{display:flex;gap:.25rem;flex-wrap:wrap;margin:.5rem 0 1rem}nav.tabs a{padding:.4rem .8rem;border-radius:6px;background:#e6e9ee;color:#1b1f24;text-decoration:none}
 nav.tabs a[aria-current=page]{background:#0b57d0;color:#fff}
@@ -19,6 +19,9 @@ table{width:100%;border-collapse:collapse;font-size:.95rem}th,td{text-align:left
 .value{display:flex;flex-wrap:wrap;gap:.3rem .4rem;align-items:center;margin:.4rem 0}.value .badge{flex:0 0 100%;background:none;padding:0;font-weight:600}
 .value code{flex:1 1 12rem;min-width:0;background:#f0f2f5;padding:.35rem .5rem;border-radius:6px;word-break:break-all}.hint{overflow-wrap:anywhere}
 .steps li{margin:.3rem 0}.badge{display:inline-block;padding:0 .5rem;border-radius:999px;background:#e6e9ee;font-size:.85rem}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.preview{padding:1rem;border:1px solid #d6dae0;border-radius:8px;max-width:22rem}fieldset{border:1px solid #d6dae0;border-radius:6px;margin-top:.6rem}
+textarea{font:inherit;padding:.5rem;border:1px solid #8a929c;border-radius:6px}
 .secret{background:#fff4ce;border:1px solid #c9a400;padding:.6rem;border-radius:8px}
 @media(max-width:640px){table.responsive thead{display:none}table.responsive tr{display:block;border-bottom:1px solid #d6dae0;padding:.4rem 0}table.responsive td{display:block;border:0;padding:.15rem .2rem}}
 "#;
@@ -33,6 +36,10 @@ pub fn TopBar() -> impl IntoView {
             <ActionForm action=sign_out>
                 <button type="submit" class="small secondary">"Sign out"</button>
             </ActionForm>
+            <ActionForm action=sign_out>
+                <input type="hidden" name="everywhere" value="1" />
+                <button type="submit" class="small secondary">"Sign out everywhere"</button>
+            </ActionForm>
         </header>
     }
 }
@@ -40,7 +47,17 @@ pub fn TopBar() -> impl IntoView {
 /// Tabs of a tenant's pages.
 #[component]
 pub fn TenantNav(slug: String, current: &'static str) -> impl IntoView {
-    let tabs = [("Skills", ""), ("End users", "/users"), ("Linked accounts", "/links"), ("Audit log", "/audit")];
+    let tabs = [
+        ("Skills", ""),
+        ("OAuth clients", "/clients"),
+        ("End users", "/users"),
+        ("Linked accounts", "/links"),
+        ("Providers", "/providers"),
+        ("Branding", "/branding"),
+        ("API keys", "/api-keys"),
+        ("Members", "/members"),
+        ("Audit log", "/audit"),
+    ];
     view! {
         <nav class="tabs" aria-label="Tenant">
             {tabs

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod api_more;
 mod components;
 mod pages;
 #[cfg(feature = "ssr")]
@@ -55,6 +56,13 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/t/:slug/users") view=pages::users::Users />
                 <Route path=path!("/admin/t/:slug/links") view=pages::links::Links />
                 <Route path=path!("/admin/t/:slug/audit") view=pages::audit::Audit />
+                <Route path=path!("/admin/t/:slug/clients") view=pages::clients::Clients />
+                <Route path=path!("/admin/t/:slug/providers") view=pages::providers::Providers />
+                <Route path=path!("/admin/t/:slug/branding") view=pages::branding::BrandingPage />
+                <Route path=path!("/admin/t/:slug/api-keys") view=pages::keys::ApiKeys />
+                <Route path=path!("/admin/t/:slug/members") view=pages::members::Members />
+                <Route path=path!("/admin/reset") view=pages::account::Reset />
+                <Route path=path!("/admin/invitation") view=pages::account::Invitation />
             </Routes>
         </Router>
     }

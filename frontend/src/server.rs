@@ -11,6 +11,7 @@ use leptos::prelude::*;
 #[derive(Clone)]
 pub struct DashboardContext {
     pub auth: AuthServer,
+    pub alexa: latchkey_alexa::AlexaService,
     pub secure_cookies: bool,
     pub trust_proxy: bool,
 }

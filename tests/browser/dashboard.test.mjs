@@ -145,7 +145,7 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     if (!redirect && await alexa.getByRole('button', { name: 'Allow' }).isVisible()) {
       await alexa.getByRole('button', { name: 'Allow' }).click();
     }
-    await alexa.waitForURL(/pitangui\.amazon\.com/);
+    await alexa.waitForURL(/^https:\/\/pitangui\.amazon\.com\//);
     const code = new URL(redirect).searchParams.get('code');
     const basic = Buffer.from(`${clientId}:${clientSecret}`).toString('base64');
     const token = (params) => fetch(`${base}/t/acme-locks/oauth2/token`, {
@@ -180,11 +180,48 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     const own = await page.evaluate(async () => (await fetch('/t/acme-locks/api/v1/skills')).status);
     assert.equal(own, 200);
 
+    // Invite a viewer from the Members page; they accept from the mail and can read but not change.
+    await page.goto(`${base}/admin/t/acme-locks/members`);
+    await page.getByLabel('Email', { exact: true }).fill('vera@acme.example');
+    await page.getByLabel('Role', { exact: true }).selectOption('viewer');
+    await page.getByRole('button', { name: 'Send invitation' }).click();
+    await page.getByText('Invitation sent to vera@acme.example').waitFor();
+    const viewerCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const vp = await viewerCtx.newPage();
+    await vp.goto(mailedLink('vera@acme.example', '/invitation'));
+    await vp.getByText('vera@acme.example is invited to acme-locks as viewer').waitFor();
+    await vp.getByLabel('Choose a password').fill('vera password 123');
+    await vp.getByRole('button', { name: 'Accept the invitation' }).click();
+    await vp.getByText('You joined as viewer').waitFor();
+    await vp.goto(`${base}/admin/login`);
+    await vp.getByLabel('Email').fill('vera@acme.example');
+    await vp.getByLabel('Password').fill('vera password 123');
+    await vp.getByRole('button', { name: 'Sign in' }).click();
+    await vp.waitForURL(`${base}/admin`);
+    await vp.goto(`${base}/admin/t/acme-locks/users`);
+    await vp.getByRole('cell', { name: 'ada@acme.example' }).waitFor();
+    await vp.getByLabel('Email', { exact: true }).fill('mallory@acme.example');
+    await vp.getByLabel('Password', { exact: true }).fill('mallory password 1');
+    await vp.getByRole('button', { name: 'Add user' }).click();
+    await vp.getByText('the viewer role cannot change this tenant').waitFor();
+    assert.equal(await vp.getByRole('cell', { name: 'mallory@acme.example' }).count(), 0);
+    await viewerCtx.close();
+
+    // The configuration pages render for the owner.
+    for (const [name, path] of [['clients', 'clients'], ['providers', 'providers'], ['branding', 'branding'],
+      ['api-keys', 'api-keys'], ['members', 'members'], ['audit', 'audit'], ['users', 'users']]) {
+      await page.goto(`${base}/admin/t/acme-locks/${path}`);
+      await page.waitForLoadState('networkidle');
+      assert.equal(await page.locator('p.error').count(), 0, `${name}: ${await page.locator('p.error').allTextContents()}`);
+      await page.screenshot({ path: join(SHOTS, `dashboard-${name}-desktop.png`), fullPage: true });
+    }
+
     // Phone size.
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true,
       storageState: await context.storageState() });
     const p2 = await phone.newPage();
-    for (const [name, path] of [['skills', '/admin/t/acme-locks'], ['links', '/admin/t/acme-locks/links'], ['home', '/admin']]) {
+    for (const [name, path] of [['skills', '/admin/t/acme-locks'], ['links', '/admin/t/acme-locks/links'], ['home', '/admin'],
+      ['clients', '/admin/t/acme-locks/clients'], ['branding', '/admin/t/acme-locks/branding']]) {
       await p2.goto(`${base}${path}`);
       await p2.waitForLoadState('networkidle');
       await p2.screenshot({ path: join(SHOTS, `dashboard-${name}-phone.png`), fullPage: true });

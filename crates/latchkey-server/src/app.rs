@@ -76,7 +76,7 @@ impl Application {
             secure_cookies: public_url.starts_with("https://"),
             trust_proxy: config.trust_proxy,
         });
-        let dashboard = crate::dashboard::Dashboard::new(&config, &auth, public_url.starts_with("https://"));
+        let dashboard = crate::dashboard::Dashboard::new(&config, &auth, &alexa, public_url.starts_with("https://"));
         let server = HttpServer::new(move || {
             let metrics = metrics.clone();
             let app = App::new()

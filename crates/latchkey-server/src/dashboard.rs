@@ -2,6 +2,7 @@
 //! and the browser bundle (built by scripts/build-dashboard.sh) under `/admin/pkg`.
 use actix_web::dev::{ServiceFactory, ServiceRequest};
 use actix_web::{App, Error, web};
+use latchkey_alexa::AlexaService;
 use latchkey_frontend::server::DashboardContext;
 use latchkey_frontend::{App as DashboardApp, OUTPUT_NAME, shell};
 use latchkey_oauth::AuthServer;
@@ -21,7 +22,7 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    pub fn new(config: &Config, auth: &AuthServer, secure_cookies: bool) -> Self {
+    pub fn new(config: &Config, auth: &AuthServer, alexa: &AlexaService, secure_cookies: bool) -> Self {
         let site_root = config.dashboard_dir();
         let options = LeptosOptions::builder()
             .output_name(OUTPUT_NAME)
@@ -36,7 +37,12 @@ impl Dashboard {
         }
         Self {
             options,
-            context: DashboardContext { auth: auth.clone(), secure_cookies, trust_proxy: config.trust_proxy },
+            context: DashboardContext {
+                auth: auth.clone(),
+                alexa: alexa.clone(),
+                secure_cookies,
+                trust_proxy: config.trust_proxy,
+            },
             site_root,
             routes: generate_route_list(DashboardApp),
         }

@@ -20,7 +20,7 @@ pub fn Login() -> impl IntoView {
                 </ActionForm>
                 {outcome(action.value(), |_| ())}
             </section>
-            <p>"New here? " <a href="/admin/signup">"Create a tenant"</a></p>
+            <p>"New here? " <a href="/admin/signup">"Create a tenant"</a>" · " <a href="/admin/reset">"Forgot your password?"</a></p>
         </main>
     }
 }

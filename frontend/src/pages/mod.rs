@@ -1,8 +1,14 @@
 //! One module per page.
+pub mod account;
 pub mod audit;
+pub mod branding;
+pub mod clients;
 pub mod home;
+pub mod keys;
 pub mod links;
 pub mod login;
+pub mod members;
+pub mod providers;
 pub mod signup;
 pub mod skills;
 pub mod users;
