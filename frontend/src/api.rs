@@ -22,6 +22,8 @@ pub struct TenantRow {
 pub struct Home {
     pub email: String,
     pub operator: bool,
+    /// Operators only: whether the database and the KV store answer.
+    pub health: Option<String>,
     pub tenants: Vec<TenantRow>,
 }
 
@@ -59,6 +61,8 @@ pub struct StepRow {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct UserRow {
     pub id: String,
+    /// Upstream providers' subjects this user signs in with.
+    pub federated: Vec<String>,
     pub email: String,
     pub name: Option<String>,
     pub disabled: bool,
@@ -191,7 +195,15 @@ pub async fn load_home() -> Result<Home, ServerFnError> {
             })
             .collect()
     };
-    Ok(Home { email, operator, tenants })
+    let health = if operator {
+        Some(match c.auth.ready().await {
+            Ok(()) => "Database and KV store answer.".to_owned(),
+            Err(e) => format!("Degraded: {e}"),
+        })
+    } else {
+        None
+    };
+    Ok(Home { email, operator, health, tenants })
 }
 
 #[server(prefix = "/admin/fn")]
@@ -234,6 +246,7 @@ pub async fn list_skills(slug: String) -> Result<Vec<SkillRow>, ServerFnError> {
 }
 
 #[server(prefix = "/admin/fn")]
+#[allow(clippy::too_many_arguments)]
 pub async fn create_skill(
     slug: String,
     name: String,
@@ -241,16 +254,33 @@ pub async fn create_skill(
     vendor_id: String,
     kind: String,
     region: String,
+    auth_method: String,
+    access_token_ttl: String,
+    lwa_client_id: String,
+    lwa_client_secret: String,
 ) -> Result<CreatedSkillRow, ServerFnError> {
     let (c, a) = access(&slug).await?;
+    let ttl = match access_token_ttl.trim() {
+        "" => None,
+        t => Some(
+            t.parse::<i64>().map_err(|_| ServerFnError::new("access-token lifetime must be a number of seconds"))?,
+        ),
+    };
+    let lwa = match (lwa_client_id.trim(), lwa_client_secret.trim()) {
+        ("", "") => None,
+        (id, secret) if !id.is_empty() && !secret.is_empty() => Some((id.to_owned(), secret.to_owned())),
+        _ => return Err(ServerFnError::new("give both Login with Amazon values, or neither")),
+    };
+    let auth_method: latchkey_core::client_auth::ClientAuthMethod =
+        auth_method.parse().map_err(|e: String| ServerFnError::new(e))?;
     let kind = serde_json::from_value(serde_json::Value::String(kind))
         .map_err(|_| ServerFnError::new("unknown skill kind"))?;
     let region =
         serde_json::from_value(serde_json::Value::String(region)).map_err(|_| ServerFnError::new("unknown region"))?;
-    let opts = latchkey_oauth::admin::ClientOptions::default();
+    let opts = latchkey_oauth::admin::ClientOptions { auth_method, access_token_ttl: ttl, ..Default::default() };
     let s = c
         .auth
-        .create_skill(&a, &name, alexa_skill_id.trim(), vendor_id.trim(), kind, region, None, &opts)
+        .create_skill(&a, &name, alexa_skill_id.trim(), vendor_id.trim(), kind, region, lwa, &opts)
         .await
         .map_err(err)?;
     let view = c.auth.get_skill(&a, &s.id).await.map_err(err)?;
@@ -286,16 +316,27 @@ pub async fn list_users(slug: String, q: String) -> Result<Vec<UserRow>, ServerF
     let (c, a) = access(&slug).await?;
     let page = latchkey_oauth::manage::PageReq::parse(None, Some(100)).map_err(err)?;
     let p = c.auth.search_users(&a, Some(q.as_str()), page).await.map_err(err)?;
-    Ok(p.items
-        .into_iter()
-        .map(|u| UserRow {
+    let providers = c.auth.list_providers(&a).await.map_err(err)?;
+    let mut rows = Vec::with_capacity(p.items.len());
+    for u in p.items {
+        let ids = c.auth.store.scoped(a.id()).federated_identities(&u.id).await.map_err(|e| err(e.into()))?;
+        let federated = ids
+            .into_iter()
+            .map(|f| {
+                let name = providers.iter().find(|p| p.id == f.provider_id).map(|p| p.name.clone()).unwrap_or_default();
+                format!("{name}: {}", f.subject)
+            })
+            .collect();
+        rows.push(UserRow {
             id: u.id,
+            federated,
             email: u.email,
             name: u.name,
             disabled: u.disabled,
             email_verified: u.email_verified,
-        })
-        .collect())
+        });
+    }
+    Ok(rows)
 }
 
 #[server(prefix = "/admin/fn")]
@@ -312,6 +353,13 @@ pub async fn set_user_disabled(slug: String, user: String, disabled: bool) -> Re
     let (c, a) = access(&slug).await?;
     c.auth.set_user_disabled(&a, &user, disabled).await.map_err(err)?;
     Ok(())
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn set_user_password(slug: String, user: String, password: String) -> Result<String, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    c.auth.set_user_password(&a, &user, &password).await.map_err(err)?;
+    Ok("Password set.".into())
 }
 
 #[server(prefix = "/admin/fn")]

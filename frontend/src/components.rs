@@ -72,6 +72,20 @@ pub fn TenantNav(slug: String, current: &'static str) -> impl IntoView {
     }
 }
 
+/// The frame of a tenant's page: top bar, title, tabs.
+#[component]
+pub fn TenantPage(title: &'static str, current: &'static str, children: Children) -> impl IntoView {
+    let slug = crate::pages::slug();
+    view! {
+        <TopBar />
+        <main>
+            <h1>{title}</h1>
+            <TenantNav slug=slug.get_untracked() current=current />
+            {children()}
+        </main>
+    }
+}
+
 /// A value to paste into the Alexa console, with a copy button (the button works once hydrated).
 #[component]
 pub fn CopyValue(label: &'static str, value: String) -> impl IntoView {

@@ -107,6 +107,10 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     assert.ok(clientSecret.length >= 40 && clientId.length > 0);
     await secretBox.getByRole('button', { name: 'Copy Your Client ID' }).click();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), clientId);
+    // The readiness check runs and says what Alexa would refuse: here the plain-http public URL.
+    await page.getByRole('button', { name: 'Check readiness for Alexa' }).click();
+    await page.locator('li[data-check]').first().waitFor();
+    assert.ok(await page.locator('li[data-check][data-status="fail"]').count() > 0, 'http on loopback is not ready for Alexa');
     await page.screenshot({ path: join(SHOTS, 'dashboard-skills-desktop.png'), fullPage: true });
 
     // Create an end user.
@@ -115,7 +119,7 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     await page.getByLabel('Password', { exact: true }).fill('ada password 123');
     await page.getByRole('button', { name: 'Add user' }).click();
     await page.getByText('ada@acme.example added.').waitFor();
-    await page.getByRole('cell', { name: 'ada@acme.example' }).waitFor();
+    await page.getByRole('cell', { name: 'ada@acme.example', exact: true }).waitFor();
 
     // Run the simulator: every step green up to the refresh.
     await page.getByRole('link', { name: 'Skills' }).click();
@@ -199,12 +203,12 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     await vp.getByRole('button', { name: 'Sign in' }).click();
     await vp.waitForURL(`${base}/admin`);
     await vp.goto(`${base}/admin/t/acme-locks/users`);
-    await vp.getByRole('cell', { name: 'ada@acme.example' }).waitFor();
+    await vp.getByRole('cell', { name: 'ada@acme.example', exact: true }).waitFor();
     await vp.getByLabel('Email', { exact: true }).fill('mallory@acme.example');
     await vp.getByLabel('Password', { exact: true }).fill('mallory password 1');
     await vp.getByRole('button', { name: 'Add user' }).click();
     await vp.getByText('the viewer role cannot change this tenant').waitFor();
-    assert.equal(await vp.getByRole('cell', { name: 'mallory@acme.example' }).count(), 0);
+    assert.equal(await vp.getByRole('cell', { name: 'mallory@acme.example', exact: true }).count(), 0);
     await viewerCtx.close();
 
     // The configuration pages render for the owner.

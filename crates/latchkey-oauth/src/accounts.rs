@@ -168,10 +168,31 @@ impl AuthServer {
         Ok((tenant, account))
     }
 
-    async fn send_verification(&self, account: &Account) -> ServiceResult<()> {
+    /// A single-use dashboard link to `path` carrying a fresh token; the KV store keeps only the
+    /// token's hash, pointing at `value`, for `ttl`.
+    async fn mint_link(&self, kind: &str, path: &str, value: &[u8], ttl: Duration) -> ServiceResult<String> {
         let token = random::secret()?;
-        self.kv.set(&kv_key("verify", &token), account.id.as_bytes(), VERIFY_TTL).await?;
-        let link = self.dashboard_url(&format!("/verify?token={token}"));
+        self.kv.set(&kv_key(kind, &token), value, ttl).await?;
+        Ok(self.dashboard_url(&format!("{path}?token={token}")))
+    }
+
+    /// Takes (and so spends) the value behind a link's token.
+    async fn redeem_link(&self, kind: &str, token: &str, what: &str) -> ServiceResult<String> {
+        self.kv
+            .take(&kv_key(kind, token))
+            .await?
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| invalid(format!("this {what} link is invalid, used or expired; ask for a new one")))
+    }
+
+    /// The per-IP and per-address limits on mail a visitor can trigger.
+    async fn mail_limits(&self, email: &str, ip: &str) -> ServiceResult<()> {
+        self.hourly_limit(&format!("mail:ip:{ip}"), SIGNUPS_PER_IP_HOUR * 3).await?;
+        self.hourly_limit(&format!("mail:addr:{}", secret_hash(email)), MAILS_PER_ADDRESS_HOUR).await
+    }
+
+    async fn send_verification(&self, account: &Account) -> ServiceResult<()> {
+        let link = self.mint_link("verify", "/verify", account.id.as_bytes(), VERIFY_TTL).await?;
         self.send_mail(
             &account.email,
             "Verify your email for Latchkey",
@@ -187,8 +208,7 @@ impl AuthServer {
     /// same either way, so it cannot be used to find out who has an account.
     pub async fn resend_verification(&self, email: &str, ip: &str) -> ServiceResult<()> {
         let email = validate_email(email)?;
-        self.hourly_limit(&format!("mail:ip:{ip}"), SIGNUPS_PER_IP_HOUR * 3).await?;
-        self.hourly_limit(&format!("mail:addr:{}", secret_hash(&email)), MAILS_PER_ADDRESS_HOUR).await?;
+        self.mail_limits(&email, ip).await?;
         if let Some(a) = self.store.account_by_email(&email).await?
             && !a.email_verified
         {
@@ -199,12 +219,7 @@ impl AuthServer {
 
     /// Redeems a verification link: the account is verified and the tenants it owns become active.
     pub async fn verify_email(&self, token: &str) -> ServiceResult<Account> {
-        let id = self
-            .kv
-            .take(&kv_key("verify", token))
-            .await?
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| invalid("this verification link is invalid, used or expired; ask for a new one"))?;
+        let id = self.redeem_link("verify", token, "verification").await?;
         let activated = self.store.verify_account(&id).await?;
         let account = self.store.account(&id).await?.ok_or_else(|| ServiceError::NotFound("account".into()))?;
         for t in &activated {
@@ -315,12 +330,9 @@ impl AuthServer {
     /// Mails a reset link if the address has an account; answers the same either way.
     pub async fn request_password_reset(&self, email: &str, ip: &str) -> ServiceResult<()> {
         let email = validate_email(email)?;
-        self.hourly_limit(&format!("mail:ip:{ip}"), SIGNUPS_PER_IP_HOUR * 3).await?;
-        self.hourly_limit(&format!("mail:addr:{}", secret_hash(&email)), MAILS_PER_ADDRESS_HOUR).await?;
+        self.mail_limits(&email, ip).await?;
         let Some(a) = self.store.account_by_email(&email).await? else { return Ok(()) };
-        let token = random::secret()?;
-        self.kv.set(&kv_key("reset", &token), a.id.as_bytes(), RESET_TTL).await?;
-        let link = self.dashboard_url(&format!("/reset?token={token}"));
+        let link = self.mint_link("reset", "/reset", a.id.as_bytes(), RESET_TTL).await?;
         self.send_mail(
             &a.email,
             "Reset your Latchkey password",
@@ -336,12 +348,7 @@ impl AuthServer {
     /// and ends every session.
     pub async fn reset_password(&self, token: &str, password: &str) -> ServiceResult<Account> {
         PasswordHasher::check_policy(password)?;
-        let id = self
-            .kv
-            .take(&kv_key("reset", token))
-            .await?
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| invalid("this reset link is invalid, used or expired; ask for a new one"))?;
+        let id = self.redeem_link("reset", token, "reset").await?;
         let hash = self.hasher.hash(password).await?;
         self.store.set_account_password(&id, &hash).await?;
         self.store.verify_account(&id).await?;
@@ -358,7 +365,6 @@ impl AuthServer {
         {
             return Err(ServiceError::Conflict(format!("'{email}' is already a member")));
         }
-        let token = random::secret()?;
         let inv = Invitation {
             tenant_id: a.id().as_str().to_owned(),
             tenant_slug: a.tenant.slug.clone(),
@@ -367,8 +373,7 @@ impl AuthServer {
             invited_by: a.actor.label(),
         };
         let body = serde_json::to_vec(&inv).map_err(|e| ServiceError::internal(e.to_string()))?;
-        self.kv.set(&kv_key("invite", &token), &body, INVITE_TTL).await?;
-        let link = self.dashboard_url(&format!("/invitation?token={token}"));
+        let link = self.mint_link("invite", "/invitation", &body, INVITE_TTL).await?;
         self.send_mail(
             &email,
             &format!("You are invited to {} on Latchkey", a.tenant.name),

@@ -313,16 +313,20 @@ impl AuthServer {
     }
 }
 
-/// What `provider create` takes.
-#[derive(Clone, Debug)]
+/// What `provider create` (and the API's POST) takes.
+#[derive(Clone, Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProviderInput {
     pub slug: String,
     pub name: String,
     pub issuer: String,
     pub client_id: String,
     pub client_secret: String,
+    /// Space-separated; `openid` is always added.
     pub scopes: Option<String>,
+    #[serde(default)]
     pub link_by_email: bool,
+    #[serde(default)]
     pub create_users: bool,
     /// `email=email,name=name`: local field = upstream claim.
     pub claim_map: Option<String>,
@@ -351,7 +355,8 @@ fn parse_claim_map(s: Option<&str>) -> ServiceResult<std::collections::BTreeMap<
 }
 
 /// Changes to a provider; `None` keeps the current value.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProviderUpdate {
     pub name: Option<String>,
     pub issuer: Option<String>,

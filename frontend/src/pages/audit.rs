@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::api::list_audit;
-use crate::components::{TenantNav, TopBar, clean, when};
+use crate::components::{TenantPage, clean, when};
 use crate::pages::{query, slug};
 
 #[component]
@@ -11,10 +11,7 @@ pub fn Audit() -> impl IntoView {
     let action = query("action");
     let events = Resource::new(move || (slug.get(), action.get()), |(s, a)| list_audit(s, a));
     view! {
-        <TopBar />
-        <main>
-            <h1>"Audit log"</h1>
-            <TenantNav slug=slug.get_untracked() current="/audit" />
+        <TenantPage title="Audit log" current="/audit">
             <form method="get" class="card" role="search">
                 <label for="action">"Action (or a prefix ending in a dot, like client.)"</label>
                 <input id="action" name="action" value=move || action.get() />
@@ -37,6 +34,6 @@ pub fn Audit() -> impl IntoView {
                     })}
                 </Suspense>
             </section>
-        </main>
+        </TenantPage>
     }
 }

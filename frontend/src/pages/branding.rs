@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::api_more::{SetBranding, get_branding};
-use crate::components::{TenantNav, TopBar, clean, outcome};
+use crate::components::{TenantPage, clean, outcome};
 use crate::pages::slug;
 
 #[component]
@@ -11,10 +11,7 @@ pub fn BrandingPage() -> impl IntoView {
     let save = ServerAction::<SetBranding>::new();
     let current = Resource::new(move || (slug.get(), save.version().get()), |(s, _)| get_branding(s));
     view! {
-        <TopBar />
-        <main>
-            <h1>"Branding"</h1>
-            <TenantNav slug=slug.get_untracked() current="/branding" />
+        <TenantPage title="Branding" current="/branding">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || current.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{clean(&e)}</p> }.into_any(),
@@ -50,6 +47,6 @@ pub fn BrandingPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-        </main>
+        </TenantPage>
     }
 }

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::api_more::{ClientRow, CreateClient, RotateClientSecret, UpdateClient, list_clients};
-use crate::components::{CopyValue, TenantNav, TopBar, clean, outcome};
+use crate::components::{CopyValue, TenantPage, clean, outcome};
 use crate::pages::slug;
 
 #[component]
@@ -62,10 +62,7 @@ pub fn Clients() -> impl IntoView {
     let create = ServerAction::<CreateClient>::new();
     let clients = Resource::new(move || (slug.get(), create.version().get()), |(s, _)| list_clients(s));
     view! {
-        <TopBar />
-        <main>
-            <h1>"OAuth clients"</h1>
-            <TenantNav slug=slug.get_untracked() current="/clients" />
+        <TenantPage title="OAuth clients" current="/clients">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || clients.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{clean(&e)}</p> }.into_any(),
@@ -101,6 +98,6 @@ pub fn Clients() -> impl IntoView {
                     </div>
                 })}
             </section>
-        </main>
+        </TenantPage>
     }
 }

@@ -17,6 +17,7 @@ pub fn Home() -> impl IntoView {
                     Ok(h) => view! {
                         <h1>{if h.operator { "All tenants" } else { "Your tenants" }}</h1>
                         <p class="hint">"Signed in as "{h.email.clone()}</p>
+                        {h.health.clone().map(|hl| view! { <section class="card" aria-label="Service health"><h2>"Service health"</h2><p>{hl}</p></section> })}
                         <section class="card">
                             <table class="responsive">
                                 <thead><tr><th>"Tenant"</th><th>"Status"</th><th>"Role"</th>

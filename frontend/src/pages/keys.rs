@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::api_more::{CreateApiKey, DeleteApiKey, list_api_keys};
-use crate::components::{CopyValue, TenantNav, TopBar, clean, outcome, when};
+use crate::components::{CopyValue, TenantPage, clean, outcome, when};
 use crate::pages::slug;
 
 #[component]
@@ -15,10 +15,7 @@ pub fn ApiKeys() -> impl IntoView {
         |(s, _, _)| list_api_keys(s),
     );
     view! {
-        <TopBar />
-        <main>
-            <h1>"API keys"</h1>
-            <TenantNav slug=slug.get_untracked() current="/api-keys" />
+        <TenantPage title="API keys" current="/api-keys">
             <section class="card">
                 <p class="hint">"Your skill backend sends a key as Authorization: Bearer to forward AcceptGrant and send events; the management API accepts it too (admin rights)."</p>
                 <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -62,6 +59,6 @@ pub fn ApiKeys() -> impl IntoView {
                     </div>
                 })}
             </section>
-        </main>
+        </TenantPage>
     }
 }

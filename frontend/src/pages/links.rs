@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::api::{RevokeLink, list_links};
-use crate::components::{TenantNav, TopBar, clean, outcome, when};
+use crate::components::{TenantPage, clean, outcome, when};
 use crate::pages::{query, slug};
 
 #[component]
@@ -12,10 +12,7 @@ pub fn Links() -> impl IntoView {
     let revoke = ServerAction::<RevokeLink>::new();
     let links = Resource::new(move || (slug.get(), q.get(), revoke.version().get()), |(s, q, _)| list_links(s, q));
     view! {
-        <TopBar />
-        <main>
-            <h1>"Linked accounts"</h1>
-            <TenantNav slug=slug.get_untracked() current="/links" />
+        <TenantPage title="Linked accounts" current="/links">
             <form method="get" class="card" role="search">
                 <label for="user">"User (email or id)"</label>
                 <input id="user" name="user" value=move || q.get() />
@@ -61,6 +58,6 @@ pub fn Links() -> impl IntoView {
                 </Suspense>
                 {outcome(revoke.value(), |_| view! { <p class="ok" role="status">"Link revoked: its tokens no longer work."</p> })}
             </section>
-        </main>
+        </TenantPage>
     }
 }

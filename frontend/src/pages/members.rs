@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::api_more::{InviteMember, RemoveMember, SetMemberRole, list_members};
-use crate::components::{TenantNav, TopBar, clean, outcome};
+use crate::components::{TenantPage, clean, outcome};
 use crate::pages::slug;
 
 #[component]
@@ -16,10 +16,7 @@ pub fn Members() -> impl IntoView {
         |(s, _, _)| list_members(s),
     );
     view! {
-        <TopBar />
-        <main>
-            <h1>"Members"</h1>
-            <TenantNav slug=slug.get_untracked() current="/members" />
+        <TenantPage title="Members" current="/members">
             <section class="card">
                 <p class="hint">"Owners manage everything including owners; admins manage the tenant and invite admins and viewers; viewers only read."</p>
                 <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -83,6 +80,6 @@ pub fn Members() -> impl IntoView {
                 </ActionForm>
                 {outcome(invite.value(), |m| view! { <p class="ok" role="status">{m}</p> })}
             </section>
-        </main>
+        </TenantPage>
     }
 }

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::api_more::{CreateProvider, DeleteProvider, TestProvider, list_providers};
-use crate::components::{CopyValue, TenantNav, TopBar, clean, outcome};
+use crate::components::{CopyValue, TenantPage, clean, outcome};
 use crate::pages::slug;
 
 #[component]
@@ -16,10 +16,7 @@ pub fn Providers() -> impl IntoView {
         |(s, _, _)| list_providers(s),
     );
     view! {
-        <TopBar />
-        <main>
-            <h1>"Upstream identity providers"</h1>
-            <TenantNav slug=slug.get_untracked() current="/providers" />
+        <TenantPage title="Upstream identity providers" current="/providers">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || providers.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{clean(&e)}</p> }.into_any(),
@@ -70,6 +67,6 @@ pub fn Providers() -> impl IntoView {
                     <div role="status"><p class="ok">"Provider added. Register this redirect URI at the provider:"</p><CopyValue label="Redirect URI" value=callback /></div>
                 })}
             </section>
-        </main>
+        </TenantPage>
     }
 }

@@ -2,7 +2,8 @@
 use leptos::prelude::*;
 
 use crate::api::{CreateSkill, Simulate, SkillRow, list_skills};
-use crate::components::{CopyValue, TenantNav, TopBar, clean, outcome};
+use crate::api_more::Readiness;
+use crate::components::{CopyValue, TenantPage, clean, outcome};
 use crate::pages::slug;
 
 #[component]
@@ -23,25 +24,41 @@ pub fn Skills() -> impl IntoView {
     let slug = slug();
     let create = ServerAction::<CreateSkill>::new();
     let sim = ServerAction::<Simulate>::new();
+    let check = ServerAction::<Readiness>::new();
     let skills = Resource::new(move || (slug.get(), create.version().get()), |(s, _)| list_skills(s));
     view! {
-        <TopBar />
-        <main>
-            <h1>"Skills"</h1>
-            <TenantNav slug=slug.get_untracked() current="" />
+        <TenantPage title="Skills" current="">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || skills.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{clean(&e)}</p> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p>"No skills yet: add one below."</p> }.into_any(),
-                    Ok(list) => list.into_iter().map(|s| view! {
+                    Ok(list) => list.into_iter().map(|s| { let sid = s.id.clone(); view! {
                         <section class="card skill">
                             <h2>{s.name.clone()}" "<span class="badge">{s.kind.clone()}" · "{s.region.clone()}</span></h2>
                             <p class="hint">{s.alexa_skill_id.clone()}</p>
                             <ConsoleValues s=s />
+                            <ActionForm action=check>
+                                <input type="hidden" name="slug" value=slug.get_untracked() />
+                                <input type="hidden" name="skill" value=sid />
+                                <button type="submit" class="secondary">"Check readiness for Alexa"</button>
+                            </ActionForm>
                         </section>
-                    }).collect_view().into_any(),
+                    }}).collect_view().into_any(),
                 })}
             </Suspense>
+            {outcome(check.value(), |items| view! {
+                <section class="card" aria-label="Readiness">
+                    <h2>"Readiness"</h2>
+                    <ul class="steps">
+                        {items.into_iter().map(|i| { let check_id = i.id.clone(); view! {
+                            <li data-check=check_id data-status=i.status.clone()>
+                                <strong>{match i.status.as_str() { "pass" => "✓ ", "warn" => "! ", _ => "✗ " }}{i.id}</strong>": "{i.detail}
+                                {i.fix.map(|f| view! { <br /><span class="hint">"Fix: "{f}</span> })}
+                            </li>
+                        }}).collect_view()}
+                    </ul>
+                </section>
+            })}
             <section class="card">
                 <h2>"Add a skill"</h2>
                 <ActionForm action=create>
@@ -66,6 +83,17 @@ pub fn Skills() -> impl IntoView {
                         <option value="EU">"Europe"</option>
                         <option value="FE">"Far East"</option>
                     </select>
+                    <label for="auth_method">"Authentication scheme (as set in the Alexa console)"</label>
+                    <select id="auth_method" name="auth_method">
+                        <option value="client_secret_basic">"HTTP Basic (Recommended)"</option>
+                        <option value="client_secret_post">"Credentials in request body"</option>
+                    </select>
+                    <label for="access_token_ttl">"Access-token lifetime in seconds (optional)"</label>
+                    <input id="access_token_ttl" name="access_token_ttl" type="number" min="60" placeholder="3600" />
+                    <label for="lwa_client_id">"Login with Amazon client ID, for AcceptGrant (optional)"</label>
+                    <input id="lwa_client_id" name="lwa_client_id" autocomplete="off" />
+                    <label for="lwa_client_secret">"Login with Amazon client secret"</label>
+                    <input id="lwa_client_secret" name="lwa_client_secret" type="password" autocomplete="off" />
                     <button type="submit">"Create skill"</button>
                 </ActionForm>
                 {outcome(create.value(), |c| view! {
@@ -103,6 +131,6 @@ pub fn Skills() -> impl IntoView {
                     </ol>
                 })}
             </section>
-        </main>
+        </TenantPage>
     }
 }

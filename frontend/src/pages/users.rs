@@ -1,8 +1,8 @@
 //! `/admin/t/:slug/users`: the tenant's end users.
 use leptos::prelude::*;
 
-use crate::api::{CreateUser, SetUserDisabled, list_users};
-use crate::components::{TenantNav, TopBar, clean, outcome};
+use crate::api::{CreateUser, SetUserDisabled, SetUserPassword, list_users};
+use crate::components::{TenantPage, clean, outcome};
 use crate::pages::{query, slug};
 
 #[component]
@@ -11,15 +11,13 @@ pub fn Users() -> impl IntoView {
     let q = query("q");
     let create = ServerAction::<CreateUser>::new();
     let disable = ServerAction::<SetUserDisabled>::new();
+    let set_pw = ServerAction::<SetUserPassword>::new();
     let users = Resource::new(
         move || (slug.get(), q.get(), create.version().get(), disable.version().get()),
         |(s, q, _, _)| list_users(s, q),
     );
     view! {
-        <TopBar />
-        <main>
-            <h1>"End users"</h1>
-            <TenantNav slug=slug.get_untracked() current="/users" />
+        <TenantPage title="End users" current="/users">
             <form method="get" class="card" role="search">
                 <label for="q">"Search by email"</label>
                 <input id="q" name="q" value=move || q.get() />
@@ -31,13 +29,14 @@ pub fn Users() -> impl IntoView {
                         Err(e) => view! { <p class="error" role="alert">{clean(&e)}</p> }.into_any(),
                         Ok(list) => view! {
                             <table class="responsive">
-                                <thead><tr><th>"Email"</th><th>"Name"</th><th>"Status"</th><th></th></tr></thead>
+                                <thead><tr><th>"Email"</th><th>"Name"</th><th>"Status"</th><th>"Signs in with"</th><th></th><th>"New password"</th></tr></thead>
                                 <tbody>
-                                    {list.into_iter().map(|u| view! {
+                                    {list.into_iter().map(|u| { let (uid, pw_id) = (u.id.clone(), format!("pw-{}", u.id)); let pw_label = format!("New password for {}", u.email); view! {
                                         <tr>
                                             <td>{u.email}</td>
                                             <td>{u.name.unwrap_or_default()}</td>
                                             <td>{if u.disabled { "disabled" } else { "active" }}</td>
+                                            <td>{if u.federated.is_empty() { "password".to_owned() } else { u.federated.join(", ") }}</td>
                                             <td>
                                                 <ActionForm action=disable>
                                                     <input type="hidden" name="slug" value=slug.get_untracked() />
@@ -46,14 +45,24 @@ pub fn Users() -> impl IntoView {
                                                     <button type="submit" class="small secondary">{if u.disabled { "Enable" } else { "Disable" }}</button>
                                                 </ActionForm>
                                             </td>
+                                            <td>
+                                                <ActionForm action=set_pw>
+                                                    <input type="hidden" name="slug" value=slug.get_untracked() />
+                                                    <input type="hidden" name="user" value=uid />
+                                                    <label class="sr" for=pw_id.clone()>{pw_label}</label>
+                                                    <input id=pw_id name="password" type="password" minlength="10" required />
+                                                    <button type="submit" class="small secondary">"Set"</button>
+                                                </ActionForm>
+                                            </td>
                                         </tr>
-                                    }).collect_view()}
+                                    }}).collect_view()}
                                 </tbody>
                             </table>
                         }.into_any(),
                     })}
                 </Suspense>
                 {outcome(disable.value(), |_| ())}
+                {outcome(set_pw.value(), |m| view! { <p class="ok" role="status">{m}</p> })}
             </section>
             <section class="card">
                 <h2>"Add a user"</h2>
@@ -70,6 +79,6 @@ pub fn Users() -> impl IntoView {
                 </ActionForm>
                 {outcome(create.value(), |email| view! { <p class="ok" role="status">{format!("{email} added.")}</p> })}
             </section>
-        </main>
+        </TenantPage>
     }
 }

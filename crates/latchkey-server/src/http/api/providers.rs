@@ -2,45 +2,13 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use latchkey_oauth::admin::{ProviderInput, ProviderUpdate};
 use latchkey_store::records::UpstreamProvider;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::auth::tenant_access;
 use super::problem::Problem;
 use super::{ApiResult, created, ok};
 use crate::app::AppState;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateProviderBody {
-    pub slug: String,
-    pub name: String,
-    /// https (http only on loopback).
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret: String,
-    /// Space-separated; `openid` is always added.
-    pub scopes: Option<String>,
-    #[serde(default)]
-    pub link_by_email: bool,
-    #[serde(default)]
-    pub create_users: bool,
-    /// `email=email,name=name`
-    pub claim_map: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateProviderBody {
-    pub name: Option<String>,
-    pub issuer: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub scopes: Option<String>,
-    pub link_by_email: Option<bool>,
-    pub create_users: Option<bool>,
-    pub claim_map: Option<String>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedProvider {
@@ -64,7 +32,7 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest, tenant: web::Pat
     ok(&state.auth.list_providers(&a).await?)
 }
 
-#[utoipa::path(post, path = "/t/{tenant}/api/v1/providers", tag = "providers", request_body = CreateProviderBody,
+#[utoipa::path(post, path = "/t/{tenant}/api/v1/providers", tag = "providers", request_body = ProviderInput,
     params(("tenant" = String, Path, description = "tenant slug")),
     responses((status = 201, body = CreatedProvider), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
@@ -72,31 +40,14 @@ pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
     tenant: web::Path<String>,
-    body: web::Json<CreateProviderBody>,
+    body: web::Json<ProviderInput>,
 ) -> ApiResult {
     let a = tenant_access(&state, &req, &tenant).await?;
-    let b = body.into_inner();
-    let (provider, callback_uri) = state
-        .auth
-        .create_provider(
-            &a,
-            ProviderInput {
-                slug: b.slug,
-                name: b.name,
-                issuer: b.issuer,
-                client_id: b.client_id,
-                client_secret: b.client_secret,
-                scopes: b.scopes,
-                link_by_email: b.link_by_email,
-                create_users: b.create_users,
-                claim_map: b.claim_map,
-            },
-        )
-        .await?;
+    let (provider, callback_uri) = state.auth.create_provider(&a, body.into_inner()).await?;
     created(&CreatedProvider { provider, callback_uri })
 }
 
-#[utoipa::path(patch, path = "/t/{tenant}/api/v1/providers/{provider}", tag = "providers", request_body = UpdateProviderBody,
+#[utoipa::path(patch, path = "/t/{tenant}/api/v1/providers/{provider}", tag = "providers", request_body = ProviderUpdate,
     params(("tenant" = String, Path, description = "tenant slug"), ("provider" = String, Path, description = "provider slug")),
     responses((status = 200, body = UpstreamProvider), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
@@ -104,22 +55,11 @@ pub async fn update(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Json<UpdateProviderBody>,
+    body: web::Json<ProviderUpdate>,
 ) -> ApiResult {
     let (tenant, slug) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
-    let b = body.into_inner();
-    let u = ProviderUpdate {
-        name: b.name,
-        issuer: b.issuer,
-        client_id: b.client_id,
-        client_secret: b.client_secret,
-        scopes: b.scopes,
-        link_by_email: b.link_by_email,
-        create_users: b.create_users,
-        claim_map: b.claim_map,
-    };
-    ok(&state.auth.update_provider(&a, &slug, u).await?)
+    ok(&state.auth.update_provider(&a, &slug, body.into_inner()).await?)
 }
 
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/providers/{provider}/test", tag = "providers",
