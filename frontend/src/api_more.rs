@@ -290,6 +290,33 @@ pub async fn create_provider(
 }
 
 #[server(prefix = "/admin/fn")]
+#[allow(clippy::too_many_arguments)]
+pub async fn update_provider(
+    slug: String,
+    provider: String,
+    name: String,
+    issuer: String,
+    client_id: String,
+    client_secret: String,
+    link_by_email: Option<String>,
+    create_users: Option<String>,
+) -> Result<String, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    let u = latchkey_oauth::admin::ProviderUpdate {
+        name: Some(name),
+        issuer: Some(issuer),
+        client_id: Some(client_id),
+        // Empty keeps the stored secret: it is never sent back to the browser.
+        client_secret: Some(client_secret).filter(|s| !s.is_empty()),
+        link_by_email: Some(link_by_email.is_some()),
+        create_users: Some(create_users.is_some()),
+        ..Default::default()
+    };
+    let p = c.auth.update_provider(&a, &provider, u).await.map_err(err)?;
+    Ok(format!("{} saved.", p.name))
+}
+
+#[server(prefix = "/admin/fn")]
 pub async fn test_provider(slug: String, provider: String) -> Result<(bool, String), ServerFnError> {
     let (c, a) = access(&slug).await?;
     Ok(match c.auth.test_provider(&a, &provider).await.map_err(err)? {

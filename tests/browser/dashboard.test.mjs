@@ -184,6 +184,22 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     const own = await page.evaluate(async () => (await fetch('/t/acme-locks/api/v1/skills')).status);
     assert.equal(own, 200);
 
+    // An upstream provider: add it, test the connection (Globex's discovery and keys), edit its label.
+    await page.goto(`${base}/admin/t/acme-locks/providers`);
+    await page.getByLabel('Short name (in URLs)').fill('globex');
+    await page.getByLabel('Button label', { exact: true }).fill('Globex SSO');
+    await page.getByLabel('Issuer URL', { exact: true }).fill(`${base}/t/globex`);
+    await page.getByLabel('Client ID', { exact: true }).fill('some-client');
+    await page.getByLabel('Client secret', { exact: true }).fill('some-secret');
+    await page.getByRole('button', { name: 'Add provider' }).click();
+    await page.getByText('Provider added.').waitFor();
+    await page.getByRole('button', { name: 'Test the connection' }).click();
+    await page.getByText('discovery loaded').waitFor();
+    await page.getByText('Edit', { exact: true }).click();
+    await page.locator('#e-name-globex').fill('Globex Login');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Globex Login saved.').waitFor();
+
     // Invite a viewer from the Members page; they accept from the mail and can read but not change.
     await page.goto(`${base}/admin/t/acme-locks/members`);
     await page.getByLabel('Email', { exact: true }).fill('vera@acme.example');

@@ -1,7 +1,7 @@
 //! `/admin/t/:slug/providers`: upstream OpenID Connect providers for "Continue with …".
 use leptos::prelude::*;
 
-use crate::api_more::{CreateProvider, DeleteProvider, TestProvider, list_providers};
+use crate::api_more::{CreateProvider, DeleteProvider, TestProvider, UpdateProvider, list_providers};
 use crate::components::{CopyValue, TenantPage, clean, outcome};
 use crate::pages::slug;
 
@@ -11,9 +11,10 @@ pub fn Providers() -> impl IntoView {
     let create = ServerAction::<CreateProvider>::new();
     let test = ServerAction::<TestProvider>::new();
     let delete = ServerAction::<DeleteProvider>::new();
+    let update = ServerAction::<UpdateProvider>::new();
     let providers = Resource::new(
-        move || (slug.get(), create.version().get(), delete.version().get()),
-        |(s, _, _)| list_providers(s),
+        move || (slug.get(), create.version().get(), delete.version().get(), update.version().get()),
+        |(s, _, _, _)| list_providers(s),
     );
     view! {
         <TenantPage title="Upstream identity providers" current="/providers">
@@ -21,13 +22,33 @@ pub fn Providers() -> impl IntoView {
                 {move || providers.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{clean(&e)}</p> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p>"No providers: users sign in with a password."</p> }.into_any(),
-                    Ok(list) => list.into_iter().map(|p| { let (ps1, ps2) = (p.slug.clone(), p.slug.clone()); view! {
+                    Ok(list) => list.into_iter().map(|p| { let (ps1, ps2, ps3) = (p.slug.clone(), p.slug.clone(), p.slug.clone());
+                    let ps4 = p.slug.clone();
+                    let fid = move |f: &str| format!("{f}-{ps4}"); view! {
                         <section class="card">
-                            <h2>{p.name}" "<span class="badge">{p.slug.clone()}</span></h2>
-                            <p class="hint">{p.issuer}" · scopes "{p.scopes}
+                            <h2>{p.name.clone()}" "<span class="badge">{p.slug.clone()}</span></h2>
+                            <p class="hint">{p.issuer.clone()}" · scopes "{p.scopes.clone()}
                                 {p.link_by_email.then_some(" · links by verified email")}
                                 {p.create_users.then_some(" · creates users")}</p>
                             <CopyValue label="Redirect URI to register upstream" value=p.callback_uri />
+                            <details>
+                                <summary>"Edit"</summary>
+                                <ActionForm action=update>
+                                    <input type="hidden" name="slug" value=slug.get_untracked() />
+                                    <input type="hidden" name="provider" value=ps3 />
+                                    <label for=fid("e-name")>"Button label"</label>
+                                    <input id=fid("e-name") name="name" value=p.name.clone() required />
+                                    <label for=fid("e-issuer")>"Issuer URL"</label>
+                                    <input id=fid("e-issuer") name="issuer" type="url" value=p.issuer.clone() required />
+                                    <label for=fid("e-cid")>"Client ID"</label>
+                                    <input id=fid("e-cid") name="client_id" value=p.client_id.clone() required />
+                                    <label for=fid("e-secret")>"New client secret (empty keeps the current one)"</label>
+                                    <input id=fid("e-secret") name="client_secret" type="password" autocomplete="off" />
+                                    <label><input type="checkbox" name="link_by_email" value="on" checked=p.link_by_email style="width:auto" />" Sign in existing users by verified email"</label>
+                                    <label><input type="checkbox" name="create_users" value="on" checked=p.create_users style="width:auto" />" Create users on first sign-in"</label>
+                                    <button type="submit">"Save"</button>
+                                </ActionForm>
+                            </details>
                             <ActionForm action=test>
                                 <input type="hidden" name="slug" value=slug.get_untracked() />
                                 <input type="hidden" name="provider" value=ps1 />
@@ -42,6 +63,7 @@ pub fn Providers() -> impl IntoView {
                     }}).collect_view().into_any(),
                 })}
             </Suspense>
+            {outcome(update.value(), |m| view! { <p class="ok" role="status">{m}</p> })}
             {outcome(test.value(), |(ok, detail)| view! {
                 <p class=if ok { "ok" } else { "error" } role="status">{detail}</p>
             })}
