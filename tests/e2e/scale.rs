@@ -18,6 +18,18 @@ impl Instance {
         let _ = self.child.wait();
     }
 
+    /// Waits up to `limit` for the process to end by itself (a crash test's abort).
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// SIGKILL: gone at once, mid-request.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -14,6 +14,7 @@ pub mod error;
 pub mod federation;
 pub mod introspect;
 pub mod keys;
+pub mod maintenance;
 pub mod manage;
 pub mod password;
 pub mod random;

@@ -163,9 +163,14 @@ impl AuthServer {
             .filter(|u| !u.disabled)
             .ok_or_else(|| OAuthError::invalid_grant("the user is no longer active"))?;
         let issued_at = now();
+        // The grant's id is recorded against the code before the grant is written: if this process dies
+        // after the write but before answering, Alexa's retry with the same code is a replay and revokes
+        // the grant, so no grant survives that nobody holds (tests/e2e/crash.rs).
+        let family_id = latchkey_store::new_id();
+        self.kv.set(&used_key, family_id.as_bytes(), replay_window).await?;
         let (family, refresh_token) =
-            self.start_grant(t, client, &grant.user_id, &grant.scopes, grant.auth_time, issued_at).await?;
-        self.kv.set(&used_key, family.id.as_bytes(), replay_window).await?;
+            self.start_grant(t, client, &family_id, &grant.user_id, &grant.scopes, grant.auth_time, issued_at).await?;
+        latchkey_store::fault::point("grant.after_commit");
         let keys = self.keys(t.id()).await?;
         let access = issue_access_token(
             &keys,
@@ -207,10 +212,12 @@ impl AuthServer {
     }
 
     /// Starts the family for a new grant: with a refresh token when the client may refresh.
+    #[allow(clippy::too_many_arguments)]
     async fn start_grant(
         &self,
         t: &TenantCtx,
         client: &Client,
+        family_id: &str,
         user_id: &str,
         scopes: &[String],
         auth_time: i64,
@@ -221,11 +228,14 @@ impl AuthServer {
             let rt = random::secret()?;
             let expires = client.refresh_token_ttl.map(|ttl| issued_at + ttl);
             let fam = scoped
-                .start_family(&client.id, Some(user_id), scopes, Some(auth_time), &secret_hash(&rt), expires)
+                .start_family(family_id, &client.id, Some(user_id), scopes, Some(auth_time), &secret_hash(&rt), expires)
                 .await?;
             Ok((fam, Some(rt)))
         } else {
-            Ok((scoped.start_tokenless_family(&client.id, Some(user_id), scopes, Some(auth_time)).await?, None))
+            Ok((
+                scoped.start_tokenless_family(family_id, &client.id, Some(user_id), scopes, Some(auth_time)).await?,
+                None,
+            ))
         }
     }
 
@@ -298,7 +308,10 @@ impl AuthServer {
                         })
                         .await?;
                     match outcome {
-                        RefreshOutcome::Issued => break child,
+                        RefreshOutcome::Issued => {
+                            latchkey_store::fault::point("rotate.after_commit");
+                            break child;
+                        }
                         // Someone used it a moment ago: this is a retry inside the grace window.
                         RefreshOutcome::LostRace if first_use => first_use = false,
                         RefreshOutcome::LostRace => return Err(invalid().into()),

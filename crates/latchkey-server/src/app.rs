@@ -1,13 +1,14 @@
 //! Building and running the HTTP application.
 use actix_web::dev::Server;
 use actix_web::dev::Service;
-use actix_web::middleware::{DefaultHeaders, Logger, NormalizePath, TrailingSlash};
+use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use latchkey_oauth::{AuthConfig, AuthServer};
 use latchkey_store::{SecretBox, Store};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 use crate::metrics::Metrics;
 
@@ -53,6 +54,7 @@ pub fn amazon_endpoints(config: &Config) -> AmazonEndpoints {
 /// A bound, not yet running, server.
 pub struct Application {
     auth: AuthServer,
+    maintenance: Option<(std::time::Duration, latchkey_oauth::maintenance::MaintenancePolicy)>,
     alexa: AlexaService,
     port: u16,
     public_url: String,
@@ -87,28 +89,35 @@ impl Application {
                     // Route patterns, not paths: a tenant's slug never becomes a label.
                     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
                     let method = req.method().to_string();
+                    // Paths only: query strings carry codes and states that do not belong in logs.
+                    let path = req.path().to_owned();
+                    let id = crate::request_id::from_headers(req.headers());
+                    let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
                     let started = Instant::now();
                     let metrics = metrics.clone();
-                    let fut = srv.call(req);
+                    let fut = span.in_scope(|| srv.call(req));
                     async move {
-                        let res = fut.await?;
-                        metrics.observe_request(
-                            &route,
-                            &method,
-                            res.status().as_u16(),
-                            started.elapsed().as_secs_f64(),
-                        );
+                        let mut res = fut.await?;
+                        let status = res.status().as_u16();
+                        let elapsed = started.elapsed();
+                        metrics.observe_request(&route, &method, status, elapsed.as_secs_f64());
+                        crate::request_id::set_header(res.headers_mut(), &id);
+                        if path != "/healthz" && path != "/readyz" {
+                            tracing::info!(status, ms = elapsed.as_secs_f64() * 1000.0, path = %path, "request");
+                        }
                         Ok(res)
                     }
+                    .instrument(span)
                 })
-                .wrap(NormalizePath::new(TrailingSlash::Trim))
-                .wrap(Logger::new("%a \"%r\" %s %Dms").exclude("/healthz").exclude("/readyz"));
+                .wrap(NormalizePath::new(TrailingSlash::Trim));
             dashboard.mount(app).configure(routes)
         })
         .listen(listener)?
         .shutdown_timeout(20)
         .run();
-        Ok(Self { auth, alexa, port: addr.port(), public_url, server })
+        let maintenance = (config.maintenance_interval_secs > 0)
+            .then(|| (std::time::Duration::from_secs(config.maintenance_interval_secs), config.maintenance_policy()));
+        Ok(Self { auth, maintenance, alexa, port: addr.port(), public_url, server })
     }
 
     /// The service layer this application serves, for setting up data in-process (tests, tools).
@@ -129,7 +138,34 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let upkeep =
+            self.maintenance.map(|(every, policy)| tokio::spawn(maintenance_loop(self.auth.clone(), every, policy)));
+        let result = self.server.await;
+        // Stopping mid-round is safe: each step is one transaction.
+        if let Some(task) = upkeep {
+            task.abort();
+        }
+        result
+    }
+}
+
+/// Every instance wakes up each `every`; the KV lock inside lets one of them do the round.
+async fn maintenance_loop(
+    auth: AuthServer,
+    every: std::time::Duration,
+    policy: latchkey_oauth::maintenance::MaintenancePolicy,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        // Held a little less than a period, so the next round (on any instance) is not blocked.
+        let lock = every.mul_f64(0.9).max(std::time::Duration::from_millis(500));
+        if let Some(report) = auth.run_maintenance(&policy, lock).await
+            && report != latchkey_oauth::maintenance::MaintenanceReport::default()
+        {
+            tracing::info!(?report, "maintenance round");
+        }
     }
 }
 

@@ -67,6 +67,14 @@ pub struct Config {
     pub token_rate_per_client: i64,
     /// Skill-backend requests per second per tenant API key, across instances (0: off).
     pub api_rate_per_key: i64,
+    /// How often each instance tries the scheduled upkeep (one instance at a time does it; 0: never).
+    pub maintenance_interval_secs: u64,
+    /// Scheduled signing-key rotation period (0: only manual `latchkey keys rotate`).
+    pub signing_key_rotation_secs: u64,
+    /// How long the next signing key is published in the JWKS before it starts signing.
+    pub signing_key_publish_ahead_secs: u64,
+    /// Days unusable refresh tokens are kept before pruning (0: never pruned; at least 8).
+    pub refresh_token_retention_days: u64,
 }
 
 impl Default for Config {
@@ -91,6 +99,10 @@ impl Default for Config {
             metrics_token: None,
             token_rate_per_client: 5000,
             api_rate_per_key: 500,
+            maintenance_interval_secs: 3600,
+            signing_key_rotation_secs: 90 * 86_400,
+            signing_key_publish_ahead_secs: 86_400,
+            refresh_token_retention_days: 30,
         }
     }
 }
@@ -122,6 +134,17 @@ impl Config {
             .merge(Env::raw().only(&["database_url", "redis_url", "smtp_url"]))
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))
+    }
+
+    /// The scheduled upkeep's policy (latchkey-oauth/src/maintenance.rs).
+    pub fn maintenance_policy(&self) -> latchkey_oauth::maintenance::MaintenancePolicy {
+        use std::time::Duration;
+        let secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+        latchkey_oauth::maintenance::MaintenancePolicy {
+            key_rotation: secs(self.signing_key_rotation_secs),
+            key_publish_ahead: Duration::from_secs(self.signing_key_publish_ahead_secs),
+            refresh_retention: secs(self.refresh_token_retention_days * 86_400),
+        }
     }
 
     pub fn dashboard_dir(&self) -> PathBuf {

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod http;
 pub mod metrics;
 pub mod pages;
+pub mod request_id;
 pub mod telemetry;
 
 pub use app::Application;

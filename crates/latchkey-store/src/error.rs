@@ -29,8 +29,28 @@ impl From<sea_orm::DbErr> for StoreError {
         match e {
             DbErr::RecordNotFound(_) => Self::NotFound,
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(e.to_string()),
+            DbErr::Exec(sea_orm::RuntimeErr::SqlxError(ref se))
+            | DbErr::Query(sea_orm::RuntimeErr::SqlxError(ref se))
+                if connection_lost(se) =>
+            {
+                Self::Unavailable(e.to_string())
+            }
             other => Self::Db(other.to_string()),
         }
+    }
+}
+
+/// A query that failed because the database went away (a dropped connection, a server shutting down
+/// or restarting) rather than because of the query: the caller gets "unavailable, retry", not a 500.
+fn connection_lost(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match e {
+        Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        Error::Protocol(_) => true,
+        // PostgreSQL's class 57 (operator intervention: admin_shutdown, crash_shutdown,
+        // cannot_connect_now) and 08 (connection exception).
+        Error::Database(db) => db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
+        _ => false,
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod entities;
 pub mod error;
+pub mod fault;
 pub mod kv;
 pub mod records;
 pub mod repo;

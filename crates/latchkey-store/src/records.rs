@@ -189,6 +189,9 @@ pub struct Member {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
+    /// Published ahead of a scheduled rotation so verifiers holding a cached JWKS already know it;
+    /// does not sign yet.
+    Next,
     /// Signs new tokens.
     Current,
     /// Still published in the JWKS so tokens it signed keep verifying.
@@ -200,6 +203,7 @@ pub enum KeyState {
 impl KeyState {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Next => "next",
             Self::Current => "current",
             Self::Previous => "previous",
             Self::Retired => "retired",

@@ -147,6 +147,7 @@ impl Scoped<'_> {
             .filter(linked_account::Column::Id.eq(link_id))
             .exec(&txn)
             .await?;
+        crate::fault::point("unlink.after_link");
         refresh_family::Entity::update_many()
             .col_expr(refresh_family::Column::RevokedAt, Expr::value(t))
             .col_expr(refresh_family::Column::RevokedReason, Expr::value("unlinked"))

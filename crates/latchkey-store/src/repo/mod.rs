@@ -19,7 +19,7 @@ mod users;
 
 pub use audit::AuditFilter;
 pub use maintenance::ResealReport;
-pub use refresh::{RefreshOutcome, RotateRequest};
+pub use refresh::{PruneReport, RefreshOutcome, RotateRequest};
 pub use signing_keys::NewSigningKey;
 
 use latchkey_core::TenantId;

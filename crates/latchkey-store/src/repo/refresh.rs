@@ -6,6 +6,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter
 use super::{Scoped, split_scopes};
 use crate::entities::{linked_account, refresh_family, refresh_token};
 use crate::error::StoreError;
+use crate::fault;
 use crate::records::{RefreshFamily, RefreshTokenRecord};
 use crate::{new_id, now};
 
@@ -30,6 +31,13 @@ pub struct RotateRequest<'a> {
     pub first_use: bool,
 }
 
+/// What one prune removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PruneReport {
+    pub refresh_tokens: u64,
+    pub families: u64,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum RefreshOutcome {
     Issued,
@@ -38,9 +46,12 @@ pub enum RefreshOutcome {
 }
 
 impl Scoped<'_> {
-    /// Starts a family with its first refresh token.
+    /// Starts a family with its first refresh token. The caller picks the family's id (`new_id()`), so
+    /// it can record it before the write (see the authorization-code grant).
+    #[allow(clippy::too_many_arguments)]
     pub async fn start_family(
         &self,
+        family_id: &str,
         client_row_id: &str,
         user_id: Option<&str>,
         scopes: &[String],
@@ -51,7 +62,7 @@ impl Scoped<'_> {
         let t = now();
         let txn = self.writer().begin().await?;
         let fam = refresh_family::ActiveModel {
-            id: Set(new_id()),
+            id: Set(family_id.to_owned()),
             tenant_id: Set(self.tid()),
             client_id: Set(client_row_id.to_owned()),
             user_id: Set(user_id.map(str::to_owned)),
@@ -63,6 +74,7 @@ impl Scoped<'_> {
         }
         .insert(&txn)
         .await?;
+        fault::point("grant.after_family");
         refresh_token::ActiveModel {
             id: Set(new_id()),
             tenant_id: Set(self.tid()),
@@ -84,13 +96,14 @@ impl Scoped<'_> {
     /// revoking it still ends those access tokens.
     pub async fn start_tokenless_family(
         &self,
+        family_id: &str,
         client_row_id: &str,
         user_id: Option<&str>,
         scopes: &[String],
         auth_time: Option<i64>,
     ) -> Result<RefreshFamily, StoreError> {
         let fam = refresh_family::ActiveModel {
-            id: Set(new_id()),
+            id: Set(family_id.to_owned()),
             tenant_id: Set(self.tid()),
             client_id: Set(client_row_id.to_owned()),
             user_id: Set(user_id.map(str::to_owned)),
@@ -155,6 +168,7 @@ impl Scoped<'_> {
             txn.rollback().await?;
             return Ok(RefreshOutcome::LostRace);
         }
+        fault::point("rotate.after_mark_used");
         refresh_token::ActiveModel {
             id: Set(new_id()),
             tenant_id: Set(self.tid()),
@@ -168,7 +182,9 @@ impl Scoped<'_> {
         }
         .insert(&txn)
         .await?;
+        fault::point("rotate.after_insert_child");
         touch_link(&txn, self, &req.parent.family, t).await?;
+        fault::point("rotate.before_commit");
         txn.commit().await?;
         Ok(RefreshOutcome::Issued)
     }
@@ -199,6 +215,52 @@ impl Scoped<'_> {
             .exec(self.writer())
             .await?;
         Ok(r.rows_affected > 0)
+    }
+}
+
+/// Retention: rotation adds a row per refresh, so without pruning the table grows by one row per
+/// link per hour for as long as Alexa keeps the link.
+impl Scoped<'_> {
+    /// Deletes what can no longer be redeemed and ended before `cutoff`: refresh tokens used (rotated
+    /// away) or expired before it, and whole grants revoked before it or left with no token. Reuse of a
+    /// pruned token is answered like an unknown token (invalid_grant) without revoking its family, so
+    /// `cutoff` must lie well beyond the longest grace window (the caller's retention has a floor).
+    pub async fn prune_refresh_tokens(&self, cutoff: i64) -> Result<PruneReport, StoreError> {
+        use sea_orm::sea_query::Query;
+        let txn = self.writer().begin().await?;
+        let revoked = Query::select()
+            .column(refresh_family::Column::Id)
+            .from(refresh_family::Entity)
+            .and_where(refresh_family::Column::TenantId.eq(self.tid()))
+            .and_where(refresh_family::Column::RevokedAt.lt(cutoff))
+            .to_owned();
+        let tokens = refresh_token::Entity::delete_many()
+            .filter(refresh_token::Column::TenantId.eq(self.tid()))
+            .filter(
+                Condition::any()
+                    .add(refresh_token::Column::UsedAt.lt(cutoff))
+                    .add(refresh_token::Column::ExpiresAt.lt(cutoff))
+                    .add(refresh_token::Column::FamilyId.in_subquery(revoked)),
+            )
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        let with_tokens = Query::select()
+            .column(refresh_token::Column::FamilyId)
+            .from(refresh_token::Entity)
+            .and_where(refresh_token::Column::TenantId.eq(self.tid()))
+            .to_owned();
+        // Created before the cutoff and without a token: revoked and emptied above, fully expired, or a
+        // grant that never had a refresh token (its access tokens expired long ago).
+        let families = refresh_family::Entity::delete_many()
+            .filter(refresh_family::Column::TenantId.eq(self.tid()))
+            .filter(refresh_family::Column::CreatedAt.lt(cutoff))
+            .filter(refresh_family::Column::Id.not_in_subquery(with_tokens))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+        Ok(PruneReport { refresh_tokens: tokens, families })
     }
 }
 

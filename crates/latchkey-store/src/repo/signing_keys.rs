@@ -30,13 +30,23 @@ pub(super) async fn insert_key<C: ConnectionTrait>(
     tenant: &TenantId,
     key: NewSigningKey,
 ) -> Result<(), StoreError> {
+    insert_key_as(db, secrets, tenant, key, KeyState::Current).await
+}
+
+async fn insert_key_as<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+    tenant: &TenantId,
+    key: NewSigningKey,
+    state: KeyState,
+) -> Result<(), StoreError> {
     signing_key::ActiveModel {
         id: Set(key.kid.clone()),
         tenant_id: Set(tenant.as_str().to_owned()),
         alg: Set(key.alg),
         private_key: Set(secrets.seal(&context(tenant, &key.kid), &key.private_pkcs8)?),
         public_jwk: Set(serde_json::to_string(&key.public_jwk)?),
-        state: Set(KeyState::Current.as_str().to_owned()),
+        state: Set(state.as_str().to_owned()),
         created_at: Set(now()),
         retired_at: Set(None),
     }
@@ -47,6 +57,7 @@ pub(super) async fn insert_key<C: ConnectionTrait>(
 
 fn parse_state(s: &str) -> KeyState {
     match s {
+        "next" => KeyState::Next,
         "current" => KeyState::Current,
         "previous" => KeyState::Previous,
         _ => KeyState::Retired,
@@ -54,11 +65,11 @@ fn parse_state(s: &str) -> KeyState {
 }
 
 impl Scoped<'_> {
-    /// The current and previous keys (the ones the JWKS publishes), current first.
+    /// The next, current and previous keys (the ones the JWKS publishes), current first.
     pub async fn published_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
         let rows = signing_key::Entity::find()
             .filter(signing_key::Column::TenantId.eq(self.tid()))
-            .filter(signing_key::Column::State.is_in(["current", "previous"]))
+            .filter(signing_key::Column::State.is_in(["next", "current", "previous"]))
             .order_by_desc(signing_key::Column::CreatedAt)
             .all(self.db())
             .await?;
@@ -99,5 +110,59 @@ impl Scoped<'_> {
         insert_key(&txn, self.store.secrets(), self.tenant, key).await?;
         txn.commit().await?;
         Ok(())
+    }
+
+    /// Publishes `key` as the next key of a scheduled rotation (it does not sign yet). `false` if a next
+    /// key is already published (another instance got there first).
+    pub async fn add_next_signing_key(&self, key: NewSigningKey) -> Result<bool, StoreError> {
+        let txn = self.writer().begin().await?;
+        let existing = signing_key::Entity::find()
+            .filter(signing_key::Column::TenantId.eq(self.tid()))
+            .filter(signing_key::Column::State.eq("next"))
+            .one(&txn)
+            .await?;
+        if existing.is_some() {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        insert_key_as(&txn, self.store.secrets(), self.tenant, key, KeyState::Next).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// The scheduled rotation's switch: the next key signs from now on, the current one stays published
+    /// as previous, the older previous one is retired. `false` if there was no next key.
+    pub async fn promote_next_signing_key(&self) -> Result<bool, StoreError> {
+        let txn = self.writer().begin().await?;
+        let next = signing_key::Entity::find()
+            .filter(signing_key::Column::TenantId.eq(self.tid()))
+            .filter(signing_key::Column::State.eq("next"))
+            .one(&txn)
+            .await?;
+        let Some(next) = next else {
+            txn.rollback().await?;
+            return Ok(false);
+        };
+        signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::State, Expr::value("retired"))
+            .col_expr(signing_key::Column::RetiredAt, Expr::value(now()))
+            .filter(signing_key::Column::TenantId.eq(self.tid()))
+            .filter(signing_key::Column::State.eq("previous"))
+            .exec(&txn)
+            .await?;
+        signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::State, Expr::value("previous"))
+            .filter(signing_key::Column::TenantId.eq(self.tid()))
+            .filter(signing_key::Column::State.eq("current"))
+            .exec(&txn)
+            .await?;
+        signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::State, Expr::value("current"))
+            .filter(signing_key::Column::TenantId.eq(self.tid()))
+            .filter(signing_key::Column::Id.eq(&next.id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(true)
     }
 }

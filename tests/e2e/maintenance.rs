@@ -1,0 +1,139 @@
+//! Scheduled upkeep: signing keys rotate on a timer with overlap (the next key is published before it
+//! signs, the old one stays published after), and refresh tokens that can no longer be redeemed are
+//! pruned.
+use latchkey_core::client_auth::ClientAuthMethod;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+async fn jwks_kids(app: &TestApp, slug: &str) -> Vec<String> {
+    let jwks: Value = server_client()
+        .get(app.url(&format!("/t/{slug}/.well-known/jwks.json")))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    jwks["keys"].as_array().expect("keys").iter().map(|k| k["kid"].as_str().expect("kid").to_owned()).collect()
+}
+
+fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token).expect("JWS header").kid.expect("kid")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_keys_rotate_on_schedule_with_overlap() {
+    // A compressed schedule: the next key is published 4 s before it signs, keys sign for 8 s.
+    let app = TestApp::spawn_with(Backend::Embedded, |c| {
+        c.maintenance_interval_secs = 1;
+        c.signing_key_rotation_secs = 8;
+        c.signing_key_publish_ahead_secs = 4;
+    })
+    .await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let tokens = linked_tokens(&app, &f).await;
+    let first_token = tokens["access_token"].as_str().expect("at").to_owned();
+    let k1 = kid_of(&first_token);
+    let mut rt = tokens["refresh_token"].as_str().expect("rt").to_owned();
+
+    let started = Instant::now();
+    let mut published_before_signing = None;
+    let k2 = loop {
+        assert!(started.elapsed() < Duration::from_secs(40), "no scheduled rotation happened");
+        let kids = jwks_kids(&app, &f.slug).await;
+        let body = json_ok(refresh(&app, &f, &rt).await).await;
+        rt = body["refresh_token"].as_str().expect("rt").to_owned();
+        let signer = kid_of(body["access_token"].as_str().expect("at"));
+        assert!(kids.contains(&signer), "a token is only signed with a published key");
+        if signer == k1 {
+            if let Some(next) = kids.iter().find(|k| **k != k1) {
+                published_before_signing = Some(next.clone());
+            }
+        } else {
+            break signer;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        published_before_signing.as_deref(),
+        Some(k2.as_str()),
+        "the new key was in the JWKS while the old one still signed"
+    );
+    // The old key stays published: tokens it signed still verify.
+    let kids = jwks_kids(&app, &f.slug).await;
+    assert!(kids.contains(&k1) && kids.contains(&k2), "{kids:?}");
+    assert_eq!(introspect(&app, &f, &first_token).await["active"], true);
+    let tid = app.auth.tenant_for_admin(&f.slug).await.expect("t").id().clone();
+    let audit = app.auth.store.scoped(&tid);
+    let events = audit.audit_events(Some("keys.rotated"), 10).await.expect("audit");
+    assert!(events.iter().any(|e| e.target.as_deref() == Some(k2.as_str())), "the rotation is audited");
+    app.cleanup().await;
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let url = match &app.pg_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}?mode=rw", app.data_dir.join("latchkey.db").display()),
+    };
+    let db = sea_orm::Database::connect(&url).await.expect("db");
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned()))
+        .await
+        .expect("query")
+        .expect("row");
+    row.try_get_by_index::<i64>(0).expect("count")
+}
+
+async fn pruning_keeps_what_can_still_be_used(backend: Backend) {
+    // No timer: this test runs the rounds itself.
+    let app = TestApp::spawn_with(backend, |c| c.maintenance_interval_secs = 0).await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let tenant = app.auth.tenant_for_admin(&f.slug).await.expect("t").id().clone();
+    let scoped = app.auth.store.scoped(&tenant);
+
+    // A link refreshed three times: four token rows, three of them used.
+    let tokens = linked_tokens(&app, &f).await;
+    let mut rt = tokens["refresh_token"].as_str().expect("rt").to_owned();
+    let first = rt.clone();
+    for _ in 0..3 {
+        rt = json_ok(refresh(&app, &f, &rt).await).await["refresh_token"].as_str().expect("rt").to_owned();
+    }
+    // A second link, revoked.
+    let other = linked_tokens(&app, &f).await;
+    let revoked_rt = other["refresh_token"].as_str().expect("rt").to_owned();
+    assert_eq!(revoke(&app, &f, &revoked_rt).await.status(), 200);
+    let tid = tenant.as_str();
+    let rows = |extra: &str| format!("SELECT COUNT(*) FROM refresh_tokens WHERE tenant_id = '{tid}' {extra}");
+    assert_eq!(count(&app, &rows("")).await, 5);
+
+    // Nothing is old enough yet under the real retention.
+    let report = scoped.prune_refresh_tokens(latchkey_store::now() - 8 * 86_400).await.expect("prune");
+    assert_eq!(report, latchkey_store::repo::PruneReport::default());
+
+    // Everything ended before the cutoff goes: the three used tokens and the revoked grant.
+    let report = scoped.prune_refresh_tokens(latchkey_store::now() + 1).await.expect("prune");
+    assert_eq!(report.refresh_tokens, 4, "{report:?}");
+    assert_eq!(report.families, 1, "{report:?}");
+    assert_eq!(count(&app, &rows("")).await, 1);
+    // The live token still works; a pruned one is simply unknown now.
+    json_ok(refresh(&app, &f, &rt).await).await;
+    json_err(refresh(&app, &f, &first).await, 400, "invalid_grant").await;
+    json_err(refresh(&app, &f, &revoked_rt).await, 400, "invalid_grant").await;
+    // The service's own round never prunes inside the floor, whatever it is configured to.
+    let policy = latchkey_oauth::maintenance::MaintenancePolicy {
+        key_rotation: None,
+        refresh_retention: Some(Duration::from_secs(1)),
+        ..Default::default()
+    };
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let before = count(&app, &rows("")).await;
+    let report = app.auth.run_maintenance(&policy, Duration::from_secs(1)).await.expect("lock is free");
+    assert_eq!(report.refresh_tokens_pruned, 0, "{report:?}");
+    assert_eq!(count(&app, &rows("")).await, before);
+    app.cleanup().await;
+}
+
+on_both_backends!(pruning_keeps_what_can_still_be_used);
