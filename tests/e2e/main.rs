@@ -39,3 +39,4 @@ mod oidc;
 mod refresh;
 mod resilience;
 mod scale;
+mod telemetry;

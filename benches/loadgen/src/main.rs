@@ -32,7 +32,8 @@ enum Scenario {
 struct Args {
     #[arg(long, value_enum)]
     scenario: Scenario,
-    /// e.g. http://127.0.0.1:8080
+    /// e.g. http://127.0.0.1:8080; several, comma-separated, are used in turn for every request (a
+    /// round-robin load balancer: each step of a flow lands on the next instance).
     #[arg(long)]
     base: String,
     #[arg(long)]
@@ -74,16 +75,24 @@ fn hidden(html: &str, name: &str) -> anyhow::Result<String> {
     Ok(html[start..end].to_owned())
 }
 
+static NEXT_BASE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The tenant's URL on the next instance, round-robin.
+fn tenant_url(args: &Args) -> String {
+    let bases: Vec<&str> = args.base.split(',').collect();
+    let i = NEXT_BASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % bases.len();
+    format!("{}/t/{}", bases[i], args.tenant)
+}
+
 async fn one(
     args: &Args,
     http: &reqwest::Client,
     own_refresh: &mut Option<String>,
 ) -> anyhow::Result<serde_json::Value> {
-    let tenant_url = format!("{}/t/{}", args.base, args.tenant);
     match args.scenario {
         Scenario::ClientCredentials => {
             let r = http
-                .post(format!("{tenant_url}/oauth2/token"))
+                .post(format!("{}/oauth2/token", tenant_url(args)))
                 .basic_auth(&args.client_id, Some(&args.client_secret))
                 .form(&[("grant_type", "client_credentials")])
                 .send()
@@ -95,7 +104,7 @@ async fn one(
         Scenario::Refresh => {
             let rt = own_refresh.clone().context("no refresh token")?;
             let r = http
-                .post(format!("{tenant_url}/oauth2/token"))
+                .post(format!("{}/oauth2/token", tenant_url(args)))
                 .basic_auth(&args.client_id, Some(&args.client_secret))
                 .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
                 .send()
@@ -108,7 +117,7 @@ async fn one(
         }
         Scenario::Introspect => {
             let r = http
-                .post(format!("{tenant_url}/oauth2/introspect"))
+                .post(format!("{}/oauth2/introspect", tenant_url(args)))
                 .basic_auth(&args.client_id, Some(&args.client_secret))
                 .form(&[("token", args.token.as_str())])
                 .send()
@@ -122,7 +131,7 @@ async fn one(
                 "header": {"namespace": "Alexa.Authorization", "name": "AcceptGrant", "messageId": "m", "payloadVersion": "3"},
                 "payload": {"grant": {"type": "OAuth2.AuthorizationCode", "code": "any-code"}, "grantee": {"type": "BearerToken", "token": args.token}}}});
             let r = http
-                .post(format!("{tenant_url}/alexa/directives"))
+                .post(format!("{}/alexa/directives", tenant_url(args)))
                 .bearer_auth(&args.api_key)
                 .json(&body)
                 .send()
@@ -137,8 +146,12 @@ async fn one(
                 "header": {"namespace": "Alexa", "name": "ChangeReport", "messageId": "m", "payloadVersion": "3"},
                 "endpoint": {"endpointId": "lock-1"},
                 "payload": {"change": {"cause": {"type": "PHYSICAL_INTERACTION"}, "properties": []}}}});
-            let r =
-                http.post(format!("{tenant_url}/alexa/events")).bearer_auth(&args.api_key).json(&body).send().await?;
+            let r = http
+                .post(format!("{}/alexa/events", tenant_url(args)))
+                .bearer_auth(&args.api_key)
+                .json(&body)
+                .send()
+                .await?;
             if r.status().as_u16() != 202 {
                 bail!("event: {} {}", r.status(), r.text().await.unwrap_or_default());
             }
@@ -158,9 +171,9 @@ async fn one(
                     ("prompt", "consent"),
                 ])
                 .finish();
-            let page = browser.get(format!("{tenant_url}/oauth2/authorize?{q}")).send().await?.text().await?;
+            let page = browser.get(format!("{}/oauth2/authorize?{q}", tenant_url(args))).send().await?.text().await?;
             let page = browser
-                .post(format!("{tenant_url}/login"))
+                .post(format!("{}/login", tenant_url(args)))
                 .form(&[
                     ("flow", hidden(&page, "flow")?),
                     ("csrf", hidden(&page, "csrf")?),
@@ -172,7 +185,7 @@ async fn one(
                 .text()
                 .await?;
             let r = browser
-                .post(format!("{tenant_url}/consent"))
+                .post(format!("{}/consent", tenant_url(args)))
                 .form(&[
                     ("flow", hidden(&page, "flow")?),
                     ("csrf", hidden(&page, "csrf")?),
@@ -187,7 +200,7 @@ async fn one(
                 .map(|(_, v)| v.into_owned())
                 .context("no code")?;
             let r = http
-                .post(format!("{tenant_url}/oauth2/token"))
+                .post(format!("{}/oauth2/token", tenant_url(args)))
                 .basic_auth(&args.client_id, Some(&args.client_secret))
                 .form(&[
                     ("grant_type", "authorization_code"),

@@ -7,6 +7,7 @@ pub mod config;
 pub mod dashboard;
 pub mod http;
 pub mod metrics;
+mod otel;
 pub mod pages;
 pub mod request_id;
 pub mod telemetry;

@@ -14,8 +14,10 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    telemetry::init(&config.log_format);
-    match run(cli, config).await {
+    let telemetry = telemetry::init(&config.log_format);
+    let result = run(cli, config).await;
+    telemetry.shutdown().await;
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
