@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-3}
 SECS=${2:-10}
-cargo build --release -q -p latchkey-server -p latchkey-loadgen
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p latchkey-server -p latchkey-loadgen
 scripts/services.sh
 LK=$PWD/target/release/latchkey
 GEN=$PWD/target/release/latchkey-loadgen
@@ -50,3 +50,11 @@ tag() { python3 -c "import json,sys; d=json.loads(sys.stdin.read()); d['instance
 taskset -c 1 "$GEN" --scenario link --concurrency 8 "${COMMON[@]}" | tag
 taskset -c 1 "$GEN" --scenario refresh --concurrency 64 "${COMMON[@]}" | tag
 for pid in "${PIDS[@]}"; do echo "{\"instance_rss_mb\":$(awk '/VmRSS/{print $2/1024}' /proc/$pid/status)}"; done
+# What the run left behind, for the capacity estimate: rows and bytes (table + indexes) per table, and
+# the Redis keys under this run's prefix.
+for T in linked_accounts refresh_families refresh_tokens end_users audit_events; do
+  psql -q -h 127.0.0.1 -U postgres -d "$DB" -At -c \
+    "SELECT json_build_object('table', '$T', 'rows', (SELECT count(*) FROM $T), 'bytes', pg_total_relation_size('$T'))"
+done
+KEYS=$(redis-cli -h 127.0.0.1 --scan --pattern "cluster$$:*" | wc -l)
+echo "{\"redis_keys\":$KEYS,\"redis_used_memory_bytes\":$(redis-cli -h 127.0.0.1 info memory | awk -F: '/^used_memory:/{print $2+0}')}"

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-embedded}
 SECS=${2:-10}
-cargo build --release -q -p latchkey-server -p latchkey-loadgen
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p latchkey-server -p latchkey-loadgen
 LK=$PWD/target/release/latchkey
 GEN=$PWD/target/release/latchkey-loadgen
 WORK=$(mktemp -d)

@@ -16,6 +16,8 @@ pub struct TenantRow {
     pub users: Option<u64>,
     pub links: Option<u64>,
     pub token_requests_today: Option<i64>,
+    /// Operators: (day, token requests), the last seven days, oldest first.
+    pub token_requests_by_day: Vec<(String, i64)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -172,6 +174,7 @@ pub async fn load_home() -> Result<Home, ServerFnError> {
                 users: Some(t.users),
                 links: Some(t.links),
                 token_requests_today: Some(t.token_requests_today),
+                token_requests_by_day: t.token_requests_by_day.into_iter().map(|d| (d.day, d.count)).collect(),
             })
             .collect()
     } else {
@@ -192,6 +195,7 @@ pub async fn load_home() -> Result<Home, ServerFnError> {
                 users: None,
                 links: None,
                 token_requests_today: None,
+                token_requests_by_day: Vec::new(),
             })
             .collect()
     };
@@ -284,6 +288,7 @@ pub async fn create_skill(
         .await
         .map_err(err)?;
     let view = c.auth.get_skill(&a, &s.id).await.map_err(err)?;
+    crate::server::keep_for_next_page("Client secret", &s.client_secret).await;
     Ok(CreatedSkillRow { skill: skill_row(view), client_secret: s.client_secret })
 }
 
@@ -348,6 +353,22 @@ pub async fn create_user(slug: String, email: String, name: String, password: St
     Ok(u.email)
 }
 
+/// Creates the user without a password and mails a link to choose one.
+#[server(prefix = "/admin/fn")]
+pub async fn invite_user(slug: String, email: String, name: String) -> Result<String, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    let name = Some(name.trim().to_owned()).filter(|n| !n.is_empty());
+    let u = c.auth.invite_user(&a, &email, name).await.map_err(err)?;
+    Ok(format!("Invitation mailed to {}.", u.email))
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn send_user_reset(slug: String, user: String) -> Result<String, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    c.auth.send_user_password_reset(&a, &user).await.map_err(err)?;
+    Ok("Reset link mailed.".into())
+}
+
 #[server(prefix = "/admin/fn")]
 pub async fn set_user_disabled(slug: String, user: String, disabled: bool) -> Result<(), ServerFnError> {
     let (c, a) = access(&slug).await?;
@@ -363,11 +384,12 @@ pub async fn set_user_password(slug: String, user: String, password: String) -> 
 }
 
 #[server(prefix = "/admin/fn")]
-pub async fn list_links(slug: String, q: String) -> Result<Vec<LinkRow>, ServerFnError> {
+pub async fn list_links(slug: String, q: String, skill: String) -> Result<Vec<LinkRow>, ServerFnError> {
     let (c, a) = access(&slug).await?;
     let page = latchkey_oauth::manage::PageReq::parse(None, Some(100)).map_err(err)?;
     let user = Some(q.trim()).filter(|q| !q.is_empty());
-    let p = c.auth.search_links(&a, user, None, page).await.map_err(err)?;
+    let skill = Some(skill.trim()).filter(|s| !s.is_empty());
+    let p = c.auth.search_links(&a, user, skill, page).await.map_err(err)?;
     Ok(p.items
         .into_iter()
         .map(|l| LinkRow {

@@ -202,6 +202,7 @@ pub async fn create_client(
     let opts =
         latchkey_oauth::admin::ClientOptions { auth_method: self::auth_method(&auth_method)?, ..Default::default() };
     let created = c.auth.create_client(&a, &name, lines(&redirect_uris), grant_types, &opts).await.map_err(err)?;
+    crate::server::keep_for_next_page("Client secret", &created.client_secret).await;
     Ok((client_row(created.client), created.client_secret))
 }
 
@@ -237,7 +238,9 @@ pub async fn update_client(
 #[server(prefix = "/admin/fn")]
 pub async fn rotate_client_secret(slug: String, client_id: String) -> Result<String, ServerFnError> {
     let (c, a) = access(&slug).await?;
-    c.auth.rotate_client_secret(&a, &client_id).await.map_err(err)
+    let secret = c.auth.rotate_client_secret(&a, &client_id).await.map_err(err)?;
+    crate::server::keep_for_next_page("Client secret", &secret).await;
+    Ok(secret)
 }
 
 #[server(prefix = "/admin/fn")]
@@ -380,7 +383,19 @@ pub async fn list_api_keys(slug: String) -> Result<Vec<KeyRow>, ServerFnError> {
 #[server(prefix = "/admin/fn")]
 pub async fn create_api_key(slug: String, name: String) -> Result<String, ServerFnError> {
     let (c, a) = access(&slug).await?;
-    Ok(c.auth.create_api_key(&a, &name).await.map_err(err)?.key)
+    let key = c.auth.create_api_key(&a, &name).await.map_err(err)?.key;
+    crate::server::keep_for_next_page("API key", &key).await;
+    Ok(key)
+}
+
+/// The one-time value kept for this page by a plain form post, once.
+#[server(prefix = "/admin/fn")]
+pub async fn take_one_time_value() -> Result<Option<(String, String)>, ServerFnError> {
+    let c = crate::server::ctx()?;
+    match crate::server::session().await? {
+        Some((_, sid)) => c.auth.take_flash(&sid).await.map_err(err),
+        None => Ok(None),
+    }
 }
 
 #[server(prefix = "/admin/fn")]

@@ -20,6 +20,8 @@ table{width:100%;border-collapse:collapse;font-size:.95rem}th,td{text-align:left
 .value code{flex:1 1 12rem;min-width:0;background:#f0f2f5;padding:.35rem .5rem;border-radius:6px;word-break:break-all}.hint{overflow-wrap:anywhere}
 .steps li{margin:.3rem 0}.badge{display:inline-block;padding:0 .5rem;border-radius:999px;background:#e6e9ee;font-size:.85rem}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.bars{display:inline-flex;align-items:flex-end;gap:2px;height:24px}
+.bar{display:inline-block;width:6px;background:#1f5fbf;border-radius:1px}
 .preview{padding:1rem;border:1px solid #d6dae0;border-radius:8px;max-width:22rem}fieldset{border:1px solid #d6dae0;border-radius:6px;margin-top:.6rem}
 textarea{font:inherit;padding:.5rem;border:1px solid #8a929c;border-radius:6px}
 .secret{background:#fff4ce;border:1px solid #c9a400;padding:.6rem;border-radius:8px}
@@ -110,6 +112,26 @@ pub fn CopyValue(label: &'static str, value: String) -> impl IntoView {
                 {move || if copied.get() { "Copied" } else { "Copy" }}
             </button>
         </div>
+    }
+}
+
+/// A value shown once that a form posted without JavaScript left for this page (see
+/// `keep_for_next_page`); nothing otherwise.
+#[component]
+pub fn OneTimeValue() -> impl IntoView {
+    let kept = Resource::new(|| (), |_| crate::api_more::take_one_time_value());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || kept.get().and_then(Result::ok).flatten().map(|(label, value)| view! {
+                <div class="secret card" role="status">
+                    <p><strong>"Copy it now: it is shown only once."</strong></p>
+                    <div class="value">
+                        <span class="badge">{label.clone()}</span>
+                        <code data-label=label>{value}</code>
+                    </div>
+                </div>
+            })}
+        </Suspense>
     }
 }
 

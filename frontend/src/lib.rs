@@ -3,6 +3,8 @@
 //! hydration adds inline validation and updates without full reloads. Server functions are thin
 //! adapters over the same service functions as the management API (`latchkey-oauth`).
 #![forbid(unsafe_code)]
+// Deeply nested views (the operators' tenant table) exceed the default when built for the browser.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod api_more;
@@ -13,6 +15,7 @@ pub mod server;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, provide_meta_context};
+use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
@@ -48,21 +51,21 @@ pub fn App() -> impl IntoView {
     view! {
         <Router>
             <Routes fallback=|| view! { <main class="narrow"><h1>"Not found"</h1><p><a href="/admin">"Back to the dashboard"</a></p></main> }>
-                <Route path=path!("/admin") view=pages::home::Home />
-                <Route path=path!("/admin/signup") view=pages::signup::Signup />
-                <Route path=path!("/admin/verify") view=pages::signup::Verify />
-                <Route path=path!("/admin/login") view=pages::login::Login />
-                <Route path=path!("/admin/t/:slug") view=pages::skills::Skills />
-                <Route path=path!("/admin/t/:slug/users") view=pages::users::Users />
-                <Route path=path!("/admin/t/:slug/links") view=pages::links::Links />
-                <Route path=path!("/admin/t/:slug/audit") view=pages::audit::Audit />
-                <Route path=path!("/admin/t/:slug/clients") view=pages::clients::Clients />
-                <Route path=path!("/admin/t/:slug/providers") view=pages::providers::Providers />
-                <Route path=path!("/admin/t/:slug/branding") view=pages::branding::BrandingPage />
-                <Route path=path!("/admin/t/:slug/api-keys") view=pages::keys::ApiKeys />
-                <Route path=path!("/admin/t/:slug/members") view=pages::members::Members />
-                <Route path=path!("/admin/reset") view=pages::account::Reset />
-                <Route path=path!("/admin/invitation") view=pages::account::Invitation />
+                <Route path=path!("/admin") view=pages::home::Home ssr=SsrMode::Async />
+                <Route path=path!("/admin/signup") view=pages::signup::Signup ssr=SsrMode::Async />
+                <Route path=path!("/admin/verify") view=pages::signup::Verify ssr=SsrMode::Async />
+                <Route path=path!("/admin/login") view=pages::login::Login ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:slug") view=pages::skills::Skills ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:slug/users") view=pages::users::Users ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:slug/links") view=pages::links::Links ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:slug/audit") view=pages::audit::Audit ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:slug/clients") view=pages::clients::Clients ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:slug/providers") view=pages::providers::Providers ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:slug/branding") view=pages::branding::BrandingPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:slug/api-keys") view=pages::keys::ApiKeys ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:slug/members") view=pages::members::Members ssr=SsrMode::Async />
+                <Route path=path!("/admin/reset") view=pages::account::Reset ssr=SsrMode::Async />
+                <Route path=path!("/admin/invitation") view=pages::account::Invitation ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

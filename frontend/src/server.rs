@@ -129,3 +129,23 @@ pub fn set_page_headers() {
         }
     }
 }
+
+/// Whether this server-function call is a plain HTML form post (no JavaScript yet): its answer is a
+/// redirect back to the page, not the function's result.
+pub async fn plain_form_post() -> bool {
+    request().await.is_ok_and(|r| {
+        r.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+    })
+}
+
+/// Keeps a value shown only once for the page a plain form post is redirected to (with JavaScript the
+/// function's own result shows it, and nothing is kept).
+pub async fn keep_for_next_page(label: &str, value: &str) {
+    if !plain_form_post().await {
+        return;
+    }
+    let (Ok(c), Ok(Some((_, sid)))) = (ctx(), session().await) else { return };
+    if let Err(e) = c.auth.flash_once(&sid, label, value).await {
+        tracing::warn!(error = %e, "one-time value not kept for the next page");
+    }
+}

@@ -28,13 +28,13 @@ function cli(args, input) {
 }
 
 // The newest mail to `to` in the outbox, quoted-printable decoded, and the link to `path` in it.
-function mailedLink(to, path) {
+function mailedLink(to, path, prefix = '/admin') {
   const dir = join(dataDir, 'outbox');
   const mails = readdirSync(dir).map((f) => join(dir, f)).sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs)
     .map((f) => readFileSync(f, 'utf8').replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))))
     .filter((m) => m.includes(`To: ${to}`));
   assert.ok(mails.length, `a mail to ${to}`);
-  const m = mails.at(-1).match(new RegExp(`https?://[^\\s]+/admin${path}\\?token=[A-Za-z0-9_-]+`));
+  const m = mails.at(-1).match(new RegExp(`https?://[^\\s]+${prefix}${path}\\?token=[A-Za-z0-9_-]+`));
   assert.ok(m, `a ${path} link`);
   return m[0];
 }
@@ -163,6 +163,11 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     const row = page.locator('tr', { hasText: 'ada@acme.example' });
     await row.getByText('active').waitFor();
     await page.screenshot({ path: join(SHOTS, 'dashboard-links-desktop.png'), fullPage: true });
+    // Filtered by the skill, the link is still there.
+    await page.getByLabel('Skill', { exact: true }).selectOption({ index: 1 });
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL(/skill=/);
+    await row.getByText('active').waitFor();
     await row.getByRole('button', { name: 'Revoke' }).click();
     await page.getByText('Link revoked').waitFor();
     await row.getByText('revoked').waitFor();
@@ -226,6 +231,39 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     await vp.getByText('the viewer role cannot change this tenant').waitFor();
     assert.equal(await vp.getByRole('cell', { name: 'mallory@acme.example', exact: true }).count(), 0);
     await viewerCtx.close();
+
+    // An end user invited by mail chooses a password on the tenant's own page.
+    await page.goto(`${base}/admin/t/acme-locks/users`);
+    await page.getByLabel('Invitee email').fill('grace@acme.example');
+    await page.getByRole('button', { name: 'Send invitation' }).click();
+    await page.getByText('Invitation mailed to grace@acme.example.').waitFor();
+    const gp = await context.newPage();
+    await gp.goto(mailedLink('grace@acme.example', '/password', '/t/acme-locks'));
+    await gp.getByLabel('New password').fill('grace password 123');
+    await gp.getByRole('button', { name: 'Set password' }).click();
+    await gp.getByText('Your password is set').waitFor();
+    await gp.close();
+
+    // Without JavaScript the forms still work, and a key shown once is on the page the form leads to.
+    const nojs = await browser.newContext({ viewport: { width: 1280, height: 900 }, javaScriptEnabled: false,
+      storageState: await context.storageState() });
+    const np = await nojs.newPage();
+    await np.goto(`${base}/admin/t/acme-locks/api-keys`);
+    await np.getByLabel('Name', { exact: true }).fill('no-js backend');
+    await np.getByRole('button', { name: 'Create key' }).click();
+    const shown = np.locator('code[data-label="API key"]');
+    await shown.waitFor();
+    const key = (await shown.textContent()).trim();
+    const check = await fetch(`${base}/t/acme-locks/api/v1/skills`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(check.status, 200, 'the key shown without JavaScript works');
+    // The whole page is rendered on the server: the list is there, no placeholder waits for a script.
+    await np.getByRole('cell', { name: 'no-js backend', exact: true }).waitFor();
+    assert.equal(await np.getByText('Loading…').count(), 0, 'no loading placeholder without JavaScript');
+    await np.screenshot({ path: join(SHOTS, 'dashboard-api-key-nojs-desktop.png'), fullPage: true });
+    await np.reload();
+    await np.getByRole('heading', { name: 'Create a key' }).waitFor();
+    assert.equal(await np.locator('code[data-label="API key"]').count(), 0, 'shown only once');
+    await nojs.close();
 
     // The configuration pages render for the owner.
     for (const [name, path] of [['clients', 'clients'], ['providers', 'providers'], ['branding', 'branding'],

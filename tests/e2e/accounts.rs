@@ -31,6 +31,11 @@ fn decode_qp(s: &str) -> String {
 
 /// The token of the newest link to `path` mailed to `to`, read from the outbox like a newcomer would.
 pub fn mailed_token(data_dir: &Path, to: &str, path: &str) -> String {
+    mailed_link_token(data_dir, to, &format!("/admin{path}?token="))
+}
+
+/// The token after `marker` (e.g. `/t/acme/password?token=`) in the newest mail to `to`.
+pub fn mailed_link_token(data_dir: &Path, to: &str, marker: &str) -> String {
     let mut mails: Vec<_> = std::fs::read_dir(data_dir.join("outbox"))
         .expect("outbox")
         .filter_map(Result::ok)
@@ -42,8 +47,8 @@ pub fn mailed_token(data_dir: &Path, to: &str, path: &str) -> String {
         .collect();
     mails.sort_by_key(|(m, _)| *m);
     let (_, text) = mails.last().unwrap_or_else(|| panic!("a mail to {to}"));
-    let start = text.find(&format!("/admin{path}?token=")).unwrap_or_else(|| panic!("a {path} link in:\n{text}"));
-    let rest = &text[start + format!("/admin{path}?token=").len()..];
+    let start = text.find(marker).unwrap_or_else(|| panic!("a {marker} link in:\n{text}"));
+    let rest = &text[start + marker.len()..];
     rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
 

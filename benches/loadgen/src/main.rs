@@ -193,7 +193,12 @@ async fn one(
                 ])
                 .send()
                 .await?;
-            let loc = r.headers().get("location").context("no redirect after consent")?.to_str()?.to_owned();
+            let Some(loc) = r.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned) else {
+                let status = r.status();
+                let body = r.text().await.unwrap_or_default();
+                let why = body.split("role=\"alert\"").nth(1).and_then(|s| s.split('<').next()).unwrap_or("");
+                bail!("no redirect after consent: {status} {why}");
+            };
             let code = url::Url::parse(&loc)?
                 .query_pairs()
                 .find(|(k, _)| k == "code")

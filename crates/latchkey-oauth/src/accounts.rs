@@ -22,8 +22,8 @@ const RESET_TTL: Duration = Duration::from_secs(3600);
 const INVITE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const DASHBOARD_SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 /// Signups and mail-sending requests allowed per client IP per hour, and mails per address per hour.
-const SIGNUPS_PER_IP_HOUR: i64 = 10;
-const MAILS_PER_ADDRESS_HOUR: i64 = 5;
+pub(crate) const SIGNUPS_PER_IP_HOUR: i64 = 10;
+pub(crate) const MAILS_PER_ADDRESS_HOUR: i64 = 5;
 
 /// What the signup form sends.
 #[derive(Clone, Debug, Deserialize)]
@@ -105,7 +105,7 @@ impl AuthServer {
         format!("{}/admin{path}", self.config.public_url)
     }
 
-    async fn send_mail(&self, to: &str, subject: &str, body: String) -> ServiceResult<()> {
+    pub(crate) async fn send_mail(&self, to: &str, subject: &str, body: String) -> ServiceResult<()> {
         let mailer = self.mailer.as_ref().ok_or_else(|| ServiceError::Unavailable("mail is not configured".into()))?;
         mailer
             .send(&Email { to: to.to_owned(), subject: subject.to_owned(), body })
@@ -114,7 +114,7 @@ impl AuthServer {
     }
 
     /// A counter per `key` over an hour; `RateLimited` past `limit`.
-    async fn hourly_limit(&self, key: &str, limit: i64) -> ServiceResult<()> {
+    pub(crate) async fn hourly_limit(&self, key: &str, limit: i64) -> ServiceResult<()> {
         let key = format!("rl:hour:{key}");
         let n = self.kv.incr(&key, Duration::from_secs(3600)).await?;
         if n > limit {
@@ -171,13 +171,19 @@ impl AuthServer {
     /// A single-use dashboard link to `path` carrying a fresh token; the KV store keeps only the
     /// token's hash, pointing at `value`, for `ttl`.
     async fn mint_link(&self, kind: &str, path: &str, value: &[u8], ttl: Duration) -> ServiceResult<String> {
-        let token = random::secret()?;
-        self.kv.set(&kv_key(kind, &token), value, ttl).await?;
+        let token = self.mint_link_token(kind, value, ttl).await?;
         Ok(self.dashboard_url(&format!("{path}?token={token}")))
     }
 
+    /// A fresh single-use token; the KV store keeps only its hash, pointing at `value`, for `ttl`.
+    pub(crate) async fn mint_link_token(&self, kind: &str, value: &[u8], ttl: Duration) -> ServiceResult<String> {
+        let token = random::secret()?;
+        self.kv.set(&kv_key(kind, &token), value, ttl).await?;
+        Ok(token)
+    }
+
     /// Takes (and so spends) the value behind a link's token.
-    async fn redeem_link(&self, kind: &str, token: &str, what: &str) -> ServiceResult<String> {
+    pub(crate) async fn redeem_link(&self, kind: &str, token: &str, what: &str) -> ServiceResult<String> {
         self.kv
             .take(&kv_key(kind, token))
             .await?
@@ -485,5 +491,35 @@ impl AuthServer {
         // Their open sessions may still list this tenant; the membership check on every request
         // refuses them from now on.
         a.audit(self, "member.removed", Some(&m.email), json!({"role": m.role})).await
+    }
+}
+
+/// One-time values for browsers without JavaScript. A dashboard form that creates a secret (a client
+/// secret, an API key) is answered, without JavaScript, by a redirect back to its page, so the value
+/// cannot ride in the answer. It is kept for that session's next page instead: sealed with the master
+/// key, for five minutes, and taken (deleted) when shown.
+const FLASH_TTL: Duration = Duration::from_secs(300);
+
+fn flash_key(session_id: &str) -> String {
+    format!("dash:flash:{}", secret_hash(session_id))
+}
+
+impl AuthServer {
+    pub async fn flash_once(&self, session_id: &str, label: &str, value: &str) -> ServiceResult<()> {
+        let key = flash_key(session_id);
+        let plain = serde_json::to_string(&(label, value)).map_err(|e| ServiceError::internal(e.to_string()))?;
+        let sealed = self.store.secrets().seal_str(&key, &plain)?;
+        self.kv.set(&key, sealed.as_bytes(), FLASH_TTL).await?;
+        Ok(())
+    }
+
+    /// The value kept by `flash_once` for this session, once: (label, value).
+    pub async fn take_flash(&self, session_id: &str) -> ServiceResult<Option<(String, String)>> {
+        let key = flash_key(session_id);
+        let Some(sealed) = self.kv.take(&key).await?.and_then(|b| String::from_utf8(b).ok()) else {
+            return Ok(None);
+        };
+        let plain = self.store.secrets().open_str(&key, &sealed)?;
+        Ok(serde_json::from_str(&plain).ok())
     }
 }

@@ -21,6 +21,7 @@ pub mod random;
 pub mod revoke;
 pub mod token;
 pub mod tokens;
+pub mod user_mail;
 pub mod userinfo;
 
 use std::sync::Arc;

@@ -124,6 +124,15 @@ pub struct TenantOverview {
     pub users: u64,
     pub links: u64,
     pub token_requests_today: i64,
+    /// Token requests per day (UTC), the last seven days, oldest first; today is the last.
+    pub token_requests_by_day: Vec<DayCount>,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct DayCount {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub count: i64,
 }
 
 fn not_found(what: String) -> impl FnOnce(StoreError) -> ServiceError {
@@ -141,6 +150,9 @@ pub fn validate_color(c: &str) -> ServiceResult<()> {
 fn today() -> String {
     (latchkey_store::now() / 86_400).to_string()
 }
+
+/// The per-day token counters are kept 40 days; operators see the last seven.
+const USAGE_DAYS: i64 = 7;
 
 impl AuthServer {
     // ---- skills ----
@@ -467,19 +479,26 @@ impl AuthServer {
         for t in self.store.list_tenants().await? {
             let scoped = self.store.scoped(&t.id);
             let (users, links) = (scoped.count_users().await?, scoped.count_links().await?);
-            let token_requests_today = self
-                .kv
-                .get(&format!("usage:tokens:{}:{}", t.id.as_str(), today()))
-                .await?
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
+            let this_day = latchkey_store::now() / 86_400;
+            let mut by_day = Vec::with_capacity(USAGE_DAYS as usize);
+            for day in (this_day - USAGE_DAYS + 1)..=this_day {
+                let count = self
+                    .kv
+                    .get(&format!("usage:tokens:{}:{day}", t.id.as_str()))
+                    .await?
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                by_day.push(DayCount { day: latchkey_core::time::civil_date(day), count });
+            }
+            let token_requests_today = by_day.last().map_or(0, |d| d.count);
             out.push(TenantOverview {
                 issuer: self.issuer_for(&t.slug),
                 tenant: t,
                 users,
                 links,
                 token_requests_today,
+                token_requests_by_day: by_day,
             });
         }
         Ok(out)

@@ -13,7 +13,7 @@ use tracing::Instrument;
 use crate::metrics::Metrics;
 
 use crate::config::Config;
-use crate::http::{alexa, api, health, oauth_api, oauth_pages, wellknown};
+use crate::http::{alexa, api, health, oauth_api, oauth_pages, password_pages, wellknown};
 use latchkey_alexa::{AlexaService, AmazonEndpoints};
 
 /// Shared by every request.
@@ -186,6 +186,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/oauth2/authorize", web::post().to(oauth_pages::authorize_post))
                 .route("/login", web::post().to(oauth_pages::login))
                 .route("/login", web::get().to(oauth_pages::login_again))
+                .route("/password", web::get().to(password_pages::set_password_form))
+                .route("/password", web::post().to(password_pages::set_password))
+                .route("/password/forgot", web::get().to(password_pages::forgot_form))
+                .route("/password/forgot", web::post().to(password_pages::forgot))
                 .route("/federation/{provider}/start", web::get().to(oauth_pages::federation_start))
                 .route("/federation/{provider}/callback", web::get().to(oauth_pages::federation_callback))
                 .route("/consent", web::post().to(oauth_pages::consent))

@@ -24,7 +24,10 @@ impl From<sea_orm::DbErr> for StoreError {
     fn from(e: sea_orm::DbErr) -> Self {
         use sea_orm::{DbErr, SqlErr};
         if let Some(SqlErr::UniqueConstraintViolation(m)) = e.sql_err() {
-            return Self::Conflict(m);
+            // The database's text names constraints and values; repositories that expect a conflict
+            // replace this with a message of their own.
+            tracing::debug!(detail = %m, "unique constraint violated");
+            return Self::Conflict("it already exists".into());
         }
         match e {
             DbErr::RecordNotFound(_) => Self::NotFound,

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::api_more::{ClientRow, CreateClient, RotateClientSecret, UpdateClient, list_clients};
-use crate::components::{CopyValue, TenantPage, clean, outcome};
+use crate::components::{CopyValue, OneTimeValue, TenantPage, clean, outcome};
 use crate::pages::slug;
 
 #[component]
@@ -63,6 +63,7 @@ pub fn Clients() -> impl IntoView {
     let clients = Resource::new(move || (slug.get(), create.version().get()), |(s, _)| list_clients(s));
     view! {
         <TenantPage title="OAuth clients" current="/clients">
+            <OneTimeValue />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || clients.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{clean(&e)}</p> }.into_any(),

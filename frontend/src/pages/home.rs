@@ -21,7 +21,7 @@ pub fn Home() -> impl IntoView {
                         <section class="card">
                             <table class="responsive">
                                 <thead><tr><th>"Tenant"</th><th>"Status"</th><th>"Role"</th>
-                                    {h.operator.then(|| view! { <th>"Users"</th><th>"Active links"</th><th>"Token requests today"</th><th></th> })}
+                                    {h.operator.then(|| view! { <th>"Users"</th><th>"Active links"</th><th>"Token requests today"</th><th>"Last 7 days"</th><th></th> })}
                                 </tr></thead>
                                 <tbody>
                                     {h.tenants.into_iter().map(|t| {
@@ -34,6 +34,7 @@ pub fn Home() -> impl IntoView {
                                                 <td>{t.role}</td>
                                                 {t.users.map(|u| view! {
                                                     <td>{u}</td><td>{t.links.unwrap_or(0)}</td><td>{t.token_requests_today.unwrap_or(0)}</td>
+                                                    <td><UsageBars days=t.token_requests_by_day.clone() /></td>
                                                     <td>
                                                         <ActionForm action=suspend>
                                                             <input type="hidden" name="slug" value=slug.clone() />
@@ -54,5 +55,21 @@ pub fn Home() -> impl IntoView {
                 })}
             </Suspense>
         </main>
+    }
+}
+
+/// Seven small bars, one per day; each says its date and count (title and screen-reader text).
+#[component]
+fn UsageBars(days: Vec<(String, i64)>) -> impl IntoView {
+    let max = days.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let total: i64 = days.iter().map(|(_, n)| n).sum();
+    view! {
+        <span class="bars" aria-label=format!("{total} token requests in the last 7 days")>
+            {days.into_iter().map(|(day, n)| {
+                let h = 2 + (n * 22 / max);
+                view! { <span class="bar" style=format!("height:{h}px") title=format!("{day}: {n}")></span> }
+            }).collect_view()}
+            <span class="sr">{format!("{total} in 7 days")}</span>
+        </span>
     }
 }

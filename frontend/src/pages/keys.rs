@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::api_more::{CreateApiKey, DeleteApiKey, list_api_keys};
-use crate::components::{CopyValue, TenantPage, clean, outcome, when};
+use crate::components::{CopyValue, OneTimeValue, TenantPage, clean, outcome, when};
 use crate::pages::slug;
 
 #[component]
@@ -16,6 +16,7 @@ pub fn ApiKeys() -> impl IntoView {
     );
     view! {
         <TenantPage title="API keys" current="/api-keys">
+            <OneTimeValue />
             <section class="card">
                 <p class="hint">"Your skill backend sends a key as Authorization: Bearer to forward AcceptGrant and send events; the management API accepts it too (admin rights)."</p>
                 <Suspense fallback=|| view! { <p>"Loading…"</p> }>

@@ -1,7 +1,7 @@
 //! `/admin/t/:slug/links`: linked accounts; revoking one revokes its tokens and deletes Amazon's.
 use leptos::prelude::*;
 
-use crate::api::{RevokeLink, list_links};
+use crate::api::{RevokeLink, list_links, list_skills};
 use crate::components::{TenantPage, clean, outcome, when};
 use crate::pages::{query, slug};
 
@@ -9,13 +9,30 @@ use crate::pages::{query, slug};
 pub fn Links() -> impl IntoView {
     let slug = slug();
     let q = query("user");
+    let skill = query("skill");
     let revoke = ServerAction::<RevokeLink>::new();
-    let links = Resource::new(move || (slug.get(), q.get(), revoke.version().get()), |(s, q, _)| list_links(s, q));
+    let links = Resource::new(
+        move || (slug.get(), q.get(), skill.get(), revoke.version().get()),
+        |(s, q, k, _)| list_links(s, q, k),
+    );
+    let skills = Resource::new(move || slug.get(), list_skills);
     view! {
         <TenantPage title="Linked accounts" current="/links">
             <form method="get" class="card" role="search">
                 <label for="user">"User (email or id)"</label>
                 <input id="user" name="user" value=move || q.get() />
+                <Suspense fallback=|| ()>
+                    {move || skills.get().and_then(Result::ok).map(|list| view! {
+                        <label for="skill">"Skill"</label>
+                        <select id="skill" name="skill">
+                            <option value="">"All skills"</option>
+                            {list.into_iter().map(|k| {
+                                let selected = skill.get_untracked() == k.id;
+                                view! { <option value=k.id selected=selected>{format!("{} ({})", k.name, k.alexa_skill_id)}</option> }
+                            }).collect_view()}
+                        </select>
+                    })}
+                </Suspense>
                 <button type="submit" class="secondary">"Search"</button>
             </form>
             <section class="card">

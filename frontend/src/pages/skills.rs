@@ -3,7 +3,7 @@ use leptos::prelude::*;
 
 use crate::api::{CreateSkill, Simulate, SkillRow, list_skills};
 use crate::api_more::Readiness;
-use crate::components::{CopyValue, TenantPage, clean, outcome};
+use crate::components::{CopyValue, OneTimeValue, TenantPage, clean, outcome};
 use crate::pages::slug;
 
 #[component]
@@ -28,6 +28,7 @@ pub fn Skills() -> impl IntoView {
     let skills = Resource::new(move || (slug.get(), create.version().get()), |(s, _)| list_skills(s));
     view! {
         <TenantPage title="Skills" current="">
+            <OneTimeValue />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || skills.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{clean(&e)}</p> }.into_any(),

@@ -1,7 +1,7 @@
 //! `/admin/t/:slug/users`: the tenant's end users.
 use leptos::prelude::*;
 
-use crate::api::{CreateUser, SetUserDisabled, SetUserPassword, list_users};
+use crate::api::{CreateUser, InviteUser, SendUserReset, SetUserDisabled, SetUserPassword, list_users};
 use crate::components::{TenantPage, clean, outcome};
 use crate::pages::{query, slug};
 
@@ -12,9 +12,11 @@ pub fn Users() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let disable = ServerAction::<SetUserDisabled>::new();
     let set_pw = ServerAction::<SetUserPassword>::new();
+    let invite = ServerAction::<InviteUser>::new();
+    let reset = ServerAction::<SendUserReset>::new();
     let users = Resource::new(
-        move || (slug.get(), q.get(), create.version().get(), disable.version().get()),
-        |(s, q, _, _)| list_users(s, q),
+        move || (slug.get(), q.get(), create.version().get(), disable.version().get(), invite.version().get()),
+        |(s, q, _, _, _)| list_users(s, q),
     );
     view! {
         <TenantPage title="End users" current="/users">
@@ -29,9 +31,9 @@ pub fn Users() -> impl IntoView {
                         Err(e) => view! { <p class="error" role="alert">{clean(&e)}</p> }.into_any(),
                         Ok(list) => view! {
                             <table class="responsive">
-                                <thead><tr><th>"Email"</th><th>"Name"</th><th>"Status"</th><th>"Signs in with"</th><th></th><th>"New password"</th></tr></thead>
+                                <thead><tr><th>"Email"</th><th>"Name"</th><th>"Status"</th><th>"Signs in with"</th><th></th><th>"New password"</th><th>"Reset by mail"</th></tr></thead>
                                 <tbody>
-                                    {list.into_iter().map(|u| { let (uid, pw_id) = (u.id.clone(), format!("pw-{}", u.id)); let pw_label = format!("New password for {}", u.email); view! {
+                                    {list.into_iter().map(|u| { let (uid, reset_id, pw_id) = (u.id.clone(), u.id.clone(), format!("pw-{}", u.id)); let reset_label = format!("Email {} a reset link", u.email); let pw_label = format!("New password for {}", u.email); view! {
                                         <tr>
                                             <td>{u.email}</td>
                                             <td>{u.name.unwrap_or_default()}</td>
@@ -54,6 +56,13 @@ pub fn Users() -> impl IntoView {
                                                     <button type="submit" class="small secondary">"Set"</button>
                                                 </ActionForm>
                                             </td>
+                                            <td>
+                                                <ActionForm action=reset>
+                                                    <input type="hidden" name="slug" value=slug.get_untracked() />
+                                                    <input type="hidden" name="user" value=reset_id />
+                                                    <button type="submit" class="small secondary" aria-label=reset_label>"Email link"</button>
+                                                </ActionForm>
+                                            </td>
                                         </tr>
                                     }}).collect_view()}
                                 </tbody>
@@ -63,6 +72,20 @@ pub fn Users() -> impl IntoView {
                 </Suspense>
                 {outcome(disable.value(), |_| ())}
                 {outcome(set_pw.value(), |m| view! { <p class="ok" role="status">{m}</p> })}
+                {outcome(reset.value(), |m| view! { <p class="ok" role="status">{m}</p> })}
+            </section>
+            <section class="card">
+                <h2>"Invite a user by email"</h2>
+                <p class="hint">"They get a link to choose their own password (valid for seven days)."</p>
+                <ActionForm action=invite>
+                    <input type="hidden" name="slug" value=move || slug.get() />
+                    <label for="i-email">"Invitee email"</label>
+                    <input id="i-email" name="email" type="email" required />
+                    <label for="i-name">"Invitee name"</label>
+                    <input id="i-name" name="name" />
+                    <button type="submit">"Send invitation"</button>
+                </ActionForm>
+                {outcome(invite.value(), |m| view! { <p class="ok" role="status">{m}</p> })}
             </section>
             <section class="card">
                 <h2>"Add a user"</h2>

@@ -6,5 +6,6 @@ pub mod extract;
 pub mod health;
 pub mod oauth_api;
 pub mod oauth_pages;
+pub mod password_pages;
 pub mod respond;
 pub mod wellknown;

@@ -47,6 +47,7 @@ pub fn login_page(v: &LoginView<'_>) -> Markup {
                     autofocus[!v.email.is_empty()];
                 button type="submit" { "Sign in" }
             }
+            a.back href=(format!("/t/{}/password/forgot?flow={}", v.tenant.slug, v.flow_id)) { "Forgot your password?" }
             }
         },
     )

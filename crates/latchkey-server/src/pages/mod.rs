@@ -3,6 +3,7 @@ pub mod consent;
 mod error;
 mod layout;
 pub mod login;
+pub mod password;
 
 pub use consent::consent_page;
 pub use error::{error_page, federation_error_page};

@@ -38,33 +38,20 @@ impl Scoped<'_> {
             .map(to_record))
     }
 
-    /// Records consent: creates the link, or reactivates it and widens its scopes.
+    /// Records consent: creates the link, or reactivates it and widens its scopes. Two consents of the
+    /// same user to the same client at once (a double tap, two devices) both succeed: the one that loses
+    /// the insert race widens the link the other created (found by the three-instance benchmark).
     pub async fn grant_link(
         &self,
         user_id: &str,
         client_row_id: &str,
         scopes: &[String],
     ) -> Result<LinkedAccount, StoreError> {
-        let t = now();
         if let Some(existing) = self.link(user_id, client_row_id).await? {
-            let mut merged = if existing.status == "active" { existing.scopes.clone() } else { Vec::new() };
-            for s in scopes {
-                if !merged.contains(s) {
-                    merged.push(s.clone());
-                }
-            }
-            let m = linked_account::ActiveModel {
-                id: Set(existing.id.clone()),
-                scope: Set(merged.join(" ")),
-                status: Set("active".into()),
-                updated_at: Set(t),
-                ..Default::default()
-            }
-            .update(self.writer())
-            .await?;
-            return Ok(to_record(m));
+            return self.widen_link(existing, scopes).await;
         }
-        let m = linked_account::ActiveModel {
+        let t = now();
+        let inserted = linked_account::ActiveModel {
             id: Set(new_id()),
             tenant_id: Set(self.tid()),
             user_id: Set(user_id.to_owned()),
@@ -81,6 +68,32 @@ impl Scoped<'_> {
             last_event_at: Set(None),
         }
         .insert(self.writer())
+        .await;
+        match inserted.map_err(StoreError::from) {
+            Ok(m) => Ok(to_record(m)),
+            Err(StoreError::Conflict(_)) => {
+                let existing = self.link(user_id, client_row_id).await?.ok_or(StoreError::NotFound)?;
+                self.widen_link(existing, scopes).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn widen_link(&self, existing: LinkedAccount, scopes: &[String]) -> Result<LinkedAccount, StoreError> {
+        let mut merged = if existing.status == "active" { existing.scopes.clone() } else { Vec::new() };
+        for s in scopes {
+            if !merged.contains(s) {
+                merged.push(s.clone());
+            }
+        }
+        let m = linked_account::ActiveModel {
+            id: Set(existing.id.clone()),
+            scope: Set(merged.join(" ")),
+            status: Set("active".into()),
+            updated_at: Set(now()),
+            ..Default::default()
+        }
+        .update(self.writer())
         .await?;
         Ok(to_record(m))
     }

@@ -39,7 +39,7 @@ fn created<T: Serialize>(v: &T) -> ApiResult {
     paths(
         skills::list, skills::create, skills::get, skills::delete, skills::readiness, skills::simulate,
         clients::list, clients::create, clients::get, clients::update, clients::rotate_secret, clients::delete,
-        users::list, users::create, users::get, users::disable, users::enable, users::set_password, users::delete,
+        users::list, users::create, users::get, users::disable, users::enable, users::set_password, users::delete, users::invite, users::password_reset,
         links::list, links::get, links::revoke,
         providers::list, providers::create, providers::update, providers::test, providers::delete,
         keys::list, keys::create, keys::delete,
@@ -91,6 +91,8 @@ pub fn tenant_routes(cfg: &mut web::ServiceConfig) {
         .route("/clients/{client_id}/rotate-secret", web::post().to(clients::rotate_secret))
         .route("/users", web::get().to(users::list))
         .route("/users", web::post().to(users::create))
+        .route("/users/invite", web::post().to(users::invite))
+        .route("/users/{user}/password-reset", web::post().to(users::password_reset))
         .route("/users/{user}", web::get().to(users::get))
         .route("/users/{user}", web::delete().to(users::delete))
         .route("/users/{user}/disable", web::post().to(users::disable))

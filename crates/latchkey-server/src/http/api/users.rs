@@ -115,3 +115,43 @@ pub async fn delete(state: web::Data<AppState>, req: HttpRequest, path: web::Pat
     state.auth.delete_user(&a, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteUserBody {
+    pub email: String,
+    pub name: Option<String>,
+}
+
+#[utoipa::path(post, path = "/t/{tenant}/api/v1/users/invite", tag = "users", request_body = InviteUserBody,
+    description = "Creates the user without a password and mails a link (valid seven days, single use) to the tenant's page where the user chooses one.",
+    params(("tenant" = String, Path, description = "tenant slug")),
+    responses((status = 201, body = EndUser), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn invite(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+    body: web::Json<InviteUserBody>,
+) -> ApiResult {
+    let a = tenant_access(&state, &req, &tenant).await?;
+    let b = body.into_inner();
+    created(&state.auth.invite_user(&a, &b.email, b.name).await?)
+}
+
+#[utoipa::path(post, path = "/t/{tenant}/api/v1/users/{user}/password-reset", tag = "users",
+    description = "Mails the user a link (valid one hour, single use) to choose a new password.",
+    params(("tenant" = String, Path, description = "tenant slug"), ("user" = String, Path, description = "user id")),
+    responses((status = 202), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn password_reset(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult {
+    let (tenant, id) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    state.auth.send_user_password_reset(&a, &id).await?;
+    Ok(HttpResponse::Accepted().finish())
+}

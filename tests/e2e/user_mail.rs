@@ -1,0 +1,124 @@
+//! End users by mail: a tenant invites a user (no password yet), the user chooses one on the
+//! tenant's page from the mailed link and then links with it; a reset link from staff or from the
+//! sign-in page's "Forgot your password?"; links work once, expire, and belong to one tenant.
+use latchkey_core::client_auth::ClientAuthMethod;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::accounts::mailed_link_token;
+use crate::helpers::*;
+
+const NEW_PASSWORD: &str = "purple tractor river 7";
+
+async fn sign_in_status(app: &TestApp, f: &Fixture, email: &str, password: &str) -> StatusCode {
+    let b = browser();
+    let page =
+        b.get(authorize_url(app, f, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
+    post_login(&b, &app.base, &f.slug, &page, email, password).await.status()
+}
+
+async fn choose_password(app: &TestApp, slug: &str, token: &str, password: &str) -> reqwest::Response {
+    browser()
+        .post(app.url(&format!("/t/{slug}/password")))
+        .form(&[("token", token), ("password", password)])
+        .send()
+        .await
+        .expect("set password")
+}
+
+async fn invite_and_reset_by_mail(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let other = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
+    let key = app.auth.create_api_key(&t, "ops").await.expect("key").key;
+    let api = server_client();
+    let invited = format!("{}@example.com", unique("invitee"));
+
+    // Invited through the management API: the user exists, without a password.
+    let resp = api
+        .post(app.url(&format!("/t/{}/api/v1/users/invite", f.slug)))
+        .bearer_auth(&key)
+        .json(&json!({"email": invited, "name": "Grace"}))
+        .send()
+        .await
+        .expect("invite");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let marker = format!("/t/{}/password?token=", f.slug);
+    let token = mailed_link_token(&app.data_dir, &invited, &marker);
+    assert_eq!(sign_in_status(&app, &f, &invited, NEW_PASSWORD).await, StatusCode::UNAUTHORIZED);
+
+    // Opening the link shows the form and does not spend it (mail scanners open links too).
+    for _ in 0..2 {
+        let page = browser().get(app.url(&format!("{marker}{token}"))).send().await.expect("page");
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.text().await.expect("html").contains("name=\"token\""));
+    }
+    // Another tenant's page refuses it; a weak password keeps it usable.
+    let resp = choose_password(&app, &other.slug, &token, NEW_PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = choose_password(&app, &f.slug, &token, "short").await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.expect("html").contains("at least 8 characters"));
+    // The other tenant's attempt spent it (a link is tried once), so mail a fresh one and use that.
+    let user_id = app.auth.store.scoped(t.id()).user_by_email(&invited).await.expect("db").expect("user").id;
+    let resp = api
+        .post(app.url(&format!("/t/{}/api/v1/users/{user_id}/password-reset", f.slug)))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("reset");
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let token = mailed_link_token(&app.data_dir, &invited, &marker);
+    let resp = choose_password(&app, &f.slug, &token, NEW_PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.text().await.expect("html").contains("Your password is set"));
+    // Single use.
+    assert_eq!(choose_password(&app, &f.slug, &token, NEW_PASSWORD).await.status(), StatusCode::BAD_REQUEST);
+    // The new password signs in during linking; the address counts as verified now.
+    assert_eq!(sign_in_status(&app, &f, &invited, NEW_PASSWORD).await, StatusCode::OK);
+    let user = app.auth.store.scoped(t.id()).user(&user_id).await.expect("db").expect("user");
+    assert!(user.email_verified);
+
+    // "Forgot your password?" on the sign-in page: the same answer for a stranger, a mail for a user.
+    let b = browser();
+    let page =
+        b.get(authorize_url(&app, &f, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
+    let forgot = format!("/t/{}/password/forgot?flow=", f.slug);
+    assert!(page.contains(&forgot), "the sign-in page links to the reset form");
+    let before = std::fs::read_dir(app.data_dir.join("outbox")).expect("outbox").count();
+    for email in [format!("{}@example.com", unique("nobody")), f.email.clone()] {
+        let resp = b
+            .post(app.url(&format!("/t/{}/password/forgot", f.slug)))
+            .form(&[("email", email.as_str())])
+            .send()
+            .await
+            .expect("forgot");
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.text().await.expect("html").contains("Check your mail"));
+    }
+    assert_eq!(
+        std::fs::read_dir(app.data_dir.join("outbox")).expect("outbox").count(),
+        before + 1,
+        "one mail, to the user"
+    );
+    let token = mailed_link_token(&app.data_dir, &f.email, &marker);
+    assert_eq!(choose_password(&app, &f.slug, &token, NEW_PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        sign_in_status(&app, &f, &f.email, PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "the old password is gone"
+    );
+    assert_eq!(sign_in_status(&app, &f, &f.email, NEW_PASSWORD).await, StatusCode::OK);
+
+    // Audited, under the staff's key and the user.
+    let events = app.auth.store.scoped(t.id()).audit_events(None, 50).await.expect("audit");
+    for action in
+        ["user.invited", "user.password_reset_sent", "user.password_set_by_link", "user.password_reset_requested"]
+    {
+        assert!(events.iter().any(|e| e.action == action), "{action} audited");
+    }
+    app.cleanup().await;
+}
+
+on_both_backends!(invite_and_reset_by_mail);
