@@ -153,3 +153,45 @@ async fn errors_and_isolation(backend: Backend) {
 }
 
 on_both_backends!(resources_pagination_and_unlinking, errors_and_isolation);
+
+/// Operators see every tenant with its usage: users, active links, and token requests per day for the
+/// last seven days (today last), counted across instances in the KV store.
+async fn operators_see_usage_by_day(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let f = app.fixture(latchkey_core::client_auth::ClientAuthMethod::ClientSecretBasic).await;
+    let tokens = linked_tokens(&app, &f).await;
+    json_ok(refresh(&app, &f, tokens["refresh_token"].as_str().expect("rt")).await).await;
+    let email = format!("{}@ops.example", unique("op"));
+    app.auth.create_operator(&email, "operator password 1").await.expect("operator");
+    let (sid, _) = app.auth.dashboard_sign_in(&email, "operator password 1", "127.0.0.1").await.expect("sign in");
+    let http = server_client();
+    // The per-day counter is bumped off the response path: give it a moment.
+    let mut row = serde_json::Value::Null;
+    for _ in 0..40 {
+        let list: serde_json::Value = http
+            .get(app.url("/api/v1/tenants"))
+            .header("cookie", format!("lk_admin={sid}"))
+            .send()
+            .await
+            .expect("tenants")
+            .json()
+            .await
+            .expect("json");
+        row = list.as_array().expect("array").iter().find(|t| t["slug"] == f.slug.as_str()).cloned().expect("tenant");
+        if row["token_requests_today"] == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(row["token_requests_today"], 2, "{row}");
+    assert_eq!(row["links"], 1);
+    let days = row["token_requests_by_day"].as_array().expect("by day");
+    assert_eq!(days.len(), 7);
+    let today = latchkey_core::time::civil_date(latchkey_store::now() / 86_400);
+    assert_eq!(days[6]["day"], today.as_str());
+    assert_eq!(days[6]["count"], 2);
+    assert!(days[..6].iter().all(|d| d["count"] == 0));
+    app.cleanup().await;
+}
+
+on_both_backends!(operators_see_usage_by_day);
