@@ -337,6 +337,10 @@ async fn metrics_in_prometheus_format() {
     );
     assert!(text.contains(r#"latchkey_http_request_duration_seconds_bucket{route="/t/{slug}/oauth2/token",le="4.5"}"#));
     assert!(!text.contains(&f.slug), "tenant slugs are not labels");
+    // Scrape-time gauges: the database pools (SQLite: a reader pool and the single writer) and the KV.
+    assert!(text.contains(r#"latchkey_db_pool_connections{pool="main",state="idle"}"#), "{text}");
+    assert!(text.contains(r#"latchkey_db_pool_connections{pool="writer",state="in_use"}"#), "{text}");
+    assert!(text.contains("latchkey_kv_up 1"), "{text}");
     app.cleanup().await;
 }
 

@@ -92,6 +92,29 @@ impl Store {
         self.db.ping().await.map_err(StoreError::from)
     }
 
+    /// Connection pools for `/metrics`: (pool, open connections, idle ones). On SQLite the writer has a
+    /// pool of its own; on PostgreSQL reads and writes share one.
+    pub fn pool_usage(&self) -> Vec<(&'static str, u32, usize)> {
+        let usage = |c: &DatabaseConnection| match c.get_database_backend() {
+            DbBackend::Postgres => {
+                let p = c.get_postgres_connection_pool();
+                (p.size(), p.num_idle())
+            }
+            DbBackend::Sqlite => {
+                let p = c.get_sqlite_connection_pool();
+                (p.size(), p.num_idle())
+            }
+            _ => (0, 0),
+        };
+        let (open, idle) = usage(&self.db);
+        let mut out = vec![("main", open, idle)];
+        if self.db.get_database_backend() == DbBackend::Sqlite {
+            let (open, idle) = usage(&self.writer);
+            out.push(("writer", open, idle));
+        }
+        out
+    }
+
     pub fn secrets(&self) -> &SecretBox {
         &self.secrets
     }

@@ -50,6 +50,13 @@ pub async fn directives(
         state.alexa.handle_directive(&t, &json).await
     }
     .await;
+    // AcceptGrant's Login with Amazon exchange failing is answered as an Alexa ErrorResponse (200).
+    let outcome = match &result {
+        Ok(v) if v["event"]["header"]["name"] == "ErrorResponse" => "error_response".to_owned(),
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.status().to_string(),
+    };
+    state.metrics.count("alexa_directives_total", format!("outcome=\"{outcome}\""));
     match result {
         Ok(v) => HttpResponse::Ok().json(v),
         Err(e) => error(e),
