@@ -139,6 +139,15 @@ impl Rig {
         self.token(&[("grant_type", "refresh_token"), ("refresh_token", rt)]).await
     }
 
+    /// A new grant, linked on a healthy instance that is stopped afterwards; its refresh token.
+    async fn fresh_grant(&self) -> String {
+        let mut inst = self.start(None).await;
+        let code = self.code().await;
+        let grant: Value = self.exchange(&code).await.expect("exchange").json().await.expect("json");
+        inst.terminate();
+        grant["refresh_token"].as_str().expect("rt").to_owned()
+    }
+
     async fn db(&self) -> DatabaseConnection {
         Database::connect(&self.db_url).await.expect("database")
     }
@@ -207,11 +216,7 @@ async fn rotation_crashes(backend: Backend) {
     // Dying anywhere inside the rotation's transaction: nothing of it is kept, and the presented
     // refresh token is still unused, so Alexa's retry is a normal first use.
     for point in ["rotate.after_mark_used", "rotate.after_insert_child", "rotate.before_commit"] {
-        let mut inst = rig.start(None).await;
-        let code = rig.code().await;
-        let grant: Value = rig.exchange(&code).await.expect("exchange").json().await.expect("json");
-        let rt0 = grant["refresh_token"].as_str().expect("rt").to_owned();
-        inst.terminate();
+        let rt0 = rig.fresh_grant().await;
 
         let db = rig.db().await;
         let unused = "SELECT COUNT(*) FROM refresh_tokens WHERE used_at IS NULL";
@@ -234,11 +239,7 @@ async fn rotation_crashes(backend: Backend) {
 
     // Dying after the commit, before the answer: the child exists but nobody has it. Alexa retries with
     // the same token inside the grace window and gets a working token; the family stays live.
-    let mut inst = rig.start(None).await;
-    let code = rig.code().await;
-    let grant: Value = rig.exchange(&code).await.expect("exchange").json().await.expect("json");
-    let rt0 = grant["refresh_token"].as_str().expect("rt").to_owned();
-    inst.terminate();
+    let rt0 = rig.fresh_grant().await;
     let db = rig.db().await;
     let before = tokens(&db).await;
     let mut faulty = rig.start(Some("rotate.after_commit")).await;

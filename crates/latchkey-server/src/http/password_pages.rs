@@ -10,6 +10,11 @@ use super::respond::{error_page_response, page};
 use crate::app::AppState;
 use crate::pages::password::{forgot_page, forgot_sent_page, password_set_page, set_password_page};
 
+/// The tenant of the path, or the error page to answer instead.
+async fn tenant(state: &AppState, slug: &str) -> Result<latchkey_oauth::TenantCtx, HttpResponse> {
+    state.auth.tenant(slug).await.map_err(|e| error_page_response(None, e))
+}
+
 fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
 }
@@ -21,9 +26,9 @@ fn flow_param(pairs: &[(String, String)]) -> Option<&str> {
 }
 
 pub async fn set_password_form(state: web::Data<AppState>, req: HttpRequest, slug: web::Path<String>) -> HttpResponse {
-    let t = match state.auth.tenant(&slug).await {
+    let t = match tenant(&state, &slug).await {
         Ok(t) => t,
-        Err(e) => return error_page_response(None, e),
+        Err(page) => return page,
     };
     let q = form_pairs(req.query_string().as_bytes());
     match field(&q, "token").filter(|t| t.len() <= 128) {
@@ -36,9 +41,9 @@ pub async fn set_password_form(state: web::Data<AppState>, req: HttpRequest, slu
 }
 
 pub async fn set_password(state: web::Data<AppState>, slug: web::Path<String>, body: web::Bytes) -> HttpResponse {
-    let t = match state.auth.tenant(&slug).await {
+    let t = match tenant(&state, &slug).await {
         Ok(t) => t,
-        Err(e) => return error_page_response(None, e),
+        Err(page) => return page,
     };
     let f = form_pairs(&body);
     let (Some(token), password) = (field(&f, "token").filter(|t| t.len() <= 128), field(&f, "password").unwrap_or(""))
@@ -56,9 +61,9 @@ pub async fn set_password(state: web::Data<AppState>, slug: web::Path<String>, b
 }
 
 pub async fn forgot_form(state: web::Data<AppState>, req: HttpRequest, slug: web::Path<String>) -> HttpResponse {
-    let t = match state.auth.tenant(&slug).await {
+    let t = match tenant(&state, &slug).await {
         Ok(t) => t,
-        Err(e) => return error_page_response(None, e),
+        Err(page) => return page,
     };
     let q = form_pairs(req.query_string().as_bytes());
     page(StatusCode::OK, forgot_page(&t.tenant, flow_param(&q), None))
@@ -70,9 +75,9 @@ pub async fn forgot(
     slug: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let t = match state.auth.tenant(&slug).await {
+    let t = match tenant(&state, &slug).await {
         Ok(t) => t,
-        Err(e) => return error_page_response(None, e),
+        Err(page) => return page,
     };
     let f = form_pairs(&body);
     let flow = flow_param(&f);

@@ -94,19 +94,7 @@ impl Scoped<'_> {
     /// keep verifying) and any older previous key is retired.
     pub async fn rotate_signing_key(&self, key: NewSigningKey) -> Result<(), StoreError> {
         let txn = self.writer().begin().await?;
-        signing_key::Entity::update_many()
-            .col_expr(signing_key::Column::State, Expr::value("retired"))
-            .col_expr(signing_key::Column::RetiredAt, Expr::value(now()))
-            .filter(signing_key::Column::TenantId.eq(self.tid()))
-            .filter(signing_key::Column::State.eq("previous"))
-            .exec(&txn)
-            .await?;
-        signing_key::Entity::update_many()
-            .col_expr(signing_key::Column::State, Expr::value("previous"))
-            .filter(signing_key::Column::TenantId.eq(self.tid()))
-            .filter(signing_key::Column::State.eq("current"))
-            .exec(&txn)
-            .await?;
+        self.demote_signing_keys(&txn).await?;
         insert_key(&txn, self.store.secrets(), self.tenant, key).await?;
         txn.commit().await?;
         Ok(())
@@ -143,19 +131,7 @@ impl Scoped<'_> {
             txn.rollback().await?;
             return Ok(false);
         };
-        signing_key::Entity::update_many()
-            .col_expr(signing_key::Column::State, Expr::value("retired"))
-            .col_expr(signing_key::Column::RetiredAt, Expr::value(now()))
-            .filter(signing_key::Column::TenantId.eq(self.tid()))
-            .filter(signing_key::Column::State.eq("previous"))
-            .exec(&txn)
-            .await?;
-        signing_key::Entity::update_many()
-            .col_expr(signing_key::Column::State, Expr::value("previous"))
-            .filter(signing_key::Column::TenantId.eq(self.tid()))
-            .filter(signing_key::Column::State.eq("current"))
-            .exec(&txn)
-            .await?;
+        self.demote_signing_keys(&txn).await?;
         signing_key::Entity::update_many()
             .col_expr(signing_key::Column::State, Expr::value("current"))
             .filter(signing_key::Column::TenantId.eq(self.tid()))
@@ -164,5 +140,23 @@ impl Scoped<'_> {
             .await?;
         txn.commit().await?;
         Ok(true)
+    }
+
+    /// The first half of every rotation: the previous key is retired, the current one becomes previous.
+    async fn demote_signing_keys(&self, txn: &sea_orm::DatabaseTransaction) -> Result<(), StoreError> {
+        signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::State, Expr::value("retired"))
+            .col_expr(signing_key::Column::RetiredAt, Expr::value(now()))
+            .filter(signing_key::Column::TenantId.eq(self.tid()))
+            .filter(signing_key::Column::State.eq("previous"))
+            .exec(txn)
+            .await?;
+        signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::State, Expr::value("previous"))
+            .filter(signing_key::Column::TenantId.eq(self.tid()))
+            .filter(signing_key::Column::State.eq("current"))
+            .exec(txn)
+            .await?;
+        Ok(())
     }
 }
