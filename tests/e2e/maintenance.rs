@@ -133,6 +133,33 @@ async fn pruning_keeps_what_can_still_be_used(backend: Backend) {
     let report = app.auth.run_maintenance(&policy, Duration::from_secs(1)).await.expect("lock is free");
     assert_eq!(report.refresh_tokens_pruned, 0, "{report:?}");
     assert_eq!(count(&app, &rows("")).await, before);
+    // Audit events older than their retention go; this tenant's newer ones and other tenants' stay.
+    let audit = |extra: &str| format!("SELECT COUNT(*) FROM audit_events WHERE tenant_id = '{tid}' {extra}");
+    let total = count(&app, &audit("")).await;
+    assert!(total > 0);
+    let other = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let other_tid = app.auth.tenant_for_admin(&other.slug).await.expect("t").id().clone();
+    scoped.audit("test", "old.event", None, serde_json::json!({}), None).await.expect("audit");
+    app.auth
+        .store
+        .scoped(&other_tid)
+        .audit("test", "old.event", None, serde_json::json!({}), None)
+        .await
+        .expect("audit");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(scoped.prune_audit(latchkey_store::now()).await.expect("prune"), total as u64 + 1);
+    assert_eq!(count(&app, &audit("")).await, 0);
+    let others = format!("SELECT COUNT(*) FROM audit_events WHERE tenant_id = '{}'", other_tid.as_str());
+    assert!(count(&app, &others).await > 0, "another tenant's events are untouched");
+    let policy = latchkey_oauth::maintenance::MaintenancePolicy {
+        key_rotation: None,
+        refresh_retention: None,
+        audit_retention: Some(Duration::from_secs(3600)),
+        ..Default::default()
+    };
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let report = app.auth.run_maintenance(&policy, Duration::from_secs(1)).await.expect("lock is free");
+    assert_eq!(report.audit_events_pruned, 0, "nothing is an hour old: {report:?}");
     app.cleanup().await;
 }
 

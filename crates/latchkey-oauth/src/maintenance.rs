@@ -25,6 +25,8 @@ pub struct MaintenancePolicy {
     pub key_publish_ahead: Duration,
     /// How long unusable refresh tokens are kept (`None`: never pruned). At least `MIN_RETENTION`.
     pub refresh_retention: Option<Duration>,
+    /// How long audit events are kept (`None`: forever).
+    pub audit_retention: Option<Duration>,
 }
 
 impl Default for MaintenancePolicy {
@@ -33,6 +35,7 @@ impl Default for MaintenancePolicy {
             key_rotation: Some(Duration::from_secs(90 * 86_400)),
             key_publish_ahead: Duration::from_secs(86_400),
             refresh_retention: Some(Duration::from_secs(30 * 86_400)),
+            audit_retention: Some(Duration::from_secs(365 * 86_400)),
         }
     }
 }
@@ -44,6 +47,7 @@ pub struct MaintenanceReport {
     pub keys_promoted: u64,
     pub refresh_tokens_pruned: u64,
     pub grants_pruned: u64,
+    pub audit_events_pruned: u64,
     /// Tenants whose upkeep failed this round (logged; retried next round).
     pub failures: u64,
 }
@@ -86,6 +90,15 @@ impl AuthServer {
                     Err(e) => {
                         report.failures += 1;
                         tracing::warn!(tenant = %tenant.slug, error = %e, "refresh-token pruning failed");
+                    }
+                }
+            }
+            if let Some(keep) = policy.audit_retention {
+                match self.store.scoped(&tenant.id).prune_audit(t_now - keep.as_secs() as i64).await {
+                    Ok(n) => report.audit_events_pruned += n,
+                    Err(e) => {
+                        report.failures += 1;
+                        tracing::warn!(tenant = %tenant.slug, error = %e, "audit pruning failed");
                     }
                 }
             }

@@ -75,6 +75,8 @@ pub struct Config {
     pub signing_key_publish_ahead_secs: u64,
     /// Days unusable refresh tokens are kept before pruning (0: never pruned; at least 8).
     pub refresh_token_retention_days: u64,
+    /// Days audit events are kept (0: forever).
+    pub audit_retention_days: u64,
 }
 
 impl Default for Config {
@@ -103,6 +105,7 @@ impl Default for Config {
             signing_key_rotation_secs: 90 * 86_400,
             signing_key_publish_ahead_secs: 86_400,
             refresh_token_retention_days: 30,
+            audit_retention_days: 365,
         }
     }
 }
@@ -144,6 +147,7 @@ impl Config {
             key_rotation: secs(self.signing_key_rotation_secs),
             key_publish_ahead: Duration::from_secs(self.signing_key_publish_ahead_secs),
             refresh_retention: secs(self.refresh_token_retention_days * 86_400),
+            audit_retention: secs(self.audit_retention_days * 86_400),
         }
     }
 

@@ -31,6 +31,16 @@ impl Scoped<'_> {
         Ok(())
     }
 
+    /// Deletes this tenant's audit events older than `cutoff`; how many.
+    pub async fn prune_audit(&self, cutoff: i64) -> Result<u64, StoreError> {
+        Ok(audit_event::Entity::delete_many()
+            .filter(audit_event::Column::TenantId.eq(self.tid()))
+            .filter(audit_event::Column::At.lt(cutoff))
+            .exec(self.writer())
+            .await?
+            .rows_affected)
+    }
+
     /// Newest first.
     pub async fn audit_events(&self, action: Option<&str>, limit: u64) -> Result<Vec<AuditEvent>, StoreError> {
         self.search_audit(&AuditFilter { action: action.map(str::to_owned), ..Default::default() }, 0, limit).await
