@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 scripts/services.sh
 
+# Formatting and lints first: they fail in seconds, before the long build.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 # Debian's Chromium for the browser tests (npm's Playwright browsers cannot be downloaded here),
 # and Node.js to drive it with playwright-core.

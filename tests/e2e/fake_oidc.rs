@@ -1,6 +1,8 @@
 //! A deliberately misbehaving OpenID Connect provider: it serves discovery and a JWKS like any
 //! provider, and its token endpoint returns whatever ID token the test asks for (wrong nonce, expired,
-//! tampered, wrong audience, signed by an unpublished key), to prove Latchkey refuses each.
+//! tampered, wrong audience, signed by an unpublished key), to prove Latchkey refuses each; and its
+//! userinfo endpoint answers the way providers that keep claims out of the ID token do (OpenID
+//! Connect Core §5.4), or fails in each way such an endpoint can.
 use actix_web::{App, HttpResponse, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,7 +19,35 @@ pub enum IdTokenMode {
     Tampered,
     WrongAudience,
     UnpublishedKey,
+    /// The ID token carries only `sub`; email and name come from userinfo as JSON.
+    ClaimsAtUserinfo,
+    /// Like `ClaimsAtUserinfo`, with userinfo as a signed JWT (`application/jwt`).
+    UserinfoJwt,
+    /// A userinfo JWT signed by a key the JWKS does not publish.
+    UserinfoJwtForged,
+    /// userinfo answers for another subject.
+    UserinfoOtherSubject,
+    /// userinfo answers 401.
+    UserinfoUnauthorized,
+    /// userinfo answers 503.
+    UserinfoDown,
+    /// userinfo answers an HTML page.
+    UserinfoNotJson,
 }
+
+impl IdTokenMode {
+    fn claims_at_userinfo(self) -> bool {
+        !matches!(
+            self,
+            Self::Good | Self::WrongNonce | Self::Expired | Self::Tampered | Self::WrongAudience | Self::UnpublishedKey
+        )
+    }
+}
+
+/// What userinfo says about the subject, in the userinfo modes.
+pub const USERINFO_EMAIL: &str = "una@fake.example";
+pub const USERINFO_NAME: &str = "Una Userinfo";
+const ACCESS_TOKEN: &str = "fake-at";
 
 pub struct FakeOidcState {
     pub mode: IdTokenMode,
@@ -58,6 +88,7 @@ pub async fn start() -> FakeOidc {
         let (iss, st, published, unpublished) = (iss.clone(), st.clone(), published.clone(), unpublished.clone());
         let iss2 = iss.clone();
         let published2 = published.clone();
+        let (iss3, st3, published3, unpublished3) = (iss.clone(), st.clone(), published.clone(), unpublished.clone());
         App::new()
             .route(
                 "/.well-known/openid-configuration",
@@ -66,9 +97,46 @@ pub async fn start() -> FakeOidc {
                     async move {
                         HttpResponse::Ok().json(json!({
                             "issuer": i, "authorization_endpoint": format!("{i}/authorize"), "token_endpoint": format!("{i}/token"),
-                            "jwks_uri": format!("{i}/jwks"), "response_types_supported": ["code"], "subject_types_supported": ["public"],
+                            "jwks_uri": format!("{i}/jwks"), "userinfo_endpoint": format!("{i}/userinfo"), "response_types_supported": ["code"], "subject_types_supported": ["public"],
                             "id_token_signing_alg_values_supported": ["RS256"]
                         }))
+                    }
+                }),
+            )
+            .route(
+                "/userinfo",
+                web::get().to(move |req: actix_web::HttpRequest| {
+                    let (i, st, published, unpublished) = (iss3.clone(), st3.clone(), published3.clone(), unpublished3.clone());
+                    async move {
+                        let bearer = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+                        if bearer != Some(format!("Bearer {ACCESS_TOKEN}").as_str()) {
+                            return HttpResponse::Unauthorized().insert_header(("www-authenticate", "Bearer error=\"invalid_token\"")).finish();
+                        }
+                        let (mode, client_id) = {
+                            let s = st.lock().expect("lock");
+                            (s.mode, s.client_id.clone())
+                        };
+                        let sub = if mode == IdTokenMode::UserinfoOtherSubject { "someone-else" } else { "fake-subject-1" };
+                        let claims = json!({"sub": sub, "email": USERINFO_EMAIL, "email_verified": true, "name": USERINFO_NAME});
+                        match mode {
+                            IdTokenMode::UserinfoUnauthorized => HttpResponse::Unauthorized()
+                                .insert_header(("www-authenticate", "Bearer error=\"invalid_token\""))
+                                .finish(),
+                            IdTokenMode::UserinfoDown => HttpResponse::ServiceUnavailable().body("down for maintenance"),
+                            IdTokenMode::UserinfoNotJson => {
+                                HttpResponse::Ok().content_type("text/html").body("<html>Sign in</html>")
+                            }
+                            IdTokenMode::UserinfoJwt | IdTokenMode::UserinfoJwtForged => {
+                                let mut claims = claims;
+                                claims["iss"] = json!(i);
+                                claims["aud"] = json!(client_id);
+                                let signer = if mode == IdTokenMode::UserinfoJwt { &published } else { &unpublished };
+                                HttpResponse::Ok()
+                                    .content_type("application/jwt")
+                                    .body(signer.sign("JWT", &claims).expect("sign"))
+                            }
+                            _ => HttpResponse::Ok().json(claims),
+                        }
                     }
                 }),
             )
@@ -95,6 +163,11 @@ pub async fn start() -> FakeOidc {
                                 claims["exp"] = json!(now - 3600);
                             }
                             IdTokenMode::WrongAudience => claims["aud"] = json!("someone-else"),
+                            m if m.claims_at_userinfo() => {
+                                for k in ["email", "email_verified"] {
+                                    claims.as_object_mut().expect("object").remove(k);
+                                }
+                            }
                             _ => {}
                         }
                         let signer = if mode == IdTokenMode::UnpublishedKey { &unpublished } else { &published };
@@ -105,7 +178,7 @@ pub async fn start() -> FakeOidc {
                             parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
                             token = parts.join(".");
                         }
-                        HttpResponse::Ok().json(json!({"access_token": "fake-at", "token_type": "Bearer", "expires_in": 300, "id_token": token}))
+                        HttpResponse::Ok().json(json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 300, "id_token": token}))
                     }
                 }),
             )

@@ -277,12 +277,9 @@ async fn upstream_key_rotation_and_unreachable_upstream() {
     f.app.cleanup().await;
 }
 
-/// Each way an ID token can be wrong ends on a refusal page, is audited, and signs nobody in.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_id_tokens_are_refused() {
-    use crate::fake_oidc::{self, IdTokenMode};
-    let f = fed(Backend::Embedded).await;
-    let upstream = fake_oidc::start().await;
+/// Registers the misbehaving provider at tenant A as `mallory` (creates users, no linking by email).
+async fn fake_provider(f: &Fed) -> crate::fake_oidc::FakeOidc {
+    let upstream = crate::fake_oidc::start().await;
     let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
     f.app
         .auth
@@ -302,6 +299,48 @@ async fn bad_id_tokens_are_refused() {
         )
         .await
         .expect("provider");
+    upstream
+}
+
+/// One sign-in through the fake provider answering in `mode`: A's callback's response. The state
+/// is then replayed, which must be refused.
+async fn through_fake(
+    f: &Fed,
+    upstream: &crate::fake_oidc::FakeOidc,
+    mode: crate::fake_oidc::IdTokenMode,
+) -> (StatusCode, String) {
+    let b = browser();
+    let page =
+        b.get(authorize_url(&f.app, &f.a, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
+    let flow = hidden(&page, "flow");
+    let resp =
+        b.get(f.app.url(&format!("/t/{}/federation/mallory/start?flow={flow}", f.a.slug))).send().await.expect("start");
+    let upstream_url = location(&resp);
+    {
+        let mut s = upstream.state.lock().expect("lock");
+        s.mode = mode;
+        s.nonce = query_param(&upstream_url, "nonce").expect("nonce");
+    }
+    let state = query_param(&upstream_url, "state").expect("state");
+    let callback = f.app.url(&format!(
+        "/t/{}/federation/mallory/callback?code=c&state={}",
+        f.a.slug,
+        url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
+    ));
+    let resp = b.get(&callback).send().await.expect("callback");
+    let status = resp.status();
+    let body = resp.text().await.expect("page");
+    // The state is single use.
+    assert_eq!(b.get(&callback).send().await.expect("replay").status(), StatusCode::BAD_REQUEST, "{mode:?}");
+    (status, body)
+}
+
+/// Each way an ID token can be wrong ends on a refusal page, is audited, and signs nobody in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_id_tokens_are_refused() {
+    use crate::fake_oidc::IdTokenMode;
+    let f = fed(Backend::Embedded).await;
+    let upstream = fake_provider(&f).await;
     for (mode, ok) in [
         (IdTokenMode::WrongNonce, false),
         (IdTokenMode::Expired, false),
@@ -310,49 +349,68 @@ async fn bad_id_tokens_are_refused() {
         (IdTokenMode::UnpublishedKey, false),
         (IdTokenMode::Good, true),
     ] {
-        let b = browser();
-        let page = b
-            .get(authorize_url(&f.app, &f.a, "s", None, &[]))
-            .send()
-            .await
-            .expect("authorize")
-            .text()
-            .await
-            .expect("page");
-        let flow = hidden(&page, "flow");
-        let resp = b
-            .get(f.app.url(&format!("/t/{}/federation/mallory/start?flow={flow}", f.a.slug)))
-            .send()
-            .await
-            .expect("start");
-        let upstream_url = location(&resp);
-        {
-            let mut s = upstream.state.lock().expect("lock");
-            s.mode = mode;
-            s.nonce = query_param(&upstream_url, "nonce").expect("nonce");
-        }
-        let state = query_param(&upstream_url, "state").expect("state");
-        let callback = f.app.url(&format!(
-            "/t/{}/federation/mallory/callback?code=c&state={}",
-            f.a.slug,
-            url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
-        ));
-        let resp = b.get(&callback).send().await.expect("callback");
+        let (status, page) = through_fake(&f, &upstream, mode).await;
         if ok {
-            assert_eq!(resp.status(), StatusCode::OK, "{mode:?}: a good ID token leads to consent");
+            assert_eq!(status, StatusCode::OK, "{mode:?}: a good ID token leads to consent");
         } else {
-            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{mode:?}");
-            assert!(resp.text().await.expect("page").contains("could not be verified"), "{mode:?}");
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{mode:?}");
+            assert!(page.contains("could not be verified"), "{mode:?}");
         }
-        // The state is single use.
-        assert_eq!(b.get(&callback).send().await.expect("replay").status(), StatusCode::BAD_REQUEST);
     }
+    let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
     let scoped = f.app.auth.store.scoped(ta.id());
-    assert!(
-        scoped.user_by_email("mallory@fake.example").await.expect("q").is_some(),
-        "only the good token created a user"
+    let user =
+        scoped.user_by_email("mallory@fake.example").await.expect("q").expect("only the good token created a user");
+    assert_eq!(
+        user.name.as_deref(),
+        Some(crate::fake_oidc::USERINFO_NAME),
+        "the name the ID token lacked came from userinfo"
     );
-    assert!(scoped.audit_events(Some("federation.failed"), 50).await.expect("audit").len() >= 10);
+    assert!(
+        scoped.user_by_email(crate::fake_oidc::USERINFO_EMAIL).await.expect("q").is_none(),
+        "the ID token's email wins"
+    );
+    assert!(scoped.audit_events(Some("federation.failed"), 50).await.expect("audit").len() >= 5);
+    f.app.cleanup().await;
+}
+
+/// A provider that keeps the email and profile claims out of the ID token (OpenID Connect Core
+/// §5.4): they are read from userinfo, as JSON or as a JWT verified against the provider's keys.
+/// Every way userinfo can fail ends on a page saying why, is audited, and signs nobody in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_only_at_userinfo() {
+    use crate::fake_oidc::{IdTokenMode, USERINFO_EMAIL, USERINFO_NAME};
+    let f = fed(Backend::Embedded).await;
+    let upstream = fake_provider(&f).await;
+    let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
+    let scoped = f.app.auth.store.scoped(ta.id());
+    for (mode, refusal, reason) in [
+        (IdTokenMode::UserinfoOtherSubject, "described a different person", "another subject"),
+        (IdTokenMode::UserinfoUnauthorized, "profile information could not be read", "HTTP 401"),
+        (IdTokenMode::UserinfoDown, "profile information could not be read", "HTTP 503"),
+        (IdTokenMode::UserinfoNotJson, "profile information could not be read", "Content-Type"),
+        (IdTokenMode::UserinfoJwtForged, "profile information could not be read", "Signature verification failed"),
+    ] {
+        let (status, page) = through_fake(&f, &upstream, mode).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{mode:?}: {page}");
+        assert!(page.contains(refusal), "{mode:?}: {page}");
+        assert!(!page.contains("down for maintenance"), "the provider's answer is not shown");
+        assert!(scoped.user_by_email(USERINFO_EMAIL).await.expect("q").is_none(), "{mode:?} signed nobody in");
+        // The newest entry is the replay of the state; the one before it is this refusal.
+        let audit = scoped.audit_events(Some("federation.failed"), 2).await.expect("audit");
+        let logged = audit[1].detail.to_string();
+        assert!(logged.contains(reason), "{mode:?}: {logged}");
+    }
+    // Signed: the first sign-in creates the user from the JWT's claims.
+    let (status, page) = through_fake(&f, &upstream, IdTokenMode::UserinfoJwt).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let user = scoped.user_by_email(USERINFO_EMAIL).await.expect("q").expect("created from userinfo");
+    assert_eq!(user.name.as_deref(), Some(USERINFO_NAME));
+    assert!(user.email_verified, "userinfo said verified");
+    // Plain JSON: the same upstream subject signs in to the same user.
+    let (status, page) = through_fake(&f, &upstream, IdTokenMode::ClaimsAtUserinfo).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(scoped.federated_identities(&user.id).await.expect("q").len(), 1);
     f.app.cleanup().await;
 }
 

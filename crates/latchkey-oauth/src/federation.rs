@@ -4,10 +4,10 @@
 //! authorization resumed where it stopped.
 use latchkey_core::hashing::constant_time_eq;
 use latchkey_store::records::UpstreamProvider;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, UserInfoError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::authorize::{Flow, Step, StepOutcome};
 use crate::error::{ServiceError, ServiceResult};
+use crate::upstream_identity::UpstreamIdentity;
 use crate::{AuthServer, TenantCtx};
 
 /// What we remember between sending the browser upstream and its return: single use, 10 minutes.
@@ -29,6 +30,63 @@ struct PendingFederation {
 }
 
 const PENDING_TTL: Duration = Duration::from_secs(600);
+
+/// Why the provider's answer did not yield an identity: what the audit log records, and which
+/// page the user sees.
+enum UpstreamFailure {
+    /// The code exchange or the ID token failed.
+    Rejected(String),
+    /// userinfo answered for another subject than the ID token's.
+    OtherSubject(String),
+    /// userinfo could not be read (down, 401, neither JSON nor a valid signed JWT).
+    Userinfo(String),
+}
+
+impl UpstreamFailure {
+    fn reason(&self) -> &str {
+        match self {
+            Self::Rejected(r) | Self::OtherSubject(r) | Self::Userinfo(r) => r,
+        }
+    }
+
+    fn message(&self, provider: &str) -> String {
+        match self {
+            Self::Rejected(_) => {
+                format!("The answer from {provider} could not be verified, so you were not signed in.")
+            }
+            Self::OtherSubject(_) => format!(
+                "{provider} described a different person than the one who signed in, so you were not signed in."
+            ),
+            Self::Userinfo(_) => format!(
+                "{provider} signed you in but its profile information could not be read, so you were not signed in. Try again in a moment."
+            ),
+        }
+    }
+}
+
+/// The upstream claim the user's display name is read from (`name` unless the claim map says
+/// `preferred_username` or `given_name`).
+fn name_claim(p: &UpstreamProvider) -> &str {
+    match p.claim_map.get("name").map(String::as_str) {
+        Some(c @ ("preferred_username" | "given_name")) => c,
+        _ => "name",
+    }
+}
+
+/// A userinfo failure with its causes, without the provider's answer body (it may echo a token).
+fn userinfo_error<E: std::error::Error + 'static>(e: &UserInfoError<E>) -> String {
+    let mut out = match e {
+        UserInfoError::Response(status, _, what) => format!("{what} (HTTP {status})"),
+        e => e.to_string(),
+    };
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
 
 fn pending_key(t: &TenantCtx, state: &str) -> String {
     format!("fed:{}:{}", t.id(), latchkey_core::hashing::secret_hash(state))
@@ -221,13 +279,11 @@ impl AuthServer {
         };
         let claims = match self.upstream_claims(t, &p, code, &pending).await {
             Ok(c) => c,
-            Err(reason) => {
+            Err(failure) => {
+                let reason = failure.reason();
                 tracing::warn!(tenant = %t.tenant.slug, provider = %p.slug, reason = %reason, "upstream sign-in failed");
-                audit_fail(reason).await?;
-                return Ok(refuse(
-                    back,
-                    format!("The answer from {} could not be verified, so you were not signed in.", p.name),
-                ));
+                audit_fail(reason.to_owned()).await?;
+                return Ok(refuse(back, failure.message(&p.name)));
             }
         };
         let Some(flow) = self.flow_for_browser(t, &pending.flow_id, browser).await? else {
@@ -245,7 +301,7 @@ impl AuthServer {
                 &format!("user:{user_id}"),
                 "federation.succeeded",
                 Some(&p.slug),
-                json!({"subject": claims.subject().as_str()}),
+                json!({"subject": claims.subject}),
                 Some(ip),
             )
             .await?;
@@ -253,38 +309,61 @@ impl AuthServer {
     }
 
     /// Exchanges the code and verifies the ID token (signature, iss, aud, exp, nonce). A signature
-    /// that fails against cached keys is retried once with freshly fetched keys.
+    /// that fails against cached keys is retried once with freshly fetched keys. Claims the mapping
+    /// needs and the ID token leaves out are read from userinfo with the upstream access token; a
+    /// signed (`application/jwt`) answer is verified against the provider's JWKS, and an answer
+    /// about another subject is refused.
     async fn upstream_claims(
         &self,
         t: &TenantCtx,
         p: &UpstreamProvider,
         code: &str,
         pending: &PendingFederation,
-    ) -> Result<CoreIdTokenClaims, String> {
-        let secret = self.store.scoped(t.id()).provider_secret(&p.id).await.map_err(|e| e.to_string())?;
-        let meta = self.provider_metadata(p, false).await.map_err(|e| e.to_string())?;
-        let client = self.upstream_client(t, p, &secret, &meta).map_err(|e| e.to_string())?;
+    ) -> Result<UpstreamIdentity, UpstreamFailure> {
+        let rejected = |e: String| UpstreamFailure::Rejected(e);
+        let secret = self.store.scoped(t.id()).provider_secret(&p.id).await.map_err(|e| rejected(e.to_string()))?;
+        let mut meta = self.provider_metadata(p, false).await.map_err(|e| rejected(e.to_string()))?;
+        let mut client = self.upstream_client(t, p, &secret, &meta).map_err(|e| rejected(e.to_string()))?;
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .map_err(|e| e.to_string())?
+            .map_err(|e| rejected(e.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
             .request_async(&self.upstream_http)
             .await
-            .map_err(|e| format!("code exchange failed: {e}"))?;
-        let id_token = tokens.id_token().ok_or("no ID token in the answer")?.clone();
+            .map_err(|e| rejected(format!("code exchange failed: {e}")))?;
+        let id_token = tokens.id_token().ok_or_else(|| rejected("no ID token in the answer".into()))?.clone();
         let nonce = Nonce::new(pending.nonce.clone());
-        match id_token.claims(&client.id_token_verifier(), &nonce) {
-            Ok(c) => Ok(c.clone()),
+        let first_try = id_token.claims(&client.id_token_verifier(), &nonce).cloned();
+        let claims = match first_try {
+            Ok(c) => c,
             Err(first) => {
                 // Perhaps the provider rotated its keys since we cached them.
-                let meta = self.provider_metadata(p, true).await.map_err(|e| e.to_string())?;
-                let client = self.upstream_client(t, p, &secret, &meta).map_err(|e| e.to_string())?;
+                meta = self.provider_metadata(p, true).await.map_err(|e| rejected(e.to_string()))?;
+                client = self.upstream_client(t, p, &secret, &meta).map_err(|e| rejected(e.to_string()))?;
                 id_token
                     .claims(&client.id_token_verifier(), &nonce)
                     .cloned()
-                    .map_err(|e| format!("ID token rejected: {first}; after refreshing keys: {e}"))
+                    .map_err(|e| rejected(format!("ID token rejected: {first}; after refreshing keys: {e}")))?
             }
+        };
+        let identity = UpstreamIdentity::from_id_token(&claims);
+        if !identity.lacks(name_claim(p)) || meta.userinfo_endpoint().is_none() {
+            return Ok(identity);
         }
+        // The expected subject makes openidconnect refuse an answer about someone else, in JSON and
+        // in a signed JWT alike.
+        let info: CoreUserInfoClaims = client
+            .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+            .map_err(|e| UpstreamFailure::Userinfo(format!("userinfo: {e}")))?
+            .request_async(&self.upstream_http)
+            .await
+            .map_err(|e| match e {
+                UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(_)) => {
+                    UpstreamFailure::OtherSubject(format!("userinfo answered for another subject: {e}"))
+                }
+                e => UpstreamFailure::Userinfo(format!("userinfo request failed: {}", userinfo_error(&e))),
+            })?;
+        Ok(identity.merge_userinfo(UpstreamIdentity::from_userinfo(&info)))
     }
 
     /// Existing federated identity → that user; else the user with the same verified email (if the
@@ -293,10 +372,10 @@ impl AuthServer {
         &self,
         t: &TenantCtx,
         p: &UpstreamProvider,
-        c: &CoreIdTokenClaims,
+        c: &UpstreamIdentity,
     ) -> ServiceResult<Result<String, String>> {
         let scoped = self.store.scoped(t.id());
-        let subject = c.subject().as_str();
+        let subject = c.subject.as_str();
         if let Some(user_id) = scoped.federated_user(&p.id, subject).await? {
             return Ok(match scoped.user(&user_id).await? {
                 Some(u) if !u.disabled => Ok(u.id),
@@ -304,11 +383,8 @@ impl AuthServer {
             });
         }
         let email_claim = p.claim_map.get("email").map_or("email", String::as_str);
-        let email = match email_claim {
-            "preferred_username" => c.preferred_username().map(|u| u.as_str().to_owned()),
-            _ => c.email().map(|e| e.as_str().to_owned()),
-        };
-        let verified = c.email_verified() == Some(true);
+        let email = c.claim(email_claim).map(str::to_owned);
+        let verified = c.email_verified == Some(true);
         if p.link_by_email
             && verified
             && let Some(e) = &email
@@ -327,12 +403,7 @@ impl AuthServer {
                     p.name
                 )));
             };
-            let name_claim = p.claim_map.get("name").map_or("name", String::as_str);
-            let name = match name_claim {
-                "preferred_username" => c.preferred_username().map(|n| n.as_str().to_owned()),
-                "given_name" => c.given_name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
-                _ => c.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
-            };
+            let name = c.claim(name_claim(p)).map(str::to_owned);
             let user = match scoped.create_user_with(&email, None, name, verified).await {
                 Ok(u) => u,
                 Err(latchkey_store::StoreError::Conflict(_)) => {

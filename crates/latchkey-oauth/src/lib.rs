@@ -21,6 +21,7 @@ pub mod random;
 pub mod revoke;
 pub mod token;
 pub mod tokens;
+pub mod upstream_identity;
 pub mod user_mail;
 pub mod userinfo;
 
