@@ -7,6 +7,7 @@ mod m20261125_000001_create_core_tables;
 mod m20261125_000002_add_amazon_tokens_to_links;
 mod m20261125_000003_create_federation;
 mod m20261125_000004_create_accounts;
+mod m20261204_000005_drop_email_claim_maps;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_add_amazon_tokens_to_links::Migration),
             Box::new(m20261125_000003_create_federation::Migration),
             Box::new(m20261125_000004_create_accounts::Migration),
+            Box::new(m20261204_000005_drop_email_claim_maps::Migration),
         ]
     }
 }

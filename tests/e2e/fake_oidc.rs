@@ -33,13 +33,25 @@ pub enum IdTokenMode {
     UserinfoDown,
     /// userinfo answers an HTML page.
     UserinfoNotJson,
+    /// An attacker's own identity: subject `attacker`, their own verified `email`, and a
+    /// `preferred_username` that is the victim's address.
+    UsernameIsVictim,
+    /// Subject `attacker`, claiming the victim's address as `email` without `email_verified`.
+    VictimEmailUnverified,
 }
 
 impl IdTokenMode {
     fn claims_at_userinfo(self) -> bool {
         !matches!(
             self,
-            Self::Good | Self::WrongNonce | Self::Expired | Self::Tampered | Self::WrongAudience | Self::UnpublishedKey
+            Self::Good
+                | Self::WrongNonce
+                | Self::Expired
+                | Self::Tampered
+                | Self::WrongAudience
+                | Self::UnpublishedKey
+                | Self::UsernameIsVictim
+                | Self::VictimEmailUnverified
         )
     }
 }
@@ -53,6 +65,8 @@ pub struct FakeOidcState {
     pub mode: IdTokenMode,
     pub nonce: String,
     pub client_id: String,
+    /// The address the attacker modes aim at.
+    pub victim: String,
 }
 
 pub struct FakeOidc {
@@ -80,6 +94,7 @@ pub async fn start() -> FakeOidc {
         mode: IdTokenMode::Good,
         nonce: String::new(),
         client_id: "fake-client".into(),
+        victim: String::new(),
     }));
     let published = Arc::new(keys());
     let unpublished = Arc::new(keys());
@@ -116,7 +131,11 @@ pub async fn start() -> FakeOidc {
                             let s = st.lock().expect("lock");
                             (s.mode, s.client_id.clone())
                         };
-                        let sub = if mode == IdTokenMode::UserinfoOtherSubject { "someone-else" } else { "fake-subject-1" };
+                        let sub = match mode {
+                            IdTokenMode::UserinfoOtherSubject => "someone-else",
+                            IdTokenMode::UsernameIsVictim | IdTokenMode::VictimEmailUnverified => "attacker",
+                            _ => "fake-subject-1",
+                        };
                         let claims = json!({"sub": sub, "email": USERINFO_EMAIL, "email_verified": true, "name": USERINFO_NAME});
                         match mode {
                             IdTokenMode::UserinfoUnauthorized => HttpResponse::Unauthorized()
@@ -149,9 +168,9 @@ pub async fn start() -> FakeOidc {
                 web::post().to(move || {
                     let (i, st, published, unpublished) = (iss2.clone(), st.clone(), published.clone(), unpublished.clone());
                     async move {
-                        let (mode, nonce, client_id) = {
+                        let (mode, nonce, client_id, victim) = {
                             let s = st.lock().expect("lock");
-                            (s.mode, s.nonce.clone(), s.client_id.clone())
+                            (s.mode, s.nonce.clone(), s.client_id.clone(), s.victim.clone())
                         };
                         let now = latchkey_store::now();
                         let mut claims = json!({"iss": i, "sub": "fake-subject-1", "aud": client_id, "iat": now, "exp": now + 300,
@@ -163,6 +182,17 @@ pub async fn start() -> FakeOidc {
                                 claims["exp"] = json!(now - 3600);
                             }
                             IdTokenMode::WrongAudience => claims["aud"] = json!("someone-else"),
+                            IdTokenMode::UsernameIsVictim => {
+                                claims["sub"] = json!("attacker");
+                                claims["preferred_username"] = json!(victim);
+                                claims["name"] = json!("Mallory");
+                            }
+                            IdTokenMode::VictimEmailUnverified => {
+                                claims["sub"] = json!("attacker");
+                                claims["email"] = json!(victim);
+                                claims["email_verified"] = json!(false);
+                                claims["name"] = json!("Mallory");
+                            }
                             m if m.claims_at_userinfo() => {
                                 for k in ["email", "email_verified"] {
                                     claims.as_object_mut().expect("object").remove(k);

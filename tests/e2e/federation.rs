@@ -65,7 +65,7 @@ impl Fed {
                     scopes: None,
                     link_by_email,
                     create_users,
-                    claim_map: Some("email=email,name=name".into()),
+                    claim_map: Some("name=name".into()),
                 },
             )
             .await
@@ -302,19 +302,23 @@ async fn fake_provider(f: &Fed) -> crate::fake_oidc::FakeOidc {
     upstream
 }
 
-/// One sign-in through the fake provider answering in `mode`: A's callback's response. The state
-/// is then replayed, which must be refused.
+/// One sign-in through the fake provider (registered at A as `provider`) answering in `mode`: A's
+/// callback's response. The state is then replayed, which must be refused.
 async fn through_fake(
     f: &Fed,
     upstream: &crate::fake_oidc::FakeOidc,
+    provider: &str,
     mode: crate::fake_oidc::IdTokenMode,
 ) -> (StatusCode, String) {
     let b = browser();
     let page =
         b.get(authorize_url(&f.app, &f.a, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
     let flow = hidden(&page, "flow");
-    let resp =
-        b.get(f.app.url(&format!("/t/{}/federation/mallory/start?flow={flow}", f.a.slug))).send().await.expect("start");
+    let resp = b
+        .get(f.app.url(&format!("/t/{}/federation/{provider}/start?flow={flow}", f.a.slug)))
+        .send()
+        .await
+        .expect("start");
     let upstream_url = location(&resp);
     {
         let mut s = upstream.state.lock().expect("lock");
@@ -323,7 +327,7 @@ async fn through_fake(
     }
     let state = query_param(&upstream_url, "state").expect("state");
     let callback = f.app.url(&format!(
-        "/t/{}/federation/mallory/callback?code=c&state={}",
+        "/t/{}/federation/{provider}/callback?code=c&state={}",
         f.a.slug,
         url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
     ));
@@ -349,7 +353,7 @@ async fn bad_id_tokens_are_refused() {
         (IdTokenMode::UnpublishedKey, false),
         (IdTokenMode::Good, true),
     ] {
-        let (status, page) = through_fake(&f, &upstream, mode).await;
+        let (status, page) = through_fake(&f, &upstream, "mallory", mode).await;
         if ok {
             assert_eq!(status, StatusCode::OK, "{mode:?}: a good ID token leads to consent");
         } else {
@@ -391,7 +395,7 @@ async fn claims_only_at_userinfo() {
         (IdTokenMode::UserinfoNotJson, "profile information could not be read", "Content-Type"),
         (IdTokenMode::UserinfoJwtForged, "profile information could not be read", "Signature verification failed"),
     ] {
-        let (status, page) = through_fake(&f, &upstream, mode).await;
+        let (status, page) = through_fake(&f, &upstream, "mallory", mode).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{mode:?}: {page}");
         assert!(page.contains(refusal), "{mode:?}: {page}");
         assert!(!page.contains("down for maintenance"), "the provider's answer is not shown");
@@ -402,15 +406,148 @@ async fn claims_only_at_userinfo() {
         assert!(logged.contains(reason), "{mode:?}: {logged}");
     }
     // Signed: the first sign-in creates the user from the JWT's claims.
-    let (status, page) = through_fake(&f, &upstream, IdTokenMode::UserinfoJwt).await;
+    let (status, page) = through_fake(&f, &upstream, "mallory", IdTokenMode::UserinfoJwt).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let user = scoped.user_by_email(USERINFO_EMAIL).await.expect("q").expect("created from userinfo");
     assert_eq!(user.name.as_deref(), Some(USERINFO_NAME));
     assert!(user.email_verified, "userinfo said verified");
     // Plain JSON: the same upstream subject signs in to the same user.
-    let (status, page) = through_fake(&f, &upstream, IdTokenMode::ClaimsAtUserinfo).await;
+    let (status, page) = through_fake(&f, &upstream, "mallory", IdTokenMode::ClaimsAtUserinfo).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(scoped.federated_identities(&user.id).await.expect("q").len(), 1);
+    f.app.cleanup().await;
+}
+
+on_both_backends!(a_mapped_claim_cannot_take_over_an_account);
+
+/// Account takeover through a mapped claim: a provider whose claim map read the email from
+/// `preferred_username` signed an upstream user whose username is a victim's address into the
+/// victim's account. Matching now reads only the provider's own verified `email`; such maps are
+/// refused over the API and dropped from stored providers by a migration.
+async fn a_mapped_claim_cannot_take_over_an_account(backend: Backend) {
+    use crate::fake_oidc::IdTokenMode;
+    use latchkey_store::records::NewUpstreamProvider;
+    let f = fed(backend).await;
+    let upstream = fake_provider(&f).await;
+    let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
+    let scoped = f.app.auth.store.scoped(ta.id());
+    let victim_email = format!("{}@acme.example", unique("victim"));
+    let victim = f.app.auth.create_user(&ta, &victim_email, Some(PASSWORD), None).await.expect("victim");
+    upstream.state.lock().expect("lock").victim = victim_email.clone();
+    // Stored as it could be before claim maps were checked: link by email, email read from the
+    // username (the service refuses this map now, so it goes straight to the store).
+    let renamed = scoped
+        .create_provider(NewUpstreamProvider {
+            slug: "renamed".into(),
+            name: "Renamed".into(),
+            issuer: upstream.issuer.clone(),
+            client_id: "fake-client".into(),
+            client_secret: "fake-secret".into(),
+            scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            link_by_email: true,
+            create_users: true,
+            claim_map: [("email", "preferred_username"), ("name", "given_name")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        })
+        .await
+        .expect("provider");
+
+    // The attacker's username is the victim's address; their own verified email is theirs.
+    let (status, page) = through_fake(&f, &upstream, "renamed", IdTokenMode::UsernameIsVictim).await;
+    assert_eq!(status, StatusCode::OK, "the attacker signs in as themselves: {page}");
+    let holder = scoped.federated_user(&renamed.id, "attacker").await.expect("q").expect("linked");
+    assert_ne!(holder, victim.id, "the upstream identity must not be linked to the victim");
+    let attacker = scoped.user(&holder).await.expect("q").expect("user");
+    assert_eq!(attacker.email, "mallory@fake.example", "a new account under the attacker's own verified email");
+    assert!(scoped.federated_identities(&victim.id).await.expect("q").is_empty());
+
+    // An upstream email the provider does not assert as verified never links to an existing account.
+    let mut by_mail = scoped.provider("mallory").await.expect("q").expect("provider");
+    by_mail.link_by_email = true;
+    scoped.update_provider(&by_mail, None).await.expect("link by email");
+    let (status, page) = through_fake(&f, &upstream, "mallory", IdTokenMode::VictimEmailUnverified).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(scoped.federated_user(&by_mail.id, "attacker").await.expect("q").is_none());
+    assert!(scoped.federated_identities(&victim.id).await.expect("q").is_empty());
+
+    // The service refuses such maps at create and update, naming the field; over the API a 400.
+    fn refused<T>(r: latchkey_oauth::error::ServiceResult<T>) -> String {
+        match r {
+            Err(latchkey_oauth::error::ServiceError::Invalid(m)) => m,
+            Err(e) => panic!("expected a refusal, got {e}"),
+            Ok(_) => panic!("expected a refusal, got success"),
+        }
+    }
+    for map in ["email=preferred_username", "email_verified=email", "name=name,email=email"] {
+        let field = map.split(',').next_back().and_then(|p| p.split('=').next()).expect("field");
+        let msg = refused(
+            f.app
+                .auth
+                .create_provider(
+                    &ta,
+                    ProviderInput {
+                        slug: "another".into(),
+                        name: "Another".into(),
+                        issuer: upstream.issuer.clone(),
+                        client_id: "c".into(),
+                        client_secret: "s".into(),
+                        scopes: None,
+                        link_by_email: true,
+                        create_users: false,
+                        claim_map: Some(map.into()),
+                    },
+                )
+                .await,
+        );
+        assert!(msg.contains(&format!("'{field}'")), "{map}: {msg}");
+        let msg = refused(
+            f.app
+                .auth
+                .update_provider(
+                    &ta,
+                    "mallory",
+                    latchkey_oauth::admin::ProviderUpdate { claim_map: Some(map.into()), ..Default::default() },
+                )
+                .await,
+        );
+        assert!(msg.contains(&format!("'{field}'")), "{map}: {msg}");
+    }
+    let key = f.app.auth.create_api_key(&ta, "ci").await.expect("api key").key;
+    let resp = server_client()
+        .post(f.app.url(&format!("/t/{}/api/v1/providers", f.a.slug)))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"slug": "viaapi", "name": "Via API", "issuer": upstream.issuer,
+            "client_id": "c", "client_secret": "s", "link_by_email": true, "claim_map": "email=preferred_username"}))
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let problem: serde_json::Value = resp.json().await.expect("problem");
+    assert!(problem["detail"].as_str().unwrap_or_default().contains("'email'"), "{problem}");
+    assert!(scoped.provider("viaapi").await.expect("q").is_none());
+
+    // A database from before this release: the migration drops the unsafe entry and keeps the rest.
+    let db = match &f.app.pg_url {
+        Some(u) => sea_orm::Database::connect(u.as_str()).await.expect("pg"),
+        None => {
+            sea_orm::Database::connect(format!("sqlite://{}?mode=rw", f.app.data_dir.join("latchkey.db").display()))
+                .await
+                .expect("sqlite")
+        }
+    };
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &db,
+        "DELETE FROM seaql_migrations WHERE version = 'm20261204_000005_drop_email_claim_maps'",
+    )
+    .await
+    .expect("forget the migration");
+    db.close().await.expect("close");
+    f.app.auth.store.migrate().await.expect("migrate again");
+    let after = scoped.provider("renamed").await.expect("q").expect("kept");
+    assert_eq!(after.claim_map.get("email"), None, "the unsafe entry is gone");
+    assert_eq!(after.claim_map.get("name").map(String::as_str), Some("given_name"), "the rest is kept");
     f.app.cleanup().await;
 }
 

@@ -328,13 +328,18 @@ pub struct ProviderInput {
     pub link_by_email: bool,
     #[serde(default)]
     pub create_users: bool,
-    /// `email=email,name=name`: local field = upstream claim.
+    /// `name=given_name`: display field = upstream claim. Only `name` is mappable; `email` and
+    /// `email_verified` are refused (accounts match only the provider's verified `email`).
     pub claim_map: Option<String>,
 }
 
-/// Claims the identity mapping can read (OIDC Core §5.1 standard claims).
-const MAPPABLE: &[(&str, &[&str])] =
-    &[("email", &["email", "preferred_username"]), ("name", &["name", "given_name", "preferred_username"])];
+/// Display fields a claim map may fill, and the upstream claims (OIDC Core §5.1) each may be read
+/// from. Matching an existing account is never mappable: it reads only the provider's own `email`
+/// with `email_verified: true`, so no renamed claim can name someone else's address.
+const MAPPABLE: &[(&str, &[&str])] = &[("name", &["name", "given_name", "preferred_username"])];
+
+/// Local fields that decide which account an upstream user gets; a claim map may not set them.
+const UNMAPPABLE: &[&str] = &["email", "email_verified"];
 
 fn parse_claim_map(s: Option<&str>) -> ServiceResult<std::collections::BTreeMap<String, String>> {
     let mut map = std::collections::BTreeMap::new();
@@ -343,8 +348,13 @@ fn parse_claim_map(s: Option<&str>) -> ServiceResult<std::collections::BTreeMap<
             .split_once('=')
             .ok_or_else(|| invalid(format!("claim map entry '{pair}' must look like field=claim")))?;
         let (local, upstream) = (local.trim(), upstream.trim());
+        if UNMAPPABLE.contains(&local) {
+            return Err(invalid(format!(
+                "the claim map cannot set '{local}': accounts are matched only by the provider's own verified email claim"
+            )));
+        }
         let Some((_, allowed)) = MAPPABLE.iter().find(|(f, _)| *f == local) else {
-            return Err(invalid(format!("unknown field '{local}' in the claim map (email, name)")));
+            return Err(invalid(format!("unknown field '{local}' in the claim map (name)")));
         };
         if !allowed.contains(&upstream) {
             return Err(invalid(format!("'{local}' can be mapped from {}", allowed.join(", "))));
@@ -468,5 +478,23 @@ impl AuthServer {
         t.audit(self, "provider.created", Some(&p.slug), json!({"issuer": p.issuer})).await?;
         let callback = self.federation_callback_uri(t, &p.slug);
         Ok((p, callback))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_claim_map;
+
+    #[test]
+    fn claim_maps_fill_display_fields_only() {
+        let m = parse_claim_map(Some(" name = given_name ")).expect("name is mappable");
+        assert_eq!(m.get("name").map(String::as_str), Some("given_name"));
+        assert!(parse_claim_map(None).expect("empty").is_empty());
+        for map in ["email=email", "email=preferred_username", "email_verified=email", "name=name,email=email"] {
+            let err = parse_claim_map(Some(map)).expect_err(map).to_string();
+            assert!(err.contains("'email"), "{map}: {err}");
+        }
+        assert!(parse_claim_map(Some("name=sub")).is_err(), "only standard display claims");
+        assert!(parse_claim_map(Some("picture")).is_err(), "field=claim");
     }
 }

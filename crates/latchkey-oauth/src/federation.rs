@@ -366,8 +366,11 @@ impl AuthServer {
         Ok(identity.merge_userinfo(UpstreamIdentity::from_userinfo(&info)))
     }
 
-    /// Existing federated identity → that user; else the user with the same verified email (if the
-    /// provider allows); else a new user (if allowed); else a refusal naming why.
+    /// Existing federated identity → that user; else the user whose email the provider asserts as
+    /// verified (if the provider allows linking by email); else a new user (if allowed); else a
+    /// refusal naming why. Matching reads only the provider's own `email` claim with
+    /// `email_verified: true`: never a mapped or renamed claim, which an upstream user may be able
+    /// to set to someone else's address.
     async fn map_identity(
         &self,
         t: &TenantCtx,
@@ -382,12 +385,8 @@ impl AuthServer {
                 _ => Err("Your account here is disabled.".to_owned()),
             });
         }
-        let email_claim = p.claim_map.get("email").map_or("email", String::as_str);
-        let email = c.claim(email_claim).map(str::to_owned);
-        let verified = c.email_verified == Some(true);
         if p.link_by_email
-            && verified
-            && let Some(e) = &email
+            && let Some(e) = c.verified_email()
             && let Some(u) = scoped.user_by_email(e).await?
         {
             if u.disabled {
@@ -396,6 +395,8 @@ impl AuthServer {
             scoped.link_federated(&p.id, subject, &u.id).await?;
             return Ok(Ok(u.id));
         }
+        let email = c.email.clone();
+        let verified = c.verified_email().is_some();
         if p.create_users {
             let Some(email) = email.filter(|e| e.contains('@')) else {
                 return Ok(Err(format!(

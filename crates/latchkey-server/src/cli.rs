@@ -87,7 +87,7 @@ pub enum ProviderCmd {
         /// Create a user on first sign-in when nothing matches.
         #[arg(long)]
         create_users: bool,
-        /// e.g. email=email,name=name
+        /// Display fields from other claims, e.g. name=given_name (email is never mappable)
         #[arg(long)]
         claim_map: Option<String>,
         #[command(flatten)]

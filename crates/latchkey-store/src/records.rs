@@ -303,7 +303,7 @@ pub struct UpstreamProvider {
     pub link_by_email: bool,
     /// Create a user on first sign-in when nothing matches.
     pub create_users: bool,
-    /// Local field → upstream claim (`email`, `name`).
+    /// Display field → upstream claim (`name` only; account matching is not mappable).
     pub claim_map: std::collections::BTreeMap<String, String>,
     pub created_at: i64,
 }
