@@ -119,10 +119,24 @@ pub async fn resend_verification(email: String) -> Result<String, ServerFnError>
     Ok("If that address has an unverified account, a new link is on its way.".into())
 }
 
+/// What a verification link is for: the address, then the tenants it activates. Reading it spends
+/// nothing and verifies nothing.
 #[server(prefix = "/admin/fn")]
-pub async fn verify_email(token: String) -> Result<String, ServerFnError> {
-    let a = ctx()?.auth.verify_email(&token).await.map_err(err)?;
-    Ok(a.email)
+pub async fn verification_info(token: String) -> Result<(String, Vec<String>), ServerFnError> {
+    let i = ctx()?.auth.verification_info(&token).await.map_err(err)?;
+    Ok((i.email, i.tenants))
+}
+
+/// Verifies the address: the POST of the form the link opens, with the password the owner chooses.
+#[server(prefix = "/admin/fn")]
+pub async fn verify_email(token: String, password: String) -> Result<(), ServerFnError> {
+    let c = ctx()?;
+    let req = request().await?;
+    check_origin(&c, &req)?;
+    c.auth.verify_email(&token, &password, &client_ip(&req, c.trust_proxy)).await.map_err(err)?;
+    // The link is spent: going back to its page would only say so. The sign-in page says it worked.
+    leptos_actix::redirect("/admin/login?verified=1");
+    Ok(())
 }
 
 #[server(prefix = "/admin/fn")]

@@ -65,7 +65,8 @@ async fn signup_verify_invite_and_roles(backend: Backend) {
     let (tenant, _) = app.auth.sign_up(input(), "127.0.0.1").await.expect("signup");
     assert_eq!(tenant.status.as_str(), "pending");
     assert!(app.auth.slug_available(&slug).await.expect("check").is_err(), "slug now taken");
-    assert!(matches!(app.auth.sign_up(input(), "127.0.0.1").await, Err(ServiceError::Conflict(_))));
+    let other = SignupInput { email: format!("{}@example.com", unique("other")), ..input() };
+    assert!(matches!(app.auth.sign_up(other, "127.0.0.1").await, Err(ServiceError::Conflict(_))), "taken by another");
     // The pending tenant's endpoints are not live; signing in waits for the email.
     let r =
         server_client().get(app.url(&format!("/t/{slug}/.well-known/openid-configuration"))).send().await.expect("get");
@@ -73,8 +74,8 @@ async fn signup_verify_invite_and_roles(backend: Backend) {
     assert!(matches!(app.auth.dashboard_sign_in(&owner, PASSWORD, "127.0.0.1").await, Err(ServiceError::Forbidden(_))));
 
     let token = mailed_token(&app.data_dir, &owner, "/verify");
-    app.auth.verify_email(&token).await.expect("verified");
-    assert!(app.auth.verify_email(&token).await.is_err(), "links work once");
+    app.auth.verify_email(&token, PASSWORD, "127.0.0.1").await.expect("verified");
+    assert!(app.auth.verify_email(&token, PASSWORD, "127.0.0.1").await.is_err(), "links work once");
     let r =
         server_client().get(app.url(&format!("/t/{slug}/.well-known/openid-configuration"))).send().await.expect("get");
     assert_eq!(r.status().as_u16(), 200, "the tenant is live after verification");
@@ -140,4 +141,81 @@ async fn signup_verify_invite_and_roles(backend: Backend) {
     app.cleanup().await;
 }
 
-on_both_backends!(signup_verify_invite_and_roles);
+on_both_backends!(signup_verify_invite_and_roles, a_signup_cannot_hold_someone_elses_address);
+
+/// Pre-hijack: a stranger signs up with the owner's address and a password of their choosing. A mail
+/// scanner (or the owner) opening the link verifies nothing; the owner verifies with a POST in which
+/// they choose the password, so the stranger's never works. A second signup for a pending address
+/// replaces the first and voids its link; unverified signups expire after a day.
+async fn a_signup_cannot_hold_someone_elses_address(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let victim = format!("{}@example.com", unique("owner"));
+    let signup = |slug: &str, password: &str| SignupInput {
+        company: "Acme Locks".into(),
+        slug: slug.into(),
+        email: victim.clone(),
+        password: password.into(),
+    };
+    let slug = format!("co{}", &unique("")[..10]);
+    let stranger_password = "stranger's password 1";
+    let (first, _) = app.auth.sign_up(signup(&slug, stranger_password), "192.0.2.7").await.expect("signup");
+    let first_token = mailed_token(&app.data_dir, &victim, "/verify");
+
+    // The owner signs up too: the stranger's signup is replaced, its link void, even its slug reusable.
+    let (second, _) = app.auth.sign_up(signup(&slug, PASSWORD), "127.0.0.1").await.expect("replaces");
+    assert_ne!(first.id, second.id);
+    assert!(app.auth.verification_info(&first_token).await.is_err(), "the replaced signup's link is void");
+    assert!(app.auth.verify_email(&first_token, stranger_password, "192.0.2.7").await.is_err());
+    assert!(app.auth.store.tenant_by_id(&first.id).await.expect("q").is_none(), "the replaced tenant is gone");
+    let audit = app.auth.store.scoped(&second.id).audit_events(Some("signup.replaced"), 5).await.expect("audit");
+    assert_eq!(audit.len(), 1, "the replacement is audited");
+
+    // The stranger signs up once more (another slug), after the owner: the owner's link dies, and the
+    // owner's next link is what counts. Opening it (a plain GET, as a mail scanner does) verifies nothing.
+    let slug3 = format!("co{}", &unique("")[..10]);
+    app.auth.sign_up(signup(&slug3, stranger_password), "192.0.2.7").await.expect("replaces again");
+    let token = mailed_token(&app.data_dir, &victim, "/verify");
+    let page = server_client().get(app.url(&format!("/admin/verify?token={token}"))).send().await.expect("get");
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.expect("page");
+    assert!(page.contains("Verify and activate") && page.contains(&victim) && page.contains(&slug3), "{page}");
+    let r = server_client().get(app.url(&format!("/t/{slug3}/.well-known/openid-configuration"))).send().await;
+    assert_eq!(r.expect("get").status().as_u16(), 403, "opening the link activated nothing");
+    assert!(app.auth.verification_info(&token).await.is_ok(), "opening the link spent nothing");
+
+    // A weak password is refused without spending the link; the owner's own password verifies.
+    assert!(matches!(app.auth.verify_email(&token, "short", "127.0.0.1").await, Err(ServiceError::Invalid(_))));
+    let account = app.auth.verify_email(&token, PASSWORD, "127.0.0.1").await.expect("verified");
+    assert!(account.email_verified);
+    assert!(app.auth.verify_email(&token, PASSWORD, "127.0.0.1").await.is_err(), "links work once");
+    assert!(
+        matches!(
+            app.auth.dashboard_sign_in(&victim, stranger_password, "192.0.2.7").await,
+            Err(ServiceError::Unauthorized(_))
+        ),
+        "the password typed at signup by the stranger never works"
+    );
+    app.auth.dashboard_sign_in(&victim, PASSWORD, "127.0.0.1").await.expect("the owner signs in");
+    let r = server_client().get(app.url(&format!("/t/{slug3}/.well-known/openid-configuration"))).send().await;
+    assert_eq!(r.expect("get").status().as_u16(), 200, "the tenant is active");
+    // A verified account is never replaced by a signup.
+    let again = SignupInput { slug: format!("co{}", &unique("")[..10]), ..signup(&slug, stranger_password) };
+    assert!(app.auth.sign_up(again, "192.0.2.7").await.is_err());
+    app.auth.dashboard_sign_in(&victim, PASSWORD, "127.0.0.1").await.expect("still the owner's");
+
+    // Pending signups expire after a day, freeing the slug and the address.
+    let late = format!("{}@example.com", unique("late"));
+    let slug4 = format!("co{}", &unique("")[..10]);
+    let input =
+        SignupInput { company: "Late".into(), slug: slug4.clone(), email: late.clone(), password: PASSWORD.into() };
+    let (pending, _) = app.auth.sign_up(input, "127.0.0.1").await.expect("signup");
+    let late_token = mailed_token(&app.data_dir, &late, "/verify");
+    assert_eq!(app.auth.prune_expired_signups(latchkey_store::now()).await.expect("prune"), 0, "not yet");
+    let tomorrow = latchkey_store::now() + 24 * 3600 + 60;
+    assert!(app.auth.prune_expired_signups(tomorrow).await.expect("prune") >= 1);
+    assert!(app.auth.store.tenant_by_id(&pending.id).await.expect("q").is_none());
+    assert!(app.auth.store.account_by_email(&late).await.expect("q").is_none());
+    assert!(app.auth.slug_available(&slug4).await.expect("check").is_ok(), "the slug is free again");
+    assert!(app.auth.verification_info(&late_token).await.is_err());
+    app.cleanup().await;
+}

@@ -71,6 +71,14 @@ struct Invitation {
     invited_by: String,
 }
 
+/// What a verification link shows before it is used.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VerificationInfo {
+    pub email: String,
+    /// Slugs of the pending tenants verifying activates.
+    pub tenants: Vec<String>,
+}
+
 /// What an invitation link shows before it is accepted.
 #[derive(Clone, Debug, Serialize)]
 pub struct InvitationInfo {
@@ -135,37 +143,75 @@ impl AuthServer {
         Ok(Ok(()))
     }
 
-    /// Creates a pending tenant with its owner and mails the owner a verification link.
+    /// Creates a pending tenant with its owner and mails the owner a verification link. A signup
+    /// for an address whose earlier signup is still unverified replaces it: the earlier pending
+    /// tenant and account are discarded and their link stops working, so a stranger's signup never
+    /// holds someone else's address. Unverified signups expire after 24 hours.
     pub async fn sign_up(&self, input: SignupInput, ip: &str) -> ServiceResult<(Tenant, Account)> {
         let company = input.company.trim();
         if company.is_empty() || company.len() > 200 {
             return Err(invalid("company name must be 1-200 characters"));
         }
-        if let Err(reason) = self.slug_available(input.slug.trim()).await? {
-            return Err(ServiceError::Conflict(reason));
-        }
+        let slug = input.slug.trim();
         let email = validate_email(&input.email)?;
         PasswordHasher::check_policy(&input.password)?;
         self.hourly_limit(&format!("signup:ip:{ip}"), SIGNUPS_PER_IP_HOUR).await?;
+        self.prune_expired_signups(latchkey_store::now()).await?;
+        let earlier = self.store.account_by_email(&email).await?.filter(|a| !a.email_verified);
+        let earlier_slugs = match &earlier {
+            Some(a) => self.store.pending_signup_slugs(&a.id).await?,
+            None => Vec::new(),
+        };
+        // The earlier signup's own slug is free to take again: it is being replaced.
+        if !earlier_slugs.iter().any(|s| s == slug)
+            && let Err(reason) = self.slug_available(slug).await?
+        {
+            return Err(ServiceError::Conflict(reason));
+        }
         let hash = self.hasher.hash(&input.password).await?;
         let key =
             tokio::task::spawn_blocking(generate_rs256).await.map_err(|e| ServiceError::internal(e.to_string()))??;
-        let (tenant, account, _owner) = self.store.sign_up(input.slug.trim(), company, key, &email, &hash).await?;
-        self.store
-            .scoped(&tenant.id)
-            .audit(
-                &format!("account:{email}"),
-                "tenant.signed_up",
-                Some(&tenant.slug),
-                json!({"name": company}),
-                Some(ip),
-            )
-            .await?;
+        let replaced = match &earlier {
+            Some(a) => match self.store.discard_pending_signup(&a.id).await {
+                Ok(slugs) => slugs,
+                // Verified or discarded meanwhile: nothing to replace.
+                Err(latchkey_store::StoreError::NotFound) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            },
+            None => Vec::new(),
+        };
+        let (tenant, account, _owner) = self.store.sign_up(slug, company, key, &email, &hash).await?;
+        let scoped = self.store.scoped(&tenant.id);
+        let actor = format!("account:{email}");
+        scoped.audit(&actor, "tenant.signed_up", Some(&tenant.slug), json!({"name": company}), Some(ip)).await?;
+        if earlier.is_some() {
+            scoped
+                .audit(&actor, "signup.replaced", Some(&tenant.slug), json!({"replaced_tenants": replaced}), Some(ip))
+                .await?;
+        }
         // The tenant exists now; a failed mail is reported but the owner can ask for another.
         if let Err(e) = self.send_verification(&account).await {
             tracing::warn!(error = %e, "verification mail not sent");
         }
         Ok((tenant, account))
+    }
+
+    /// Discards signups nobody verified within a day (`VERIFY_TTL`, the link's lifetime) before
+    /// `now`, freeing their slugs and addresses; how many.
+    pub async fn prune_expired_signups(&self, now: i64) -> ServiceResult<usize> {
+        let cutoff = now - VERIFY_TTL.as_secs() as i64;
+        let mut n = 0;
+        for id in self.store.expired_pending_signups(cutoff).await? {
+            match self.store.discard_pending_signup(&id).await {
+                Ok(slugs) => {
+                    tracing::info!(account_id = %id, tenants = ?slugs, "expired signup discarded");
+                    n += 1;
+                }
+                Err(latchkey_store::StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(n)
     }
 
     /// A single-use dashboard link to `path` carrying a fresh token; the KV store keeps only the
@@ -223,23 +269,44 @@ impl AuthServer {
         Ok(())
     }
 
-    /// Redeems a verification link: the account is verified and the tenants it owns become active.
-    pub async fn verify_email(&self, token: &str) -> ServiceResult<Account> {
+    /// What a verification link is for (the address and the tenants it activates), without spending
+    /// it: opening the link (or a mail scanner fetching it) only shows the form whose POST verifies.
+    pub async fn verification_info(&self, token: &str) -> ServiceResult<VerificationInfo> {
+        let gone = || invalid("this verification link is invalid, used or expired; ask for a new one");
+        let id =
+            self.kv.get(&kv_key("verify", token)).await?.and_then(|b| String::from_utf8(b).ok()).ok_or_else(gone)?;
+        match self.store.account(&id).await? {
+            Some(a) if !a.email_verified => {
+                Ok(VerificationInfo { tenants: self.store.pending_signup_slugs(&a.id).await?, email: a.email })
+            }
+            _ => Err(gone()),
+        }
+    }
+
+    /// Verifies an address: the explicit POST from the page the link opens. The owner of the address
+    /// chooses the account's password here (the one typed at signup, or another), so an account
+    /// never keeps a password its owner did not choose; the tenants it owns become active. A weak
+    /// password is refused without spending the link.
+    pub async fn verify_email(&self, token: &str, password: &str, ip: &str) -> ServiceResult<Account> {
+        let email = self.verification_info(token).await?.email;
+        PasswordHasher::check_policy(password)?;
+        let hash = self.hasher.hash(password).await?;
+        // Single use: only the caller that takes the link verifies.
         let id = self.redeem_link("verify", token, "verification").await?;
-        let activated = self.store.verify_account(&id).await?;
+        let activated = match self.store.verify_account(&id, Some(&hash)).await {
+            Ok(t) => t,
+            Err(latchkey_store::StoreError::NotFound) => {
+                return Err(invalid("this verification link is invalid, used or expired; ask for a new one"));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let account = self.store.account(&id).await?.ok_or_else(|| ServiceError::NotFound("account".into()))?;
         for t in &activated {
             if let Some(tenant) = self.store.tenant_by_id(t).await? {
                 self.invalidate(&tenant.slug, t);
                 self.store
                     .scoped(t)
-                    .audit(
-                        &format!("account:{}", account.email),
-                        "tenant.activated",
-                        Some(&tenant.slug),
-                        json!({}),
-                        None,
-                    )
+                    .audit(&format!("account:{email}"), "tenant.activated", Some(&tenant.slug), json!({}), Some(ip))
                     .await?;
             }
         }
@@ -357,7 +424,7 @@ impl AuthServer {
         let id = self.redeem_link("reset", token, "reset").await?;
         let hash = self.hasher.hash(password).await?;
         self.store.set_account_password(&id, &hash).await?;
-        self.store.verify_account(&id).await?;
+        self.store.verify_account(&id, None).await?;
         self.store.account(&id).await?.ok_or_else(|| ServiceError::NotFound("account".into()))
     }
 

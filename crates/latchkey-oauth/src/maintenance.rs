@@ -48,6 +48,8 @@ pub struct MaintenanceReport {
     pub refresh_tokens_pruned: u64,
     pub grants_pruned: u64,
     pub audit_events_pruned: u64,
+    /// Signups nobody verified within a day, discarded (their slugs and addresses are free again).
+    pub signups_expired: u64,
     /// Tenants whose upkeep failed this round (logged; retried next round).
     pub failures: u64,
 }
@@ -72,6 +74,13 @@ impl AuthServer {
             }
         };
         let t_now = now();
+        match self.prune_expired_signups(t_now).await {
+            Ok(n) => report.signups_expired += n as u64,
+            Err(e) => {
+                report.failures += 1;
+                tracing::warn!(error = %e, "expired-signup pruning failed");
+            }
+        }
         for tenant in tenants {
             if let Some(every) = policy.key_rotation
                 && let Err(e) =

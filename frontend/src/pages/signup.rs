@@ -1,7 +1,7 @@
 //! `/admin/signup` and `/admin/verify`.
 use leptos::prelude::*;
 
-use crate::api::{ResendVerification, SignUp, check_slug, verify_email};
+use crate::api::{ResendVerification, SignUp, VerifyEmail, check_slug, verification_info};
 use crate::components::{clean, outcome};
 use crate::pages::query;
 
@@ -72,20 +72,34 @@ pub fn Signup() -> impl IntoView {
     }
 }
 
+/// Opening the mailed link shows this form and changes nothing (mail scanners open links); its POST
+/// verifies, with the password the address's owner chooses.
 #[component]
 pub fn Verify() -> impl IntoView {
     let token = query("token");
-    let result = Resource::new(move || token.get(), verify_email);
+    let info = Resource::new(move || token.get(), verification_info);
+    let verify = ServerAction::<VerifyEmail>::new();
     let resend = ServerAction::<ResendVerification>::new();
     view! {
         <main class="narrow">
             <h1>"Verify your email"</h1>
             <section class="card">
                 <Suspense fallback=|| view! { <p>"Checking your link…"</p> }>
-                    {move || result.get().map(|r| match r {
-                        Ok(email) => view! {
-                            <p class="ok" role="status">{format!("{email} is verified and your tenant is active.")}</p>
-                            <p><a href="/admin/login">"Sign in"</a></p>
+                    {move || info.get().map(|r| match r {
+                        Ok((email, tenants)) => view! {
+                            <p>{format!("Verify {email} and activate the tenant {}.", tenants.join(", "))}</p>
+                            <p class="hint">"If you did not sign up for this, close this page: nothing happens until you submit the form."</p>
+                            <ActionForm action=verify>
+                                <input type="hidden" name="token" value=token.get_untracked() />
+                                <label for="password">"Your password"</label>
+                                <input id="password" name="password" type="password" minlength="10" required
+                                    autocomplete="new-password" aria-describedby="verify-hint" />
+                                <p class="hint" id="verify-hint">
+                                    "The one you chose when signing up, or a new one: whatever you type here becomes the account's password."
+                                </p>
+                                <button type="submit">"Verify and activate"</button>
+                            </ActionForm>
+                            {outcome(verify.value(), |_| ())}
                         }.into_any(),
                         Err(e) => view! {
                             <p class="error" role="alert">{clean(&e)}</p>

@@ -50,6 +50,26 @@ pub(super) async fn insert_account<C: sea_orm::ConnectionTrait>(
     Ok(account_record(m))
 }
 
+/// The pending tenants `account_id` owns.
+async fn pending_tenants_owned<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+) -> Result<Vec<tenant::Model>, StoreError> {
+    let owned: Vec<String> = tenant_member::Entity::find()
+        .filter(tenant_member::Column::AccountId.eq(account_id))
+        .filter(tenant_member::Column::Role.eq(Role::Owner.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.tenant_id)
+        .collect();
+    Ok(tenant::Entity::find()
+        .filter(tenant::Column::Id.is_in(owned))
+        .filter(tenant::Column::Status.eq(TenantStatus::Pending.as_str()))
+        .all(db)
+        .await?)
+}
+
 impl Store {
     /// Self-signup: a pending tenant, its first signing key, an unverified account and its owner
     /// membership, all or nothing.
@@ -116,39 +136,74 @@ impl Store {
     }
 
     /// Marks the account verified and activates every pending tenant it owns, in one transaction.
-    pub async fn verify_account(&self, account_id: &str) -> Result<Vec<TenantId>, StoreError> {
+    /// With `new_password_hash`, the account's password becomes that one (and every session ends):
+    /// whoever verifies the address chooses the password, not whoever typed it at signup.
+    pub async fn verify_account(
+        &self,
+        account_id: &str,
+        new_password_hash: Option<&str>,
+    ) -> Result<Vec<TenantId>, StoreError> {
         let txn = self.writer().begin().await?;
-        let r = account::Entity::update_many()
-            .col_expr(account::Column::EmailVerified, Expr::value(true))
-            .filter(account::Column::Id.eq(account_id))
-            .exec(&txn)
-            .await?;
+        let mut update = account::Entity::update_many().col_expr(account::Column::EmailVerified, Expr::value(true));
+        if let Some(hash) = new_password_hash {
+            update = update
+                .col_expr(account::Column::PasswordHash, Expr::value(hash))
+                .col_expr(account::Column::SessionEpoch, Expr::col(account::Column::SessionEpoch).add(1));
+        }
+        let r = update.filter(account::Column::Id.eq(account_id)).exec(&txn).await?;
         if r.rows_affected == 0 {
             return Err(StoreError::NotFound);
         }
-        let owned: Vec<String> = tenant_member::Entity::find()
-            .filter(tenant_member::Column::AccountId.eq(account_id))
-            .filter(tenant_member::Column::Role.eq(Role::Owner.as_str()))
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|m| m.tenant_id)
-            .collect();
-        let pending = tenant::Entity::find()
-            .filter(tenant::Column::Id.is_in(owned))
-            .filter(tenant::Column::Status.eq(TenantStatus::Pending.as_str()))
-            .all(&txn)
-            .await?;
-        let ids: Vec<String> = pending.into_iter().map(|t| t.id).collect();
+        let ids = pending_tenants_owned(&txn, account_id).await?;
         if !ids.is_empty() {
             tenant::Entity::update_many()
                 .col_expr(tenant::Column::Status, Expr::value(TenantStatus::Active.as_str()))
-                .filter(tenant::Column::Id.is_in(ids.clone()))
+                .filter(tenant::Column::Id.is_in(ids.iter().map(|t| t.id.clone())))
                 .exec(&txn)
                 .await?;
         }
         txn.commit().await?;
-        Ok(ids.into_iter().map(TenantId::new).collect())
+        Ok(ids.into_iter().map(|t| TenantId::new(t.id)).collect())
+    }
+
+    /// The slugs of the pending tenants an unverified account owns: what its signup holds.
+    pub async fn pending_signup_slugs(&self, account_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(pending_tenants_owned(self.db(), account_id).await?.into_iter().map(|t| t.slug).collect())
+    }
+
+    /// Discards an unverified signup: the account and the pending tenants it owns (their keys and
+    /// memberships go with them by cascade), all or nothing; returns the discarded tenants' slugs.
+    /// A verified account is left alone (`NotFound`), so this never deletes a live account or an
+    /// active tenant.
+    pub async fn discard_pending_signup(&self, account_id: &str) -> Result<Vec<String>, StoreError> {
+        let txn = self.writer().begin().await?;
+        let Some(acc) = account::Entity::find_by_id(account_id).one(&txn).await? else {
+            return Err(StoreError::NotFound);
+        };
+        if acc.email_verified {
+            return Err(StoreError::NotFound);
+        }
+        let pending = pending_tenants_owned(&txn, account_id).await?;
+        tenant::Entity::delete_many()
+            .filter(tenant::Column::Id.is_in(pending.iter().map(|t| t.id.clone())))
+            .filter(tenant::Column::Status.eq(TenantStatus::Pending.as_str()))
+            .exec(&txn)
+            .await?;
+        account::Entity::delete_by_id(account_id).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(pending.into_iter().map(|t| t.slug).collect())
+    }
+
+    /// Unverified accounts created before `cutoff` (unix seconds): signups nobody confirmed.
+    pub async fn expired_pending_signups(&self, cutoff: i64) -> Result<Vec<String>, StoreError> {
+        Ok(account::Entity::find()
+            .filter(account::Column::EmailVerified.eq(false))
+            .filter(account::Column::CreatedAt.lt(cutoff))
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|a| a.id)
+            .collect())
     }
 
     /// Sets a new password and ends every session (the epoch moves).
