@@ -141,7 +141,74 @@ async fn signup_verify_invite_and_roles(backend: Backend) {
     app.cleanup().await;
 }
 
-on_both_backends!(signup_verify_invite_and_roles, a_signup_cannot_hold_someone_elses_address);
+on_both_backends!(
+    signup_verify_invite_and_roles,
+    a_signup_cannot_hold_someone_elses_address,
+    operators_and_members_never_shadow_each_other
+);
+
+/// Operator shadowing: a sign-up with an operator's address (in any letter case) used to shadow the
+/// operator at sign-in. Operators' addresses are refused at sign-up and invitation, and where an
+/// operator and an account share an address, the password decides who signs in.
+async fn operators_and_members_never_shadow_each_other(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let local = unique("root");
+    let operator = app.auth.create_operator(&format!("{local}@Example.COM"), "operator password 1").await.expect("op");
+    assert_eq!(operator.email, format!("{local}@example.com"), "stored normalised");
+    let shouted = format!("{}@EXAMPLE.com", local.to_uppercase());
+
+    // A sign-up with the operator's address, in another case: nothing is created.
+    let slug = format!("co{}", &unique("")[..10]);
+    let input = SignupInput {
+        company: "Shadow".into(),
+        slug: slug.clone(),
+        email: shouted.clone(),
+        password: "stranger's password 1".into(),
+    };
+    assert!(app.auth.sign_up(input, "192.0.2.9").await.is_err());
+    assert!(app.auth.store.account_by_email(&operator.email).await.expect("q").is_none());
+    assert!(app.auth.store.tenant_by_slug(&slug).await.expect("q").is_none());
+    let (_, s) = app.auth.dashboard_sign_in(&shouted, "operator password 1", "127.0.0.1").await.expect("operator");
+    assert_eq!(s.kind, latchkey_oauth::accounts::SessionKind::Operator);
+
+    // An account with the same address (data from before this check, or an operator created for a
+    // member's address), even an unverified one, never locks the operator out; nor the reverse.
+    let hasher = latchkey_oauth::password::PasswordHasher::new().expect("hasher");
+    let hash = hasher.hash("member password 1").await.expect("hash");
+    let acc = app.auth.store.create_account(&shouted, &hash, false).await.expect("account");
+    let (_, s) = app.auth.dashboard_sign_in(&operator.email, "operator password 1", "127.0.0.1").await.expect("op");
+    assert_eq!(s.kind, latchkey_oauth::accounts::SessionKind::Operator, "the unverified account shadows nothing");
+    assert!(matches!(
+        app.auth.dashboard_sign_in(&operator.email, "member password 1", "127.0.0.1").await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    app.auth.store.verify_account(&acc.id, None).await.expect("verify");
+    let (_, s) = app.auth.dashboard_sign_in(&shouted, "member password 1", "127.0.0.1").await.expect("member");
+    assert_eq!((s.kind, s.subject_id), (latchkey_oauth::accounts::SessionKind::Account, acc.id.clone()));
+    let (_, s) = app.auth.dashboard_sign_in(&operator.email, "operator password 1", "127.0.0.1").await.expect("op");
+    assert_eq!(s.kind, latchkey_oauth::accounts::SessionKind::Operator);
+    assert!(matches!(
+        app.auth.dashboard_sign_in(&operator.email, "neither password", "127.0.0.1").await,
+        Err(ServiceError::Unauthorized(_))
+    ));
+    // An operator id typed as the address signs nobody in.
+    assert!(app.auth.dashboard_sign_in(&operator.id, "operator password 1", "127.0.0.1").await.is_err());
+
+    // An invitation to another operator's address cannot create a member account for it.
+    let other_local = unique("ops");
+    app.auth.create_operator(&format!("{other_local}@example.com"), "operator password 2").await.expect("op2");
+    let f = app.fixture(latchkey_core::client_auth::ClientAuthMethod::ClientSecretBasic).await;
+    let owner_access = app.auth.access(&s.actor(None), &f.slug).await.expect("operator access");
+    let invited = format!("{}@Example.com", other_local.to_uppercase());
+    app.auth.invite_member(&owner_access, &invited, Role::Admin).await.expect("invite");
+    let token = mailed_token(&app.data_dir, &invited.to_lowercase(), "/invitation");
+    assert!(matches!(
+        app.auth.accept_invitation(&token, "stranger's password 1").await,
+        Err(ServiceError::Conflict(_))
+    ));
+    assert!(app.auth.store.account_by_email(&invited).await.expect("q").is_none());
+    app.cleanup().await;
+}
 
 /// Pre-hijack: a stranger signs up with the owner's address and a password of their choosing. A mail
 /// scanner (or the owner) opening the link verifies nothing; the owner verifies with a POST in which

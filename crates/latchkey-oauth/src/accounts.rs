@@ -132,6 +132,12 @@ impl AuthServer {
         Ok(())
     }
 
+    /// The operator with this address (not an operator id typed into the email field).
+    async fn operator_by_email(&self, email: &str) -> ServiceResult<Option<latchkey_store::records::Operator>> {
+        let email = email.trim().to_lowercase();
+        Ok(self.store.operator(&email).await?.filter(|o| o.email == email))
+    }
+
     /// Whether `slug` can be signed up for: `Ok` or the reason it cannot.
     pub async fn slug_available(&self, s: &str) -> ServiceResult<Result<(), String>> {
         if let Err(e) = slug::validate_slug(s) {
@@ -157,6 +163,10 @@ impl AuthServer {
         PasswordHasher::check_policy(&input.password)?;
         self.hourly_limit(&format!("signup:ip:{ip}"), SIGNUPS_PER_IP_HOUR).await?;
         self.prune_expired_signups(latchkey_store::now()).await?;
+        // An operator's address never becomes a member account too.
+        if self.operator_by_email(&email).await?.is_some() {
+            return Err(ServiceError::Conflict(format!("an account with email '{email}' already exists")));
+        }
         let earlier = self.store.account_by_email(&email).await?.filter(|a| !a.email_verified);
         let earlier_slugs = match &earlier {
             Some(a) => self.store.pending_signup_slugs(&a.id).await?,
@@ -329,40 +339,52 @@ impl AuthServer {
         if let Some(wait) = self.login_blocked(&acct_key, &ip_key).await? {
             return Err(ServiceError::RateLimited { retry_after: wait as u64 });
         }
-        let account = if email.len() <= 320 { self.store.account_by_email(&email).await? } else { None };
-        let operator = match account {
-            Some(_) => None,
-            None if email.len() <= 320 => self.store.operator(&email).await?,
-            None => None,
+        let (account, operator) = if email.len() <= 320 {
+            (self.store.account_by_email(&email).await?, self.operator_by_email(&email).await?)
+        } else {
+            (None, None)
         };
-        let hash =
-            account.as_ref().map(|a| a.password_hash.as_str()).or(operator.as_ref().map(|o| o.password_hash.as_str()));
-        if !self.hasher.verify(password, hash).await? {
-            self.kv.incr(&acct_key, self.config.login_window).await?;
-            self.kv.incr(&ip_key, self.config.login_window).await?;
-            return Err(ServiceError::Unauthorized("the email or password is not correct".into()));
-        }
-        let session = match (account, operator) {
-            (Some(a), _) if !a.email_verified => {
-                return Err(ServiceError::Forbidden(
-                    "verify your email first: use the link we sent, or ask for a new one".into(),
-                ));
+        // An operator and an account with the same address (sign-ups refuse operators' addresses,
+        // but an operator may be created for a member's address) never shadow each other: the
+        // password decides which one signs in, the operator's checked first.
+        let operator = match operator {
+            Some(o) if self.hasher.verify(password, Some(&o.password_hash)).await? => Some(o),
+            _ => None,
+        };
+        let account = match (account, &operator) {
+            (Some(a), None) if self.hasher.verify(password, Some(&a.password_hash)).await? => Some(a),
+            (None, None) => {
+                // The same work as a real check, so the time taken does not tell who exists.
+                self.hasher.verify(password, None).await?;
+                None
             }
-            (Some(a), _) => DashboardSession {
-                kind: SessionKind::Account,
-                subject_id: a.id,
-                email: a.email,
-                epoch: a.session_epoch,
-                csrf: random::token(24)?,
-            },
-            (None, Some(o)) => DashboardSession {
+            _ => None,
+        };
+        let session = match (account, operator) {
+            (_, Some(o)) => DashboardSession {
                 kind: SessionKind::Operator,
                 subject_id: o.id,
                 email: o.email,
                 epoch: 0,
                 csrf: random::token(24)?,
             },
-            (None, None) => return Err(ServiceError::Unauthorized("the email or password is not correct".into())),
+            (Some(a), None) if !a.email_verified => {
+                return Err(ServiceError::Forbidden(
+                    "verify your email first: use the link we sent, or ask for a new one".into(),
+                ));
+            }
+            (Some(a), None) => DashboardSession {
+                kind: SessionKind::Account,
+                subject_id: a.id,
+                email: a.email,
+                epoch: a.session_epoch,
+                csrf: random::token(24)?,
+            },
+            (None, None) => {
+                self.kv.incr(&acct_key, self.config.login_window).await?;
+                self.kv.incr(&ip_key, self.config.login_window).await?;
+                return Err(ServiceError::Unauthorized("the email or password is not correct".into()));
+            }
         };
         let sid = random::secret()?;
         let body = serde_json::to_vec(&session).map_err(|e| ServiceError::internal(e.to_string()))?;
@@ -485,6 +507,11 @@ impl AuthServer {
                     return Err(ServiceError::Unauthorized("the password is not correct".into()));
                 }
                 acc
+            }
+            None if self.operator_by_email(&inv.email).await?.is_some() => {
+                return Err(ServiceError::Conflict(
+                    "this address belongs to a Latchkey operator; ask for an invitation to another address".into(),
+                ));
             }
             None => {
                 PasswordHasher::check_policy(password)?;
