@@ -34,8 +34,8 @@ pub fn mailed_token(data_dir: &Path, to: &str, path: &str) -> String {
     mailed_link_token(data_dir, to, &format!("/admin{path}?token="))
 }
 
-/// The token after `marker` (e.g. `/t/acme/password?token=`) in the newest mail to `to`.
-pub fn mailed_link_token(data_dir: &Path, to: &str, marker: &str) -> String {
+/// The newest mail to `to` in the outbox, decoded.
+pub fn mailed_text(data_dir: &Path, to: &str) -> String {
     let mut mails: Vec<_> = std::fs::read_dir(data_dir.join("outbox"))
         .expect("outbox")
         .filter_map(Result::ok)
@@ -46,7 +46,12 @@ pub fn mailed_link_token(data_dir: &Path, to: &str, marker: &str) -> String {
         })
         .collect();
     mails.sort_by_key(|(m, _)| *m);
-    let (_, text) = mails.last().unwrap_or_else(|| panic!("a mail to {to}"));
+    mails.pop().map(|(_, t)| t).unwrap_or_else(|| panic!("a mail to {to}"))
+}
+
+/// The token after `marker` (e.g. `/t/acme/password?token=`) in the newest mail to `to`.
+pub fn mailed_link_token(data_dir: &Path, to: &str, marker: &str) -> String {
+    let text = mailed_text(data_dir, to);
     let start = text.find(marker).unwrap_or_else(|| panic!("a {marker} link in:\n{text}"));
     let rest = &text[start + marker.len()..];
     rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
@@ -62,7 +67,8 @@ async fn signup_verify_invite_and_roles(backend: Backend) {
         email: owner.clone(),
         password: PASSWORD.into(),
     };
-    let (tenant, _) = app.auth.sign_up(input(), "127.0.0.1").await.expect("signup");
+    app.auth.sign_up(input(), "127.0.0.1").await.expect("signup");
+    let tenant = app.auth.store.tenant_by_slug(&slug).await.expect("q").expect("pending tenant");
     assert_eq!(tenant.status.as_str(), "pending");
     assert!(app.auth.slug_available(&slug).await.expect("check").is_err(), "slug now taken");
     let other = SignupInput { email: format!("{}@example.com", unique("other")), ..input() };
@@ -165,8 +171,9 @@ async fn operators_and_members_never_shadow_each_other(backend: Backend) {
         email: shouted.clone(),
         password: "stranger's password 1".into(),
     };
-    assert!(app.auth.sign_up(input, "192.0.2.9").await.is_err());
+    app.auth.sign_up(input, "192.0.2.9").await.expect("the same answer as for any address");
     assert!(app.auth.store.account_by_email(&operator.email).await.expect("q").is_none());
+    assert!(mailed_text(&app.data_dir, &operator.email).contains("Someone tried to sign up"));
     assert!(app.auth.store.tenant_by_slug(&slug).await.expect("q").is_none());
     let (_, s) = app.auth.dashboard_sign_in(&shouted, "operator password 1", "127.0.0.1").await.expect("operator");
     assert_eq!(s.kind, latchkey_oauth::accounts::SessionKind::Operator);
@@ -225,11 +232,13 @@ async fn a_signup_cannot_hold_someone_elses_address(backend: Backend) {
     };
     let slug = format!("co{}", &unique("")[..10]);
     let stranger_password = "stranger's password 1";
-    let (first, _) = app.auth.sign_up(signup(&slug, stranger_password), "192.0.2.7").await.expect("signup");
+    app.auth.sign_up(signup(&slug, stranger_password), "192.0.2.7").await.expect("signup");
+    let first = app.auth.store.tenant_by_slug(&slug).await.expect("q").expect("first");
     let first_token = mailed_token(&app.data_dir, &victim, "/verify");
 
     // The owner signs up too: the stranger's signup is replaced, its link void, even its slug reusable.
-    let (second, _) = app.auth.sign_up(signup(&slug, PASSWORD), "127.0.0.1").await.expect("replaces");
+    app.auth.sign_up(signup(&slug, PASSWORD), "127.0.0.1").await.expect("replaces");
+    let second = app.auth.store.tenant_by_slug(&slug).await.expect("q").expect("second");
     assert_ne!(first.id, second.id);
     assert!(app.auth.verification_info(&first_token).await.is_err(), "the replaced signup's link is void");
     assert!(app.auth.verify_email(&first_token, stranger_password, "192.0.2.7").await.is_err());
@@ -265,9 +274,13 @@ async fn a_signup_cannot_hold_someone_elses_address(backend: Backend) {
     app.auth.dashboard_sign_in(&victim, PASSWORD, "127.0.0.1").await.expect("the owner signs in");
     let r = server_client().get(app.url(&format!("/t/{slug3}/.well-known/openid-configuration"))).send().await;
     assert_eq!(r.expect("get").status().as_u16(), 200, "the tenant is active");
-    // A verified account is never replaced by a signup.
-    let again = SignupInput { slug: format!("co{}", &unique("")[..10]), ..signup(&slug, stranger_password) };
-    assert!(app.auth.sign_up(again, "192.0.2.7").await.is_err());
+    // A verified account is never replaced by a signup, and sign-up does not say it exists: the same
+    // answer as for a new address, nothing created, and the owner is told by mail instead.
+    let slug5 = format!("co{}", &unique("")[..10]);
+    let again = SignupInput { slug: slug5.clone(), ..signup(&slug, stranger_password) };
+    app.auth.sign_up(again, "192.0.2.7").await.expect("the same answer as a new address");
+    assert!(app.auth.store.tenant_by_slug(&slug5).await.expect("q").is_none(), "nothing was created");
+    assert!(mailed_text(&app.data_dir, &victim).contains("Someone tried to sign up"), "the owner is told");
     app.auth.dashboard_sign_in(&victim, PASSWORD, "127.0.0.1").await.expect("still the owner's");
 
     // Pending signups expire after a day, freeing the slug and the address.
@@ -275,7 +288,8 @@ async fn a_signup_cannot_hold_someone_elses_address(backend: Backend) {
     let slug4 = format!("co{}", &unique("")[..10]);
     let input =
         SignupInput { company: "Late".into(), slug: slug4.clone(), email: late.clone(), password: PASSWORD.into() };
-    let (pending, _) = app.auth.sign_up(input, "127.0.0.1").await.expect("signup");
+    app.auth.sign_up(input, "127.0.0.1").await.expect("signup");
+    let pending = app.auth.store.tenant_by_slug(&slug4).await.expect("q").expect("pending");
     let late_token = mailed_token(&app.data_dir, &late, "/verify");
     assert_eq!(app.auth.prune_expired_signups(latchkey_store::now()).await.expect("prune"), 0, "not yet");
     let tomorrow = latchkey_store::now() + 24 * 3600 + 60;

@@ -6,7 +6,7 @@ use latchkey_core::hashing::secret_hash;
 use latchkey_core::role::Role;
 use latchkey_core::slug;
 use latchkey_mail::Email;
-use latchkey_store::records::{Account, Member, Tenant};
+use latchkey_store::records::{Account, Member};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
@@ -153,7 +153,11 @@ impl AuthServer {
     /// for an address whose earlier signup is still unverified replaces it: the earlier pending
     /// tenant and account are discarded and their link stops working, so a stranger's signup never
     /// holds someone else's address. Unverified signups expire after 24 hours.
-    pub async fn sign_up(&self, input: SignupInput, ip: &str) -> ServiceResult<(Tenant, Account)> {
+    ///
+    /// The answer is the same for every address (a taken slug is public anyway): for an address
+    /// that already has an account, or is an operator's, nothing is created and its owner is mailed
+    /// that someone tried, so sign-up cannot tell anyone who has an account.
+    pub async fn sign_up(&self, input: SignupInput, ip: &str) -> ServiceResult<()> {
         let company = input.company.trim();
         if company.is_empty() || company.len() > 200 {
             return Err(invalid("company name must be 1-200 characters"));
@@ -163,11 +167,11 @@ impl AuthServer {
         PasswordHasher::check_policy(&input.password)?;
         self.hourly_limit(&format!("signup:ip:{ip}"), SIGNUPS_PER_IP_HOUR).await?;
         self.prune_expired_signups(latchkey_store::now()).await?;
+        let existing = self.store.account_by_email(&email).await?;
         // An operator's address never becomes a member account too.
-        if self.operator_by_email(&email).await?.is_some() {
-            return Err(ServiceError::Conflict(format!("an account with email '{email}' already exists")));
-        }
-        let earlier = self.store.account_by_email(&email).await?.filter(|a| !a.email_verified);
+        let taken =
+            existing.as_ref().is_some_and(|a| a.email_verified) || self.operator_by_email(&email).await?.is_some();
+        let earlier = existing.filter(|a| !a.email_verified);
         let earlier_slugs = match &earlier {
             Some(a) => self.store.pending_signup_slugs(&a.id).await?,
             None => Vec::new(),
@@ -178,9 +182,14 @@ impl AuthServer {
         {
             return Err(ServiceError::Conflict(reason));
         }
+        // The same work whoever the address belongs to, so the time taken tells no more than the answer.
         let hash = self.hasher.hash(&input.password).await?;
         let key =
             tokio::task::spawn_blocking(generate_rs256).await.map_err(|e| ServiceError::internal(e.to_string()))??;
+        if taken {
+            self.mail_signup_attempt(&email).await;
+            return Ok(());
+        }
         let replaced = match &earlier {
             Some(a) => match self.store.discard_pending_signup(&a.id).await {
                 Ok(slugs) => slugs,
@@ -203,7 +212,31 @@ impl AuthServer {
         if let Err(e) = self.send_verification(&account).await {
             tracing::warn!(error = %e, "verification mail not sent");
         }
-        Ok((tenant, account))
+        Ok(())
+    }
+
+    /// What the owner of an address that already has an account gets instead of a second account.
+    /// Within the address's mail quota only; past it (or if mail fails) nothing is sent, and the
+    /// sign-up's answer is the same either way.
+    async fn mail_signup_attempt(&self, email: &str) {
+        if self.hourly_limit(&format!("mail:addr:{}", secret_hash(email)), MAILS_PER_ADDRESS_HOUR).await.is_err() {
+            return;
+        }
+        let (login, reset) = (self.dashboard_url("/login"), self.dashboard_url("/reset"));
+        let sent = self
+            .send_mail(
+                email,
+                "Someone tried to sign up for Latchkey with your address",
+                format!(
+                    "Someone (perhaps you) tried to create a Latchkey tenant with this address, which already \
+                     has an account. Nothing was created.\n\nSign in: {login}\nForgot your password? {reset}\n\n\
+                     If it was not you, you can ignore this mail.\n"
+                ),
+            )
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "sign-up attempt mail not sent");
+        }
     }
 
     /// Discards signups nobody verified within a day (`VERIFY_TTL`, the link's lifetime) before
