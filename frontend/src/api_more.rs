@@ -122,8 +122,9 @@ pub async fn invitation_info(token: String) -> Result<InvitationRow, ServerFnErr
 #[server(prefix = "/admin/fn")]
 pub async fn accept_invitation(token: String, password: String) -> Result<String, ServerFnError> {
     let c = ctx()?;
-    check_origin(&c, &request().await?)?;
-    let m = c.auth.accept_invitation(&token, &password).await.map_err(err)?;
+    let req = request().await?;
+    check_origin(&c, &req)?;
+    let m = c.auth.accept_invitation(&token, &password, &client_ip(&req, c.trust_proxy)).await.map_err(err)?;
     Ok(format!("You joined as {}. Sign in to continue.", m.role))
 }
 

@@ -101,8 +101,8 @@ async fn signup_verify_invite_and_roles(backend: Backend) {
     let invite = mailed_token(&app.data_dir, &viewer, "/invitation");
     let info = app.auth.invitation_info(&invite).await.expect("info");
     assert_eq!((info.role, info.account_exists), (Role::Viewer, false));
-    app.auth.accept_invitation(&invite, PASSWORD).await.expect("accepted");
-    assert!(app.auth.accept_invitation(&invite, PASSWORD).await.is_err(), "invitations work once");
+    app.auth.accept_invitation(&invite, PASSWORD, "127.0.0.1").await.expect("accepted");
+    assert!(app.auth.accept_invitation(&invite, PASSWORD, "127.0.0.1").await.is_err(), "invitations work once");
     let (_, vs) = app.auth.dashboard_sign_in(&viewer, PASSWORD, "127.0.0.1").await.expect("viewer signs in");
     let va = app.auth.access(&vs.actor(None), &slug).await.expect("viewer access");
     assert_eq!(va.role, Role::Viewer);
@@ -210,7 +210,7 @@ async fn operators_and_members_never_shadow_each_other(backend: Backend) {
     app.auth.invite_member(&owner_access, &invited, Role::Admin).await.expect("invite");
     let token = mailed_token(&app.data_dir, &invited.to_lowercase(), "/invitation");
     assert!(matches!(
-        app.auth.accept_invitation(&token, "stranger's password 1").await,
+        app.auth.accept_invitation(&token, "stranger's password 1", "192.0.2.9").await,
         Err(ServiceError::Conflict(_))
     ));
     assert!(app.auth.store.account_by_email(&invited).await.expect("q").is_none());

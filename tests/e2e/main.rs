@@ -31,6 +31,7 @@ mod crash;
 mod errors;
 mod federation;
 mod flow;
+mod guessing;
 mod isolation;
 mod logs;
 mod maintenance;

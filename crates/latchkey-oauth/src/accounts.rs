@@ -367,9 +367,8 @@ impl AuthServer {
         if email.is_empty() || password.is_empty() {
             return Err(invalid("enter your email and password"));
         }
-        let acct_key = format!("rl:dash:acct:{}", secret_hash(&email));
-        let ip_key = format!("rl:dash:ip:{ip}");
-        if let Some(wait) = self.login_blocked(&acct_key, &ip_key).await? {
+        let door = crate::throttle::Door::Dashboard;
+        if let Some(wait) = self.login_wait(door, &email, ip).await? {
             return Err(ServiceError::RateLimited { retry_after: wait as u64 });
         }
         let (account, operator) = if email.len() <= 320 {
@@ -414,11 +413,11 @@ impl AuthServer {
                 csrf: random::token(24)?,
             },
             (None, None) => {
-                self.kv.incr(&acct_key, self.config.login_window).await?;
-                self.kv.incr(&ip_key, self.config.login_window).await?;
+                self.login_failed(door, &email, ip).await?;
                 return Err(ServiceError::Unauthorized("the email or password is not correct".into()));
             }
         };
+        self.login_succeeded(door, &email, ip).await?;
         let sid = random::secret()?;
         let body = serde_json::to_vec(&session).map_err(|e| ServiceError::internal(e.to_string()))?;
         self.kv.set(&kv_key("session", &sid), &body, DASHBOARD_SESSION_TTL).await?;
@@ -532,13 +531,20 @@ impl AuthServer {
 
     /// Accepts an invitation: with an existing account its password must match; otherwise `password`
     /// becomes the new account's (verified: the mail reached its owner).
-    pub async fn accept_invitation(&self, token: &str, password: &str) -> ServiceResult<Member> {
+    pub async fn accept_invitation(&self, token: &str, password: &str, ip: &str) -> ServiceResult<Member> {
         let inv = self.invitation(token).await?;
         let account = match self.store.account_by_email(&inv.email).await? {
             Some(acc) => {
+                // The same throttle as dashboard sign-in: an invitation link is no way around it.
+                let door = crate::throttle::Door::Dashboard;
+                if let Some(wait) = self.login_wait(door, &acc.email, ip).await? {
+                    return Err(ServiceError::RateLimited { retry_after: wait as u64 });
+                }
                 if !self.hasher.verify(password, Some(&acc.password_hash)).await? {
+                    self.login_failed(door, &acc.email, ip).await?;
                     return Err(ServiceError::Unauthorized("the password is not correct".into()));
                 }
+                self.login_succeeded(door, &acc.email, ip).await?;
                 acc
             }
             None if self.operator_by_email(&inv.email).await?.is_some() => {
@@ -565,7 +571,7 @@ impl AuthServer {
                 "member.joined",
                 Some(&account.email),
                 json!({"role": inv.role, "invited_by": inv.invited_by}),
-                None,
+                Some(ip),
             )
             .await?;
         Ok(member)

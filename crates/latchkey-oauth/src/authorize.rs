@@ -258,12 +258,11 @@ impl AuthServer {
         if email.is_empty() || password.is_empty() {
             return Ok(fail(flow, "Enter your email and password.".into(), 400));
         }
-        let acct_key = format!("rl:login:acct:{}:{}", t.id(), secret_hash(&email.to_lowercase()));
-        let ip_key = format!("rl:login:ip:{}:{}", t.id(), ip);
-        if let Some(wait) = self.login_blocked(&acct_key, &ip_key).await? {
+        let door = crate::throttle::Door::EndUser(t.id());
+        if let Some(wait) = self.login_wait(door, email, ip).await? {
             return Ok(fail(
                 flow,
-                format!("Too many failed sign-in attempts. Try again in {} minutes.", (wait + 59) / 60),
+                format!("Too many failed sign-in attempts. Try again in {}.", crate::throttle::try_again_in(wait)),
                 429,
             ));
         }
@@ -272,8 +271,7 @@ impl AuthServer {
         let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
         let ok = self.hasher.verify(password, hash).await? && user.as_ref().is_some_and(|u| !u.disabled);
         let Some(user) = user.filter(|_| ok) else {
-            self.kv.incr(&acct_key, self.config.login_window).await?;
-            self.kv.incr(&ip_key, self.config.login_window).await?;
+            self.login_failed(door, email, ip).await?;
             scoped
                 .audit(
                     "anonymous",
@@ -285,6 +283,7 @@ impl AuthServer {
                 .await?;
             return Ok(fail(flow, "The email or password is not correct.".into(), 401));
         };
+        self.login_succeeded(door, email, ip).await?;
         scoped.audit(&format!("user:{}", user.id), "login.succeeded", None, serde_json::json!({}), Some(ip)).await?;
         self.complete_sign_in(t, flow, user.id).await
     }
@@ -310,25 +309,6 @@ impl AuthServer {
             None => expired_flow(),
         };
         Ok(StepOutcome { step, new_session: Some(sid) })
-    }
-
-    /// Seconds to wait if either counter is over its limit.
-    pub(crate) async fn login_blocked(&self, acct_key: &str, ip_key: &str) -> ServiceResult<Option<i64>> {
-        for (key, limit) in
-            [(acct_key, self.config.login_failures_per_account), (ip_key, self.config.login_failures_per_ip)]
-        {
-            let count = self
-                .kv
-                .get(key)
-                .await?
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| s.parse::<i64>().ok())
-                .unwrap_or(0);
-            if count >= limit {
-                return Ok(Some(self.kv.ttl(key).await?.unwrap_or(60).max(1)));
-            }
-        }
-        Ok(None)
     }
 
     async fn flow_client(&self, t: &TenantCtx, flow: &Flow) -> ServiceResult<Option<Client>> {

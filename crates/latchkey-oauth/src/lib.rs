@@ -19,6 +19,7 @@ pub mod manage;
 pub mod password;
 pub mod random;
 pub mod revoke;
+mod throttle;
 pub mod token;
 pub mod tokens;
 pub mod upstream_identity;
@@ -46,8 +47,10 @@ pub struct AuthConfig {
     pub flow_ttl: Duration,
     pub session_ttl: Duration,
     pub id_token_ttl: i64,
-    /// Failed logins allowed per account, and per client IP, in `login_window`.
-    pub login_failures_per_account: i64,
+    /// Failed sign-ins one client address may make on one account before each further failure makes
+    /// that pair wait (1 s, doubling), and failures one address may make across accounts, in
+    /// `login_window` (see throttle.rs).
+    pub login_free_failures: i64,
     pub login_failures_per_ip: i64,
     pub login_window: Duration,
     /// How long tenant and key lookups may be served from memory. Short, because the CLI and other
@@ -68,7 +71,7 @@ impl AuthConfig {
             flow_ttl: Duration::from_secs(1800),
             session_ttl: Duration::from_secs(8 * 3600),
             id_token_ttl: 3600,
-            login_failures_per_account: 10,
+            login_free_failures: 5,
             login_failures_per_ip: 50,
             login_window: Duration::from_secs(900),
             cache_ttl: Duration::from_secs(5),

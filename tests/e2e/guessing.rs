@@ -1,0 +1,150 @@
+//! Password guessing cannot lock anyone out: failures count per (account, client address) with
+//! growing delays, plus a per-address limit across accounts. Ten wrong passwords from one address
+//! used to lock an end user or a dashboard member for fifteen minutes from everywhere; and accepting
+//! an invitation checked an existing account's password with no limit at all.
+use latchkey_core::client_auth::ClientAuthMethod;
+use latchkey_core::role::Role;
+use latchkey_oauth::ServiceError;
+use reqwest::StatusCode;
+
+use crate::accounts::mailed_token;
+use crate::helpers::*;
+
+const ATTACKER: &str = "192.0.2.66";
+const OWNER: &str = "198.51.100.7";
+
+on_both_backends!(guessing_never_locks_the_owner_out);
+
+async fn guessing_never_locks_the_owner_out(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.trust_proxy = true).await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+
+    // End users' sign-in page: the attacker guesses until the page makes them wait; a wait applies
+    // even to the right password from that address, but the owner, elsewhere, signs in at once.
+    let attacker = browser();
+    let mut page = attacker
+        .get(authorize_url(&app, &f, "s", None, &[]))
+        .header("x-forwarded-for", ATTACKER)
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        let resp = login_from(&attacker, &app, &f, &page, &f.email, "wrong password!", ATTACKER).await;
+        statuses.push(resp.status());
+        page = resp.text().await.expect("page");
+        if statuses.last() == Some(&StatusCode::TOO_MANY_REQUESTS) {
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    assert!(statuses.len() > 5, "a few free tries first: {statuses:?}");
+    assert!(page.contains("Too many failed sign-in attempts. Try again in"), "{page}");
+    let resp = login_from(&attacker, &app, &f, &page, &f.email, PASSWORD, ATTACKER).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "the guessing address waits, right password or not");
+    let owner = browser();
+    let page = owner
+        .get(authorize_url(&app, &f, "s", None, &[]))
+        .header("x-forwarded-for", OWNER)
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
+    let resp = login_from(&owner, &app, &f, &page, &f.email, PASSWORD, OWNER).await;
+    assert!(
+        resp.status().is_success() || resp.status().is_redirection(),
+        "the owner is not locked out: {}",
+        resp.status()
+    );
+
+    // Dashboard sign-in: the same for a member.
+    let member = format!("{}@example.com", unique("member"));
+    let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
+    app.auth.invite_member(&t, &member, Role::Admin).await.expect("invite");
+    let token = mailed_token(&app.data_dir, &member, "/invitation");
+    app.auth.accept_invitation(&token, PASSWORD, OWNER).await.expect("joined");
+    let mut n = 0;
+    loop {
+        n += 1;
+        assert!(n <= 15, "the guessing address is never slowed down");
+        match app.auth.dashboard_sign_in(&member, "wrong password!", ATTACKER).await {
+            Err(ServiceError::Unauthorized(_)) => continue,
+            Err(ServiceError::RateLimited { retry_after }) => {
+                assert!(retry_after >= 1);
+                break;
+            }
+            other => panic!("unexpected {:?}", other.map(|_| ())),
+        }
+    }
+    assert!(n > 5, "a few free tries first");
+    assert!(matches!(
+        app.auth.dashboard_sign_in(&member, PASSWORD, ATTACKER).await,
+        Err(ServiceError::RateLimited { .. })
+    ));
+    app.auth.dashboard_sign_in(&member, PASSWORD, OWNER).await.expect("the member is not locked out");
+
+    // Accepting an invitation with an existing account checks its password under the same throttle.
+    let other = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let t2 = app.auth.tenant_for_admin(&other.slug).await.expect("tenant");
+    app.auth.invite_member(&t2, &member, Role::Viewer).await.expect("invite");
+    let token = mailed_token(&app.data_dir, &member, "/invitation");
+    let guesser = "203.0.113.5";
+    let mut limited = false;
+    for _ in 0..15 {
+        match app.auth.accept_invitation(&token, "wrong password!", guesser).await {
+            Err(ServiceError::Unauthorized(_)) => {}
+            Err(ServiceError::RateLimited { .. }) => {
+                limited = true;
+                break;
+            }
+            other => panic!("unexpected {:?}", other.map(|_| ())),
+        }
+    }
+    assert!(limited, "guessing through an invitation link is throttled");
+    app.auth.accept_invitation(&token, PASSWORD, OWNER).await.expect("the owner accepts from elsewhere");
+
+    // One address spraying many accounts hits the per-address limit, even for an account it never tried.
+    let sprayer = "203.0.113.99";
+    let mut sprayed = 0;
+    let blocked = loop {
+        sprayed += 1;
+        assert!(sprayed <= 60, "spraying is never limited");
+        let who = format!("nobody{sprayed}@example.com");
+        match app.auth.dashboard_sign_in(&who, "wrong password!", sprayer).await {
+            Err(ServiceError::Unauthorized(_)) => {}
+            Err(ServiceError::RateLimited { .. }) => break sprayed,
+            other => panic!("unexpected {:?}", other.map(|_| ())),
+        }
+    };
+    assert!(blocked > 40, "the per-address limit is across accounts, not per account: {blocked}");
+    app.auth.dashboard_sign_in(&member, PASSWORD, OWNER).await.expect("others are unaffected");
+    app.cleanup().await;
+}
+
+/// Posts the sign-in form of `page` from `ip` (through the trusted proxy's X-Forwarded-For).
+async fn login_from(
+    b: &reqwest::Client,
+    app: &TestApp,
+    f: &Fixture,
+    page: &str,
+    email: &str,
+    password: &str,
+    ip: &str,
+) -> reqwest::Response {
+    b.post(app.url(&format!("/t/{}/login", f.slug)))
+        .header("x-forwarded-for", ip)
+        .form(&[
+            ("flow", hidden(page, "flow")),
+            ("csrf", hidden(page, "csrf")),
+            ("email", email.to_owned()),
+            ("password", password.to_owned()),
+        ])
+        .send()
+        .await
+        .expect("login")
+}
