@@ -54,14 +54,23 @@ async fn invite_and_reset_by_mail(backend: Backend) {
         assert_eq!(page.status(), StatusCode::OK);
         assert!(page.text().await.expect("html").contains("name=\"token\""));
     }
-    // Another tenant's page refuses it; a weak password keeps it usable.
+    // Another tenant's page refuses it without spending it; a weak password keeps it usable too.
     let resp = choose_password(&app, &other.slug, &token, NEW_PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let resp = choose_password(&app, &f.slug, &token, "short").await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.text().await.expect("html").contains("at least 8 characters"));
-    // The other tenant's attempt spent it (a link is tried once), so mail a fresh one and use that.
+    let resp = choose_password(&app, &f.slug, &token, NEW_PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::OK, "the link survived the other tenant's page");
+    assert!(resp.text().await.expect("html").contains("Your password is set"));
+    // Single use.
+    assert_eq!(choose_password(&app, &f.slug, &token, NEW_PASSWORD).await.status(), StatusCode::BAD_REQUEST);
+    // The new password signs in during linking; the address counts as verified now.
+    assert_eq!(sign_in_status(&app, &f, &invited, NEW_PASSWORD).await, StatusCode::OK);
     let user_id = app.auth.store.scoped(t.id()).user_by_email(&invited).await.expect("db").expect("user").id;
+    let user = app.auth.store.scoped(t.id()).user(&user_id).await.expect("db").expect("user");
+    assert!(user.email_verified);
+    // Staff mail a reset link through the API.
     let resp = api
         .post(app.url(&format!("/t/{}/api/v1/users/{user_id}/password-reset", f.slug)))
         .bearer_auth(&key)
@@ -69,16 +78,7 @@ async fn invite_and_reset_by_mail(backend: Backend) {
         .await
         .expect("reset");
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
-    let token = mailed_link_token(&app.data_dir, &invited, &marker);
-    let resp = choose_password(&app, &f.slug, &token, NEW_PASSWORD).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.text().await.expect("html").contains("Your password is set"));
-    // Single use.
-    assert_eq!(choose_password(&app, &f.slug, &token, NEW_PASSWORD).await.status(), StatusCode::BAD_REQUEST);
-    // The new password signs in during linking; the address counts as verified now.
-    assert_eq!(sign_in_status(&app, &f, &invited, NEW_PASSWORD).await, StatusCode::OK);
-    let user = app.auth.store.scoped(t.id()).user(&user_id).await.expect("db").expect("user");
-    assert!(user.email_verified);
+    assert_ne!(mailed_link_token(&app.data_dir, &invited, &marker), token, "a fresh link");
 
     // "Forgot your password?" on the sign-in page: the same answer for a stranger, a mail for a user.
     let b = browser();
@@ -121,4 +121,47 @@ async fn invite_and_reset_by_mail(backend: Backend) {
     app.cleanup().await;
 }
 
-on_both_backends!(invite_and_reset_by_mail);
+on_both_backends!(invite_and_reset_by_mail, mail_quotas_are_per_tenant_and_purpose);
+
+/// A stranger asking one tenant for reset links to an address used to spend the one quota that
+/// address had, across tenants and purposes, and so blocked another tenant's invitation to it.
+/// Quotas are per (tenant, purpose, address), plus per requesting address.
+async fn mail_quotas_are_per_tenant_and_purpose(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let b = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let ta = app.auth.tenant_for_admin(&a.slug).await.expect("a");
+    let tb = app.auth.tenant_for_admin(&b.slug).await.expect("b");
+    let victim = format!("{}@example.com", unique("victim"));
+    // The stranger, from ever new addresses, asks tenant A for reset links to the victim's address.
+    let mut limited = false;
+    for i in 0..10 {
+        match app.auth.request_user_password_reset(&ta.ctx, &victim, &format!("192.0.2.{}", 10 + i)).await {
+            Ok(()) => {}
+            Err(latchkey_oauth::ServiceError::RateLimited { .. }) => {
+                limited = true;
+                break;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(limited, "tenant A's quota for that address and purpose ran out");
+    // Tenant B's invitation to the same address still goes out, and so do A's own invitations.
+    app.auth.invite_user(&tb, &victim, None).await.expect("B invites the victim");
+    let marker = format!("/t/{}/password?token=", b.slug);
+    assert!(!mailed_link_token(&app.data_dir, &victim, &marker).is_empty());
+    app.auth.invite_user(&ta, &victim, None).await.expect("A's staff invite the victim");
+    // One requesting address spraying many addresses is limited too.
+    let mut n = 0;
+    let sprayer = "203.0.113.40";
+    loop {
+        n += 1;
+        assert!(n <= 60, "one address may ask for mail without limit");
+        let who = format!("{}@example.com", unique("x"));
+        if app.auth.request_user_password_reset(&tb.ctx, &who, sprayer).await.is_err() {
+            break;
+        }
+    }
+    assert!(n > 10, "{n}");
+    app.cleanup().await;
+}

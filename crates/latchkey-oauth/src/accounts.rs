@@ -25,6 +25,30 @@ pub const DASHBOARD_SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 pub(crate) const SIGNUPS_PER_IP_HOUR: i64 = 10;
 pub(crate) const MAILS_PER_ADDRESS_HOUR: i64 = 5;
 
+/// What a mail is for; each has its own quota per address (`AuthServer::mail_quota`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum MailPurpose {
+    Verification,
+    SignupAttempt,
+    AccountReset,
+    MemberInvitation,
+    UserInvitation,
+    UserReset,
+}
+
+impl MailPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Verification => "verify",
+            Self::SignupAttempt => "signup-attempt",
+            Self::AccountReset => "account-reset",
+            Self::MemberInvitation => "member-invite",
+            Self::UserInvitation => "user-invite",
+            Self::UserReset => "user-reset",
+        }
+    }
+}
+
 /// What the signup form sends.
 #[derive(Clone, Debug, Deserialize)]
 pub struct SignupInput {
@@ -219,7 +243,7 @@ impl AuthServer {
     /// Within the address's mail quota only; past it (or if mail fails) nothing is sent, and the
     /// sign-up's answer is the same either way.
     async fn mail_signup_attempt(&self, email: &str) {
-        if self.hourly_limit(&format!("mail:addr:{}", secret_hash(email)), MAILS_PER_ADDRESS_HOUR).await.is_err() {
+        if self.mail_quota(None, MailPurpose::SignupAttempt, email, None).await.is_err() {
             return;
         }
         let (login, reset) = (self.dashboard_url("/login"), self.dashboard_url("/reset"));
@@ -271,6 +295,11 @@ impl AuthServer {
         Ok(token)
     }
 
+    /// The value behind a link's token, without spending it.
+    pub(crate) async fn peek_link(&self, kind: &str, token: &str) -> ServiceResult<Option<String>> {
+        Ok(self.kv.get(&kv_key(kind, token)).await?.and_then(|b| String::from_utf8(b).ok()))
+    }
+
     /// Takes (and so spends) the value behind a link's token.
     pub(crate) async fn redeem_link(&self, kind: &str, token: &str, what: &str) -> ServiceResult<String> {
         self.kv
@@ -280,10 +309,24 @@ impl AuthServer {
             .ok_or_else(|| invalid(format!("this {what} link is invalid, used or expired; ask for a new one")))
     }
 
-    /// The per-IP and per-address limits on mail a visitor can trigger.
-    async fn mail_limits(&self, email: &str, ip: &str) -> ServiceResult<()> {
-        self.hourly_limit(&format!("mail:ip:{ip}"), SIGNUPS_PER_IP_HOUR * 3).await?;
-        self.hourly_limit(&format!("mail:addr:{}", secret_hash(email)), MAILS_PER_ADDRESS_HOUR).await
+    /// The quota on mail to one address, per (tenant, purpose, address): a stranger asking one
+    /// tenant for reset links cannot use up another tenant's invitations to the same person, nor
+    /// one purpose another's. `tenant` is `None` for the dashboard's own mail (sign-up, account
+    /// resets). When a visitor rather than staff triggers the mail, `ip` adds a quota per address
+    /// of the requester.
+    pub(crate) async fn mail_quota(
+        &self,
+        tenant: Option<&latchkey_core::TenantId>,
+        purpose: MailPurpose,
+        email: &str,
+        ip: Option<&str>,
+    ) -> ServiceResult<()> {
+        if let Some(ip) = ip {
+            self.hourly_limit(&format!("mail:ip:{ip}"), SIGNUPS_PER_IP_HOUR * 3).await?;
+        }
+        let scope = tenant.map_or("-", |t| t.as_str());
+        let key = format!("mail:{scope}:{}:{}", purpose.as_str(), secret_hash(&email.trim().to_lowercase()));
+        self.hourly_limit(&key, MAILS_PER_ADDRESS_HOUR).await
     }
 
     async fn send_verification(&self, account: &Account) -> ServiceResult<()> {
@@ -303,7 +346,7 @@ impl AuthServer {
     /// same either way, so it cannot be used to find out who has an account.
     pub async fn resend_verification(&self, email: &str, ip: &str) -> ServiceResult<()> {
         let email = validate_email(email)?;
-        self.mail_limits(&email, ip).await?;
+        self.mail_quota(None, MailPurpose::Verification, &email, Some(ip)).await?;
         if let Some(a) = self.store.account_by_email(&email).await?
             && !a.email_verified
         {
@@ -316,8 +359,7 @@ impl AuthServer {
     /// it: opening the link (or a mail scanner fetching it) only shows the form whose POST verifies.
     pub async fn verification_info(&self, token: &str) -> ServiceResult<VerificationInfo> {
         let gone = || invalid("this verification link is invalid, used or expired; ask for a new one");
-        let id =
-            self.kv.get(&kv_key("verify", token)).await?.and_then(|b| String::from_utf8(b).ok()).ok_or_else(gone)?;
+        let id = self.peek_link("verify", token).await?.ok_or_else(gone)?;
         match self.store.account(&id).await? {
             Some(a) if !a.email_verified => {
                 Ok(VerificationInfo { tenants: self.store.pending_signup_slugs(&a.id).await?, email: a.email })
@@ -457,7 +499,7 @@ impl AuthServer {
     /// Mails a reset link if the address has an account; answers the same either way.
     pub async fn request_password_reset(&self, email: &str, ip: &str) -> ServiceResult<()> {
         let email = validate_email(email)?;
-        self.mail_limits(&email, ip).await?;
+        self.mail_quota(None, MailPurpose::AccountReset, &email, Some(ip)).await?;
         let Some(a) = self.store.account_by_email(&email).await? else { return Ok(()) };
         let link = self.mint_link("reset", "/reset", a.id.as_bytes(), RESET_TTL).await?;
         self.send_mail(
@@ -486,7 +528,7 @@ impl AuthServer {
     pub async fn invite_member(&self, a: &Access, email: &str, role: Role) -> ServiceResult<()> {
         a.require_assign(role)?;
         let email = validate_email(email)?;
-        self.hourly_limit(&format!("mail:addr:{}", secret_hash(&email)), MAILS_PER_ADDRESS_HOUR).await?;
+        self.mail_quota(Some(a.id()), MailPurpose::MemberInvitation, &email, None).await?;
         if let Some(acc) = self.store.account_by_email(&email).await?
             && self.store.scoped(a.id()).member_by_account(&acc.id).await?.is_some()
         {

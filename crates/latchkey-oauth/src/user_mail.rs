@@ -2,14 +2,13 @@
 //! from a mailed link) and password resets (asked by the user on the sign-in page, or sent by the
 //! tenant's staff). Links point at the tenant's own branded page (`/t/{slug}/password`), work once
 //! and carry a random token whose hash alone is kept in the KV store.
-use latchkey_core::hashing::secret_hash;
 use latchkey_store::records::EndUser;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
 
 use crate::access::Access;
-use crate::accounts::{MAILS_PER_ADDRESS_HOUR, SIGNUPS_PER_IP_HOUR, validate_email};
+use crate::accounts::{MailPurpose, validate_email};
 use crate::error::{ServiceError, ServiceResult};
 use crate::password::PasswordHasher;
 use crate::{AuthServer, TenantCtx};
@@ -38,7 +37,7 @@ impl AuthServer {
     pub async fn invite_user(&self, a: &Access, email: &str, name: Option<String>) -> ServiceResult<EndUser> {
         a.require_write()?;
         let email = validate_email(email)?;
-        self.hourly_limit(&format!("mail:addr:{}", secret_hash(&email)), MAILS_PER_ADDRESS_HOUR).await?;
+        self.mail_quota(Some(a.id()), MailPurpose::UserInvitation, &email, None).await?;
         let user = self.create_user(a, &email, None, name).await?;
         self.mail_password_link(&a.ctx, &user, PasswordLinkPurpose::Invitation).await?;
         a.audit(self, "user.invited", Some(&user.id), json!({"email": user.email})).await?;
@@ -54,7 +53,7 @@ impl AuthServer {
             .user(user_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("user '{user_id}'")))?;
-        self.hourly_limit(&format!("mail:addr:{}", secret_hash(&user.email)), MAILS_PER_ADDRESS_HOUR).await?;
+        self.mail_quota(Some(a.id()), MailPurpose::UserReset, &user.email, None).await?;
         self.mail_password_link(&a.ctx, &user, PasswordLinkPurpose::Reset).await?;
         a.audit(self, "user.password_reset_sent", Some(user_id), json!({})).await
     }
@@ -63,8 +62,7 @@ impl AuthServer {
     /// belongs to a user, so the form cannot be used to find out who has an account.
     pub async fn request_user_password_reset(&self, t: &TenantCtx, email: &str, ip: &str) -> ServiceResult<()> {
         let email = validate_email(email)?;
-        self.hourly_limit(&format!("mail:ip:{ip}"), SIGNUPS_PER_IP_HOUR * 3).await?;
-        self.hourly_limit(&format!("mail:addr:{}", secret_hash(&email)), MAILS_PER_ADDRESS_HOUR).await?;
+        self.mail_quota(Some(t.id()), MailPurpose::UserReset, &email, Some(ip)).await?;
         let scoped = self.store.scoped(t.id());
         let Some(user) = scoped.user_by_email(&email).await?.filter(|u| !u.disabled) else { return Ok(()) };
         self.mail_password_link(t, &user, PasswordLinkPurpose::Reset).await?;
@@ -83,16 +81,20 @@ impl AuthServer {
         password: &str,
     ) -> ServiceResult<(EndUser, PasswordLinkPurpose)> {
         PasswordHasher::check_policy(password)?;
-        let raw = self.redeem_link(KIND, token, "password").await?;
-        let link: PasswordLink = serde_json::from_str(&raw).map_err(|e| ServiceError::internal(e.to_string()))?;
         let refused =
             || ServiceError::Invalid("this password link is invalid, used or expired; ask for a new one".into());
+        // Checked before the link is spent: a link posted to another tenant's page stays usable on
+        // its own tenant's.
+        let raw = self.peek_link(KIND, token).await?.ok_or_else(refused)?;
+        let link: PasswordLink = serde_json::from_str(&raw).map_err(|e| ServiceError::internal(e.to_string()))?;
         if link.tenant_id != t.id().as_str() {
             return Err(refused());
         }
         let scoped = self.store.scoped(t.id());
         let user = scoped.user(&link.user_id).await?.filter(|u| !u.disabled).ok_or_else(refused)?;
         let hash = self.hasher.hash(password).await?;
+        // Single use: only the caller that takes the link sets the password.
+        self.redeem_link(KIND, token, "password").await?;
         scoped.set_user_password_hash(&user.id, &hash).await?;
         scoped.set_email_verified(&user.id, true).await?;
         self.invalidate_user(t.id(), &user.id);
