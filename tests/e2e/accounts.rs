@@ -147,6 +147,54 @@ async fn signup_verify_invite_and_roles(backend: Backend) {
     app.cleanup().await;
 }
 
+/// Enumeration, as a browser without JavaScript posts the sign-up form: an address that already has
+/// an account gets exactly the answer a new address gets, nothing is created, and its owner is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signup_form_answers_the_same_for_every_address() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let page = server_client().get(app.url("/admin/signup")).send().await.expect("page").text().await.expect("html");
+    let action = page
+        .split("<form action=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the sign-up form's action")
+        .to_owned();
+    let post = |email: String, slug: String| {
+        let (app, action) = (&app, action.clone());
+        async move {
+            let resp = server_client()
+                .post(app.url(&action))
+                .header("origin", &app.base)
+                .header("referer", app.url("/admin/signup"))
+                .header("accept", "text/html")
+                .form(&[
+                    ("company", "Acme Locks"),
+                    ("slug", slug.as_str()),
+                    ("email", email.as_str()),
+                    ("password", "a long password 1"),
+                ])
+                .send()
+                .await
+                .expect("post");
+            let location = resp.headers().get("location").map(|v| v.to_str().unwrap_or_default().to_owned());
+            // The answer names the address it was given; anything else must be identical.
+            (resp.status(), location, resp.text().await.expect("body").replace(&email, "<address>"))
+        }
+    };
+    let existing = format!("{}@example.com", unique("taken"));
+    let hasher = latchkey_oauth::password::PasswordHasher::new().expect("hasher");
+    app.auth.store.create_account(&existing, &hasher.hash(PASSWORD).await.expect("hash"), true).await.expect("acct");
+    let (new_slug, taken_slug) = (format!("co{}", &unique("")[..10]), format!("co{}", &unique("")[..10]));
+    let fresh = post(format!("{}@example.com", unique("new")), new_slug.clone()).await;
+    let known = post(existing.clone(), taken_slug.clone()).await;
+    assert!(fresh.0.is_success() || fresh.0.is_redirection(), "{fresh:?}");
+    assert_eq!(fresh, known, "the same answer whether or not the address has an account");
+    assert!(app.auth.store.tenant_by_slug(&new_slug).await.expect("q").is_some());
+    assert!(app.auth.store.tenant_by_slug(&taken_slug).await.expect("q").is_none(), "nothing created");
+    assert!(mailed_text(&app.data_dir, &existing).contains("Someone tried to sign up"));
+    app.cleanup().await;
+}
+
 on_both_backends!(
     signup_verify_invite_and_roles,
     a_signup_cannot_hold_someone_elses_address,
