@@ -32,6 +32,7 @@ mod errors;
 mod federation;
 mod flow;
 mod guessing;
+mod hostile_input;
 mod isolation;
 mod logs;
 mod maintenance;

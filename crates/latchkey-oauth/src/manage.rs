@@ -20,6 +20,8 @@ use crate::{AuthServer, TenantCtx};
 
 pub const MAX_PAGE: u64 = 200;
 pub const DEFAULT_PAGE: u64 = 50;
+/// The largest offset a cursor may carry: far past any real list, far below `i64::MAX`.
+const MAX_OFFSET: u64 = 1 << 40;
 
 /// Offset pagination with an opaque cursor (the offset, as text).
 #[derive(Clone, Copy, Debug)]
@@ -31,7 +33,13 @@ pub struct PageReq {
 impl PageReq {
     pub fn parse(cursor: Option<&str>, limit: Option<u64>) -> ServiceResult<Self> {
         let offset = match cursor.filter(|c| !c.is_empty()) {
-            Some(c) => c.parse::<u64>().map_err(|_| ServiceError::Invalid("cursor is not valid".into()))?,
+            // Bounded: the database takes offsets as signed 64-bit numbers, and a larger one used to
+            // panic in the conversion (the connection dropped, with a backtrace in the log).
+            Some(c) => c
+                .parse::<u64>()
+                .ok()
+                .filter(|o| *o <= MAX_OFFSET)
+                .ok_or_else(|| ServiceError::Invalid("cursor is not valid".into()))?,
             None => 0,
         };
         let limit = limit.unwrap_or(DEFAULT_PAGE);
@@ -48,13 +56,15 @@ impl PageReq {
 
     pub fn page<T>(&self, mut items: Vec<T>) -> Page<T> {
         let more = items.len() as u64 > self.limit;
-        items.truncate(self.limit as usize);
+        items.truncate(usize::try_from(self.limit).unwrap_or(usize::MAX));
         Page { next_cursor: more.then(|| (self.offset + self.limit).to_string()), items }
     }
 
     /// Pages a list that is already in memory (tenant-sized lists: skills, clients, keys).
     pub fn page_vec<T>(&self, items: Vec<T>) -> Page<T> {
-        let rest: Vec<T> = items.into_iter().skip(self.offset as usize).take(self.fetch() as usize).collect();
+        let skip = usize::try_from(self.offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(self.fetch()).unwrap_or(usize::MAX);
+        let rest: Vec<T> = items.into_iter().skip(skip).take(take).collect();
         self.page(rest)
     }
 }
@@ -512,5 +522,22 @@ impl AuthServer {
         self.store.set_tenant_status(a.id(), status).await?;
         self.invalidate(slug, a.id());
         a.audit(self, &format!("tenant.{}", status.as_str()), Some(slug), json!({})).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PageReq;
+
+    #[test]
+    fn cursors_past_the_bound_are_refused_not_passed_on() {
+        assert_eq!(PageReq::parse(Some("40"), Some(10)).expect("ok").offset, 40);
+        for c in ["9223372036854775808", "18446744073709551615", "-1", "1e3", "٣", " 1"] {
+            assert!(PageReq::parse(Some(c), None).is_err(), "{c}");
+        }
+        assert!(PageReq::parse(None, Some(0)).is_err());
+        assert!(PageReq::parse(None, Some(u64::MAX)).is_err());
+        let p = PageReq::parse(Some("1099511627776"), Some(200)).expect("at the bound");
+        assert_eq!(p.page_vec(vec![1, 2, 3]).items, Vec::<i32>::new());
     }
 }

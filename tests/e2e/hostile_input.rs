@@ -1,0 +1,79 @@
+//! Hostile input to the management API: any string, huge and negative numbers and unicode in every
+//! query and path parameter get a 2xx or 4xx answer, never a 5xx or a dropped connection, and the
+//! server is alive afterwards. `cursor=9223372036854775808` used to panic in the database layer.
+use latchkey_core::client_auth::ClientAuthMethod;
+use proptest::prelude::*;
+
+use crate::helpers::*;
+
+/// Values worth trying in any parameter, besides arbitrary strings.
+fn nasty() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("9223372036854775808".to_owned()),
+        Just("18446744073709551616".to_owned()),
+        Just("-9223372036854775809".to_owned()),
+        Just("-1".to_owned()),
+        Just("0".to_owned()),
+        Just("1e309".to_owned()),
+        Just("NaN".to_owned()),
+        Just("%00".to_owned()),
+        Just("../../etc/passwd".to_owned()),
+        Just("'; DROP TABLE end_users; --".to_owned()),
+        Just("\u{202e}\u{0000}\u{fffd}".to_owned()),
+        Just("x".repeat(5000)),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        ".{0,64}",
+    ]
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[test]
+fn the_management_api_survives_any_parameter() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let (app, f, key) = rt.block_on(async {
+        let app = TestApp::spawn(Backend::Embedded).await;
+        let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+        let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
+        let key = app.auth.create_api_key(&t, "fuzz").await.expect("key").key;
+        (app, f, key)
+    });
+    let http = server_client();
+    let base = format!("/t/{}/api/v1", f.slug);
+    let lists = ["users", "links", "audit", "skills", "clients", "providers", "api-keys", "members"];
+    let params = ["cursor", "limit", "q", "user", "skill", "action", "actor", "since", "until"];
+    let items = ["users", "links", "skills", "clients", "providers/x/test", "users/x/disable"];
+    // Every list with every parameter at the numeric edges, then random combinations.
+    let edges = ["9223372036854775808", "18446744073709551615", "-9223372036854775809", "-1", "1e309", "\u{fffd}"];
+    for list in lists {
+        for param in params {
+            for v in edges {
+                let url = format!("{base}/{list}?{param}={}", enc(v));
+                let status = rt.block_on(async { http.get(app.url(&url)).bearer_auth(&key).send().await });
+                let status = status.unwrap_or_else(|e| panic!("GET {url}: no answer: {e}")).status();
+                assert!(!status.is_server_error(), "GET {url} answered {status}");
+            }
+        }
+    }
+    let config = ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() };
+    proptest!(config, |(list in 0..lists.len(), param in 0..params.len(), other in 0..params.len(),
+                       item in 0..items.len(), v in nasty(), w in nasty())| {
+        let query = format!("{base}/{}?{}={}&{}={}", lists[list], params[param], enc(&v), params[other], enc(&w));
+        let path = format!("{base}/{}", items[item]).replace("/x", &format!("/{}", enc(&v)));
+        let path = if path.ends_with(items[item]) { format!("{path}/{}", enc(&v)) } else { path };
+        for (method, url) in [("GET", query), ("GET", path.clone()), ("POST", path)] {
+            let status = rt.block_on(async {
+                let req = if method == "GET" { http.get(app.url(&url)) } else { http.post(app.url(&url)) };
+                req.bearer_auth(&key).send().await.map(|r| r.status())
+            });
+            let status = status.map_err(|e| TestCaseError::fail(format!("{method} {url}: no answer: {e}")))?;
+            prop_assert!(!status.is_server_error(), "{} {} answered {}", method, url, status);
+        }
+    });
+    let alive = rt.block_on(async { server_client().get(app.url("/healthz")).send().await.map(|r| r.status()) });
+    assert_eq!(alive.expect("the server still answers").as_u16(), 200);
+    rt.block_on(app.cleanup());
+}
