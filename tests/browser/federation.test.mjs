@@ -1,5 +1,5 @@
 // Federation in headless Chromium at phone size, as a user in the Alexa app's webview would see it:
-// Alexa's authorization URI at tenant "alexa" → "Continue with Corp SSO" → sign in at tenant "corp"
+// Alexa's authorization URI at tenant "acme" → "Continue with Corp SSO" → sign in at tenant "corp"
 // (a second Latchkey tenant acting as the company's identity provider) → consent there → back,
 // consent → the browser is sent to Alexa's redirect URI with a code (intercepted; Amazon is never
 // contacted) → the code is exchanged like Alexa's servers would → the token's subject is the mapped user.
@@ -48,15 +48,15 @@ after(() => {
 });
 
 test('an Alexa user links with the account they already have upstream', async () => {
-  cli(['tenant', 'create', '--slug', 'alexa', '--name', 'Acme Locks']);
-  const skill = cli(['skill', 'create', '--tenant', 'alexa', '--name', 'Acme Smart Home',
+  cli(['tenant', 'create', '--slug', 'acme', '--name', 'Acme Locks']);
+  const skill = cli(['skill', 'create', '--tenant', 'acme', '--name', 'Acme Smart Home',
     '--alexa-skill-id', 'amzn1.ask.skill.browser', '--vendor-id', 'M2BROWSER']);
   cli(['tenant', 'create', '--slug', 'corp', '--name', 'Corp Identity']);
   cli(['user', 'create', '--tenant', 'corp', '--email', 'dana@corp.example', '--password-stdin', '--name', 'Dana'], 'dana password 1\n');
-  const callback = `${base}/t/alexa/federation/corp/callback`;
+  const callback = `${base}/t/acme/federation/corp/callback`;
   const upstreamClient = cli(['client', 'create', '--tenant', 'corp', '--name', 'Acme Locks linking',
     '--redirect-uri', callback, '--grant-types', 'authorization_code']);
-  const provider = cli(['provider', 'create', '--tenant', 'alexa', '--slug', 'corp', '--name', 'Corp SSO',
+  const provider = cli(['provider', 'create', '--tenant', 'acme', '--slug', 'corp', '--name', 'Corp SSO',
     '--issuer', `${base}/t/corp`, '--client-id', upstreamClient.client_id, '--client-secret', upstreamClient.client_secret,
     '--create-users']);
   assert.equal(provider.callback_uri, callback);
@@ -75,7 +75,7 @@ test('an Alexa user links with the account they already have upstream', async ()
       return route.fulfill({ status: 200, contentType: 'text/plain', body: 'back in the Alexa app' });
     });
     const redirectUri = skill.redirect_uris[0];
-    const authorize = `${base}/t/alexa/oauth2/authorize?` + new URLSearchParams({
+    const authorize = `${base}/t/acme/oauth2/authorize?` + new URLSearchParams({
       response_type: 'code', client_id: skill.client_id, state: 'alexa-state-123', scope: 'openid profile',
       redirect_uri: redirectUri,
     });
@@ -88,7 +88,7 @@ test('an Alexa user links with the account they already have upstream', async ()
     await page.screenshot({ path: join(SHOTS, 'federation-2-upstream-sign-in-phone.png'), fullPage: true });
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('button', { name: 'Allow' }).click(); // consent at the upstream
-    await page.waitForURL(/\/t\/alexa\/federation\/corp\/callback/);
+    await page.waitForURL(/\/t\/acme\/federation\/corp\/callback/);
     await page.screenshot({ path: join(SHOTS, 'federation-3-consent-phone.png'), fullPage: true });
     await page.getByRole('button', { name: 'Allow' }).click(); // consent for the skill
     await page.waitForURL(/pitangui\.amazon\.com/);
@@ -100,19 +100,19 @@ test('an Alexa user links with the account they already have upstream', async ()
 
     // Amazon's servers exchange the code with HTTP Basic, as the skill is configured.
     const basic = Buffer.from(`${skill.client_id}:${skill.client_secret}`).toString('base64');
-    const tokenResp = await fetch(`${base}/t/alexa/oauth2/token`, {
+    const tokenResp = await fetch(`${base}/t/acme/oauth2/token`, {
       method: 'POST',
       headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri }),
     });
     assert.equal(tokenResp.status, 200);
     const tokens = await tokenResp.json();
-    const info = await (await fetch(`${base}/t/alexa/oauth2/introspect`, {
+    const info = await (await fetch(`${base}/t/acme/oauth2/introspect`, {
       method: 'POST',
       headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ token: tokens.access_token }),
     })).json();
-    const mapped = cli(['user', 'show', '--tenant', 'alexa', '--user', 'dana@corp.example']);
+    const mapped = cli(['user', 'show', '--tenant', 'acme', '--user', 'dana@corp.example']);
     assert.equal(info.active, true);
     assert.equal(info.sub, mapped.id, 'the token belongs to the user mapped from the upstream identity');
     assert.equal(mapped.name, 'Dana');

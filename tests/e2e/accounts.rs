@@ -147,6 +147,34 @@ async fn signup_verify_invite_and_roles(backend: Backend) {
     app.cleanup().await;
 }
 
+/// Reserved names: the server's own paths and names that would pass for the service are refused,
+/// with a message saying so, at sign-up and in the live slug check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserved_slugs_are_refused_with_a_clear_message() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    for slug in
+        ["admin", "api", "login", "www", "alexa", "latchkey", "metrics", "healthz", "readyz", "latchkey-billing"]
+    {
+        let why = app.auth.slug_available(slug).await.expect("check").expect_err(slug);
+        assert!(why.contains("reserved"), "{slug}: {why}");
+        let input = SignupInput {
+            company: "Squatter".into(),
+            slug: slug.into(),
+            email: format!("{}@example.com", unique("s")),
+            password: PASSWORD.into(),
+        };
+        match app.auth.sign_up(input, "127.0.0.1").await {
+            Err(ServiceError::Conflict(m)) => assert!(m.contains("reserved"), "{slug}: {m}"),
+            other => panic!("{slug}: {:?}", other.map(|_| ())),
+        }
+    }
+    for slug in ["t", ".well-known"] {
+        assert!(app.auth.slug_available(slug).await.expect("check").is_err(), "{slug}");
+    }
+    assert!(app.auth.create_tenant("status", "Status page").await.is_err(), "operators and the CLI too");
+    app.cleanup().await;
+}
+
 /// Enumeration, as a browser without JavaScript posts the sign-up form: an address that already has
 /// an account gets exactly the answer a new address gets, nothing is created, and its owner is told.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

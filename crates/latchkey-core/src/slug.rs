@@ -11,7 +11,42 @@ pub enum SlugError {
     Reserved(String),
 }
 
-const RESERVED: &[&str] = &["admin", "api", "static", "well-known", "healthz", "readyz", "metrics"];
+/// Words a tenant may not take: the server's own top-level paths and the path segments under a
+/// tenant (a slug is `/t/{slug}` today and may become a subdomain), and names that would let a tenant
+/// pass for the service itself. `t` and `.well-known` never get this far (length, characters).
+const RESERVED: &[&str] = &[
+    "admin",
+    "alexa",
+    "amazon",
+    "api",
+    "assets",
+    "docs",
+    "federation",
+    "fn",
+    "healthz",
+    "latchkey",
+    "login",
+    "logout",
+    "metrics",
+    "oauth2",
+    "openid",
+    "operator",
+    "operators",
+    "password",
+    "pkg",
+    "readyz",
+    "signup",
+    "static",
+    "status",
+    "support",
+    "verify",
+    "well-known",
+    "www",
+];
+
+/// Prefixes reserved for the same reason: `alexa-…`, `amazon-…` and `latchkey-…` would look official.
+/// Only with the hyphen: `alexandra-lights` is an ordinary name.
+const RESERVED_PREFIXES: &[&str] = &["alexa-", "amazon-", "amzn-", "latchkey-"];
 
 /// Checks a tenant slug: `[a-z][a-z0-9-]{2,39}`, no leading/trailing/double hyphen, not reserved.
 pub fn validate_slug(slug: &str) -> Result<(), SlugError> {
@@ -23,7 +58,7 @@ pub fn validate_slug(slug: &str) -> Result<(), SlugError> {
     if !ok_chars || !bytes[0].is_ascii_lowercase() || slug.ends_with('-') || slug.contains("--") {
         return Err(SlugError::Characters);
     }
-    if RESERVED.contains(&slug) {
+    if RESERVED.contains(&slug) || RESERVED_PREFIXES.iter().any(|p| slug.starts_with(p)) {
         return Err(SlugError::Reserved(slug.to_owned()));
     }
     Ok(())
@@ -47,6 +82,22 @@ mod tests {
         for s in ["Acme", "1abc", "ab-", "a--b", "ab_c", "ab c", "-abc", "äbc"] {
             assert_eq!(validate_slug(s), Err(SlugError::Characters), "{s}");
         }
-        assert!(matches!(validate_slug("admin"), Err(SlugError::Reserved(_))));
+        for s in [
+            "admin",
+            "api",
+            "login",
+            "www",
+            "alexa",
+            "latchkey",
+            "well-known",
+            "metrics",
+            "latchkey-support",
+            "amazon-echo",
+        ] {
+            assert!(matches!(validate_slug(s), Err(SlugError::Reserved(_))), "{s}");
+        }
+        assert_eq!(validate_slug("t"), Err(SlugError::Length));
+        assert_eq!(validate_slug(".well-known"), Err(SlugError::Characters));
+        assert_eq!(validate_slug("alexandra-lights"), Ok(()), "a prefix needs its hyphen");
     }
 }
