@@ -30,6 +30,7 @@ mod cluster;
 mod crash;
 mod errors;
 mod federation;
+mod files_at_rest;
 mod flow;
 mod guessing;
 mod hostile_input;

@@ -198,8 +198,9 @@ impl Config {
         }
     }
 
+    /// Creates the data directory (0700: it holds the database, the key and mail with live links).
     pub fn ensure_data_dir(&self) -> Result<(), ConfigError> {
-        std::fs::create_dir_all(&self.data_dir)
+        crate::private_files::create_private_dir(&self.data_dir)
             .map_err(|e| ConfigError::DataDir(self.data_dir.display().to_string(), e.to_string()))
     }
 

@@ -9,6 +9,7 @@ pub mod http;
 pub mod metrics;
 mod otel;
 pub mod pages;
+pub mod private_files;
 pub mod request_id;
 pub mod telemetry;
 

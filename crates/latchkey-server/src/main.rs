@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 use clap::Parser;
 use latchkey_server::cli::{Cli, run};
-use latchkey_server::{Config, telemetry};
+use latchkey_server::{Config, private_files, telemetry};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -14,7 +14,17 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    // Files this process creates (database, WAL, key, outgoing mail) are for its own user only, and
+    // what an earlier version left readable is fixed before anything else runs.
+    private_files::restrict_new_files();
     let telemetry = telemetry::init(&config.log_format);
+    match private_files::fix_permissions(&config.data_dir) {
+        Ok(fixed) if !fixed.is_empty() => {
+            tracing::warn!(paths = ?fixed, "data directory files were readable by others; now private");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, dir = %config.data_dir.display(), "could not restrict the data directory"),
+    }
     let result = run(cli, config).await;
     telemetry.shutdown().await;
     match result {
