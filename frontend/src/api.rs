@@ -193,7 +193,7 @@ pub async fn load_home() -> Result<Home, ServerFnError> {
             .collect()
     } else {
         let latchkey_oauth::access::Principal::Account { id, .. } = &actor.principal else {
-            return Err(ServerFnError::new("sign in first"));
+            return Err(crate::server::fail(actix_web::http::StatusCode::UNAUTHORIZED, "sign in first"));
         };
         c.auth
             .store
@@ -281,20 +281,21 @@ pub async fn create_skill(
     let ttl = match access_token_ttl.trim() {
         "" => None,
         t => Some(
-            t.parse::<i64>().map_err(|_| ServerFnError::new("access-token lifetime must be a number of seconds"))?,
+            t.parse::<i64>()
+                .map_err(|_| crate::server::bad_input("access-token lifetime must be a number of seconds"))?,
         ),
     };
     let lwa = match (lwa_client_id.trim(), lwa_client_secret.trim()) {
         ("", "") => None,
         (id, secret) if !id.is_empty() && !secret.is_empty() => Some((id.to_owned(), secret.to_owned())),
-        _ => return Err(ServerFnError::new("give both Login with Amazon values, or neither")),
+        _ => return Err(crate::server::bad_input("give both Login with Amazon values, or neither")),
     };
     let auth_method: latchkey_core::client_auth::ClientAuthMethod =
-        auth_method.parse().map_err(|e: String| ServerFnError::new(e))?;
+        auth_method.parse().map_err(|e: String| crate::server::bad_input(e))?;
     let kind = serde_json::from_value(serde_json::Value::String(kind))
-        .map_err(|_| ServerFnError::new("unknown skill kind"))?;
-    let region =
-        serde_json::from_value(serde_json::Value::String(region)).map_err(|_| ServerFnError::new("unknown region"))?;
+        .map_err(|_| crate::server::bad_input("unknown skill kind"))?;
+    let region = serde_json::from_value(serde_json::Value::String(region))
+        .map_err(|_| crate::server::bad_input("unknown region"))?;
     let opts = latchkey_oauth::admin::ClientOptions { auth_method, access_token_ttl: ttl, ..Default::default() };
     let s = c
         .auth

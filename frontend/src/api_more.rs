@@ -73,7 +73,7 @@ pub struct ReadinessRow {
 
 #[cfg(feature = "ssr")]
 fn role(s: &str) -> Result<latchkey_core::role::Role, ServerFnError> {
-    s.parse().map_err(ServerFnError::new)
+    s.parse().map_err(crate::server::bad_input)
 }
 
 #[server(prefix = "/admin/fn")]
@@ -166,7 +166,7 @@ fn client_row(c: latchkey_store::records::Client) -> ClientRow {
 
 #[cfg(feature = "ssr")]
 fn auth_method(s: &str) -> Result<latchkey_core::client_auth::ClientAuthMethod, ServerFnError> {
-    s.parse().map_err(|e: String| ServerFnError::new(e))
+    s.parse().map_err(|e: String| crate::server::bad_input(e))
 }
 
 #[cfg(feature = "ssr")]
@@ -408,7 +408,7 @@ pub async fn delete_api_key(slug: String, key: String) -> Result<(), ServerFnErr
 #[server(prefix = "/admin/fn")]
 pub async fn readiness(slug: String, skill: String) -> Result<Vec<ReadinessRow>, ServerFnError> {
     let (c, a) = access(&slug).await?;
-    let r = c.alexa.readiness(&a, &skill).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    let r = c.alexa.readiness(&a, &skill).await.map_err(crate::server::alexa_err)?;
     Ok(r.items
         .into_iter()
         .map(|i| ReadinessRow {

@@ -1,6 +1,7 @@
 //! The server side of the dashboard: what server functions need from the running service, and the
 //! checks every one of them makes (session, origin, tenant access).
 use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use latchkey_oauth::access::{Access, Actor};
 use latchkey_oauth::accounts::DashboardSession;
@@ -22,19 +23,72 @@ pub fn ctx() -> Result<DashboardContext, ServerFnError> {
     use_context::<DashboardContext>().ok_or_else(|| ServerFnError::new("dashboard context missing"))
 }
 
-/// The message a user sees for a service error; internal details stay in the log.
+/// The message a user sees for a service error; internal details stay in the log. The response's
+/// status says what kind of error it was (see `fail`): 500 only for real faults, so a refusal never
+/// trips the 5xx alert.
 pub fn err(e: ServiceError) -> ServerFnError {
-    match e {
+    let status = match &e {
+        ServiceError::OAuth(_) | ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
+        ServiceError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let message = match e {
         ServiceError::Internal(m) => {
             tracing::error!(detail = %m, "internal error in the dashboard");
-            ServerFnError::new("something went wrong on our side; try again")
+            "something went wrong on our side; try again".to_owned()
         }
         ServiceError::Unavailable(m) => {
             tracing::warn!(detail = %m, "dependency unavailable");
-            ServerFnError::new("the service is temporarily unavailable; try again shortly")
+            "the service is temporarily unavailable; try again shortly".to_owned()
         }
-        ServiceError::NotFound(what) => ServerFnError::new(format!("{what} not found")),
-        other => ServerFnError::new(other.to_string()),
+        ServiceError::NotFound(what) => format!("{what} not found"),
+        ServiceError::RateLimited { retry_after } => {
+            set_retry_after(retry_after);
+            format!("too many requests; retry in {retry_after} s")
+        }
+        other => other.to_string(),
+    };
+    fail(status, message)
+}
+
+/// A server function's error with its HTTP status. A plain form post (no JavaScript) keeps the
+/// redirect back to its page that leptos_actix gives it: a 4xx there would stop the browser from
+/// following it.
+pub fn fail(status: StatusCode, message: impl Into<String>) -> ServerFnError {
+    let plain_form = use_context::<leptos_actix::Request>().is_some_and(|r| {
+        r.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+    });
+    if !plain_form && let Some(resp) = use_context::<leptos_actix::ResponseOptions>() {
+        resp.set_status(status);
+    }
+    ServerFnError::new(message.into())
+}
+
+/// Input a server function could not read: 400.
+pub fn bad_input(message: impl Into<String>) -> ServerFnError {
+    fail(StatusCode::BAD_REQUEST, message)
+}
+
+/// An error of the Alexa services, with the status they give it.
+pub fn alexa_err(e: latchkey_alexa::AlexaError) -> ServerFnError {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match e {
+        latchkey_alexa::AlexaError::Internal(m) => {
+            tracing::error!(detail = %m, "internal error in the dashboard");
+            fail(StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side; try again")
+        }
+        e => fail(status, e.to_string()),
+    }
+}
+
+fn set_retry_after(secs: u64) {
+    if let Some(resp) = use_context::<leptos_actix::ResponseOptions>() {
+        resp.insert_header(header::RETRY_AFTER, HeaderValue::from(secs));
     }
 }
 
@@ -54,13 +108,13 @@ pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
 pub fn check_origin(c: &DashboardContext, req: &HttpRequest) -> Result<(), ServerFnError> {
     let h = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
     if h("sec-fetch-site").is_some_and(|s| s == "cross-site") {
-        return Err(ServerFnError::new("cross-site request refused"));
+        return Err(fail(StatusCode::FORBIDDEN, "cross-site request refused"));
     }
     let public = &c.auth.config.public_url;
     let origin = h("origin").or_else(|| h("referer").and_then(|r| url_origin(&r)));
     match origin {
         Some(o) if o.trim_end_matches('/') != public.trim_end_matches('/') => {
-            Err(ServerFnError::new("request from another origin refused"))
+            Err(fail(StatusCode::FORBIDDEN, "request from another origin refused"))
         }
         _ => Ok(()),
     }
@@ -88,7 +142,7 @@ pub async fn actor() -> Result<Actor, ServerFnError> {
         Some((s, _)) => Ok(s.actor(Some(client_ip(&req, c.trust_proxy)))),
         None => {
             leptos_actix::redirect("/admin/login");
-            Err(ServerFnError::new("sign in first"))
+            Err(fail(StatusCode::UNAUTHORIZED, "sign in first"))
         }
     }
 }

@@ -28,6 +28,7 @@ mod alexa;
 mod cli;
 mod cluster;
 mod crash;
+mod dashboard_statuses;
 mod errors;
 mod federation;
 mod files_at_rest;

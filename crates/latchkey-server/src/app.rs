@@ -84,6 +84,10 @@ impl Application {
             let app = App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(BODY_LIMIT))
+                .wrap_fn(|req, srv| {
+                    let fut = srv.call(req);
+                    async move { crate::dashboard::server_fn_input_errors(fut.await?).await }
+                })
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap_fn(move |req, srv| {
                     // Route patterns, not paths: a tenant's slug never becomes a label.

@@ -66,3 +66,31 @@ impl Dashboard {
             )
     }
 }
+
+/// server_fn answers 500 when it cannot read a server function's arguments (a missing or malformed
+/// field), before any of our code runs. That is the caller's mistake: 400, so that only real faults
+/// are 5xx. Our own errors already carry their status (frontend/src/server.rs, `fail`).
+pub async fn server_fn_input_errors<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, Error>
+where
+    B: actix_web::body::MessageBody + 'static,
+{
+    let res = res.map_into_boxed_body();
+    if res.status() != actix_web::http::StatusCode::INTERNAL_SERVER_ERROR
+        || !res.headers().contains_key("serverfnerror")
+    {
+        return Ok(res);
+    }
+    let (req, res) = res.into_parts();
+    let (mut head, body) = res.into_parts();
+    // Server-function error bodies are a short "Kind|message" text.
+    let bytes = actix_web::body::to_bytes_limited(body, 64 * 1024)
+        .await
+        .map_err(|_| actix_web::error::ErrorInternalServerError("error body too large"))?
+        .map_err(|_| actix_web::error::ErrorInternalServerError("error body unreadable"))?;
+    if [&b"Args|"[..], b"Deserialization|", b"MissingArg|"].iter().any(|k| bytes.starts_with(k)) {
+        *head.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
+    }
+    Ok(actix_web::dev::ServiceResponse::new(req, head.set_body(actix_web::body::BoxBody::new(bytes))))
+}
