@@ -77,3 +77,63 @@ fn the_management_api_survives_any_parameter() {
     assert_eq!(alive.expect("the server still answers").as_u16(), 200);
     rt.block_on(app.cleanup());
 }
+
+/// Sends `size` bytes to `path` as a chunked body (no Content-Length) over a raw connection and
+/// returns the status the server answered with.
+async fn chunked_post(base: &str, path: &str, size: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: {base}\r\nAccept: application/json\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let _ = s.write_all(head.as_bytes()).await;
+    let chunk = vec![b'a'; 16 * 1024];
+    let mut sent = 0;
+    while sent < size {
+        // The server may answer and stop reading before everything is sent.
+        if s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.is_err()
+            || s.write_all(&chunk).await.is_err()
+            || s.write_all(b"\r\n").await.is_err()
+        {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let _ = s.write_all(b"0\r\n\r\n").await;
+    let mut buf = vec![0u8; 1024];
+    let n =
+        tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut buf)).await.expect("answer").unwrap_or(0);
+    let text = String::from_utf8_lossy(&buf[..n]);
+    text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("no status line: {text}"))
+}
+
+/// One body limit for every route, the dashboard's server functions included, enforced before the
+/// body is read: a declared length over it is 413 at once, and a chunked body is cut off at it.
+/// The server functions used to read bodies of any size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_over_the_limit_are_refused() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let page = server_client().get(app.url("/admin/login")).send().await.expect("page").text().await.expect("html");
+    let sign_in = page.split("<form action=\"").nth(1).and_then(|r| r.split('"').next()).expect("action").to_owned();
+    let big = "a".repeat(300 * 1024);
+    for path in [sign_in.clone(), format!("/t/{}/oauth2/token", f.slug), format!("/t/{}/login", f.slug)] {
+        let resp = server_client()
+            .post(app.url(&path))
+            .header("origin", &app.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("email={big}"))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(resp.status().as_u16(), 413, "{path} with Content-Length");
+        assert_eq!(chunked_post(&app.base, &path, 300 * 1024).await, 413, "{path} chunked");
+    }
+    // A body within the limit is still read, chunked or not.
+    assert_eq!(chunked_post(&app.base, &sign_in, 8 * 1024).await, 400, "a small chunked body reaches the function");
+    let ok = server_client().get(app.url("/healthz")).send().await.expect("alive");
+    assert_eq!(ok.status().as_u16(), 200);
+    app.cleanup().await;
+}

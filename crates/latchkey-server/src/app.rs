@@ -26,8 +26,7 @@ pub struct AppState {
     pub trust_proxy: bool,
 }
 
-/// Largest request body we read; OAuth requests are a few hundred bytes.
-const BODY_LIMIT: usize = 64 * 1024;
+use crate::http::body_limit::{self, BODY_LIMIT};
 
 /// Opens the database (running migrations) and the KV store, and builds the authorization server.
 pub async fn open_auth_server(config: &Config, public_url: &str) -> anyhow::Result<AuthServer> {
@@ -84,6 +83,28 @@ impl Application {
             let app = App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(BODY_LIMIT))
+                // Innermost, so a refused body is still logged and counted by the wrappers outside.
+                .wrap_fn(|mut req, srv| {
+                    let call = match body_limit::enforce(&mut req) {
+                        body_limit::Verdict::TooLarge(limit) => Err(req.into_response(body_limit::too_large(limit))),
+                        verdict => Ok((srv.call(req), verdict)),
+                    };
+                    async move {
+                        match call {
+                            Err(refused) => Ok(refused.map_into_boxed_body()),
+                            Ok((fut, body_limit::Verdict::Watched { limit, tripped })) => {
+                                let res = fut.await?;
+                                if !tripped.load(std::sync::atomic::Ordering::Relaxed) {
+                                    return Ok(res.map_into_boxed_body());
+                                }
+                                let (req, _) = res.into_parts();
+                                Ok(actix_web::dev::ServiceResponse::new(req, body_limit::too_large(limit))
+                                    .map_into_boxed_body())
+                            }
+                            Ok((fut, _)) => Ok(fut.await?.map_into_boxed_body()),
+                        }
+                    }
+                })
                 .wrap_fn(|req, srv| {
                     let fut = srv.call(req);
                     async move { crate::dashboard::server_fn_input_errors(fut.await?).await }

@@ -2,6 +2,7 @@
 //! responses in one place (`respond`).
 pub mod alexa;
 pub mod api;
+pub mod body_limit;
 pub mod extract;
 pub mod health;
 pub mod oauth_api;
