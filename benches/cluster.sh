@@ -17,7 +17,7 @@ WORK=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 DB=lkcluster_$$
 psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE $DB"
-export LATCHKEY_DATA_DIR=$WORK RUST_LOG=warn LATCHKEY_TOKEN_RATE_PER_CLIENT=0 LATCHKEY_API_RATE_PER_KEY=0
+export LATCHKEY_DATA_DIR=$WORK RUST_LOG=warn LATCHKEY_TOKEN_RATE_PER_CLIENT=0 LATCHKEY_API_RATE_PER_KEY=0 LATCHKEY_PER_IP_LIMITS=off
 export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB REDIS_URL=redis://127.0.0.1:6379 LATCHKEY_REDIS_PREFIX="cluster$$:"
 export LATCHKEY_MASTER_KEY=$(python3 -c 'import os,base64; print(base64.b64encode(os.urandom(32)).decode())')
 # One public URL for all, as behind one load balancer.

@@ -11,7 +11,7 @@ LK=$PWD/target/release/latchkey
 GEN=$PWD/target/release/latchkey-loadgen
 WORK=$(mktemp -d)
 # Rate limits off: the benchmark measures throughput, not the limiter.
-export LATCHKEY_DATA_DIR=$WORK RUST_LOG=warn LATCHKEY_TOKEN_RATE_PER_CLIENT=0 LATCHKEY_API_RATE_PER_KEY=0
+export LATCHKEY_DATA_DIR=$WORK RUST_LOG=warn LATCHKEY_TOKEN_RATE_PER_CLIENT=0 LATCHKEY_API_RATE_PER_KEY=0 LATCHKEY_PER_IP_LIMITS=off
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export LATCHKEY_PUBLIC_URL=http://127.0.0.1:$PORT
 AMAZON_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -137,3 +137,56 @@ async fn bodies_over_the_limit_are_refused() {
     assert_eq!(ok.status().as_u16(), 200);
     app.cleanup().await;
 }
+
+/// Anonymous authorize requests used to store a flow of up to ~2.3 KB each for 30 minutes with no
+/// limit: 30,000 requests added 70 MB. Now each parameter is capped (400 past it), a flow that has
+/// not reached sign-in lives 10 minutes, and one address may start 60 flows per minute per tenant,
+/// so a flood from one address holds at most 60 flows of at most `MAX_FLOW_BYTES` each. Checked in
+/// Redis itself, where the flows are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorize_flood_from_one_address_is_bounded() {
+    use latchkey_core::authorize::{MAX_FLOW_BYTES, MAX_NONCE_LEN, MAX_STATE_LEN};
+    let prefix = format!("{}:", unique("flood"));
+    let app = TestApp::spawn_with(Backend::Postgres, |c| {
+        c.redis_prefix = prefix.clone();
+        c.trust_proxy = true;
+    })
+    .await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let (state, nonce) = ("s".repeat(MAX_STATE_LEN), "n".repeat(MAX_NONCE_LEN));
+    let url = authorize_url(&app, &f, &state, None, &[("nonce", &nonce)]);
+    let (mut stored, mut refused) = (0, 0);
+    for _ in 0..300 {
+        let resp = browser().get(&url).header("x-forwarded-for", "192.0.2.200").send().await.expect("authorize");
+        match resp.status().as_u16() {
+            200 => stored += 1,
+            429 => {
+                assert!(resp.headers().get("retry-after").is_some());
+                refused += 1;
+            }
+            s => panic!("unexpected {s}"),
+        }
+    }
+    assert_eq!((stored, refused), (60, 240), "60 flows per minute from one address");
+    // Another address is not affected.
+    let other = browser().get(&url).header("x-forwarded-for", "192.0.2.201").send().await.expect("authorize");
+    assert_eq!(other.status().as_u16(), 200);
+    // Past a cap: a clear 400, nothing stored.
+    let long = authorize_url(&app, &f, &"s".repeat(MAX_STATE_LEN + 1), None, &[]);
+    let resp = browser().get(&long).header("x-forwarded-for", "192.0.2.202").send().await.expect("authorize");
+    assert_eq!(resp.status().as_u16(), 400);
+    assert!(resp.text().await.expect("page").contains("state is longer than"));
+
+    let client = redis::Client::open(redis_url()).expect("redis");
+    let mut con = client.get_multiplexed_async_connection().await.expect("connection");
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}flow:*")).query_async(&mut con).await.expect("keys");
+    assert_eq!(keys.len(), 61, "the 60 flows of the flood and the other address's one");
+    for k in &keys {
+        let len: usize = redis::cmd("STRLEN").arg(k).query_async(&mut con).await.expect("strlen");
+        let ttl: i64 = redis::cmd("TTL").arg(k).query_async(&mut con).await.expect("ttl");
+        assert!(len <= MAX_FLOW_BYTES, "{k}: {len} bytes");
+        assert!((1..=600).contains(&ttl), "{k}: kept {ttl} s before anyone signed in");
+    }
+    app.cleanup().await;
+}

@@ -6,9 +6,16 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ErrorCode, OAuthError};
 use crate::{pkce, redirect, scope};
 
-/// Longest `state` we carry back; Alexa's are a few hundred bytes.
+/// Caps on what a flow stores for an anonymous visitor; with them a stored flow stays under
+/// `MAX_FLOW_BYTES`. Alexa's own `state` is a few hundred characters.
 pub const MAX_STATE_LEN: usize = 2048;
 pub const MAX_NONCE_LEN: usize = 512;
+pub const MAX_LOGIN_HINT_LEN: usize = 256;
+/// Longer than any list of scopes a client may register (Alexa allows 15).
+pub const MAX_SCOPE_LEN: usize = 1024;
+/// The most a stored flow can take: the capped parameters, a registered redirect URI (bounded where
+/// clients are registered) and a few fixed fields.
+pub const MAX_FLOW_BYTES: usize = 8 * 1024;
 
 /// The raw parameters of an authorization request.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +144,20 @@ pub fn validate(params: &AuthorizeParams, client: &ClientView<'_>) -> Result<Val
         return Err(Rejection::Page(OAuthError::invalid_request(why)));
     };
     let redirect_uri = redirect_uri.to_owned();
+    // Oversized parameters get our own 400 page: nothing this large is stored for an anonymous
+    // visitor, and an oversized state is not echoed to the client either.
+    for (name, value, cap) in [
+        ("state", &params.state, MAX_STATE_LEN),
+        ("nonce", &params.nonce, MAX_NONCE_LEN),
+        ("login_hint", &params.login_hint, MAX_LOGIN_HINT_LEN),
+        ("scope", &params.scope, MAX_SCOPE_LEN),
+    ] {
+        if value.as_ref().is_some_and(|v| v.len() > cap) {
+            return Err(Rejection::Page(OAuthError::invalid_request(format!(
+                "{name} is longer than {cap} characters"
+            ))));
+        }
+    }
     let state = params.state.clone();
     let reject = |error: OAuthError| Rejection::Redirect {
         redirect_uri: redirect_uri.clone(),
@@ -169,12 +190,6 @@ pub fn validate(params: &AuthorizeParams, client: &ClientView<'_>) -> Result<Val
     {
         return Err(reject(OAuthError::invalid_request("only response_mode=query is supported")));
     }
-    if state.as_ref().is_some_and(|s| s.len() > MAX_STATE_LEN) {
-        return Err(reject(OAuthError::invalid_request("state is too long")));
-    }
-    if params.nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE_LEN) {
-        return Err(reject(OAuthError::invalid_request("nonce is too long")));
-    }
     let scopes = scope::resolve(params.scope.as_deref(), client.allowed_scopes).map_err(reject)?;
     let code_challenge = pkce::validate_challenge(
         params.code_challenge.as_deref(),
@@ -202,7 +217,7 @@ pub fn validate(params: &AuthorizeParams, client: &ClientView<'_>) -> Result<Val
         code_challenge,
         prompt,
         max_age,
-        login_hint: params.login_hint.clone().filter(|h| h.len() <= 256),
+        login_hint: params.login_hint.clone(),
     })
 }
 

@@ -189,7 +189,9 @@ impl AuthServer {
         let slug = input.slug.trim();
         let email = validate_email(&input.email)?;
         PasswordHasher::check_policy(&input.password)?;
-        self.hourly_limit(&format!("signup:ip:{ip}"), SIGNUPS_PER_IP_HOUR).await?;
+        if self.config.per_ip_limits {
+            self.hourly_limit(&format!("signup:ip:{ip}"), SIGNUPS_PER_IP_HOUR).await?;
+        }
         self.prune_expired_signups(latchkey_store::now()).await?;
         let existing = self.store.account_by_email(&email).await?;
         // An operator's address never becomes a member account too.
@@ -321,7 +323,7 @@ impl AuthServer {
         email: &str,
         ip: Option<&str>,
     ) -> ServiceResult<()> {
-        if let Some(ip) = ip {
+        if let Some(ip) = ip.filter(|_| self.config.per_ip_limits) {
             self.hourly_limit(&format!("mail:ip:{ip}"), SIGNUPS_PER_IP_HOUR * 3).await?;
         }
         let scope = tenant.map_or("-", |t| t.as_str());

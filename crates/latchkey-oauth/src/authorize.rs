@@ -120,6 +120,7 @@ impl AuthServer {
         params: AuthorizeParams,
         browser: &str,
         session_id: Option<&str>,
+        ip: &str,
     ) -> ServiceResult<StepOutcome> {
         let client_id = match rules::precheck(&params) {
             Ok(c) => c.to_owned(),
@@ -168,7 +169,25 @@ impl AuthServer {
             flow.user_id = Some(session.user_id);
             flow.auth_time = Some(session.auth_time);
         }
+        // A flow stored for an anonymous visitor: bounded per address and tenant.
+        if flow.user_id.is_none() && !flow.request.prompt.none {
+            self.limit_new_flows(t.id(), ip).await?;
+        }
         self.advance(t, flow, &client).await.map(Into::into)
+    }
+
+    /// Counts a new anonymous flow for `ip`; `RateLimited` past `flows_per_ip_minute`.
+    async fn limit_new_flows(&self, t: &TenantId, ip: &str) -> ServiceResult<()> {
+        if !self.config.per_ip_limits || self.config.flows_per_ip_minute <= 0 {
+            return Ok(());
+        }
+        let key = format!("rl:flows:{t}:{ip}");
+        let n = self.kv.incr(&key, std::time::Duration::from_secs(60)).await?;
+        if n > self.config.flows_per_ip_minute {
+            let retry_after = self.kv.ttl(&key).await?.unwrap_or(60).max(1);
+            return Err(ServiceError::RateLimited { retry_after: u64::try_from(retry_after).unwrap_or(60) });
+        }
+        Ok(())
     }
 
     async fn session(&self, t: &TenantId, sid: &str) -> ServiceResult<Option<Session>> {
@@ -208,9 +227,11 @@ impl AuthServer {
         self.issue_code(t, &flow, &user_id).await
     }
 
+    /// Stores a flow: briefly while nobody has signed in, longer once someone has.
     async fn save_flow(&self, t: &TenantId, flow: &Flow) -> ServiceResult<()> {
         let bytes = serde_json::to_vec(flow).map_err(|e| ServiceError::internal(e.to_string()))?;
-        self.kv.set(&flow_key(t, &flow.id), &bytes, self.config.flow_ttl).await?;
+        let ttl = if flow.user_id.is_some() { self.config.flow_ttl } else { self.config.flow_pending_ttl };
+        self.kv.set(&flow_key(t, &flow.id), &bytes, ttl).await?;
         Ok(())
     }
 

@@ -44,7 +44,18 @@ pub struct AuthConfig {
     /// `{public_url}/t/{slug}` is each tenant's issuer.
     pub public_url: String,
     pub code_ttl: Duration,
+    /// How long a flow is kept once the user has signed in (consent, federation round trips).
     pub flow_ttl: Duration,
+    /// How long a flow is kept before the user signs in: what an anonymous visitor can make the
+    /// server hold, so short.
+    pub flow_pending_ttl: Duration,
+    /// New flows (stored before sign-in) one client address may start per minute, per tenant (0: no
+    /// limit). With `MAX_FLOW_BYTES`, what one address can make the server hold is bounded.
+    pub flows_per_ip_minute: i64,
+    /// `false` turns off every limit per client address (sign-in failures per address, new flows,
+    /// forgot-password, sign-up), for load tests from one address (`LATCHKEY_PER_IP_LIMITS=off`).
+    /// Limits per account, client and API key stay on.
+    pub per_ip_limits: bool,
     pub session_ttl: Duration,
     pub id_token_ttl: i64,
     /// Failed sign-ins one client address may make on one account before each further failure makes
@@ -69,6 +80,9 @@ impl AuthConfig {
             public_url: public_url.into().trim_end_matches('/').to_owned(),
             code_ttl: Duration::from_secs(120),
             flow_ttl: Duration::from_secs(1800),
+            flow_pending_ttl: Duration::from_secs(600),
+            flows_per_ip_minute: 60,
+            per_ip_limits: true,
             session_ttl: Duration::from_secs(8 * 3600),
             id_token_ttl: 3600,
             login_free_failures: 5,

@@ -63,6 +63,9 @@ impl AuthServer {
         if self.kv.get(&k.pair_wait).await?.is_some() {
             return Ok(Some(self.kv.ttl(&k.pair_wait).await?.unwrap_or(1).max(1)));
         }
+        if !self.config.per_ip_limits {
+            return Ok(None);
+        }
         let n = self
             .kv
             .get(&k.ip_count)

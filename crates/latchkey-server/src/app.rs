@@ -39,6 +39,8 @@ pub async fn open_auth_server(config: &Config, public_url: &str) -> anyhow::Resu
     let mut auth_config = AuthConfig::new(public_url);
     auth_config.token_rate_per_client = config.token_rate_per_client;
     auth_config.api_rate_per_key = config.api_rate_per_key;
+    auth_config.per_ip_limits = config.per_ip_limits()?;
+    auth_config.flows_per_ip_minute = config.flows_per_ip_minute;
     Ok(AuthServer::new(store, kv, auth_config)?.with_mailer(config.mailer()?))
 }
 

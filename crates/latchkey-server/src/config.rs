@@ -67,6 +67,11 @@ pub struct Config {
     pub token_rate_per_client: i64,
     /// Skill-backend requests per second per tenant API key, across instances (0: off).
     pub api_rate_per_key: i64,
+    /// `on` (default) or `off`: every limit per client address (sign-in failures per address, new
+    /// authorization flows, forgot-password, sign-up). Off for load tests from one address.
+    pub per_ip_limits: String,
+    /// New authorization flows one client address may start per minute, per tenant (0: off).
+    pub flows_per_ip_minute: i64,
     /// How often each instance tries the scheduled upkeep (one instance at a time does it; 0: never).
     pub maintenance_interval_secs: u64,
     /// Scheduled signing-key rotation period (0: only manual `latchkey keys rotate`).
@@ -101,6 +106,8 @@ impl Default for Config {
             metrics_token: None,
             token_rate_per_client: 5000,
             api_rate_per_key: 500,
+            per_ip_limits: "on".into(),
+            flows_per_ip_minute: 60,
             maintenance_interval_secs: 3600,
             signing_key_rotation_secs: 90 * 86_400,
             signing_key_publish_ahead_secs: 86_400,
@@ -195,6 +202,15 @@ impl Config {
                 self.ensure_data_dir()?;
                 Ok(format!("sqlite://{}?mode=rwc", self.data_dir.join("latchkey.db").display()))
             }
+        }
+    }
+
+    /// `LATCHKEY_PER_IP_LIMITS` as a switch.
+    pub fn per_ip_limits(&self) -> Result<bool, ConfigError> {
+        match self.per_ip_limits.trim().to_ascii_lowercase().as_str() {
+            "on" | "true" | "1" | "yes" => Ok(true),
+            "off" | "false" | "0" | "no" => Ok(false),
+            other => Err(ConfigError::Load(format!("LATCHKEY_PER_IP_LIMITS must be on or off, not '{other}'"))),
         }
     }
 

@@ -132,7 +132,8 @@ async fn authorize_with(
     let params = AuthorizeParams::from_pairs(pairs);
     let hint = params.login_hint.clone().unwrap_or_default();
     let session = cookie(&req, SESSION_COOKIE);
-    match state.auth.authorize(&t, params, &browser, session.as_deref()).await {
+    let ip = crate::http::extract::client_ip(&req, state.trust_proxy);
+    match state.auth.authorize(&t, params, &browser, session.as_deref(), &ip).await {
         Ok(outcome) => render(&state, &t, outcome, &hint, new_browser).await,
         Err(e) => error_page_response(Some(&t.tenant), e),
     }

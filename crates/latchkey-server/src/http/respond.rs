@@ -127,6 +127,21 @@ pub fn error_page_response(tenant: Option<&Tenant>, e: ServiceError) -> HttpResp
     let (st, title, msg, code) = match e {
         ServiceError::NotFound(what) => (404, "Not found", format!("{what} does not exist."), None),
         ServiceError::Forbidden(m) => (403, "Unavailable", m, None),
+        ServiceError::RateLimited { retry_after } => {
+            let mut resp = page(
+                status(429),
+                error_page(
+                    tenant,
+                    "Too many requests",
+                    &format!("Too many sign-in requests came from your network. Try again in {retry_after} seconds."),
+                    Some("temporarily_unavailable"),
+                ),
+            );
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&retry_after.to_string()) {
+                resp.headers_mut().insert(actix_web::http::header::RETRY_AFTER, v);
+            }
+            return resp;
+        }
         other => {
             let o = to_oauth(other);
             let st = match o.code {
