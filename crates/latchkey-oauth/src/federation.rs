@@ -104,7 +104,9 @@ impl AuthServer {
 
     /// "Test connection": fetches the provider's discovery document and keys afresh. `Ok(Ok(detail))`
     /// when they load, `Ok(Err(why))` when not; errors only for a provider that does not exist.
+    /// Needs write rights: it makes the server send requests out.
     pub async fn test_provider(&self, a: &crate::access::Access, slug: &str) -> ServiceResult<Result<String, String>> {
+        a.require_write()?;
         let p = self
             .store
             .scoped(a.id())

@@ -65,7 +65,9 @@ pub async fn update(
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/providers/{provider}/test", tag = "providers",
     params(("tenant" = String, Path, description = "tenant slug"), ("provider" = String, Path, description = "provider slug")),
     responses((status = 200, body = ProviderTest, description = "whether the provider's discovery document and keys could be fetched"),
-        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "the viewer role cannot make the server send requests"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn test(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (tenant, slug) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
