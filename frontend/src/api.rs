@@ -104,7 +104,7 @@ pub async fn sign_up(company: String, slug: String, email: String, password: Str
     let c = ctx()?;
     let req = request().await?;
     check_origin(&c, &req)?;
-    let ip = client_ip(&req, c.trust_proxy);
+    let ip = client_ip(&req, &c.trusted_proxies);
     let input = latchkey_oauth::accounts::SignupInput { company, slug, email: email.clone(), password };
     c.auth.sign_up(input, &ip).await.map_err(err)?;
     Ok(format!("We sent a verification link to {email}. Open it to activate your tenant."))
@@ -115,7 +115,7 @@ pub async fn resend_verification(email: String) -> Result<String, ServerFnError>
     let c = ctx()?;
     let req = request().await?;
     check_origin(&c, &req)?;
-    c.auth.resend_verification(&email, &client_ip(&req, c.trust_proxy)).await.map_err(err)?;
+    c.auth.resend_verification(&email, &client_ip(&req, &c.trusted_proxies)).await.map_err(err)?;
     Ok("If that address has an unverified account, a new link is on its way.".into())
 }
 
@@ -133,7 +133,7 @@ pub async fn verify_email(token: String, password: String) -> Result<(), ServerF
     let c = ctx()?;
     let req = request().await?;
     check_origin(&c, &req)?;
-    c.auth.verify_email(&token, &password, &client_ip(&req, c.trust_proxy)).await.map_err(err)?;
+    c.auth.verify_email(&token, &password, &client_ip(&req, &c.trusted_proxies)).await.map_err(err)?;
     // The link is spent: going back to its page would only say so. The sign-in page says it worked.
     leptos_actix::redirect("/admin/login?verified=1");
     Ok(())
@@ -144,7 +144,8 @@ pub async fn sign_in(email: String, password: String) -> Result<(), ServerFnErro
     let c = ctx()?;
     let req = request().await?;
     check_origin(&c, &req)?;
-    let (sid, _) = c.auth.dashboard_sign_in(&email, &password, &client_ip(&req, c.trust_proxy)).await.map_err(err)?;
+    let (sid, _) =
+        c.auth.dashboard_sign_in(&email, &password, &client_ip(&req, &c.trusted_proxies)).await.map_err(err)?;
     set_cookie(&sid, latchkey_oauth::accounts::DASHBOARD_SESSION_TTL.as_secs() as i64);
     leptos_actix::redirect("/admin");
     Ok(())

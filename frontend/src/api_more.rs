@@ -124,7 +124,7 @@ pub async fn accept_invitation(token: String, password: String) -> Result<String
     let c = ctx()?;
     let req = request().await?;
     check_origin(&c, &req)?;
-    let m = c.auth.accept_invitation(&token, &password, &client_ip(&req, c.trust_proxy)).await.map_err(err)?;
+    let m = c.auth.accept_invitation(&token, &password, &client_ip(&req, &c.trusted_proxies)).await.map_err(err)?;
     Ok(format!("You joined as {}. Sign in to continue.", m.role))
 }
 
@@ -133,7 +133,7 @@ pub async fn request_reset(email: String) -> Result<String, ServerFnError> {
     let c = ctx()?;
     let req = request().await?;
     check_origin(&c, &req)?;
-    c.auth.request_password_reset(&email, &client_ip(&req, c.trust_proxy)).await.map_err(err)?;
+    c.auth.request_password_reset(&email, &client_ip(&req, &c.trusted_proxies)).await.map_err(err)?;
     Ok("If that address has an account, a reset link is on its way.".into())
 }
 

@@ -14,7 +14,8 @@ pub struct DashboardContext {
     pub auth: AuthServer,
     pub alexa: latchkey_alexa::AlexaService,
     pub secure_cookies: bool,
-    pub trust_proxy: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: std::sync::Arc<Vec<latchkey_core::net::IpNet>>,
 }
 
 pub const SESSION_COOKIE: &str = "lk_admin";
@@ -96,10 +97,11 @@ pub async fn request() -> Result<HttpRequest, ServerFnError> {
     leptos_actix::extract::<HttpRequest>().await.map_err(|e| ServerFnError::new(e.to_string()))
 }
 
-pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
-    let info = req.connection_info();
-    let ip = if trust_proxy { info.realip_remote_addr() } else { info.peer_addr() };
-    ip.unwrap_or("unknown").to_owned()
+/// The client's address behind the trusted proxies (see the server's `http::extract::client_ip`).
+pub fn client_ip(req: &HttpRequest, trusted: &[latchkey_core::net::IpNet]) -> String {
+    let Some(peer) = req.peer_addr() else { return "unknown".to_owned() };
+    let forwarded: Vec<&str> = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect();
+    latchkey_core::net::client_ip(peer.ip(), &forwarded, trusted).to_string()
 }
 
 /// Refuses requests a browser made on behalf of another site. With the session cookie SameSite=Strict
@@ -139,7 +141,7 @@ pub async fn actor() -> Result<Actor, ServerFnError> {
     let req = request().await?;
     check_origin(&c, &req)?;
     match session().await? {
-        Some((s, _)) => Ok(s.actor(Some(client_ip(&req, c.trust_proxy)))),
+        Some((s, _)) => Ok(s.actor(Some(client_ip(&req, &c.trusted_proxies)))),
         None => {
             leptos_actix::redirect("/admin/login");
             Err(fail(StatusCode::UNAUTHORIZED, "sign in first"))

@@ -16,7 +16,7 @@ const OWNER: &str = "198.51.100.7";
 on_both_backends!(guessing_never_locks_the_owner_out);
 
 async fn guessing_never_locks_the_owner_out(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |c| c.trust_proxy = true).await;
+    let app = TestApp::spawn_with(backend, |c| c.trusted_proxies = "127.0.0.1".into()).await;
     let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
 
     // End users' sign-in page: the attacker guesses until the page makes them wait; a wait applies
@@ -147,4 +147,36 @@ async fn login_from(
         .send()
         .await
         .expect("login")
+}
+
+/// Spoofed client addresses: `X-Forwarded-For` used to be believed from its leftmost entry, which
+/// the client writes, so anyone could pick the address their failures, sign-ups and audit entries
+/// counted against. Now only entries appended by a trusted proxy count, walked from the right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_forwarded_for_is_not_believed() {
+    for (trusted, expected) in [("127.0.0.1", "198.51.100.7"), ("", "127.0.0.1")] {
+        let app = TestApp::spawn_with(Backend::Embedded, |c| c.trusted_proxies = trusted.into()).await;
+        let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+        let b = browser();
+        let page =
+            b.get(authorize_url(&app, &f, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
+        // The client claims 6.6.6.6; the (trusted) proxy appended the address it really saw.
+        let resp = b
+            .post(app.url(&format!("/t/{}/login", f.slug)))
+            .header("x-forwarded-for", "6.6.6.6, 198.51.100.7")
+            .form(&[
+                ("flow", hidden(&page, "flow")),
+                ("csrf", hidden(&page, "csrf")),
+                ("email", f.email.clone()),
+                ("password", "wrong password!".into()),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
+        let events = app.auth.store.scoped(t.id()).audit_events(Some("login.failed"), 1).await.expect("audit");
+        assert_eq!(events[0].ip.as_deref(), Some(expected), "trusted proxies: '{trusted}'");
+        app.cleanup().await;
+    }
 }

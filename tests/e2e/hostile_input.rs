@@ -149,7 +149,7 @@ async fn an_authorize_flood_from_one_address_is_bounded() {
     let prefix = format!("{}:", unique("flood"));
     let app = TestApp::spawn_with(Backend::Postgres, |c| {
         c.redis_prefix = prefix.clone();
-        c.trust_proxy = true;
+        c.trusted_proxies = "127.0.0.1".into();
     })
     .await;
     let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;

@@ -11,6 +11,7 @@ pub mod client_auth;
 pub mod error;
 pub mod hashing;
 pub mod ids;
+pub mod net;
 pub mod pkce;
 pub mod redirect;
 pub mod refresh;

@@ -23,7 +23,8 @@ pub struct AppState {
     pub auth: AuthServer,
     pub alexa: AlexaService,
     pub secure_cookies: bool,
-    pub trust_proxy: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`LATCHKEY_TRUSTED_PROXIES`).
+    pub trusted_proxies: std::sync::Arc<Vec<latchkey_core::net::IpNet>>,
 }
 
 use crate::http::body_limit::{self, BODY_LIMIT};
@@ -77,7 +78,7 @@ impl Application {
             alexa: alexa.clone(),
             auth: auth.clone(),
             secure_cookies: public_url.starts_with("https://"),
-            trust_proxy: config.trust_proxy,
+            trusted_proxies: std::sync::Arc::new(config.trusted_proxies()?),
         });
         let dashboard = crate::dashboard::Dashboard::new(&config, &auth, &alexa, public_url.starts_with("https://"));
         let server = HttpServer::new(move || {

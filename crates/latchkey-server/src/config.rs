@@ -51,8 +51,12 @@ pub struct Config {
     /// Earlier master keys, comma-separated, still accepted for reading during a rotation. Unset:
     /// the lines of `{data_dir}/master.key.previous`, if that file exists.
     pub master_key_previous: Option<Secret>,
-    /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
+    /// Replaced by `trusted_proxies`: set to true, the start stops with a message saying so (it
+    /// believed the leftmost `X-Forwarded-For` entry, which the client chooses).
     pub trust_proxy: bool,
+    /// Your reverse proxies (CIDR list). The client address is the first `X-Forwarded-For` entry
+    /// from the right that is not one of them. Empty: the header is ignored.
+    pub trusted_proxies: String,
     /// `text` or `json`.
     pub log_format: String,
     /// Login with Amazon's token endpoint.
@@ -99,6 +103,7 @@ impl Default for Config {
             master_key: None,
             master_key_previous: None,
             trust_proxy: false,
+            trusted_proxies: String::new(),
             log_format: "text".into(),
             lwa_token_url: "https://api.amazon.com/auth/o2/token".into(),
             alexa_event_gateway_url: None,
@@ -203,6 +208,19 @@ impl Config {
                 Ok(format!("sqlite://{}?mode=rwc", self.data_dir.join("latchkey.db").display()))
             }
         }
+    }
+
+    /// `LATCHKEY_TRUSTED_PROXIES` parsed; the old `LATCHKEY_TRUST_PROXY=true` is refused.
+    pub fn trusted_proxies(&self) -> Result<Vec<latchkey_core::net::IpNet>, ConfigError> {
+        if self.trust_proxy {
+            return Err(ConfigError::Load(
+                "LATCHKEY_TRUST_PROXY was replaced by LATCHKEY_TRUSTED_PROXIES: list your reverse proxies' \
+                 addresses or networks (e.g. 10.0.0.0/8); the client's own X-Forwarded-For entries are never believed"
+                    .into(),
+            ));
+        }
+        latchkey_core::net::parse_networks(&self.trusted_proxies)
+            .map_err(|e| ConfigError::Load(format!("LATCHKEY_TRUSTED_PROXIES: {e}")))
     }
 
     /// `LATCHKEY_PER_IP_LIMITS` as a switch.

@@ -41,7 +41,7 @@ impl Dashboard {
                 auth: auth.clone(),
                 alexa: alexa.clone(),
                 secure_cookies,
-                trust_proxy: config.trust_proxy,
+                trusted_proxies: std::sync::Arc::new(config.trusted_proxies().unwrap_or_default()),
             },
             site_root,
             routes: generate_route_list(DashboardApp),

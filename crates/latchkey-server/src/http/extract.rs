@@ -35,10 +35,13 @@ pub fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
     req.cookie(name).map(|c| c.value().to_owned()).filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
-pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
-    let info = req.connection_info();
-    let ip = if trust_proxy { info.realip_remote_addr() } else { info.peer_addr() };
-    ip.unwrap_or("unknown").to_owned()
+/// The client's address: the peer, or, when the peer is one of `trusted` proxies, the first
+/// `X-Forwarded-For` entry from the right that is not a trusted proxy. Entries further left were
+/// written by the client and are never believed.
+pub fn client_ip(req: &HttpRequest, trusted: &[latchkey_core::net::IpNet]) -> String {
+    let Some(peer) = req.peer_addr() else { return "unknown".to_owned() };
+    let forwarded: Vec<&str> = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect();
+    latchkey_core::net::client_ip(peer.ip(), &forwarded, trusted).to_string()
 }
 
 #[cfg(test)]

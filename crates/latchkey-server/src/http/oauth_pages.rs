@@ -132,7 +132,7 @@ async fn authorize_with(
     let params = AuthorizeParams::from_pairs(pairs);
     let hint = params.login_hint.clone().unwrap_or_default();
     let session = cookie(&req, SESSION_COOKIE);
-    let ip = crate::http::extract::client_ip(&req, state.trust_proxy);
+    let ip = crate::http::extract::client_ip(&req, &state.trusted_proxies);
     match state.auth.authorize(&t, params, &browser, session.as_deref(), &ip).await {
         Ok(outcome) => render(&state, &t, outcome, &hint, new_browser).await,
         Err(e) => error_page_response(Some(&t.tenant), e),
@@ -173,7 +173,7 @@ pub async fn login(
     let pairs = form_pairs(&body);
     let email = field(&pairs, "email");
     let browser = cookie(&req, BROWSER_COOKIE);
-    let ip = client_ip(&req, state.trust_proxy);
+    let ip = client_ip(&req, &state.trusted_proxies);
     let r = state
         .auth
         .login(
@@ -292,7 +292,7 @@ pub async fn federation_callback(
     };
     let q = form_pairs(req.query_string().as_bytes());
     let browser = cookie(&req, BROWSER_COOKIE);
-    let ip = client_ip(&req, state.trust_proxy);
+    let ip = client_ip(&req, &state.trusted_proxies);
     match state.auth.federation_callback(&t, &provider, &q, browser.as_deref(), &ip).await {
         Ok(outcome) => render(&state, &t, outcome, "", None).await,
         Err(e) => error_page_response(Some(&t.tenant), e),

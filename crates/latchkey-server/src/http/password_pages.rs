@@ -81,7 +81,7 @@ pub async fn forgot(
     };
     let f = form_pairs(&body);
     let flow = flow_param(&f);
-    let ip = client_ip(&req, state.trust_proxy);
+    let ip = client_ip(&req, &state.trusted_proxies);
     match state.auth.request_user_password_reset(&t, field(&f, "email").unwrap_or(""), &ip).await {
         Ok(()) => page(StatusCode::OK, forgot_sent_page(&t.tenant, flow)),
         Err(ServiceError::Invalid(m)) => page(StatusCode::BAD_REQUEST, forgot_page(&t.tenant, flow, Some(&m))),

@@ -37,7 +37,7 @@ pub async fn session_actor(state: &AppState, req: &HttpRequest) -> Result<Actor,
     if !csrf_ok(req, &s) {
         return Err(Problem::new(403, "missing or wrong X-CSRF-Token header"));
     }
-    Ok(s.actor(Some(client_ip(req, state.trust_proxy))))
+    Ok(s.actor(Some(client_ip(req, &state.trusted_proxies))))
 }
 
 /// The caller's access to tenant `slug`, by API key or session.
@@ -61,7 +61,7 @@ pub async fn tenant_access(state: &AppState, req: &HttpRequest, slug: &str) -> R
             prefix: api_key.prefix.clone(),
             tenant_id: tenant.id.as_str().to_owned(),
         },
-        ip: Some(client_ip(req, state.trust_proxy)),
+        ip: Some(client_ip(req, &state.trusted_proxies)),
     };
     Ok(state.auth.access(&actor, slug).await?)
 }
