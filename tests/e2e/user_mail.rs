@@ -165,3 +165,55 @@ async fn mail_quotas_are_per_tenant_and_purpose(backend: Backend) {
     assert!(n > 10, "{n}");
     app.cleanup().await;
 }
+
+on_both_backends!(a_password_change_ends_sessions_and_grants);
+
+/// A changed password used to leave the old doors open: the old browser session still authorized
+/// silently and the old refresh and access tokens kept working. Now a password set by mailed link,
+/// or by staff through the API, ends every browser session of that user and every grant.
+async fn a_password_change_ends_sessions_and_grants(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
+    // The API sets the same password again, so the mailed link comes last.
+    for door in ["management API", "mailed link"] {
+        // A linked account, and a browser that is still signed in.
+        let b = browser();
+        let loc = link_in_browser(&app, &f, &b, "s1", None).await;
+        let code = query_param(&loc, "code").expect("code");
+        let tokens = json_ok(exchange_code(&app, &f, &code, None).await).await;
+        let (rt, at) = (tokens["refresh_token"].as_str().expect("rt"), tokens["access_token"].as_str().expect("at"));
+        // The session authorizes silently (straight to Alexa's redirect URI) before the change.
+        let resp = b.get(authorize_url(&app, &f, "s2", None, &[])).send().await.expect("authorize");
+        assert!(resp.status().is_redirection(), "{door}: the signed-in browser goes straight on");
+
+        match door {
+            "mailed link" => {
+                app.auth.send_user_password_reset(&t, &f.user_id).await.expect("reset mail");
+                let marker = format!("/t/{}/password?token=", f.slug);
+                let token = mailed_link_token(&app.data_dir, &f.email, &marker);
+                assert_eq!(choose_password(&app, &f.slug, &token, NEW_PASSWORD).await.status(), StatusCode::OK);
+            }
+            _ => {
+                let key = app.auth.create_api_key(&t, "ops").await.expect("key").key;
+                let resp = server_client()
+                    .put(app.url(&format!("/t/{}/api/v1/users/{}/password", f.slug, f.user_id)))
+                    .bearer_auth(&key)
+                    .json(&json!({"password": PASSWORD}))
+                    .send()
+                    .await
+                    .expect("set password");
+                assert!(resp.status().is_success(), "{door}: {}", resp.status());
+            }
+        }
+
+        // The old session must sign in again; the old grant is gone, access token included.
+        let resp = b.get(authorize_url(&app, &f, "s3", None, &[])).send().await.expect("authorize");
+        assert_eq!(resp.status(), StatusCode::OK, "{door}: the sign-in form, not a silent redirect");
+        assert!(resp.text().await.expect("page").contains("name=\"password\""), "{door}");
+        let resp = refresh(&app, &f, rt).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{door}: the old refresh token is dead");
+        assert_eq!(introspect(&app, &f, at).await, json!({"active": false}), "{door}: and its access token");
+    }
+    app.cleanup().await;
+}

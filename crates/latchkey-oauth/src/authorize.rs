@@ -33,6 +33,9 @@ pub struct Flow {
 pub struct Session {
     pub user_id: String,
     pub auth_time: i64,
+    /// When the session began, in milliseconds: a password change ends the sessions begun before it.
+    #[serde(default)]
+    pub started_ms: i64,
 }
 
 /// What an authorization code stands for until it is redeemed.
@@ -194,7 +197,12 @@ impl AuthServer {
         if sid.len() > 64 {
             return Ok(None);
         }
-        Ok(self.kv.get(&session_key(t, sid)).await?.and_then(|b| serde_json::from_slice(&b).ok()))
+        let session: Option<Session> =
+            self.kv.get(&session_key(t, sid)).await?.and_then(|b| serde_json::from_slice(&b).ok());
+        match session {
+            Some(s) if !self.session_ended(t, &s.user_id, s.started_ms).await? => Ok(Some(s)),
+            _ => Ok(None),
+        }
     }
 
     async fn active_user(&self, t: &TenantId, user_id: &str) -> ServiceResult<bool> {
@@ -319,7 +327,7 @@ impl AuthServer {
     ) -> ServiceResult<StepOutcome> {
         let auth_time = now();
         let sid = random::token(24)?;
-        let session = Session { user_id: user_id.clone(), auth_time };
+        let session = Session { user_id: user_id.clone(), auth_time, started_ms: crate::credentials::now_ms() };
         let bytes = serde_json::to_vec(&session).map_err(|e| ServiceError::internal(e.to_string()))?;
         self.kv.set(&session_key(t.id(), &sid), &bytes, self.config.session_ttl).await?;
         flow.user_id = Some(user_id);

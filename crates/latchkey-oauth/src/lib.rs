@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod admin;
 pub mod authorize;
 mod cache;
+mod credentials;
 pub mod discovery;
 pub mod error;
 pub mod federation;

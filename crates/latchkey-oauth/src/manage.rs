@@ -321,7 +321,9 @@ impl AuthServer {
         PasswordHasher::check_policy(password)?;
         let hash = self.hasher.hash(password).await?;
         self.store.scoped(a.id()).set_user_password_hash(id, &hash).await.map_err(not_found(format!("user '{id}'")))?;
-        a.audit(self, "user.password_set", Some(id), json!({})).await
+        a.audit(self, "user.password_set", Some(id), json!({})).await?;
+        self.password_changed(a.id(), id, &a.actor.label()).await?;
+        Ok(())
     }
 
     pub async fn delete_user(&self, a: &Access, id: &str) -> ServiceResult<()> {

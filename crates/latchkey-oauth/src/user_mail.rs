@@ -97,7 +97,7 @@ impl AuthServer {
         self.redeem_link(KIND, token, "password").await?;
         scoped.set_user_password_hash(&user.id, &hash).await?;
         scoped.set_email_verified(&user.id, true).await?;
-        self.invalidate_user(t.id(), &user.id);
+        self.password_changed(t.id(), &user.id, &format!("user:{}", user.id)).await?;
         scoped
             .audit(&format!("user:{}", user.id), "user.password_set_by_link", Some(&user.id), json!({}), None)
             .await?;

@@ -204,6 +204,19 @@ impl Scoped<'_> {
         Ok(())
     }
 
+    /// Revokes every live family (grant) of a user; how many.
+    pub async fn revoke_user_families(&self, user_id: &str, reason: &str) -> Result<u64, StoreError> {
+        let r = refresh_family::Entity::update_many()
+            .col_expr(refresh_family::Column::RevokedAt, Expr::value(now()))
+            .col_expr(refresh_family::Column::RevokedReason, Expr::value(reason))
+            .filter(refresh_family::Column::TenantId.eq(self.tid()))
+            .filter(refresh_family::Column::UserId.eq(user_id))
+            .filter(refresh_family::Column::RevokedAt.is_null())
+            .exec(self.writer())
+            .await?;
+        Ok(r.rows_affected)
+    }
+
     /// Revokes a family; `false` if it was already revoked.
     pub async fn revoke_family(&self, family_id: &str, reason: &str) -> Result<bool, StoreError> {
         let r = refresh_family::Entity::update_many()
