@@ -22,15 +22,7 @@ async fn guessing_never_locks_the_owner_out(backend: Backend) {
     // End users' sign-in page: the attacker guesses until the page makes them wait; a wait applies
     // even to the right password from that address, but the owner, elsewhere, signs in at once.
     let attacker = browser();
-    let mut page = attacker
-        .get(authorize_url(&app, &f, "s", None, &[]))
-        .header("x-forwarded-for", ATTACKER)
-        .send()
-        .await
-        .expect("authorize")
-        .text()
-        .await
-        .expect("page");
+    let mut page = sign_in_page_from(&attacker, &app, &f, ATTACKER).await;
     let mut statuses = Vec::new();
     for _ in 0..15 {
         let resp = login_from(&attacker, &app, &f, &page, &f.email, "wrong password!", ATTACKER).await;
@@ -46,15 +38,7 @@ async fn guessing_never_locks_the_owner_out(backend: Backend) {
     let resp = login_from(&attacker, &app, &f, &page, &f.email, PASSWORD, ATTACKER).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "the guessing address waits, right password or not");
     let owner = browser();
-    let page = owner
-        .get(authorize_url(&app, &f, "s", None, &[]))
-        .header("x-forwarded-for", OWNER)
-        .send()
-        .await
-        .expect("authorize")
-        .text()
-        .await
-        .expect("page");
+    let page = sign_in_page_from(&owner, &app, &f, OWNER).await;
     let resp = login_from(&owner, &app, &f, &page, &f.email, PASSWORD, OWNER).await;
     assert!(
         resp.status().is_success() || resp.status().is_redirection(),
@@ -136,17 +120,19 @@ async fn login_from(
     password: &str,
     ip: &str,
 ) -> reqwest::Response {
-    b.post(app.url(&format!("/t/{}/login", f.slug)))
+    post_login_via(b, &app.base, &f.slug, page, email, password, Some(ip)).await
+}
+
+/// The sign-in page of a new authorization request from `ip`.
+async fn sign_in_page_from(b: &reqwest::Client, app: &TestApp, f: &Fixture, ip: &str) -> String {
+    b.get(authorize_url(app, f, "s", None, &[]))
         .header("x-forwarded-for", ip)
-        .form(&[
-            ("flow", hidden(page, "flow")),
-            ("csrf", hidden(page, "csrf")),
-            ("email", email.to_owned()),
-            ("password", password.to_owned()),
-        ])
         .send()
         .await
-        .expect("login")
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page")
 }
 
 /// Spoofed client addresses: `X-Forwarded-For` used to be believed from its leftmost entry, which
@@ -161,18 +147,9 @@ async fn a_forged_forwarded_for_is_not_believed() {
         let page =
             b.get(authorize_url(&app, &f, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
         // The client claims 6.6.6.6; the (trusted) proxy appended the address it really saw.
-        let resp = b
-            .post(app.url(&format!("/t/{}/login", f.slug)))
-            .header("x-forwarded-for", "6.6.6.6, 198.51.100.7")
-            .form(&[
-                ("flow", hidden(&page, "flow")),
-                ("csrf", hidden(&page, "csrf")),
-                ("email", f.email.clone()),
-                ("password", "wrong password!".into()),
-            ])
-            .send()
-            .await
-            .expect("login");
+        let resp =
+            post_login_via(&b, &app.base, &f.slug, &page, &f.email, "wrong password!", Some("6.6.6.6, 198.51.100.7"))
+                .await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
         let events = app.auth.store.scoped(t.id()).audit_events(Some("login.failed"), 1).await.expect("audit");

@@ -225,16 +225,32 @@ pub async fn post_login(
     email: &str,
     password: &str,
 ) -> reqwest::Response {
-    b.post(format!("{base}/t/{slug}/login"))
-        .form(&[
-            ("flow", hidden(page, "flow")),
-            ("csrf", hidden(page, "csrf")),
-            ("email", email.into()),
-            ("password", password.into()),
-        ])
-        .send()
-        .await
-        .expect("login")
+    post_login_via(b, base, slug, page, email, password, None).await
+}
+
+/// Like `post_login`, with `X-Forwarded-For: forwarded_for` as a proxy in front would add it.
+pub async fn post_login_via(
+    b: &reqwest::Client,
+    base: &str,
+    slug: &str,
+    page: &str,
+    email: &str,
+    password: &str,
+    forwarded_for: Option<&str>,
+) -> reqwest::Response {
+    let mut req = b.post(format!("{base}/t/{slug}/login"));
+    if let Some(ip) = forwarded_for {
+        req = req.header("x-forwarded-for", ip);
+    }
+    req.form(&[
+        ("flow", hidden(page, "flow")),
+        ("csrf", hidden(page, "csrf")),
+        ("email", email.into()),
+        ("password", password.into()),
+    ])
+    .send()
+    .await
+    .expect("login")
 }
 
 /// Posts the consent form of `page` with `decision` (`allow` or `deny`).

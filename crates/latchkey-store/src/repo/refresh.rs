@@ -206,28 +206,29 @@ impl Scoped<'_> {
 
     /// Revokes every live family (grant) of a user; how many.
     pub async fn revoke_user_families(&self, user_id: &str, reason: &str) -> Result<u64, StoreError> {
-        let r = refresh_family::Entity::update_many()
-            .col_expr(refresh_family::Column::RevokedAt, Expr::value(now()))
-            .col_expr(refresh_family::Column::RevokedReason, Expr::value(reason))
-            .filter(refresh_family::Column::TenantId.eq(self.tid()))
-            .filter(refresh_family::Column::UserId.eq(user_id))
-            .filter(refresh_family::Column::RevokedAt.is_null())
-            .exec(self.writer())
-            .await?;
-        Ok(r.rows_affected)
+        self.revoke_families_where(refresh_family::Column::UserId.eq(user_id), reason).await
     }
 
     /// Revokes a family; `false` if it was already revoked.
     pub async fn revoke_family(&self, family_id: &str, reason: &str) -> Result<bool, StoreError> {
+        Ok(self.revoke_families_where(refresh_family::Column::Id.eq(family_id), reason).await? > 0)
+    }
+
+    /// Revokes this tenant's live families that match `which`; how many.
+    async fn revoke_families_where(
+        &self,
+        which: sea_orm::sea_query::SimpleExpr,
+        reason: &str,
+    ) -> Result<u64, StoreError> {
         let r = refresh_family::Entity::update_many()
             .col_expr(refresh_family::Column::RevokedAt, Expr::value(now()))
             .col_expr(refresh_family::Column::RevokedReason, Expr::value(reason))
             .filter(refresh_family::Column::TenantId.eq(self.tid()))
-            .filter(refresh_family::Column::Id.eq(family_id))
+            .filter(which)
             .filter(refresh_family::Column::RevokedAt.is_null())
             .exec(self.writer())
             .await?;
-        Ok(r.rows_affected > 0)
+        Ok(r.rows_affected)
     }
 }
 
