@@ -147,11 +147,16 @@ impl AuthServer {
 
     /// A counter per `key` over an hour; `RateLimited` past `limit`.
     pub(crate) async fn hourly_limit(&self, key: &str, limit: i64) -> ServiceResult<()> {
-        let key = format!("rl:hour:{key}");
-        let n = self.kv.incr(&key, Duration::from_secs(3600)).await?;
+        self.window_limit(&format!("rl:hour:{key}"), limit, Duration::from_secs(3600)).await
+    }
+
+    /// A counter per `key` over a fixed `window` from its first use; `RateLimited` (with the time
+    /// left in the window) past `limit`.
+    pub(crate) async fn window_limit(&self, key: &str, limit: i64, window: Duration) -> ServiceResult<()> {
+        let n = self.kv.incr(key, window).await?;
         if n > limit {
-            let retry_after = self.kv.ttl(&key).await?.unwrap_or(3600).max(1) as u64;
-            return Err(ServiceError::RateLimited { retry_after });
+            let left = self.kv.ttl(key).await?.unwrap_or(0).max(1);
+            return Err(ServiceError::RateLimited { retry_after: u64::try_from(left).unwrap_or(1) });
         }
         Ok(())
     }
@@ -360,14 +365,15 @@ impl AuthServer {
     /// What a verification link is for (the address and the tenants it activates), without spending
     /// it: opening the link (or a mail scanner fetching it) only shows the form whose POST verifies.
     pub async fn verification_info(&self, token: &str) -> ServiceResult<VerificationInfo> {
+        let a = self.unverified_account(token).await?;
+        Ok(VerificationInfo { tenants: self.store.pending_signup_slugs(&a.id).await?, email: a.email })
+    }
+
+    /// The still-unverified account a verification link is for, without spending the link.
+    async fn unverified_account(&self, token: &str) -> ServiceResult<Account> {
         let gone = || invalid("this verification link is invalid, used or expired; ask for a new one");
         let id = self.peek_link("verify", token).await?.ok_or_else(gone)?;
-        match self.store.account(&id).await? {
-            Some(a) if !a.email_verified => {
-                Ok(VerificationInfo { tenants: self.store.pending_signup_slugs(&a.id).await?, email: a.email })
-            }
-            _ => Err(gone()),
-        }
+        self.store.account(&id).await?.filter(|a| !a.email_verified).ok_or_else(gone)
     }
 
     /// Verifies an address: the explicit POST from the page the link opens. The owner of the address
@@ -375,7 +381,7 @@ impl AuthServer {
     /// never keeps a password its owner did not choose; the tenants it owns become active. A weak
     /// password is refused without spending the link.
     pub async fn verify_email(&self, token: &str, password: &str, ip: &str) -> ServiceResult<Account> {
-        let email = self.verification_info(token).await?.email;
+        let email = self.unverified_account(token).await?.email;
         PasswordHasher::check_policy(password)?;
         let hash = self.hasher.hash(password).await?;
         // Single use: only the caller that takes the link verifies.

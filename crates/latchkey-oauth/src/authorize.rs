@@ -185,12 +185,7 @@ impl AuthServer {
             return Ok(());
         }
         let key = format!("rl:flows:{t}:{ip}");
-        let n = self.kv.incr(&key, std::time::Duration::from_secs(60)).await?;
-        if n > self.config.flows_per_ip_minute {
-            let retry_after = self.kv.ttl(&key).await?.unwrap_or(60).max(1);
-            return Err(ServiceError::RateLimited { retry_after: u64::try_from(retry_after).unwrap_or(60) });
-        }
-        Ok(())
+        self.window_limit(&key, self.config.flows_per_ip_minute, std::time::Duration::from_secs(60)).await
     }
 
     async fn session(&self, t: &TenantId, sid: &str) -> ServiceResult<Option<Session>> {

@@ -72,15 +72,22 @@ impl Application {
         let auth = open_auth_server(&config, &public_url).await?;
         let alexa = AlexaService::new(auth.clone(), amazon_endpoints(&config))?;
         let metrics = Arc::new(Metrics::default());
+        let trusted_proxies = Arc::new(config.trusted_proxies()?);
         let state = web::Data::new(AppState {
             metrics: metrics.clone(),
             metrics_token: config.metrics_token.clone(),
             alexa: alexa.clone(),
             auth: auth.clone(),
             secure_cookies: public_url.starts_with("https://"),
-            trusted_proxies: std::sync::Arc::new(config.trusted_proxies()?),
+            trusted_proxies: trusted_proxies.clone(),
         });
-        let dashboard = crate::dashboard::Dashboard::new(&config, &auth, &alexa, public_url.starts_with("https://"));
+        let dashboard = crate::dashboard::Dashboard::new(
+            &config,
+            &auth,
+            &alexa,
+            public_url.starts_with("https://"),
+            trusted_proxies,
+        );
         let server = HttpServer::new(move || {
             let metrics = metrics.clone();
             let app = App::new()

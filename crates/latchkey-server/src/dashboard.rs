@@ -22,7 +22,13 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    pub fn new(config: &Config, auth: &AuthServer, alexa: &AlexaService, secure_cookies: bool) -> Self {
+    pub fn new(
+        config: &Config,
+        auth: &AuthServer,
+        alexa: &AlexaService,
+        secure_cookies: bool,
+        trusted_proxies: std::sync::Arc<Vec<latchkey_core::net::IpNet>>,
+    ) -> Self {
         let site_root = config.dashboard_dir();
         let options = LeptosOptions::builder()
             .output_name(OUTPUT_NAME)
@@ -37,12 +43,7 @@ impl Dashboard {
         }
         Self {
             options,
-            context: DashboardContext {
-                auth: auth.clone(),
-                alexa: alexa.clone(),
-                secure_cookies,
-                trusted_proxies: std::sync::Arc::new(config.trusted_proxies().unwrap_or_default()),
-            },
+            context: DashboardContext { auth: auth.clone(), alexa: alexa.clone(), secure_cookies, trusted_proxies },
             site_root,
             routes: generate_route_list(DashboardApp),
         }
