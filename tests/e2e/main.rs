@@ -40,6 +40,7 @@ mod logs;
 mod maintenance;
 mod management_api;
 mod oidc;
+mod outbound;
 mod races;
 mod refresh;
 mod resilience;

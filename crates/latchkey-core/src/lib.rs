@@ -12,6 +12,7 @@ pub mod error;
 pub mod hashing;
 pub mod ids;
 pub mod net;
+pub mod outbound;
 pub mod pkce;
 pub mod redirect;
 pub mod refresh;

@@ -379,6 +379,14 @@ pub struct ProviderUpdate {
 }
 
 impl AuthServer {
+    /// An upstream issuer the server may fetch from (latchkey-core/src/outbound.rs), without its
+    /// trailing slash. Checked again at every fetch: DNS may change after it is saved.
+    async fn checked_issuer(&self, issuer: &str) -> ServiceResult<String> {
+        let issuer = issuer.trim().trim_end_matches('/');
+        self.upstream_http.check_destination(issuer).await.map_err(|r| invalid(format!("issuer: {r}")))?;
+        Ok(issuer.to_owned())
+    }
+
     pub async fn update_provider(
         &self,
         t: &Access,
@@ -395,8 +403,7 @@ impl AuthServer {
             p.name = n.trim().to_owned();
         }
         if let Some(i) = u.issuer {
-            url::Url::parse(&i).map_err(|_| invalid("issuer must be an absolute URL"))?;
-            p.issuer = i.trim_end_matches('/').to_owned();
+            p.issuer = self.checked_issuer(&i).await?;
         }
         if let Some(c) = u.client_id.filter(|c| !c.is_empty()) {
             p.client_id = c;
@@ -447,11 +454,7 @@ impl AuthServer {
         if input.name.trim().is_empty() || input.name.len() > 100 {
             return Err(invalid("provider name must be 1-100 characters"));
         }
-        let issuer = url::Url::parse(&input.issuer).map_err(|_| invalid("issuer must be an absolute URL"))?;
-        let loopback = matches!(issuer.host_str(), Some("localhost") | Some("127.0.0.1") | Some("[::1]"));
-        if issuer.scheme() != "https" && !(issuer.scheme() == "http" && loopback) {
-            return Err(invalid("issuer must use https (http only for loopback)"));
-        }
+        let issuer = self.checked_issuer(&input.issuer).await?;
         if input.client_id.is_empty() || input.client_secret.is_empty() {
             return Err(invalid("client id and client secret are required"));
         }
@@ -466,7 +469,7 @@ impl AuthServer {
             .create_provider(latchkey_store::records::NewUpstreamProvider {
                 slug: input.slug,
                 name: input.name.trim().to_owned(),
-                issuer: input.issuer.trim_end_matches('/').to_owned(),
+                issuer,
                 client_id: input.client_id,
                 client_secret: input.client_secret,
                 scopes,

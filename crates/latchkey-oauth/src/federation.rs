@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::authorize::{Flow, Step, StepOutcome};
 use crate::error::{ServiceError, ServiceResult};
+use crate::outbound::chain;
 use crate::upstream_identity::UpstreamIdentity;
 use crate::{AuthServer, TenantCtx};
 
@@ -75,17 +76,10 @@ fn name_claim(p: &UpstreamProvider) -> &str {
 
 /// A userinfo failure with its causes, without the provider's answer body (it may echo a token).
 fn userinfo_error<E: std::error::Error + 'static>(e: &UserInfoError<E>) -> String {
-    let mut out = match e {
+    match e {
         UserInfoError::Response(status, _, what) => format!("{what} (HTTP {status})"),
-        e => e.to_string(),
-    };
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
+        e => chain(e),
     }
-    out
 }
 
 fn pending_key(t: &TenantCtx, state: &str) -> String {
@@ -134,7 +128,7 @@ impl AuthServer {
         let issuer = IssuerUrl::new(p.issuer.clone()).map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let meta = CoreProviderMetadata::discover_async(issuer, &self.upstream_http)
             .await
-            .map_err(|e| ServiceError::Unavailable(format!("discovery of {} failed: {e}", p.issuer)))?;
+            .map_err(|e| ServiceError::Unavailable(format!("discovery of {} failed: {}", p.issuer, chain(&e))))?;
         let meta = Arc::new(meta);
         self.upstream_metadata.put(key, meta.clone());
         Ok(meta)
@@ -332,7 +326,7 @@ impl AuthServer {
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
             .request_async(&self.upstream_http)
             .await
-            .map_err(|e| rejected(format!("code exchange failed: {e}")))?;
+            .map_err(|e| rejected(format!("code exchange failed: {}", chain(&e))))?;
         let id_token = tokens.id_token().ok_or_else(|| rejected("no ID token in the answer".into()))?.clone();
         let nonce = Nonce::new(pending.nonce.clone());
         let first_try = id_token.claims(&client.id_token_verifier(), &nonce).cloned();

@@ -17,6 +17,7 @@ pub mod introspect;
 pub mod keys;
 pub mod maintenance;
 pub mod manage;
+pub mod outbound;
 pub mod password;
 pub mod random;
 pub mod revoke;
@@ -73,6 +74,10 @@ pub struct AuthConfig {
     pub token_rate_per_client: i64,
     /// Requests per second one tenant API key may make on the skill-backend endpoints (0: no limit).
     pub api_rate_per_key: i64,
+    /// Internal networks upstream providers may be reached in, over http or https
+    /// (`LATCHKEY_ALLOWED_UPSTREAM_NETWORKS`); everything else must be https to a public address
+    /// (loopback too while `public_url` is loopback). See latchkey-core/src/outbound.rs.
+    pub allowed_upstream_networks: Vec<latchkey_core::net::IpNet>,
 }
 
 impl AuthConfig {
@@ -92,6 +97,7 @@ impl AuthConfig {
             cache_ttl: Duration::from_secs(5),
             token_rate_per_client: 0,
             api_rate_per_key: 0,
+            allowed_upstream_networks: Vec::new(),
         }
     }
 }
@@ -123,9 +129,9 @@ pub struct AuthServer {
     api_keys: Arc<TtlCache<(TenantId, String), Option<ApiKey>>>,
     /// Upstream providers' discovery documents and keys (five minutes).
     upstream_metadata: Arc<TtlCache<(TenantId, String), Arc<openidconnect::core::CoreProviderMetadata>>>,
-    /// For upstream providers: no redirects followed, bounded time, so an unreachable provider gives
-    /// the user a page, not a hang.
-    upstream_http: reqwest::Client,
+    /// For upstream providers: only allowed destinations (outbound.rs), bounded time, so an
+    /// unreachable provider gives the user a page, not a hang.
+    pub(crate) upstream_http: outbound::OutboundClient,
     /// Outgoing mail (verification, reset, invitations); the dashboard's account flows need it.
     pub mailer: Option<Arc<latchkey_mail::Mailer>>,
 }
@@ -133,6 +139,15 @@ pub struct AuthServer {
 impl AuthServer {
     pub fn new(store: Store, kv: Kv, config: AuthConfig) -> ServiceResult<Self> {
         let ttl = config.cache_ttl;
+        let upstream_http = outbound::OutboundClient::new(
+            latchkey_core::outbound::OutboundPolicy::for_public_url(
+                &config.public_url,
+                config.allowed_upstream_networks.clone(),
+            ),
+            Duration::from_secs(3),
+            Duration::from_secs(8),
+        )
+        .map_err(|e| ServiceError::internal(e.to_string()))?;
         Ok(Self {
             store,
             kv,
@@ -144,12 +159,7 @@ impl AuthServer {
             users: Arc::new(TtlCache::new(ttl)),
             api_keys: Arc::new(TtlCache::new(ttl)),
             upstream_metadata: Arc::new(TtlCache::new(Duration::from_secs(300))),
-            upstream_http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(Duration::from_secs(3))
-                .timeout(Duration::from_secs(8))
-                .build()
-                .map_err(|e| ServiceError::internal(e.to_string()))?,
+            upstream_http,
             mailer: None,
         })
     }

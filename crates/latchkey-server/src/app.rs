@@ -42,6 +42,7 @@ pub async fn open_auth_server(config: &Config, public_url: &str) -> anyhow::Resu
     auth_config.api_rate_per_key = config.api_rate_per_key;
     auth_config.per_ip_limits = config.per_ip_limits()?;
     auth_config.flows_per_ip_minute = config.flows_per_ip_minute;
+    auth_config.allowed_upstream_networks = config.allowed_upstream_networks()?;
     Ok(AuthServer::new(store, kv, auth_config)?.with_mailer(config.mailer()?))
 }
 

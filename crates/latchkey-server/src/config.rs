@@ -57,6 +57,9 @@ pub struct Config {
     /// Your reverse proxies (CIDR list). The client address is the first `X-Forwarded-For` entry
     /// from the right that is not one of them. Empty: the header is ignored.
     pub trusted_proxies: String,
+    /// Internal networks (CIDR list) where upstream OpenID providers may be reached, over http or
+    /// https. Empty: only https to public addresses (and loopback while the public URL is loopback).
+    pub allowed_upstream_networks: String,
     /// `text` or `json`.
     pub log_format: String,
     /// Login with Amazon's token endpoint.
@@ -104,6 +107,7 @@ impl Default for Config {
             master_key_previous: None,
             trust_proxy: false,
             trusted_proxies: String::new(),
+            allowed_upstream_networks: String::new(),
             log_format: "text".into(),
             lwa_token_url: "https://api.amazon.com/auth/o2/token".into(),
             alexa_event_gateway_url: None,
@@ -221,6 +225,12 @@ impl Config {
         }
         latchkey_core::net::parse_networks(&self.trusted_proxies)
             .map_err(|e| ConfigError::Load(format!("LATCHKEY_TRUSTED_PROXIES: {e}")))
+    }
+
+    /// `LATCHKEY_ALLOWED_UPSTREAM_NETWORKS` parsed.
+    pub fn allowed_upstream_networks(&self) -> Result<Vec<latchkey_core::net::IpNet>, ConfigError> {
+        latchkey_core::net::parse_networks(&self.allowed_upstream_networks)
+            .map_err(|e| ConfigError::Load(format!("LATCHKEY_ALLOWED_UPSTREAM_NETWORKS: {e}")))
     }
 
     /// `LATCHKEY_PER_IP_LIMITS` as a switch.
