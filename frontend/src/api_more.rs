@@ -363,6 +363,31 @@ pub async fn set_branding(
     Ok("Branding saved: the login pages show it now.".into())
 }
 
+/// Whether a user's own password reset keeps their Alexa links.
+#[server(prefix = "/admin/fn")]
+pub async fn get_password_policy(slug: String) -> Result<bool, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    Ok(c.auth.password_policy(&a).keep_grants_on_self_service_reset)
+}
+
+/// `after_reset`: `keep` (grants survive a reset by mailed link) or `end` (the default).
+#[server(prefix = "/admin/fn")]
+pub async fn set_password_policy(slug: String, after_reset: String) -> Result<String, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    let keep = match after_reset.as_str() {
+        "keep" => true,
+        "end" => false,
+        _ => return Err(crate::server::bad_input("choose keep or end")),
+    };
+    let p = latchkey_oauth::manage::PasswordPolicy { keep_grants_on_self_service_reset: keep };
+    c.auth.set_password_policy(&a, p).await.map_err(err)?;
+    Ok(if keep {
+        "Saved: a user's own reset ends their browser sessions and keeps their Alexa links.".into()
+    } else {
+        "Saved: a user's own reset ends their browser sessions and their Alexa links.".into()
+    })
+}
+
 #[server(prefix = "/admin/fn")]
 pub async fn list_api_keys(slug: String) -> Result<Vec<KeyRow>, ServerFnError> {
     let (c, a) = access(&slug).await?;

@@ -133,6 +133,16 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     await page.getByText('ada@acme.example added.').waitFor();
     await page.getByRole('cell', { name: 'ada@acme.example', exact: true }).waitFor();
 
+    // The password policy: a user's own reset may keep their Alexa links; the choice persists.
+    await page.getByLabel("Alexa links after a user's own reset").selectOption('keep');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Saved: a user\'s own reset ends their browser sessions and keeps their Alexa links.').waitFor();
+    await page.reload();
+    assert.equal(await page.getByLabel("Alexa links after a user's own reset").inputValue(), 'keep');
+    await page.getByLabel("Alexa links after a user's own reset").selectOption('end');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Saved: a user\'s own reset ends their browser sessions and their Alexa links.').waitFor();
+
     // Run the simulator: every step green up to the refresh.
     await page.getByRole('link', { name: 'Skills' }).click();
     await page.getByLabel('Skill (ID or Alexa skill ID)').fill('amzn1.ask.skill.dashboard');

@@ -264,6 +264,13 @@ fn cli_manages_resources_and_reports_errors() {
     let (code, _, _) =
         latchkey(&env, &["provider", "delete", "--tenant", "acme", "--provider", "corp", "--json"], None);
     assert_eq!(code, 0);
+    let (code, out, err) = latchkey(
+        &env,
+        &["tenant", "set-password-policy", "acme", "--keep-grants-on-self-service-reset", "true", "--json"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_line(&out)["password_policy"]["keep_grants_on_self_service_reset"], true, "{out}");
 
     // Secrets never appear in listings.
     let (_, out, _) = latchkey(&env, &["skill", "list", "--tenant", "acme", "--json"], None);

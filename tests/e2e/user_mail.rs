@@ -215,5 +215,43 @@ async fn a_password_change_ends_sessions_and_grants(backend: Backend) {
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{door}: the old refresh token is dead");
         assert_eq!(introspect(&app, &f, at).await, json!({"active": false}), "{door}: and its access token");
     }
+
+    // The tenant lets a user's own reset keep their grants: the session still ends, the grant
+    // lives on; a password set by an admin still ends both.
+    let key = app.auth.create_api_key(&t, "policy").await.expect("key").key;
+    let policy_url = app.url(&format!("/t/{}/api/v1/password-policy", f.slug));
+    let resp = server_client()
+        .put(&policy_url)
+        .bearer_auth(&key)
+        .json(&json!({"keep_grants_on_self_service_reset": true}))
+        .send()
+        .await
+        .expect("policy");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let read: serde_json::Value =
+        server_client().get(&policy_url).bearer_auth(&key).send().await.expect("get").json().await.expect("json");
+    assert_eq!(read, json!({"keep_grants_on_self_service_reset": true}));
+    let set_password = |password: &'static str| {
+        server_client()
+            .put(app.url(&format!("/t/{}/api/v1/users/{}/password", f.slug, f.user_id)))
+            .bearer_auth(&key)
+            .json(&json!({"password": password}))
+            .send()
+    };
+    assert!(set_password(PASSWORD).await.expect("set").status().is_success());
+    let b = browser();
+    let loc = link_in_browser(&app, &f, &b, "k1", None).await;
+    let tokens = json_ok(exchange_code(&app, &f, &query_param(&loc, "code").expect("code"), None).await).await;
+    let (rt, at) = (tokens["refresh_token"].as_str().expect("rt"), tokens["access_token"].as_str().expect("at"));
+    app.auth.send_user_password_reset(&t, &f.user_id).await.expect("reset mail");
+    let token = mailed_link_token(&app.data_dir, &f.email, &format!("/t/{}/password?token=", f.slug));
+    assert_eq!(choose_password(&app, &f.slug, &token, NEW_PASSWORD).await.status(), StatusCode::OK);
+    let resp = b.get(authorize_url(&app, &f, "k2", None, &[])).send().await.expect("authorize");
+    assert_eq!(resp.status(), StatusCode::OK, "the session ended all the same");
+    assert_eq!(introspect(&app, &f, at).await["active"], json!(true), "the grant was kept");
+    let kept = json_ok(refresh(&app, &f, rt).await).await;
+    let rt2 = kept["refresh_token"].as_str().expect("rotated rt");
+    assert!(set_password(PASSWORD).await.expect("set").status().is_success());
+    assert_eq!(refresh(&app, &f, rt2).await.status(), StatusCode::BAD_REQUEST, "an admin's change ends it");
     app.cleanup().await;
 }

@@ -21,11 +21,22 @@ fn changed_key(t: &TenantId, user_id: &str) -> String {
 }
 
 impl AuthServer {
-    /// Ends the user's browser sessions and grants after a password change; how many grants ended.
-    pub(crate) async fn password_changed(&self, t: &TenantId, user_id: &str, actor: &str) -> ServiceResult<u64> {
+    /// Ends the user's browser sessions and, unless `keep_grants`, their grants after a password
+    /// change; how many grants ended.
+    pub(crate) async fn password_changed(
+        &self,
+        t: &TenantId,
+        user_id: &str,
+        actor: &str,
+        keep_grants: bool,
+    ) -> ServiceResult<u64> {
         // Kept as long as a session can live: older sessions have expired by themselves.
         self.kv.set(&changed_key(t, user_id), now_ms().to_string().as_bytes(), self.config.session_ttl).await?;
-        let grants = self.store.scoped(t).revoke_user_families(user_id, "password changed").await?;
+        let grants = if keep_grants {
+            0
+        } else {
+            self.store.scoped(t).revoke_user_families(user_id, "password changed").await?
+        };
         self.invalidate_user(t, user_id);
         self.store
             .scoped(t)
@@ -33,7 +44,7 @@ impl AuthServer {
                 actor,
                 "user.sessions_ended",
                 Some(user_id),
-                json!({"reason": "password changed", "grants": grants}),
+                json!({"reason": "password changed", "grants": grants, "grants_kept": keep_grants}),
                 None,
             )
             .await?;

@@ -125,6 +125,14 @@ pub struct Branding {
     pub logo_url: Option<String>,
 }
 
+/// What a user's own password reset ends. Browser sessions always end; grants end unless
+/// `keep_grants_on_self_service_reset` (a reset after a stolen password then leaves the thief's
+/// grants working until they are unlinked).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct PasswordPolicy {
+    pub keep_grants_on_self_service_reset: bool,
+}
+
 /// One tenant as operators see it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TenantOverview {
@@ -322,7 +330,8 @@ impl AuthServer {
         let hash = self.hasher.hash(password).await?;
         self.store.scoped(a.id()).set_user_password_hash(id, &hash).await.map_err(not_found(format!("user '{id}'")))?;
         a.audit(self, "user.password_set", Some(id), json!({})).await?;
-        self.password_changed(a.id(), id, &a.actor.label()).await?;
+        // Set by an admin: whoever held the old password may hold the grants, so they end always.
+        self.password_changed(a.id(), id, &a.actor.label(), false).await?;
         Ok(())
     }
 
@@ -469,6 +478,28 @@ impl AuthServer {
         let mut fresh = self.access(&a.actor, &a.tenant.slug).await?;
         fresh.actor = a.actor.clone();
         Ok(self.branding(&fresh))
+    }
+
+    pub fn password_policy(&self, a: &Access) -> PasswordPolicy {
+        PasswordPolicy {
+            keep_grants_on_self_service_reset: a.tenant.settings.keep_grants_on_self_service_reset.unwrap_or(false),
+        }
+    }
+
+    pub async fn set_password_policy(&self, a: &Access, p: PasswordPolicy) -> ServiceResult<PasswordPolicy> {
+        a.require_write()?;
+        let mut settings: TenantSettings = a.tenant.settings.clone();
+        settings.keep_grants_on_self_service_reset = Some(p.keep_grants_on_self_service_reset);
+        self.store.set_tenant_settings(a.id(), &settings).await?;
+        self.invalidate(&a.tenant.slug, a.id());
+        a.audit(
+            self,
+            "tenant.password_policy",
+            None,
+            json!({"keep_grants_on_self_service_reset": p.keep_grants_on_self_service_reset}),
+        )
+        .await?;
+        Ok(p)
     }
 
     // ---- operators ----

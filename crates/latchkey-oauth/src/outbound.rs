@@ -130,7 +130,8 @@ impl OutboundClient {
     }
 
     /// Whether `url` may be fetched, resolving its host when it is a name. For saving a tenant's
-    /// configuration: a name that does not resolve (yet) is accepted, since every fetch checks again.
+    /// configuration: an https name that does not resolve (yet) is accepted, since every fetch checks
+    /// again; a plain-http one is not, since http is only for addresses the operator allowed.
     pub async fn check_destination(&self, url: &str) -> Result<(), Refusal> {
         match self.policy.check_str(url)? {
             UrlCheck::Ready => Ok(()),
@@ -138,6 +139,7 @@ impl OutboundClient {
                 Ok(addrs) => {
                     self.policy.check_resolved(&addrs.iter().map(SocketAddr::ip).collect::<Vec<_>>(), plain_http)
                 }
+                Err(_) if plain_http => Err(Refusal::PlainHttp),
                 Err(_) => Ok(()),
             },
         }

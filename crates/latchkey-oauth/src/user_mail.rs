@@ -97,7 +97,9 @@ impl AuthServer {
         self.redeem_link(KIND, token, "password").await?;
         scoped.set_user_password_hash(&user.id, &hash).await?;
         scoped.set_email_verified(&user.id, true).await?;
-        self.password_changed(t.id(), &user.id, &format!("user:{}", user.id)).await?;
+        // The tenant may let a user's own reset keep their Alexa links (off unless set).
+        let keep_grants = t.tenant.settings.keep_grants_on_self_service_reset.unwrap_or(false);
+        self.password_changed(t.id(), &user.id, &format!("user:{}", user.id), keep_grants).await?;
         scoped
             .audit(&format!("user:{}", user.id), "user.password_set_by_link", Some(&user.id), json!({}), None)
             .await?;

@@ -190,6 +190,15 @@ pub enum TenantCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Whether a user's own password reset (mailed link) keeps their grants (Alexa links). Off by
+    /// default: every grant ends, so a thief's link does not outlive the owner's reset.
+    SetPasswordPolicy {
+        slug: String,
+        #[arg(long, action = clap::ArgAction::Set)]
+        keep_grants_on_self_service_reset: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Delete a tenant and everything it owns.
     Delete {
         slug: String,
@@ -602,6 +611,13 @@ async fn tenant(auth: &AuthServer, c: TenantCmd) -> anyhow::Result<()> {
             let t = auth.tenant_for_admin(&slug).await?;
             auth.set_login_methods(&t, &methods).await?;
             emit(out, json!({"slug": slug, "login_methods": methods}));
+        }
+        TenantCmd::SetPasswordPolicy { slug, keep_grants_on_self_service_reset, out } => {
+            let t = auth.tenant_for_admin(&slug).await?;
+            let p = auth
+                .set_password_policy(&t, latchkey_oauth::manage::PasswordPolicy { keep_grants_on_self_service_reset })
+                .await?;
+            emit(out, json!({"slug": slug, "password_policy": p}));
         }
         TenantCmd::Delete { slug, out } => {
             let t = auth.tenant_for_admin(&slug).await?;

@@ -41,6 +41,9 @@ pub struct TenantSettings {
     pub logo_url: Option<String>,
     /// `both` (default), `password`, or `federated` (only the upstream providers' buttons).
     pub login_methods: Option<String>,
+    /// A password set through a mailed link keeps the user's grants (their Alexa links) alive;
+    /// browser sessions still end. Unset: off, every grant ends (docs/security.md says the risk).
+    pub keep_grants_on_self_service_reset: Option<bool>,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

@@ -2,6 +2,7 @@
 use leptos::prelude::*;
 
 use crate::api::{CreateUser, InviteUser, SendUserReset, SetUserDisabled, SetUserPassword, list_users};
+use crate::api_more::{SetPasswordPolicy, get_password_policy};
 use crate::components::{TenantPage, clean, outcome};
 use crate::pages::{query, slug};
 
@@ -14,6 +15,8 @@ pub fn Users() -> impl IntoView {
     let set_pw = ServerAction::<SetUserPassword>::new();
     let invite = ServerAction::<InviteUser>::new();
     let reset = ServerAction::<SendUserReset>::new();
+    let policy_save = ServerAction::<SetPasswordPolicy>::new();
+    let policy = Resource::new(move || (slug.get(), policy_save.version().get()), |(s, _)| get_password_policy(s));
     let users = Resource::new(
         move || (slug.get(), q.get(), create.version().get(), disable.version().get(), invite.version().get()),
         |(s, q, _, _, _)| list_users(s, q),
@@ -86,6 +89,27 @@ pub fn Users() -> impl IntoView {
                     <button type="submit">"Send invitation"</button>
                 </ActionForm>
                 {outcome(invite.value(), |m| view! { <p class="ok" role="status">{m}</p> })}
+            </section>
+            <section class="card">
+                <h2>"When users reset their own password"</h2>
+                <p class="hint">"Their browser sessions always end. Ending their Alexa links too is safer: if someone else knew the old password, their link ends with it. Keeping them spares users relinking Alexa after a forgotten password. A password you set here always ends both."</p>
+                <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || policy.get().map(|r| match r {
+                        Err(e) => view! { <p class="error" role="alert">{clean(&e)}</p> }.into_any(),
+                        Ok(keep) => view! {
+                            <ActionForm action=policy_save>
+                                <input type="hidden" name="slug" value=slug.get_untracked() />
+                                <label for="after-reset">"Alexa links after a user's own reset"</label>
+                                <select id="after-reset" name="after_reset">
+                                    <option value="end" selected=!keep>"End them (default)"</option>
+                                    <option value="keep" selected=keep>"Keep them"</option>
+                                </select>
+                                <button type="submit" class="secondary">"Save"</button>
+                            </ActionForm>
+                        }.into_any(),
+                    })}
+                </Suspense>
+                {outcome(policy_save.value(), |m| view! { <p class="ok" role="status">{m}</p> })}
             </section>
             <section class="card">
                 <h2>"Add a user"</h2>

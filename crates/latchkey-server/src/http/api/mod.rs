@@ -10,6 +10,7 @@ mod docs;
 mod keys;
 mod links;
 mod members;
+mod password_policy;
 pub mod problem;
 mod providers;
 pub mod skills;
@@ -44,7 +45,7 @@ fn created<T: Serialize>(v: &T) -> ApiResult {
         providers::list, providers::create, providers::update, providers::test, providers::delete,
         keys::list, keys::create, keys::delete,
         members::list, members::invite, members::set_role, members::remove,
-        audit::list, branding::get, branding::put,
+        audit::list, branding::get, branding::put, password_policy::get, password_policy::put,
         tenants::list, tenants::suspend, tenants::resume,
     ),
     components(schemas(Problem)),
@@ -116,6 +117,8 @@ pub fn tenant_routes(cfg: &mut web::ServiceConfig) {
         .route("/audit", web::get().to(audit::list))
         .route("/branding", web::get().to(branding::get))
         .route("/branding", web::put().to(branding::put))
+        .route("/password-policy", web::get().to(password_policy::get))
+        .route("/password-policy", web::put().to(password_policy::put))
         .default_service(web::to(|| async { Problem::new(404, "no such endpoint").into_response() }));
 }
 
