@@ -10,6 +10,8 @@ scripts/services.sh
 # Formatting and lints first: they fail in seconds, before the long build.
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# Dependency gates: licences, bans, sources and RustSec advisories (deny.toml).
+scripts/deny.sh
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 # Debian's Chromium for the browser tests (npm's Playwright browsers cannot be downloaded here),
