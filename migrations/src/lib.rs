@@ -8,6 +8,7 @@ mod m20261125_000002_add_amazon_tokens_to_links;
 mod m20261125_000003_create_federation;
 mod m20261125_000004_create_accounts;
 mod m20261204_000005_drop_email_claim_maps;
+mod m20261204_000006_enforce_references;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_federation::Migration),
             Box::new(m20261125_000004_create_accounts::Migration),
             Box::new(m20261204_000005_drop_email_claim_maps::Migration),
+            Box::new(m20261204_000006_enforce_references::Migration),
         ]
     }
 }

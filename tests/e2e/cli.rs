@@ -272,6 +272,18 @@ fn cli_manages_resources_and_reports_errors() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(json_line(&out)["password_policy"]["keep_grants_on_self_service_reset"], true, "{out}");
 
+    // A skill's own client cannot be deleted on its own (it used to be, and the skill list then failed).
+    let skill_client = s["client_id"].as_str().unwrap_or_default();
+    let (code, _, err) =
+        latchkey(&env, &["client", "delete", "--tenant", "acme", "--client-id", skill_client, "--json"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("belongs to a skill"), "{err}");
+    let (code, out, err) = latchkey(&env, &["skill", "list", "--tenant", "acme", "--json"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("amzn1.ask.skill.0001"), "{out}");
+    let (_, out, _) = latchkey(&env, &["client", "list", "--tenant", "acme", "--json"], None);
+    assert!(out.contains(skill_client), "the skill keeps its client: {out}");
+
     // Secrets never appear in listings.
     let (_, out, _) = latchkey(&env, &["skill", "list", "--tenant", "acme", "--json"], None);
     assert!(!out.contains("lwa-secret") && !out.contains(s["client_secret"].as_str().unwrap_or("-")));

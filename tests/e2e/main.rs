@@ -42,6 +42,7 @@ mod management_api;
 mod oidc;
 mod outbound;
 mod races;
+mod references;
 mod refresh;
 mod resilience;
 mod scale;

@@ -755,11 +755,9 @@ async fn client(auth: &AuthServer, c: ClientCmd) -> anyhow::Result<()> {
             emit(out, json!({"client_id": client_id, "client_secret": secret}));
         }
         ClientCmd::Delete { t, client_id, out } => {
+            // Through the service: it refuses a skill's own client and audits the deletion.
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            auth.store.scoped(tc.id()).delete_client(&client_id).await.map_err(|e| match e {
-                latchkey_store::StoreError::NotFound => not_found(&format!("client '{client_id}'")),
-                other => other.into(),
-            })?;
+            auth.delete_client(&tc, &client_id).await?;
             emit(out, json!({"deleted": client_id}));
         }
     }

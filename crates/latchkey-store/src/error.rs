@@ -29,6 +29,12 @@ impl From<sea_orm::DbErr> for StoreError {
             tracing::debug!(detail = %m, "unique constraint violated");
             return Self::Conflict("it already exists".into());
         }
+        if let Some(SqlErr::ForeignKeyConstraintViolation(m)) = e.sql_err() {
+            // A row still in use (a skill's client) or pointing at one that is gone: the database's
+            // references (migration 6) caught what a service check should have.
+            tracing::debug!(detail = %m, "foreign key constraint violated");
+            return Self::Conflict("it is still in use, or refers to something that does not exist".into());
+        }
         match e {
             DbErr::RecordNotFound(_) => Self::NotFound,
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(e.to_string()),
