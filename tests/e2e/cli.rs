@@ -339,6 +339,82 @@ async fn cli_changes_reach_a_running_server() {
     app.cleanup().await;
 }
 
+/// Every change the CLI makes is audited like its API twin, under the actor `cli`: it calls the same
+/// services (suspending a tenant from the CLI used to leave no trace).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_changes_are_audited_like_their_api_twins() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let d = app.data_dir.display().to_string();
+    let env = [("LATCHKEY_DATA_DIR", d.as_str())];
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let (code, out, err) = latchkey(&env, args, stdin);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        json_line(&out)
+    };
+    run(&["tenant", "create", "--slug", "audited", "--name", "Audited", "--json"], None);
+    let tid = app.auth.tenant_for_admin("audited").await.expect("tenant").id().clone();
+    let t = ["--tenant", "audited"];
+    run(
+        &[
+            &["skill", "create"][..],
+            &t,
+            &["--name", "S", "--alexa-skill-id", "amzn1.ask.skill.a", "--vendor-id", "V"],
+            &["--lwa-client-id", "i", "--lwa-client-secret", "s", "--json"],
+        ]
+        .concat(),
+        None,
+    );
+    let user = run(
+        &[&["user", "create"][..], &t, &["--email", "u@example.com", "--password-stdin", "--json"]].concat(),
+        Some("a long password 1\n"),
+    );
+    let key = run(&[&["apikey", "create"][..], &t, &["--name", "ci", "--json"]].concat(), None);
+    run(
+        &[
+            &["provider", "create"][..],
+            &t,
+            &["--slug", "corp", "--name", "Corp", "--issuer", "https://idp.invalid"],
+            &["--client-id", "c", "--client-secret", "s", "--json"],
+        ]
+        .concat(),
+        None,
+    );
+    let client = run(
+        &[&["client", "create"][..], &t, &["--name", "C", "--redirect-uri", "https://app.example/cb", "--json"]]
+            .concat(),
+        None,
+    );
+    run(&["tenant", "suspend", "audited", "--json"], None);
+    run(&["tenant", "resume", "audited", "--json"], None);
+    run(&[&["skill", "delete"][..], &t, &["--skill", "amzn1.ask.skill.a", "--json"]].concat(), None);
+    run(&[&["user", "delete"][..], &t, &["--user", "u@example.com", "--json"]].concat(), None);
+    run(&[&["apikey", "delete"][..], &t, &["--id", key["id"].as_str().unwrap_or_default(), "--json"]].concat(), None);
+    run(&[&["provider", "delete"][..], &t, &["--provider", "corp", "--json"]].concat(), None);
+    run(
+        &[&["client", "delete"][..], &t, &["--client-id", client["client_id"].as_str().unwrap_or_default(), "--json"]]
+            .concat(),
+        None,
+    );
+    run(&["tenant", "delete", "audited", "--json"], None);
+
+    let events = app.auth.store.scoped(&tid).audit_events(None, 100).await.expect("audit");
+    for action in [
+        "tenant.suspended",
+        "tenant.active",
+        "skill.deleted",
+        "user.deleted",
+        "apikey.deleted",
+        "provider.deleted",
+        "client.deleted",
+        "tenant.deleted",
+    ] {
+        let e = events.iter().find(|e| e.action == action);
+        assert!(e.is_some_and(|e| e.actor == "cli"), "{action} audited as cli: {events:?}");
+    }
+    assert!(events.iter().any(|e| e.target.as_deref() == user["id"].as_str()), "the user's deletion names them");
+    app.cleanup().await;
+}
+
 /// Master-key rotation on the embedded default: a new key, everything re-sealed, and the old key no
 /// longer needed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

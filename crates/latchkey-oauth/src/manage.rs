@@ -556,6 +556,16 @@ impl AuthServer {
         self.invalidate(slug, a.id());
         a.audit(self, &format!("tenant.{}", status.as_str()), Some(slug), json!({})).await
     }
+
+    /// Deletes a tenant and everything it owns. The audit entry outlives it (audit rows are kept by
+    /// retention, not by tenant).
+    pub async fn delete_tenant(&self, actor: &Actor, slug: &str) -> ServiceResult<()> {
+        Self::require_operator(actor)?;
+        let a = self.access(actor, slug).await?;
+        self.store.delete_tenant(a.id()).await?;
+        self.invalidate(slug, a.id());
+        a.audit(self, "tenant.deleted", Some(slug), json!({})).await
+    }
 }
 
 #[cfg(test)]

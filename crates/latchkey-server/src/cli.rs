@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use latchkey_core::alexa::{AlexaRegion, SkillKind};
 use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_core::refresh::RefreshPolicy;
+use latchkey_oauth::access::Actor;
 use latchkey_oauth::admin::ClientOptions;
 use latchkey_oauth::{AuthServer, ServiceError};
 use latchkey_store::records::TenantStatus;
@@ -598,13 +599,11 @@ async fn tenant(auth: &AuthServer, c: TenantCmd) -> anyhow::Result<()> {
             emit(out, tenant_json(auth, &t.tenant));
         }
         TenantCmd::Suspend { slug, out } => {
-            let t = auth.tenant_for_admin(&slug).await?;
-            auth.store.set_tenant_status(t.id(), TenantStatus::Suspended).await?;
+            auth.set_tenant_status(&Actor::cli(), &slug, TenantStatus::Suspended).await?;
             emit(out, json!({"slug": slug, "status": "suspended"}));
         }
         TenantCmd::Resume { slug, out } => {
-            let t = auth.tenant_for_admin(&slug).await?;
-            auth.store.set_tenant_status(t.id(), TenantStatus::Active).await?;
+            auth.set_tenant_status(&Actor::cli(), &slug, TenantStatus::Active).await?;
             emit(out, json!({"slug": slug, "status": "active"}));
         }
         TenantCmd::SetLoginMethods { slug, methods, out } => {
@@ -620,8 +619,7 @@ async fn tenant(auth: &AuthServer, c: TenantCmd) -> anyhow::Result<()> {
             emit(out, json!({"slug": slug, "password_policy": p}));
         }
         TenantCmd::Delete { slug, out } => {
-            let t = auth.tenant_for_admin(&slug).await?;
-            auth.store.delete_tenant(t.id()).await?;
+            auth.delete_tenant(&Actor::cli(), &slug).await?;
             emit(out, json!({"deleted": slug}));
         }
     }
@@ -716,10 +714,7 @@ async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::
         }
         SkillCmd::Delete { t, skill, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            auth.store.scoped(tc.id()).delete_skill(&skill).await.map_err(|e| match e {
-                latchkey_store::StoreError::NotFound => not_found(&format!("skill '{skill}'")),
-                other => other.into(),
-            })?;
+            auth.delete_skill(&tc, &skill).await?;
             emit(out, json!({"deleted": skill}));
         }
     }
@@ -798,7 +793,7 @@ async fn user(auth: &AuthServer, c: UserCmd) -> anyhow::Result<()> {
         UserCmd::Delete { t, user, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
             let u = find_user(auth, &tc, &user).await?;
-            auth.store.scoped(tc.id()).delete_user(&u.id).await?;
+            auth.delete_user(&tc, &u.id).await?;
             emit(out, json!({"deleted": u.id}));
         }
     }
@@ -819,10 +814,7 @@ async fn apikey(auth: &AuthServer, c: ApiKeyCmd) -> anyhow::Result<()> {
         }
         ApiKeyCmd::Delete { t, id, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            auth.store.scoped(tc.id()).delete_api_key(&id).await.map_err(|e| match e {
-                latchkey_store::StoreError::NotFound => not_found(&format!("API key '{id}'")),
-                other => other.into(),
-            })?;
+            auth.delete_api_key(&tc, &id).await?;
             emit(out, json!({"deleted": id}));
         }
     }
@@ -933,10 +925,7 @@ async fn provider(auth: &AuthServer, c: ProviderCmd) -> anyhow::Result<()> {
         }
         ProviderCmd::Delete { t, provider, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            auth.store.scoped(tc.id()).delete_provider(&provider).await.map_err(|e| match e {
-                latchkey_store::StoreError::NotFound => not_found(&format!("provider '{provider}'")),
-                other => other.into(),
-            })?;
+            auth.delete_provider(&tc, &provider).await?;
             emit(out, json!({"deleted": provider}));
         }
     }
