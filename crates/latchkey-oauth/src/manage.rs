@@ -309,6 +309,27 @@ impl AuthServer {
         Ok(page.page(users))
     }
 
+    /// A user by id or email address (the CLI's `--user`).
+    pub async fn find_user(&self, a: &Access, id_or_email: &str) -> ServiceResult<EndUser> {
+        let scoped = self.store.scoped(a.id());
+        let found = if id_or_email.contains('@') {
+            scoped.user_by_email(id_or_email).await?
+        } else {
+            scoped.user(id_or_email).await?
+        };
+        found.ok_or_else(|| ServiceError::NotFound(format!("user '{id_or_email}'")))
+    }
+
+    /// Every user of the tenant, unpaged (the CLI's export-style listing).
+    pub async fn all_users(&self, a: &Access) -> ServiceResult<Vec<EndUser>> {
+        Ok(self.store.scoped(a.id()).list_users().await?)
+    }
+
+    /// One user's linked accounts.
+    pub async fn user_links(&self, a: &Access, user_id: &str) -> ServiceResult<Vec<LinkedAccount>> {
+        Ok(self.store.scoped(a.id()).list_links(Some(user_id)).await?)
+    }
+
     pub async fn get_user(&self, a: &Access, id: &str) -> ServiceResult<UserView> {
         let u =
             self.store.scoped(a.id()).user(id).await?.ok_or_else(|| ServiceError::NotFound(format!("user '{id}'")))?;

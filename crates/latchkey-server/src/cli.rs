@@ -658,15 +658,12 @@ async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::
         }
         SkillCmd::List { t, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let skills = auth.store.scoped(tc.id()).list_skills().await?;
+            let skills = auth.list_skills(&tc).await?;
             emit(out, json!({"skills": skills}));
         }
         SkillCmd::Show { t, skill, format, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let scoped = auth.store.scoped(tc.id());
-            let s = scoped.skill(&skill).await?.ok_or_else(|| not_found(&format!("skill '{skill}'")))?;
-            let client =
-                scoped.client_by_row_id(&s.oauth_client_id).await?.ok_or_else(|| not_found("the skill's client"))?;
+            let latchkey_oauth::manage::SkillView { skill: s, client, .. } = auth.get_skill(&tc, &skill).await?;
             let v = match format.as_str() {
                 "alexa-console" => registration::alexa_console(&s, &client, &tc.issuer),
                 "smapi" => registration::smapi_body(&client, &tc.issuer),
@@ -692,10 +689,7 @@ async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::
         }
         SkillCmd::Simulate { t, skill, user, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let scoped = auth.store.scoped(tc.id());
-            let s = scoped.skill(&skill).await?.ok_or_else(|| not_found(&format!("skill '{skill}'")))?;
-            let client =
-                scoped.client_by_row_id(&s.oauth_client_id).await?.ok_or_else(|| not_found("the skill's client"))?;
+            let latchkey_oauth::manage::SkillView { skill: s, client, .. } = auth.get_skill(&tc, &skill).await?;
             let password = read_stdin_line()?;
             let secret = read_stdin_line()?;
             let steps = simulator::simulate(simulator::SimulationInput {
@@ -731,7 +725,7 @@ async fn client(auth: &AuthServer, c: ClientCmd) -> anyhow::Result<()> {
         }
         ClientCmd::List { t, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let list: Vec<Value> = auth.store.scoped(tc.id()).list_clients().await?.iter().map(client_json).collect();
+            let list: Vec<Value> = auth.list_clients(&tc).await?.iter().map(client_json).collect();
             emit(out, json!({"clients": list}));
         }
         ClientCmd::Show { t, client_id, out } => {
@@ -759,16 +753,6 @@ async fn client(auth: &AuthServer, c: ClientCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn find_user(
-    auth: &AuthServer,
-    tc: &latchkey_oauth::TenantCtx,
-    user: &str,
-) -> anyhow::Result<latchkey_store::records::EndUser> {
-    let scoped = auth.store.scoped(tc.id());
-    let found = if user.contains('@') { scoped.user_by_email(user).await? } else { scoped.user(user).await? };
-    found.ok_or_else(|| not_found(&format!("user '{user}'")))
-}
-
 async fn user(auth: &AuthServer, c: UserCmd) -> anyhow::Result<()> {
     match c {
         UserCmd::Create { t, email, password_stdin, name, out } => {
@@ -779,20 +763,20 @@ async fn user(auth: &AuthServer, c: UserCmd) -> anyhow::Result<()> {
         }
         UserCmd::List { t, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let users = auth.store.scoped(tc.id()).list_users().await?;
+            let users = auth.all_users(&tc).await?;
             emit(out, json!({"users": users}));
         }
         UserCmd::Show { t, user, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let u = find_user(auth, &tc, &user).await?;
-            let links = auth.store.scoped(tc.id()).list_links(Some(&u.id)).await?;
+            let u = auth.find_user(&tc, &user).await?;
+            let links = auth.user_links(&tc, &u.id).await?;
             let mut v = serde_json::to_value(&u)?;
             v["links"] = serde_json::to_value(links)?;
             emit(out, v);
         }
         UserCmd::Delete { t, user, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let u = find_user(auth, &tc, &user).await?;
+            let u = auth.find_user(&tc, &user).await?;
             auth.delete_user(&tc, &u.id).await?;
             emit(out, json!({"deleted": u.id}));
         }
@@ -809,7 +793,7 @@ async fn apikey(auth: &AuthServer, c: ApiKeyCmd) -> anyhow::Result<()> {
         }
         ApiKeyCmd::List { t, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let keys = auth.store.scoped(tc.id()).list_api_keys().await?;
+            let keys = auth.list_api_keys(&tc).await?;
             emit(out, json!({"api_keys": keys}));
         }
         ApiKeyCmd::Delete { t, id, out } => {
@@ -908,7 +892,7 @@ async fn provider(auth: &AuthServer, c: ProviderCmd) -> anyhow::Result<()> {
         }
         ProviderCmd::List { t, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let list = auth.store.scoped(tc.id()).list_providers().await?;
+            let list = auth.list_providers(&tc).await?;
             emit(out, json!({"providers": list}));
         }
         ProviderCmd::Show { t, provider, out } => {
