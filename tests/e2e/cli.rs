@@ -412,6 +412,20 @@ async fn cli_changes_are_audited_like_their_api_twins() {
         assert!(e.is_some_and(|e| e.actor == "cli"), "{action} audited as cli: {events:?}");
     }
     assert!(events.iter().any(|e| e.target.as_deref() == user["id"].as_str()), "the user's deletion names them");
+
+    // Operators belong to no tenant: their changes are the installation's own audit events.
+    let op = run(
+        &["operator", "create", "--email", "ops@example.com", "--password-stdin", "--json"],
+        Some("operator password 1\n"),
+    );
+    run(&["operator", "delete", "ops@example.com", "--json"], None);
+    let global = app.auth.store.global_audit_events(10).await.expect("global audit");
+    for action in ["operator.created", "operator.deleted"] {
+        assert!(
+            global.iter().any(|e| e.action == action && e.actor == "cli" && e.target.as_deref() == op["id"].as_str()),
+            "{action}: {global:?}"
+        );
+    }
     app.cleanup().await;
 }
 

@@ -297,7 +297,46 @@ impl AuthServer {
         }
         PasswordHasher::check_policy(password)?;
         let hash = self.hasher.hash(password).await?;
-        Ok(self.store.create_operator(email, &hash).await?)
+        let o = self.store.create_operator(email, &hash).await?;
+        self.store.audit_global("cli", "operator.created", Some(&o.id), json!({"email": o.email})).await?;
+        Ok(o)
+    }
+
+    /// Re-seals every secret under the current master key (after `keys rotate-master`); audited as
+    /// an installation event with the counts.
+    pub async fn reseal_secrets(
+        &self,
+        actor: &crate::access::Actor,
+    ) -> ServiceResult<latchkey_store::repo::ResealReport> {
+        Self::require_operator(actor)?;
+        let report = self.store.reseal_all().await?;
+        self.store
+            .audit_global(&actor.label(), "secrets.resealed", None, serde_json::to_value(&report).unwrap_or_default())
+            .await?;
+        Ok(report)
+    }
+
+    pub async fn list_operators(&self, actor: &crate::access::Actor) -> ServiceResult<Vec<Operator>> {
+        Self::require_operator(actor)?;
+        Ok(self.store.list_operators().await?)
+    }
+
+    /// An operator by id or email address.
+    pub async fn get_operator(&self, actor: &crate::access::Actor, id_or_email: &str) -> ServiceResult<Operator> {
+        Self::require_operator(actor)?;
+        self.store
+            .operator(id_or_email)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("operator '{id_or_email}'")))
+    }
+
+    /// Removes an operator; their dashboard sessions end with them (sessions are checked against the
+    /// operator row).
+    pub async fn delete_operator(&self, actor: &crate::access::Actor, id_or_email: &str) -> ServiceResult<Operator> {
+        let o = self.get_operator(actor, id_or_email).await?;
+        self.store.delete_operator(&o.id).await?;
+        self.store.audit_global(&actor.label(), "operator.deleted", Some(&o.id), json!({"email": o.email})).await?;
+        Ok(o)
     }
 
     /// Generates a new signing key; the old one stays published as "previous".

@@ -525,7 +525,7 @@ impl AuthServer {
 
     // ---- operators ----
 
-    fn require_operator(actor: &Actor) -> ServiceResult<()> {
+    pub(crate) fn require_operator(actor: &Actor) -> ServiceResult<()> {
         if actor.is_operator() { Ok(()) } else { Err(ServiceError::Forbidden("operators only".into())) }
     }
 

@@ -549,7 +549,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             config.generate_new_master_key()?;
         }
         let auth = open_auth_server(&config, &public_url).await?;
-        let report = auth.store.reseal_all().await?;
+        let report = auth.reseal_secrets(&Actor::cli()).await?;
         emit(out, serde_json::to_value(&report)?);
         return Ok(());
     }
@@ -591,7 +591,12 @@ async fn tenant(auth: &AuthServer, c: TenantCmd) -> anyhow::Result<()> {
             emit(out, json!({"id": t.id, "slug": t.slug, "issuer": issuer}));
         }
         TenantCmd::List(out) => {
-            let list: Vec<Value> = auth.store.list_tenants().await?.iter().map(|t| tenant_json(auth, t)).collect();
+            let list: Vec<Value> = auth
+                .list_tenants_for_operator(&Actor::cli())
+                .await?
+                .iter()
+                .map(|o| tenant_json(auth, &o.tenant))
+                .collect();
             emit(out, json!({"tenants": list}));
         }
         TenantCmd::Show { slug, out } => {
@@ -815,18 +820,15 @@ async fn operator(auth: &AuthServer, c: OperatorCmd) -> anyhow::Result<()> {
             emit(out, json!({"id": o.id, "email": o.email}));
         }
         OperatorCmd::List(out) => {
-            let ops = auth.store.list_operators().await?;
+            let ops = auth.list_operators(&Actor::cli()).await?;
             emit(out, json!({"operators": ops}));
         }
         OperatorCmd::Show { operator, out } => {
-            let o =
-                auth.store.operator(&operator).await?.ok_or_else(|| not_found(&format!("operator '{operator}'")))?;
+            let o = auth.get_operator(&Actor::cli(), &operator).await?;
             emit(out, serde_json::to_value(o)?);
         }
         OperatorCmd::Delete { operator, out } => {
-            let o =
-                auth.store.operator(&operator).await?.ok_or_else(|| not_found(&format!("operator '{operator}'")))?;
-            auth.store.delete_operator(&o.id).await?;
+            let o = auth.delete_operator(&Actor::cli(), &operator).await?;
             emit(out, json!({"deleted": o.id}));
         }
     }

@@ -7,6 +7,67 @@ use crate::error::StoreError;
 use crate::records::AuditEvent;
 use crate::{new_id, now};
 
+fn event(
+    tenant_id: Option<String>,
+    actor: &str,
+    action: &str,
+    target: Option<&str>,
+    detail: &serde_json::Value,
+    ip: Option<&str>,
+) -> audit_event::ActiveModel {
+    audit_event::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(tenant_id),
+        at: Set(now()),
+        actor: Set(actor.to_owned()),
+        action: Set(action.to_owned()),
+        target: Set(target.map(str::to_owned)),
+        detail: Set(detail.to_string()),
+        ip: Set(ip.map(str::to_owned)),
+    }
+}
+
+fn to_record(m: audit_event::Model) -> AuditEvent {
+    AuditEvent {
+        detail: serde_json::from_str(&m.detail).unwrap_or(serde_json::Value::Null),
+        id: m.id,
+        tenant_id: m.tenant_id,
+        at: m.at,
+        actor: m.actor,
+        action: m.action,
+        target: m.target,
+        ip: m.ip,
+    }
+}
+
+impl crate::Store {
+    /// An event about the installation rather than one tenant (operators come and go): no tenant.
+    pub async fn audit_global(
+        &self,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        event(None, actor, action, target, &detail, None).insert(self.writer()).await?;
+        Ok(())
+    }
+
+    /// The installation's own events, newest first.
+    pub async fn global_audit_events(&self, limit: u64) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(audit_event::Entity::find()
+            .filter(audit_event::Column::TenantId.is_null())
+            .order_by_desc(audit_event::Column::At)
+            .order_by_desc(audit_event::Column::Id)
+            .limit(limit)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect())
+    }
+}
+
 impl Scoped<'_> {
     pub async fn audit(
         &self,
@@ -16,18 +77,7 @@ impl Scoped<'_> {
         detail: serde_json::Value,
         ip: Option<&str>,
     ) -> Result<(), StoreError> {
-        audit_event::ActiveModel {
-            id: Set(new_id()),
-            tenant_id: Set(Some(self.tid())),
-            at: Set(now()),
-            actor: Set(actor.to_owned()),
-            action: Set(action.to_owned()),
-            target: Set(target.map(str::to_owned)),
-            detail: Set(detail.to_string()),
-            ip: Set(ip.map(str::to_owned)),
-        }
-        .insert(self.writer())
-        .await?;
+        event(Some(self.tid()), actor, action, target, &detail, ip).insert(self.writer()).await?;
         Ok(())
     }
 
@@ -71,16 +121,7 @@ impl Scoped<'_> {
             .all(self.db())
             .await?
             .into_iter()
-            .map(|m| AuditEvent {
-                detail: serde_json::from_str(&m.detail).unwrap_or(serde_json::Value::Null),
-                id: m.id,
-                tenant_id: m.tenant_id,
-                at: m.at,
-                actor: m.actor,
-                action: m.action,
-                target: m.target,
-                ip: m.ip,
-            })
+            .map(to_record)
             .collect())
     }
 }
