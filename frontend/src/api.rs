@@ -340,7 +340,7 @@ pub async fn list_users(slug: String, q: String) -> Result<Vec<UserRow>, ServerF
     let providers = c.auth.list_providers(&a).await.map_err(err)?;
     let mut rows = Vec::with_capacity(p.items.len());
     for u in p.items {
-        let ids = c.auth.store.scoped(a.id()).federated_identities(&u.id).await.map_err(|e| err(e.into()))?;
+        let ids = c.auth.federated_identities(&a, &u.id).await.map_err(err)?;
         let federated = ids
             .into_iter()
             .map(|f| {

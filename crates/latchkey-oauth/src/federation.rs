@@ -92,6 +92,15 @@ fn refuse(flow_id: Option<&str>, message: impl Into<String>) -> StepOutcome {
 }
 
 impl AuthServer {
+    /// The providers the tenant's sign-in page offers. A failure to read them shows the page without
+    /// them (and is logged) rather than no page at all.
+    pub async fn sign_in_providers(&self, t: &TenantCtx) -> Vec<UpstreamProvider> {
+        self.store.scoped(t.id()).list_providers().await.unwrap_or_else(|e| {
+            tracing::warn!(tenant = %t.tenant.slug, error = %e, "upstream providers could not be read for the sign-in page");
+            Vec::new()
+        })
+    }
+
     pub fn federation_callback_uri(&self, t: &TenantCtx, provider_slug: &str) -> String {
         format!("{}/federation/{provider_slug}/callback", t.issuer)
     }

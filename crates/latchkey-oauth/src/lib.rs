@@ -293,4 +293,19 @@ impl AuthServer {
         self.kv.ping().await?;
         Ok(())
     }
+
+    /// `sqlite` or `postgres`, for `latchkey migrate`'s report.
+    pub fn database_backend(&self) -> &'static str {
+        self.store.backend_name()
+    }
+
+    /// For `/metrics`: each database pool's (name, open, idle) connections.
+    pub fn pool_usage(&self) -> Vec<(&'static str, u32, usize)> {
+        self.store.pool_usage()
+    }
+
+    /// For `/metrics`: whether the KV store answers within `limit`.
+    pub async fn kv_answers(&self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, self.kv.ping()).await.is_ok_and(|r| r.is_ok())
+    }
 }

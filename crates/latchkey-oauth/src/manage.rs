@@ -325,6 +325,11 @@ impl AuthServer {
         Ok(self.store.scoped(a.id()).list_users().await?)
     }
 
+    /// The upstream identities a user signs in with.
+    pub async fn federated_identities(&self, a: &Access, user_id: &str) -> ServiceResult<Vec<FederatedIdentity>> {
+        Ok(self.store.scoped(a.id()).federated_identities(user_id).await?)
+    }
+
     /// One user's linked accounts.
     pub async fn user_links(&self, a: &Access, user_id: &str) -> ServiceResult<Vec<LinkedAccount>> {
         Ok(self.store.scoped(a.id()).list_links(Some(user_id)).await?)

@@ -557,7 +557,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => Ok(()),
         Command::Migrate(out) => {
-            emit(out, json!({"migrated": true, "database": auth.store.backend_name()}));
+            emit(out, json!({"migrated": true, "database": auth.database_backend()}));
             Ok(())
         }
         Command::Tenant(c) => tenant(&auth, c).await,

@@ -35,14 +35,13 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
     let mut body = state.metrics.render();
     // Gauges read at scrape time: database pools, and whether the KV store answers (and how fast).
     body.push_str("# TYPE latchkey_db_pool_connections gauge\n");
-    for (pool, open, idle) in state.auth.store.pool_usage() {
+    for (pool, open, idle) in state.auth.pool_usage() {
         let in_use = (open as usize).saturating_sub(idle);
         body.push_str(&format!("latchkey_db_pool_connections{{pool=\"{pool}\",state=\"idle\"}} {idle}\n"));
         body.push_str(&format!("latchkey_db_pool_connections{{pool=\"{pool}\",state=\"in_use\"}} {in_use}\n"));
     }
     let started = std::time::Instant::now();
-    let kv_up =
-        tokio::time::timeout(std::time::Duration::from_secs(1), state.auth.kv.ping()).await.is_ok_and(|r| r.is_ok());
+    let kv_up = state.auth.kv_answers(std::time::Duration::from_secs(1)).await;
     body.push_str(&format!(
         "# TYPE latchkey_kv_up gauge\nlatchkey_kv_up {}\n# TYPE latchkey_kv_ping_seconds gauge\nlatchkey_kv_ping_seconds {:.6}\n",
         u8::from(kv_up),

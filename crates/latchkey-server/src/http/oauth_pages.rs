@@ -33,7 +33,7 @@ fn make_cookie(
 
 /// "Continue with …" links for a flow.
 async fn provider_links(state: &AppState, t: &TenantCtx, flow_id: &str) -> Vec<(String, String)> {
-    let providers = state.auth.store.scoped(t.id()).list_providers().await.unwrap_or_default();
+    let providers = state.auth.sign_in_providers(t).await;
     providers
         .into_iter()
         .map(|p| (p.name, format!("/t/{}/federation/{}/start?flow={flow_id}", t.tenant.slug, p.slug)))
