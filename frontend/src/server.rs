@@ -28,16 +28,7 @@ pub fn ctx() -> Result<DashboardContext, ServerFnError> {
 /// status says what kind of error it was (see `fail`): 500 only for real faults, so a refusal never
 /// trips the 5xx alert.
 pub fn err(e: ServiceError) -> ServerFnError {
-    let status = match &e {
-        ServiceError::OAuth(_) | ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
-        ServiceError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-        ServiceError::Conflict(_) => StatusCode::CONFLICT,
-        ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let message = match e {
         ServiceError::Internal(m) => {
             tracing::error!(detail = %m, "internal error in the dashboard");

@@ -276,7 +276,7 @@ fn cli_manages_resources_and_reports_errors() {
     let skill_client = s["client_id"].as_str().unwrap_or_default();
     let (code, _, err) =
         latchkey(&env, &["client", "delete", "--tenant", "acme", "--client-id", skill_client, "--json"], None);
-    assert_ne!(code, 0);
+    assert_eq!(code, 6, "a conflict has its own exit code: {err}");
     assert!(err.contains("belongs to a skill"), "{err}");
     let (code, out, err) = latchkey(&env, &["skill", "list", "--tenant", "acme", "--json"], None);
     assert_eq!(code, 0, "{err}");
@@ -292,7 +292,7 @@ fn cli_manages_resources_and_reports_errors() {
     latchkey(&env, &["tenant", "create", "--slug", "other", "--name", "Other", "--json"], None);
     let (code, _, err) =
         latchkey(&env, &["skill", "show", "--tenant", "other", "--skill", "amzn1.ask.skill.0001", "--json"], None);
-    assert_ne!(code, 0);
+    assert_eq!(code, 5, "not found has its own exit code: {err}");
     assert!(err.contains("not found"), "{err}");
     let (code, _, _) =
         latchkey(&env, &["user", "show", "--tenant", "other", "--user", "a@example.com", "--json"], None);

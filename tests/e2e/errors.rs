@@ -132,9 +132,24 @@ async fn suspended_tenant_is_refused_clearly() {
     let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
     let tokens = linked_tokens(&app, &f).await;
     let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
+    let key = app.auth.create_api_key(&t, "backend").await.expect("key").key;
     app.auth.store.set_tenant_status(t.id(), TenantStatus::Suspended).await.expect("suspend");
     // The tenant cache lives a few seconds at most.
     tokio::time::sleep(app.auth.config.cache_ttl + std::time::Duration::from_millis(100)).await;
+    // The skill backend's endpoints say "forbidden" with 403, as the management API does (they
+    // answered 409 Conflict, and a wrong key 400, before errors had one mapping).
+    let event = serde_json::json!({"user": f.user_id, "skill": "amzn1.ask.skill.x", "event": {}});
+    let resp = server_client()
+        .post(app.url(&format!("/t/{}/alexa/events", f.slug)))
+        .bearer_auth(&key)
+        .json(&event)
+        .send()
+        .await
+        .expect("event");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["error"], "forbidden", "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("suspended")), "{body}");
     let err =
         json_err(refresh(&app, &f, tokens["refresh_token"].as_str().expect("rt")).await, 403, "access_denied").await;
     assert!(err["error_description"].as_str().is_some_and(|d| d.contains("suspended")));

@@ -11,6 +11,9 @@ pub enum AlexaError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The tenant is suspended or the key's role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// The link cannot take events now (no Amazon tokens, skill disabled, revoked).
     #[error("{0}")]
     Conflict(String),
@@ -33,6 +36,7 @@ impl AlexaError {
             Self::Unauthorized => 401,
             Self::BadRequest(_) => 400,
             Self::NotFound(_) => 404,
+            Self::Forbidden(_) => 403,
             Self::Conflict(_) => 409,
             Self::Gateway { status, .. } if (400..500).contains(status) && *status != 429 && *status != 401 => *status,
             Self::Gateway { .. } => 502,
@@ -58,6 +62,7 @@ impl AlexaError {
             Self::Unauthorized => "unauthorized",
             Self::BadRequest(_) => "bad_request",
             Self::NotFound(_) => "not_found",
+            Self::Forbidden(_) => "forbidden",
             Self::Conflict(_) => "conflict",
             Self::Gateway { .. } => "gateway_error",
             Self::Unavailable(_) => "unavailable",
@@ -86,9 +91,13 @@ impl From<KvError> for AlexaError {
 impl From<ServiceError> for AlexaError {
     fn from(e: ServiceError) -> Self {
         match e {
+            // Each kind keeps the status ServiceError::status gives it (Unauthorized used to be a 400,
+            // Forbidden a 409).
             ServiceError::NotFound(m) => Self::NotFound(format!("{m} not found")),
-            ServiceError::Forbidden(m) | ServiceError::Conflict(m) => Self::Conflict(m),
-            ServiceError::Invalid(m) | ServiceError::Unauthorized(m) => Self::BadRequest(m),
+            ServiceError::Forbidden(m) => Self::Forbidden(m),
+            ServiceError::Conflict(m) => Self::Conflict(m),
+            ServiceError::Unauthorized(_) => Self::Unauthorized,
+            ServiceError::Invalid(m) => Self::BadRequest(m),
             ServiceError::OAuth(o) => Self::BadRequest(o.description),
             ServiceError::Unavailable(m) => Self::Unavailable(m),
             ServiceError::RateLimited { retry_after } => Self::RateLimited(retry_after),

@@ -31,6 +31,36 @@ impl ServiceError {
     pub fn internal(msg: impl Into<String>) -> Self {
         Self::Internal(msg.into())
     }
+
+    /// What the error means as an HTTP status: the one mapping every surface uses (management API
+    /// problems, dashboard server functions, Alexa endpoints; the OAuth endpoints keep RFC 6749's
+    /// codes, which carry their own status). Each surface chooses only its body.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::OAuth(o) => o.code.http_status(),
+            Self::Invalid(_) => 400,
+            Self::Unauthorized(_) => 401,
+            Self::Forbidden(_) => 403,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::RateLimited { .. } => 429,
+            Self::Internal(_) => 500,
+            Self::Unavailable(_) => 503,
+        }
+    }
+
+    /// The CLI's exit code for this error: 1 for faults, and a distinct code per kind of refusal so
+    /// scripts can tell "not found" from "not allowed" (documented in the README).
+    pub fn exit_code(&self) -> u8 {
+        match self.status() {
+            400 => 3,
+            401 | 403 => 4,
+            404 => 5,
+            409 => 6,
+            429 | 503 => 7,
+            _ => 1,
+        }
+    }
 }
 
 impl From<OAuthError> for ServiceError {

@@ -31,7 +31,9 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            // A service's refusal says which kind it was (ServiceError::exit_code); anything else is 1.
+            e.downcast_ref::<latchkey_oauth::ServiceError>()
+                .map_or(std::process::ExitCode::FAILURE, |s| std::process::ExitCode::from(s.exit_code()))
         }
     }
 }

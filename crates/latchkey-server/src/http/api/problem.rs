@@ -63,13 +63,14 @@ impl ResponseError for Problem {
 
 impl From<ServiceError> for Problem {
     fn from(e: ServiceError) -> Self {
+        let status = e.status();
         match e {
-            ServiceError::NotFound(what) => Self::new(404, format!("{what} not found")),
-            ServiceError::Conflict(m) => Self::new(409, m),
-            ServiceError::Invalid(m) => Self::new(400, m),
-            ServiceError::OAuth(o) => Self::new(400, o.description),
-            ServiceError::Forbidden(m) => Self::new(403, m),
-            ServiceError::Unauthorized(m) => Self::new(401, m),
+            ServiceError::NotFound(what) => Self::new(status, format!("{what} not found")),
+            ServiceError::OAuth(o) => Self::new(status, o.description),
+            ServiceError::Conflict(m)
+            | ServiceError::Invalid(m)
+            | ServiceError::Forbidden(m)
+            | ServiceError::Unauthorized(m) => Self::new(status, m),
             ServiceError::RateLimited { retry_after } => Self {
                 retry_after: Some(retry_after),
                 ..Self::new(429, format!("too many requests; retry in {retry_after} s"))
