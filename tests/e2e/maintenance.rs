@@ -160,6 +160,23 @@ async fn pruning_keeps_what_can_still_be_used(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let report = app.auth.run_maintenance(&policy, Duration::from_secs(1)).await.expect("lock is free");
     assert_eq!(report.audit_events_pruned, 0, "nothing is an hour old: {report:?}");
+
+    // The installation's own events (operators) and a deleted tenant's are pruned by the same
+    // retention: no tenant's pruning reaches them.
+    let global = "SELECT COUNT(*) FROM audit_events WHERE tenant_id IS NULL OR tenant_id = 'deleted-tenant'";
+    app.auth.store.audit_global("test", "old.global", None, serde_json::json!({})).await.expect("audit");
+    let deleted = latchkey_core::TenantId::new("deleted-tenant");
+    app.auth.store.scoped(&deleted).audit("test", "old.event", None, serde_json::json!({}), None).await.expect("audit");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.auth.store.audit_global("test", "new.global", None, serde_json::json!({})).await.expect("audit");
+    let policy = latchkey_oauth::maintenance::MaintenancePolicy {
+        key_rotation: None,
+        refresh_retention: None,
+        audit_retention: Some(Duration::from_secs(1)),
+        ..Default::default()
+    };
+    app.auth.run_maintenance(&policy, Duration::from_secs(1)).await.expect("lock is free");
+    assert_eq!(count(&app, global).await, 1, "only the fresh installation event is left");
     app.cleanup().await;
 }
 

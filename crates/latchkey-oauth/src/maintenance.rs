@@ -112,6 +112,15 @@ impl AuthServer {
                 }
             }
         }
+        if let Some(keep) = policy.audit_retention {
+            match self.store.prune_unowned_audit(t_now - keep.as_secs() as i64).await {
+                Ok(n) => report.audit_events_pruned += n,
+                Err(e) => {
+                    report.failures += 1;
+                    tracing::warn!(error = %e, "pruning the installation's audit events failed");
+                }
+            }
+        }
         Some(report)
     }
 

@@ -2,7 +2,7 @@
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::Scoped;
-use crate::entities::audit_event;
+use crate::entities::{audit_event, tenant};
 use crate::error::StoreError;
 use crate::records::AuditEvent;
 use crate::{new_id, now};
@@ -40,6 +40,24 @@ fn to_record(m: audit_event::Model) -> AuditEvent {
     }
 }
 
+/// One page of events, newest first (ties broken by id, which sorts by creation).
+async fn newest_first(
+    q: sea_orm::Select<audit_event::Entity>,
+    offset: u64,
+    limit: u64,
+    db: &sea_orm::DatabaseConnection,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    Ok(q.order_by_desc(audit_event::Column::At)
+        .order_by_desc(audit_event::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_record)
+        .collect())
+}
+
 impl crate::Store {
     /// An event about the installation rather than one tenant (operators come and go): no tenant.
     pub async fn audit_global(
@@ -53,18 +71,27 @@ impl crate::Store {
         Ok(())
     }
 
+    /// Deletes events older than `cutoff` that no tenant's pruning reaches: the installation's own
+    /// (operators, re-seals) and those of deleted tenants; how many.
+    pub async fn prune_unowned_audit(&self, cutoff: i64) -> Result<u64, StoreError> {
+        use sea_orm::sea_query::{Condition, Query};
+        let live_tenants = Query::select().column(tenant::Column::Id).from(tenant::Entity).to_owned();
+        Ok(audit_event::Entity::delete_many()
+            .filter(audit_event::Column::At.lt(cutoff))
+            .filter(
+                Condition::any()
+                    .add(audit_event::Column::TenantId.is_null())
+                    .add(audit_event::Column::TenantId.not_in_subquery(live_tenants)),
+            )
+            .exec(self.writer())
+            .await?
+            .rows_affected)
+    }
+
     /// The installation's own events, newest first.
     pub async fn global_audit_events(&self, limit: u64) -> Result<Vec<AuditEvent>, StoreError> {
-        Ok(audit_event::Entity::find()
-            .filter(audit_event::Column::TenantId.is_null())
-            .order_by_desc(audit_event::Column::At)
-            .order_by_desc(audit_event::Column::Id)
-            .limit(limit)
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(to_record)
-            .collect())
+        newest_first(audit_event::Entity::find().filter(audit_event::Column::TenantId.is_null()), 0, limit, self.db())
+            .await
     }
 }
 
@@ -114,15 +141,7 @@ impl Scoped<'_> {
         if let Some(until) = f.until {
             q = q.filter(audit_event::Column::At.lt(until));
         }
-        Ok(q.order_by_desc(audit_event::Column::At)
-            .order_by_desc(audit_event::Column::Id)
-            .offset(offset)
-            .limit(limit)
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(to_record)
-            .collect())
+        newest_first(q, offset, limit, self.db()).await
     }
 }
 
