@@ -121,7 +121,8 @@ pub fn validate_email(email: &str) -> ServiceResult<String> {
     let email = email.trim();
     let ok = email.len() <= 320
         && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && latchkey_mail::is_valid_address(email);
     if !ok {
         return Err(invalid("enter a valid email address"));
     }
@@ -139,10 +140,14 @@ impl AuthServer {
 
     pub(crate) async fn send_mail(&self, to: &str, subject: &str, body: String) -> ServiceResult<()> {
         let mailer = self.mailer.as_ref().ok_or_else(|| ServiceError::Unavailable("mail is not configured".into()))?;
-        mailer
-            .send(&Email { to: to.to_owned(), subject: subject.to_owned(), body })
-            .await
-            .map_err(|e| ServiceError::Unavailable(format!("mail could not be sent: {e}")))
+        mailer.send(&Email { to: to.to_owned(), subject: subject.to_owned(), body }).await.map_err(|e| match e {
+            // An address stored before addresses were checked against the mailer's rules: the
+            // request cannot succeed by retrying, so it is the caller's 400, not our 503.
+            latchkey_mail::MailError::Address(_) => {
+                ServiceError::Invalid(format!("mail cannot be sent to this address ({e}); correct the address"))
+            }
+            e => ServiceError::Unavailable(format!("mail could not be sent: {e}")),
+        })
     }
 
     /// A counter per `key` over an hour; `RateLimited` past `limit`.

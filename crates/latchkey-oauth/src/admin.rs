@@ -265,7 +265,12 @@ impl AuthServer {
     ) -> ServiceResult<EndUser> {
         t.require_write()?;
         let email = email.trim();
-        if email.len() > 320 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
+        if email.len() > 320
+            || !email.contains('@')
+            || email.starts_with('@')
+            || email.ends_with('@')
+            || !latchkey_mail::is_valid_address(email)
+        {
             return Err(invalid("a valid email address is required"));
         }
         let hash = match password {

@@ -143,7 +143,8 @@ pub async fn invite(
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/users/{user}/password-reset", tag = "users",
     description = "Mails the user a link (valid one hour, single use) to choose a new password.",
     params(("tenant" = String, Path, description = "tenant slug"), ("user" = String, Path, description = "user id")),
-    responses((status = 202), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+    responses((status = 202), (status = 400, body = Problem, content_type = "application/problem+json", description = "the user's address cannot receive mail"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn password_reset(
     state: web::Data<AppState>,
