@@ -17,7 +17,17 @@ cargo deny --offline check bans licenses sources
 db_path="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs"
 # The folder cargo-deny 0.20 derives from the default database URL.
 db_dir="$db_path/advisory-db-3157b0e258782691"
-snapshot="${LATCHKEY_ADVISORY_DB_BUNDLE:-../shared/advisory-db/advisory-db.bundle}"
+# The snapshot: where LATCHKEY_ADVISORY_DB_BUNDLE says, else beside this checkout, else beside the
+# repository this one was cloned from (a CI clone of a local checkout).
+snapshot="${LATCHKEY_ADVISORY_DB_BUNDLE:-}"
+if [ -z "$snapshot" ]; then
+  origin=$(git config --get remote.origin.url 2>/dev/null || true)
+  for candidate in ../shared/advisory-db/advisory-db.bundle \
+    ${origin:+"$(dirname "$origin")/shared/advisory-db/advisory-db.bundle"}; do
+    if [ -f "$candidate" ]; then snapshot=$candidate; break; fi
+  done
+  snapshot=${snapshot:-../shared/advisory-db/advisory-db.bundle}
+fi
 
 # Start from nothing: with a database already on disk, a failed fetch still exits 0 and would pass an
 # old copy off as the live database.
