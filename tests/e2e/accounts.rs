@@ -106,23 +106,7 @@ async fn signup_verify_invite_and_roles(backend: Backend) {
     let (_, vs) = app.auth.dashboard_sign_in(&viewer, PASSWORD, "127.0.0.1").await.expect("viewer signs in");
     let va = app.auth.access(&vs.actor(None), &slug).await.expect("viewer access");
     // A provider test makes the server send requests out: viewers cannot start one.
-    app.auth
-        .create_provider(
-            &owner_access,
-            latchkey_oauth::admin::ProviderInput {
-                slug: "corp".into(),
-                name: "Corp".into(),
-                issuer: "https://sso.example.com".into(),
-                client_id: "c".into(),
-                client_secret: "s".into(),
-                scopes: None,
-                link_by_email: false,
-                create_users: true,
-                claim_map: None,
-            },
-        )
-        .await
-        .expect("provider");
+    app.auth.create_provider(&owner_access, provider_input("corp", "https://sso.example.com")).await.expect("provider");
     assert!(matches!(app.auth.test_provider(&va, "corp").await, Err(ServiceError::Forbidden(_))));
     assert_eq!(va.role, Role::Viewer);
     // A viewer reads but cannot change anything.

@@ -242,24 +242,7 @@ async fn upstream_key_rotation_and_unreachable_upstream() {
 
     // An upstream that does not answer: a page, quickly, not a hang.
     let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
-    f.app
-        .auth
-        .create_provider(
-            &ta,
-            ProviderInput {
-                slug: "down".into(),
-                name: "Down SSO".into(),
-                issuer: "http://127.0.0.1:9/t/nothing".into(),
-                client_id: "x".into(),
-                client_secret: "y".into(),
-                scopes: None,
-                link_by_email: false,
-                create_users: true,
-                claim_map: None,
-            },
-        )
-        .await
-        .expect("provider");
+    f.app.auth.create_provider(&ta, provider_input("down", "http://127.0.0.1:9/t/nothing")).await.expect("provider");
     let b3 = browser();
     let page = b3
         .get(authorize_url(&f.app, &f.a, "s", None, &[]))
@@ -286,15 +269,9 @@ async fn fake_provider(f: &Fed) -> crate::fake_oidc::FakeOidc {
         .create_provider(
             &ta,
             ProviderInput {
-                slug: "mallory".into(),
-                name: "Mallory".into(),
-                issuer: upstream.issuer.clone(),
                 client_id: "fake-client".into(),
                 client_secret: "fake-secret".into(),
-                scopes: None,
-                link_by_email: false,
-                create_users: true,
-                claim_map: None,
+                ..provider_input("mallory", &upstream.issuer)
             },
         )
         .await

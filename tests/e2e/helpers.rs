@@ -390,3 +390,18 @@ pub async fn linked_tokens(app: &TestApp, f: &Fixture) -> Value {
     let code = get_code(app, f, None).await;
     json_ok(exchange_code(app, f, &code, None).await).await
 }
+
+/// An upstream provider as most tests register it: creates users, no linking by email, no claim map.
+pub fn provider_input(slug: &str, issuer: &str) -> latchkey_oauth::admin::ProviderInput {
+    latchkey_oauth::admin::ProviderInput {
+        slug: slug.into(),
+        name: format!("{slug} SSO"),
+        issuer: issuer.into(),
+        client_id: "c".into(),
+        client_secret: "s".into(),
+        scopes: None,
+        link_by_email: false,
+        create_users: true,
+        claim_map: None,
+    }
+}

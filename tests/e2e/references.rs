@@ -11,15 +11,18 @@ async fn exec(db: &DatabaseConnection, sql: &str) -> Result<(), sea_orm::DbErr> 
     db.execute_unprepared(sql).await.map(|_| ())
 }
 
+fn sql(db: &DatabaseConnection, text: &str) -> sea_orm::Statement {
+    sea_orm::Statement::from_string(db.get_database_backend(), text.to_owned())
+}
+
 async fn ids(db: &DatabaseConnection, table: &str) -> Vec<String> {
-    let rows = db
-        .query_all_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            format!("SELECT id FROM {table} ORDER BY id"),
-        ))
-        .await
-        .expect("select");
+    let rows = db.query_all_raw(sql(db, &format!("SELECT id FROM {table} ORDER BY id"))).await.expect("select");
     rows.iter().map(|r| r.try_get::<String>("", "id").expect("id")).collect()
+}
+
+/// The one row `text` selects.
+async fn one(db: &DatabaseConnection, text: &str) -> sea_orm::QueryResult {
+    db.query_one_raw(sql(db, text)).await.expect("select").unwrap_or_else(|| panic!("a row for {text}"))
 }
 
 /// What an older database may hold: good rows, and rows whose parent is gone or in another tenant.
@@ -80,24 +83,11 @@ async fn references_are_enforced(backend: Backend) {
     assert_eq!(ids(&db, "refresh_families").await, ["f-cc", "f-ok"]);
     assert_eq!(ids(&db, "refresh_tokens").await, ["r-ok"]);
     assert_eq!(ids(&db, "federated_identities").await, ["fi-ok"]);
-    let kept = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT alexa_skill_id, oauth_client_id FROM skills WHERE id = 's-ok'".to_owned(),
-        ))
-        .await
-        .expect("q")
-        .expect("row");
+    let kept = one(&db, "SELECT alexa_skill_id, oauth_client_id FROM skills WHERE id = 's-ok'").await;
     assert_eq!(kept.try_get::<String>("", "alexa_skill_id").expect("col"), "amzn1.ask.skill.ok");
     // The tenant learns why its skill vanished.
-    let audit = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT tenant_id, target, detail FROM audit_events WHERE action = 'skill.removed_orphan'".to_owned(),
-        ))
-        .await
-        .expect("q")
-        .expect("an audit entry");
+    let audit =
+        one(&db, "SELECT tenant_id, target, detail FROM audit_events WHERE action = 'skill.removed_orphan'").await;
     assert_eq!(audit.try_get::<String>("", "tenant_id").expect("t"), "t1");
     assert_eq!(audit.try_get::<String>("", "target").expect("target"), "s-orphan");
     assert!(audit.try_get::<String>("", "detail").expect("detail").contains("amzn1.ask.skill.orphan"));

@@ -264,15 +264,7 @@ impl AuthServer {
         name: Option<String>,
     ) -> ServiceResult<EndUser> {
         t.require_write()?;
-        let email = email.trim();
-        if email.len() > 320
-            || !email.contains('@')
-            || email.starts_with('@')
-            || email.ends_with('@')
-            || !latchkey_mail::is_valid_address(email)
-        {
-            return Err(invalid("a valid email address is required"));
-        }
+        let email = crate::accounts::validate_email(email)?;
         let hash = match password {
             Some(p) => {
                 PasswordHasher::check_policy(p)?;
@@ -280,7 +272,7 @@ impl AuthServer {
             }
             None => None,
         };
-        let user = self.store.scoped(t.id()).create_user(email, hash, name).await?;
+        let user = self.store.scoped(t.id()).create_user(&email, hash, name).await?;
         t.audit(self, "user.created", Some(&user.id), json!({"email": user.email})).await?;
         Ok(user)
     }
@@ -297,12 +289,10 @@ impl AuthServer {
     }
 
     pub async fn create_operator(&self, email: &str, password: &str) -> ServiceResult<Operator> {
-        if !email.contains('@') || email.len() > 320 {
-            return Err(invalid("a valid email address is required"));
-        }
+        let email = crate::accounts::validate_email(email)?;
         PasswordHasher::check_policy(password)?;
         let hash = self.hasher.hash(password).await?;
-        let o = self.store.create_operator(email, &hash).await?;
+        let o = self.store.create_operator(&email, &hash).await?;
         self.store.audit_global("cli", "operator.created", Some(&o.id), json!({"email": o.email})).await?;
         Ok(o)
     }

@@ -76,11 +76,14 @@ impl reqwest::dns::Resolve for PolicyResolver {
         let host = name.as_str().to_owned();
         Box::pin(async move {
             let addrs = resolve(&host).await.map_err(|e| Box::new(e) as Box<dyn StdError + Send + Sync>)?;
-            let ips: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
-            policy.check_resolved(&ips, false).map_err(|r| Box::new(r) as Box<dyn StdError + Send + Sync>)?;
+            policy.check_resolved(&ips(&addrs), false).map_err(|r| Box::new(r) as Box<dyn StdError + Send + Sync>)?;
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
     }
+}
+
+fn ips(addrs: &[SocketAddr]) -> Vec<IpAddr> {
+    addrs.iter().map(SocketAddr::ip).collect()
 }
 
 async fn resolve(host: &str) -> Result<Vec<SocketAddr>, OutboundError> {
@@ -136,9 +139,7 @@ impl OutboundClient {
         match self.policy.check_str(url)? {
             UrlCheck::Ready => Ok(()),
             UrlCheck::Resolve { host, plain_http } => match resolve(&host).await {
-                Ok(addrs) => {
-                    self.policy.check_resolved(&addrs.iter().map(SocketAddr::ip).collect::<Vec<_>>(), plain_http)
-                }
+                Ok(addrs) => self.policy.check_resolved(&ips(&addrs), plain_http),
                 Err(_) if plain_http => Err(Refusal::PlainHttp),
                 Err(_) => Ok(()),
             },
@@ -154,7 +155,7 @@ impl OutboundClient {
             // The resolver checks addresses but cannot see the scheme: plain http must go only to
             // operator-allowed addresses, so check those here too.
             let addrs = resolve(&host).await?;
-            self.policy.check_resolved(&addrs.iter().map(SocketAddr::ip).collect::<Vec<_>>(), true)?;
+            self.policy.check_resolved(&ips(&addrs), true)?;
         }
         let mut response = self.http.execute(request).await?;
         if response.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {

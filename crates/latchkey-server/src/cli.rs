@@ -591,12 +591,8 @@ async fn tenant(auth: &AuthServer, c: TenantCmd) -> anyhow::Result<()> {
             emit(out, json!({"id": t.id, "slug": t.slug, "issuer": issuer}));
         }
         TenantCmd::List(out) => {
-            let list: Vec<Value> = auth
-                .list_tenants_for_operator(&Actor::cli())
-                .await?
-                .iter()
-                .map(|o| tenant_json(auth, &o.tenant))
-                .collect();
+            // The operators' overview (usage counts included), as the operator API answers it.
+            let list = auth.list_tenants_for_operator(&Actor::cli()).await?;
             emit(out, json!({"tenants": list}));
         }
         TenantCmd::Show { slug, out } => {
