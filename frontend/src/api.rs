@@ -80,8 +80,20 @@ pub struct LinkRow {
     pub status: String,
     pub created_at: i64,
     pub last_refreshed_at: Option<i64>,
+    pub alexa_grants: Vec<AlexaGrantRow>,
+}
+
+/// One Alexa account's grant on a link (a household has several).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AlexaGrantRow {
+    pub id: String,
+    pub region: String,
+    pub status: String,
+    pub created_at: i64,
+    pub last_refreshed_at: Option<i64>,
     pub has_amazon_tokens: bool,
     pub last_event_status: Option<String>,
+    pub last_event_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -416,10 +428,30 @@ pub async fn list_links(slug: String, q: String, skill: String) -> Result<Vec<Li
             status: l.link.status,
             created_at: l.link.created_at,
             last_refreshed_at: l.link.last_refreshed_at,
-            has_amazon_tokens: l.link.has_amazon_tokens,
-            last_event_status: l.link.last_event_status,
+            alexa_grants: l
+                .alexa_grants
+                .into_iter()
+                .map(|g| AlexaGrantRow {
+                    id: g.id,
+                    region: g.region.as_str().to_owned(),
+                    status: g.status,
+                    created_at: g.created_at,
+                    last_refreshed_at: g.last_refreshed_at,
+                    has_amazon_tokens: g.has_amazon_tokens,
+                    last_event_status: g.last_event_status,
+                    last_event_at: g.last_event_at,
+                })
+                .collect(),
         })
         .collect())
+}
+
+/// Unlinks one Alexa account of a household; the others keep their grants.
+#[server(prefix = "/admin/fn")]
+pub async fn revoke_alexa_grant(slug: String, link: String, grant: String) -> Result<(), ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    c.auth.revoke_alexa_grant(&a, &link, &grant).await.map_err(err)?;
+    Ok(())
 }
 
 #[server(prefix = "/admin/fn")]

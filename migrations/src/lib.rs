@@ -9,6 +9,7 @@ mod m20261125_000003_create_federation;
 mod m20261125_000004_create_accounts;
 mod m20261204_000005_drop_email_claim_maps;
 mod m20261204_000006_enforce_references;
+mod m20261204_000007_amazon_grants;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_accounts::Migration),
             Box::new(m20261204_000005_drop_email_claim_maps::Migration),
             Box::new(m20261204_000006_enforce_references::Migration),
+            Box::new(m20261204_000007_amazon_grants::Migration),
         ]
     }
 }

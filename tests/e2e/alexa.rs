@@ -102,7 +102,7 @@ async fn accept_grant_and_events(backend: Backend) {
     assert_eq!(w.amazon.lwa_state(|s| s.code_exchanges), 1);
 
     // The Amazon tokens are encrypted in the database: read the raw row.
-    let raw = raw_link_row(&w.app).await;
+    let raw = raw_grant_rows(&w.app).await;
     assert!(!raw.contains("Atza|") && !raw.contains("Atzr|"), "Amazon tokens must not be stored in clear: {raw}");
     assert!(raw.contains("v1."), "sealed values expected: {raw}");
 
@@ -111,7 +111,8 @@ async fn accept_grant_and_events(backend: Backend) {
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     let out: Value = resp.json().await.expect("json");
     assert_eq!(out["status"], "accepted");
-    assert_eq!(out["token_location"], "endpoint.scope");
+    assert_eq!(out["destinations"][0]["token_location"], "endpoint.scope", "{out}");
+    assert_eq!(out["destinations"][0]["region"], "NA");
     let (path, auth, body) = w.amazon.gateway_state(|g| g.received.last().cloned()).expect("one request");
     assert_eq!(path, "/NA/v3/events");
     assert_eq!(auth, format!("Bearer {}", body["event"]["endpoint"]["scope"]["token"].as_str().expect("token")));
@@ -130,8 +131,8 @@ async fn accept_grant_and_events(backend: Backend) {
     let resp = w.event(change_report()).await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     let out: Value = resp.json().await.expect("json");
-    assert_eq!(out["token_refreshed"], true);
-    assert_eq!(out["attempts"], 2);
+    assert_eq!(out["destinations"][0]["token_refreshed"], true);
+    assert_eq!(out["destinations"][0]["attempts"], 2);
     assert_eq!(w.amazon.lwa_state(|s| s.refreshes), 1);
 
     // Throttling is retried with backoff.
@@ -139,7 +140,7 @@ async fn accept_grant_and_events(backend: Backend) {
         .gateway_state(|g| g.script.extend([(429, "THROTTLING_EXCEPTION"), (503, "SERVICE_UNAVAILABLE_EXCEPTION")]));
     let resp = w.event(change_report()).await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
-    assert_eq!(resp.json::<Value>().await.expect("json")["attempts"], 3);
+    assert_eq!(resp.json::<Value>().await.expect("json")["destinations"][0]["attempts"], 3);
 
     // Wrong region: Amazon's 404 is passed on with the probable cause.
     w.amazon.gateway_state(|g| g.script.push_back((404, "SKILL_NEVER_ENABLED_EXCEPTION")));
@@ -159,9 +160,12 @@ async fn accept_grant_and_events(backend: Backend) {
     assert!(resp.json::<Value>().await.expect("json")["message"].as_str().is_some_and(|m| m.contains("disabled")));
     assert_eq!(w.amazon.gateway_state(|g| g.received.len()), sent, "nothing more was sent to Amazon");
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
-    let links = w.app.auth.store.scoped(t.id()).list_links(Some(&w.f.user_id)).await.expect("links");
-    assert_eq!(links[0].status, "inactive");
-    assert!(!links[0].has_amazon_tokens);
+    let scoped = w.app.auth.store.scoped(t.id());
+    let link = scoped.list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
+    let grants = scoped.amazon_grants(&link.id).await.expect("grants");
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].status, "disabled");
+    assert!(!grants[0].has_amazon_tokens);
 
     // Master-key rotation re-seals Amazon's tokens too: link again, rotate, read with the new key only.
     w.link_and_accept().await;
@@ -179,14 +183,14 @@ async fn accept_grant_and_events(backend: Backend) {
     let fresh = latchkey_store::Store::connect(&url, latchkey_store::SecretBox::from_base64(&new_key).expect("box"))
         .await
         .expect("store");
-    let link = fresh.scoped(t.id()).list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
+    let grant = fresh.scoped(t.id()).deliverable_amazon_grants(&link.id).await.expect("grants").remove(0);
     let tokens =
-        fresh.scoped(t.id()).amazon_tokens(&link.id).await.expect("decrypts with the new key").expect("tokens");
+        fresh.scoped(t.id()).amazon_tokens(&grant.id).await.expect("decrypts with the new key").expect("tokens");
     assert!(tokens.access_token.starts_with("Atza|"));
     w.app.cleanup().await;
 }
 
-async fn raw_link_row(app: &TestApp) -> String {
+async fn raw_grant_rows(app: &TestApp) -> String {
     use sea_orm::{ConnectionTrait, Statement};
     let url = match &app.pg_url {
         Some(u) => u.clone(),
@@ -197,7 +201,7 @@ async fn raw_link_row(app: &TestApp) -> String {
     let rows = db
         .query_all_raw(Statement::from_string(
             backend,
-            "SELECT lwa_access_token, lwa_refresh_token FROM linked_accounts".to_owned(),
+            "SELECT lwa_access_token, lwa_refresh_token FROM amazon_grants".to_owned(),
         ))
         .await
         .expect("query");
@@ -337,19 +341,16 @@ async fn concurrent_events_refresh_once_and_regions_route() {
 async fn skill_disabled_revokes_the_link() {
     let w = world(Backend::Embedded, AlexaRegion::NA).await;
     let tokens = w.link_and_accept().await;
-    let event = json!({
-        "version": "1.0",
-        "context": {"System": {"application": {"applicationId": w.alexa_skill_id}, "user": {"userId": "amzn1.ask.account.X", "accessToken": tokens["access_token"]}, "apiEndpoint": "https://api.amazonalexa.com"}},
-        "request": {"type": "AlexaSkillEvent.SkillDisabled", "requestId": "r1", "timestamp": "2026-11-25T16:00:00Z", "eventCreationTime": "2026-11-25T16:00:00Z", "eventPublishingTime": "2026-11-25T16:00:00Z", "body": {"userInformationPersistenceStatus": "NOT_PERSISTED"}}
-    });
+    let event = skill_disabled_event(&w.alexa_skill_id, &tokens["access_token"]);
     let out = json_ok(w.post("directives", &event).await).await;
     assert_eq!(out, json!({"version": "1.0", "response": {}}));
     json_err(refresh(&w.app, &w.f, tokens["refresh_token"].as_str().expect("rt")).await, 400, "invalid_grant").await;
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
     let scoped = w.app.auth.store.scoped(t.id());
     let link = scoped.list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
-    assert_eq!(link.status, "revoked");
-    assert!(!link.has_amazon_tokens);
+    assert_eq!(link.status, "revoked", "its only grant ended, so the link did");
+    let grants = scoped.amazon_grants(&link.id).await.expect("grants");
+    assert_eq!((grants[0].status.as_str(), grants[0].has_amazon_tokens), ("disabled", false));
     assert!(!scoped.audit_events(Some("alexa.skill_event.SkillDisabled"), 5).await.expect("audit").is_empty());
     // Other skill events are audited and acknowledged.
     let mut enabled = event.clone();
@@ -545,5 +546,107 @@ async fn simulator_and_registration_output() {
     );
     assert_ne!(code, 0);
     assert!(out.contains("\"public_url\""));
+    w.app.cleanup().await;
+}
+
+fn skill_disabled_event(skill: &str, access_token: &Value) -> Value {
+    json!({
+        "version": "1.0",
+        "context": {"System": {"application": {"applicationId": skill}, "user": {"userId": "amzn1.ask.account.X", "accessToken": access_token}, "apiEndpoint": "https://api.amazonalexa.com"}},
+        "request": {"type": "AlexaSkillEvent.SkillDisabled", "requestId": "r1", "timestamp": "2026-11-25T16:00:00Z", "eventCreationTime": "2026-11-25T16:00:00Z", "eventPublishingTime": "2026-11-25T16:00:00Z", "body": {"userInformationPersistenceStatus": "NOT_PERSISTED"}}
+    })
+}
+
+on_both_backends!(a_household_links_one_account_from_two_alexa_accounts);
+
+/// Two people link the same device account from their own Alexa accounts: each AcceptGrant keeps its
+/// own Amazon tokens, events reach both, and one person's SkillDisabled or unlinking ends only theirs.
+async fn a_household_links_one_account_from_two_alexa_accounts(backend: Backend) {
+    let w = world(backend, AlexaRegion::NA).await;
+    let alice = w.link_and_accept().await;
+    let bob = w.link_and_accept().await;
+    assert_eq!(w.amazon.lwa_state(|s| s.code_exchanges), 2);
+
+    // One event, two destinations, each with its own Amazon token.
+    let resp = w.event(change_report()).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let out: Value = resp.json().await.expect("json");
+    assert_eq!(out["status"], "accepted", "{out}");
+    let dests = out["destinations"].as_array().expect("destinations");
+    assert_eq!(dests.len(), 2, "{out}");
+    assert!(dests.iter().all(|d| d["status"] == "accepted"), "{out}");
+    let sent: Vec<String> =
+        w.amazon.gateway_state(|g| g.received.iter().map(|(_, auth, _)| auth.clone()).collect::<Vec<_>>());
+    assert_eq!(sent.len(), 2);
+    assert_ne!(sent[0], sent[1], "each Alexa account's event carries its own Amazon token");
+
+    // The batch form answers per event and, within it, per destination.
+    let batch = json!({"events": [{"user": w.f.user_id, "skill": w.alexa_skill_id, "event": change_report()}]});
+    let out = json_ok(w.post("events/batch", &batch).await).await;
+    assert_eq!(out["results"][0]["http_status"], 202, "{out}");
+    assert_eq!(out["results"][0]["result"]["destinations"].as_array().map(Vec::len), Some(2), "{out}");
+
+    // The management API shows one link with two grants.
+    let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
+    let link = w.app.auth.store.scoped(t.id()).list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
+    let api = |path: String| server_client().get(w.app.url(&path)).bearer_auth(&w.api_key);
+    let view = json_ok(api(format!("/t/{}/api/v1/links/{}", w.f.slug, link.id)).send().await.expect("get")).await;
+    let grants = view["alexa_grants"].as_array().expect("grants").clone();
+    assert_eq!(grants.len(), 2, "{view}");
+    assert!(grants.iter().all(|g| g["status"] == "active" && g["region"] == "NA" && g["has_amazon_tokens"] == true));
+    assert!(!view.to_string().contains("Atza|"), "Amazon's tokens are never shown");
+
+    // Alice disables the skill: only her grant ends.
+    let out =
+        json_ok(w.post("directives", &skill_disabled_event(&w.alexa_skill_id, &alice["access_token"])).await).await;
+    assert_eq!(out, json!({"version": "1.0", "response": {}}));
+    json_err(refresh(&w.app, &w.f, alice["refresh_token"].as_str().expect("rt")).await, 400, "invalid_grant").await;
+    let bob_refreshed = refresh(&w.app, &w.f, bob["refresh_token"].as_str().expect("rt")).await;
+    assert_eq!(bob_refreshed.status(), StatusCode::OK, "Bob's Alexa link keeps working");
+    let before = w.amazon.gateway_state(|g| g.received.len());
+    let resp = w.event(change_report()).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let out: Value = resp.json().await.expect("json");
+    assert_eq!(out["destinations"].as_array().map(Vec::len), Some(1), "{out}");
+    assert_eq!(w.amazon.gateway_state(|g| g.received.len()), before + 1);
+    let view = json_ok(api(format!("/t/{}/api/v1/links/{}", w.f.slug, link.id)).send().await.expect("get")).await;
+    assert_eq!(view["status"], "active", "{view}");
+    let statuses: Vec<(String, bool)> = view["alexa_grants"]
+        .as_array()
+        .expect("grants")
+        .iter()
+        .map(|g| (g["status"].as_str().unwrap_or_default().to_owned(), g["has_amazon_tokens"] == true))
+        .collect();
+    assert_eq!(statuses, vec![("disabled".to_owned(), false), ("active".to_owned(), true)]);
+
+    // Unlinking Bob's Alexa account in the API (the dashboard's button calls the same service) ends the
+    // last grant, and with it the link; events then stop without a call to Amazon.
+    let bob_grant = view["alexa_grants"][1]["id"].as_str().expect("id").to_owned();
+    // Another tenant's key cannot reach it.
+    let other_slug = format!("t{}", &unique("")[..12]);
+    w.app.auth.create_tenant(&other_slug, "Other").await.expect("tenant");
+    let other_t = w.app.auth.tenant_for_admin(&other_slug).await.expect("tenant");
+    let other_key = w.app.auth.create_api_key(&other_t, "k").await.expect("key").key;
+    let resp = server_client()
+        .post(w.app.url(&format!("/t/{other_slug}/api/v1/links/{}/alexa-grants/{bob_grant}/revoke", link.id)))
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = server_client()
+        .post(w.app.url(&format!("/t/{}/api/v1/links/{}/alexa-grants/{bob_grant}/revoke", w.f.slug, link.id)))
+        .bearer_auth(&w.api_key)
+        .send()
+        .await
+        .expect("post");
+    let view = json_ok(resp).await;
+    assert_eq!(view["status"], "revoked", "{view}");
+    assert_eq!(view["alexa_grants"][1]["status"], "revoked");
+    let bob_rt = json_ok(bob_refreshed).await["refresh_token"].as_str().expect("rt").to_owned();
+    json_err(refresh(&w.app, &w.f, &bob_rt).await, 400, "invalid_grant").await;
+    let before = w.amazon.gateway_state(|g| g.received.len());
+    assert_eq!(w.event(change_report()).await.status(), StatusCode::CONFLICT);
+    assert_eq!(w.amazon.gateway_state(|g| g.received.len()), before);
     w.app.cleanup().await;
 }

@@ -25,6 +25,7 @@ mod helpers;
 
 mod accounts;
 mod alexa;
+mod alexa_grants_migration;
 mod cli;
 mod cluster;
 mod crash;

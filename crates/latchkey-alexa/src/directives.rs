@@ -5,6 +5,9 @@ use latchkey_oauth::tokens::AccessClaims;
 use latchkey_store::records::Skill;
 use serde_json::{Value, json};
 
+use latchkey_oauth::alexa_grants::{EndedGrant, GrantRef};
+use latchkey_store::repo::GrantEnd;
+
 use crate::AlexaService;
 use crate::error::AlexaError;
 use crate::lwa::LwaError;
@@ -74,15 +77,20 @@ impl AlexaService {
                 return Ok(messages::accept_grant_error(why));
             }
         };
-        scoped.store_amazon_tokens(&link.id, &tokens).await?;
-        if link.status == "inactive" {
-            scoped.set_link_status(&link.id, "active").await?;
-        }
-        audit(self, t, &claims, "alexa.accept_grant", json!({"skill": skill.alexa_skill_id, "link": link.id})).await?;
+        let grant = scoped.accept_amazon_grant(&link.id, claims.fid.as_deref(), skill.region, &tokens).await?;
+        audit(
+            self,
+            t,
+            &claims,
+            "alexa.accept_grant",
+            json!({"skill": skill.alexa_skill_id, "link": link.id, "grant": grant.id, "region": grant.region}),
+        )
+        .await?;
         Ok(messages::accept_grant_response())
     }
 
-    /// Skill events (ALEXA.md §6). `SkillDisabled` revokes the link's tokens and forgets Amazon's.
+    /// Skill events (ALEXA.md §6). `SkillDisabled` ends the grant whose token came with it: its Latchkey
+    /// tokens are revoked and its Amazon tokens forgotten.
     async fn skill_event(
         &self,
         t: &TenantCtx,
@@ -95,19 +103,35 @@ impl AlexaService {
         let skill = scoped.skill(alexa_skill_id).await?.ok_or_else(|| {
             AlexaError::NotFound(format!("skill '{alexa_skill_id}' is not registered in this tenant"))
         })?;
-        // Skill events can arrive long after the token in them expired: identify the user by a token
-        // we signed, expired or not.
-        let user = match access_token {
-            Some(tok) => self.auth.access_token_subject(t, tok).await?,
+        // Skill events can arrive long after the token in them expired: identify the user's grant by a
+        // token we signed, expired or not, issued to this skill's client.
+        let claims = match access_token {
+            Some(tok) => self.auth.user_token_claims_any_age(t, tok).await?,
             None => None,
         };
+        let client = scoped.client_by_row_id(&skill.oauth_client_id).await?;
+        let claims = claims.filter(|c| client.as_ref().is_some_and(|cl| cl.client_id == c.client_id));
+        let user = claims.as_ref().map(|c| c.sub.clone());
         let mut detail = json!({"skill": skill.alexa_skill_id, "event": kind.as_str(), "body": body});
         if kind == SkillEventKind::SkillDisabled
-            && let Some(user) = &user
-            && let Some(link) = scoped.link(user, &skill.oauth_client_id).await?
+            && let Some(claims) = &claims
+            && let Some(link) = scoped.link(&claims.sub, &skill.oauth_client_id).await?
         {
-            scoped.revoke_link(&link.id).await?;
-            detail["revoked_link"] = json!(link.id);
+            // Only the grant this Alexa account holds ends; a household's other members keep theirs.
+            let ended = match &claims.fid {
+                Some(fid) => {
+                    self.auth
+                        .end_alexa_grant(t.id(), &link, GrantRef::Family(fid), GrantEnd::SkillDisabled, true)
+                        .await?
+                }
+                // A token without a family names no grant: the whole link goes, as it always did.
+                None => {
+                    scoped.revoke_link(&link.id).await?;
+                    EndedGrant { link_revoked: true, ..Default::default() }
+                }
+            };
+            detail["link"] = json!(link.id);
+            detail["ended"] = json!(ended);
         }
         let actor = user.as_deref().map_or("alexa".to_owned(), |u| format!("user:{u}"));
         scoped

@@ -8,6 +8,8 @@ use crate::AlexaService;
 use crate::error::AlexaError;
 use crate::gateway::{self, Verdict};
 use crate::messages::{self, TokenLocation};
+use latchkey_store::records::{AmazonGrant, Skill};
+use latchkey_store::repo::GrantEnd;
 
 /// `{"user": sub, "skill": alexa skill id, "event": {…}, "context": {…}?}`.
 #[derive(Debug, Clone)]
@@ -41,13 +43,84 @@ impl EventRequest {
     }
 }
 
+/// One grant's delivery that the gateway accepted.
 #[derive(Debug, Serialize)]
 pub struct EventOutcome {
+    pub grant: String,
+    pub region: AlexaRegion,
     pub status: &'static str,
     pub gateway_status: u16,
     pub attempts: u32,
     pub token_refreshed: bool,
     pub token_location: &'static str,
+}
+
+/// Where one event went: every deliverable Alexa grant of the user for the skill (a household has
+/// several), each with its own outcome.
+#[derive(Debug)]
+pub struct EventDelivery {
+    pub destinations: Vec<(String, AlexaRegion, Result<EventOutcome, AlexaError>)>,
+}
+
+impl EventDelivery {
+    fn accepted(&self) -> usize {
+        self.destinations.iter().filter(|(_, _, r)| r.is_ok()).count()
+    }
+
+    fn first_error(&self) -> Option<&AlexaError> {
+        self.destinations.iter().find_map(|(_, _, r)| r.as_ref().err())
+    }
+
+    /// 202 once any destination accepted; otherwise the first destination's error status, so a user
+    /// with one Alexa account gets exactly the answer that account's delivery got.
+    pub fn http_status(&self) -> u16 {
+        match self.first_error() {
+            Some(e) if self.accepted() == 0 => e.status(),
+            _ => 202,
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        let destinations: Vec<Value> = self
+            .destinations
+            .iter()
+            .map(|(grant, region, r)| match r {
+                Ok(o) => serde_json::to_value(o).unwrap_or(Value::Null),
+                Err(e) => {
+                    let mut v = e.body();
+                    v["grant"] = json!(grant);
+                    v["region"] = json!(region);
+                    v["http_status"] = json!(e.status());
+                    v
+                }
+            })
+            .collect();
+        match self.first_error() {
+            Some(e) if self.accepted() == 0 => {
+                let mut v = e.body();
+                v["destinations"] = json!(destinations);
+                v
+            }
+            Some(_) => json!({"status": "partial", "destinations": destinations}),
+            None => json!({"status": "accepted", "destinations": destinations}),
+        }
+    }
+
+    /// One metrics label per destination: `accepted`, Amazon's error code, or our status.
+    pub fn outcome_labels(&self) -> Vec<String> {
+        self.destinations.iter().map(|(_, _, r)| outcome_label(r.as_ref().map(|_| ()))).collect()
+    }
+}
+
+/// `accepted`, Amazon's error code (letters and underscores only), or our status.
+pub fn outcome_label(r: Result<(), &AlexaError>) -> String {
+    match r {
+        Ok(()) => "accepted".to_owned(),
+        Err(AlexaError::Gateway { code, .. }) => {
+            code.chars().filter(|c| c.is_ascii_uppercase() || *c == '_').take(64).collect()
+        }
+        Err(e) => e.status().to_string(),
+    }
 }
 
 impl AlexaService {
@@ -60,7 +133,8 @@ impl AlexaService {
         }
     }
 
-    pub async fn send_event(&self, t: &TenantCtx, req: &EventRequest) -> Result<EventOutcome, AlexaError> {
+    /// Sends the event to every deliverable Alexa grant of the user for the skill.
+    pub async fn send_event(&self, t: &TenantCtx, req: &EventRequest) -> Result<EventDelivery, AlexaError> {
         let scoped = self.auth.store.scoped(t.id());
         let skill = scoped
             .skill(&req.skill)
@@ -70,18 +144,37 @@ impl AlexaService {
             .link(&req.user, &skill.oauth_client_id)
             .await?
             .ok_or_else(|| AlexaError::NotFound("this user has not linked this skill".into()))?;
-        match link.status.as_str() {
-            "inactive" => {
-                return Err(AlexaError::Conflict(
-                    "the user disabled the skill in Alexa; events for this link stop until the user enables it again"
-                        .into(),
-                ));
-            }
-            "revoked" => return Err(AlexaError::Conflict("this link has been revoked".into())),
-            _ => {}
+        if link.status == "revoked" {
+            return Err(AlexaError::Conflict("this link has been revoked".into()));
         }
-        let (mut token, mut refreshed) = self.amazon_token(t, &skill, &link, None).await?;
-        let url = self.gateway_url(skill.region);
+        let grants = scoped.deliverable_amazon_grants(&link.id).await?;
+        if grants.is_empty() {
+            let all = scoped.amazon_grants(&link.id).await?;
+            return Err(AlexaError::Conflict(if all.iter().any(|g| g.status == "disabled") {
+                "the user disabled the skill in Alexa; events stop until the user enables it and links again".into()
+            } else {
+                "no Amazon tokens for this link: Alexa has not sent AcceptGrant for it (is \"Send Alexa Events\" enabled?)".into()
+            }));
+        }
+        let mut destinations = Vec::with_capacity(grants.len());
+        for grant in grants {
+            let r = self.deliver(t, &skill, &grant, req).await;
+            destinations.push((grant.id, grant.region, r));
+        }
+        Ok(EventDelivery { destinations })
+    }
+
+    /// One grant's delivery: its token, its region's gateway, Amazon's retry rules.
+    async fn deliver(
+        &self,
+        t: &TenantCtx,
+        skill: &Skill,
+        grant: &AmazonGrant,
+        req: &EventRequest,
+    ) -> Result<EventOutcome, AlexaError> {
+        let scoped = self.auth.store.scoped(t.id());
+        let (mut token, mut refreshed) = self.amazon_token(t, skill, grant, None).await?;
+        let url = self.gateway_url(grant.region);
         let mut attempts = 0u32;
         let mut backoffs = 0u32;
         let mut retried_auth = false;
@@ -107,12 +200,14 @@ impl AlexaService {
             match gateway::verdict(status, &code) {
                 Verdict::Accepted => {
                     // A write per event would make SQLite the bottleneck: record success only when it
-                    // changes the link's status or the last record is over a minute old.
-                    let stale = link.last_event_at.is_none_or(|at| latchkey_store::now() - at > 60);
-                    if stale || link.last_event_status.as_deref() != Some("accepted") {
-                        scoped.record_event_outcome(&link.id, "accepted").await?;
+                    // changes the grant's status or the last record is over a minute old.
+                    let stale = grant.last_event_at.is_none_or(|at| latchkey_store::now() - at > 60);
+                    if stale || grant.last_event_status.as_deref() != Some("accepted") {
+                        scoped.record_grant_event_outcome(&grant.id, "accepted").await?;
                     }
                     return Ok(EventOutcome {
+                        grant: grant.id.clone(),
+                        region: grant.region,
                         status: "accepted",
                         gateway_status: status,
                         attempts,
@@ -125,23 +220,13 @@ impl AlexaService {
                 }
                 Verdict::RefreshAndRetry if !retried_auth => {
                     retried_auth = true;
-                    let (t2, r) = self.amazon_token(t, &skill, &link, Some(&token)).await?;
+                    let (t2, r) = self.amazon_token(t, skill, grant, Some(&token)).await?;
                     token = t2;
                     refreshed |= r;
                     continue;
                 }
                 Verdict::SkillDisabled => {
-                    scoped.delete_amazon_tokens(&link.id).await?;
-                    scoped.set_link_status(&link.id, "inactive").await?;
-                    scoped
-                        .audit(
-                            "alexa",
-                            "alexa.skill_disabled",
-                            Some(&skill.alexa_skill_id),
-                            json!({"link": link.id, "via": "event_gateway"}),
-                            None,
-                        )
-                        .await?;
+                    self.skill_disabled_at_amazon(t, skill, grant, "event_gateway").await?;
                 }
                 Verdict::Backoff if backoffs < 3 => {
                     // Amazon: retry throttling and 5xx up to 3 times, at least a second apart.
@@ -151,15 +236,39 @@ impl AlexaService {
                 }
                 _ => {}
             }
-            scoped.record_event_outcome(&link.id, &code).await?;
+            scoped.record_grant_event_outcome(&grant.id, &code).await?;
             return Err(AlexaError::Gateway {
                 status,
-                probable_cause: gateway::probable_cause(&code, skill.region),
+                probable_cause: gateway::probable_cause(&code, grant.region),
                 code,
                 description,
                 attempts,
             });
         }
+    }
+
+    /// Amazon says this Alexa account disabled the skill: that grant's tokens go, events to it stop,
+    /// and the tenant's audit log says so. The household's other grants are untouched.
+    pub(crate) async fn skill_disabled_at_amazon(
+        &self,
+        t: &TenantCtx,
+        skill: &Skill,
+        grant: &AmazonGrant,
+        via: &str,
+    ) -> Result<(), AlexaError> {
+        let scoped = self.auth.store.scoped(t.id());
+        if scoped.end_amazon_grant(&grant.id, GrantEnd::SkillDisabled, "skill_disabled").await? {
+            scoped
+                .audit(
+                    "alexa",
+                    "alexa.skill_disabled",
+                    Some(&skill.alexa_skill_id),
+                    json!({"link": grant.link_id, "grant": grant.id, "region": grant.region, "via": via}),
+                    None,
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// Several events in one call; each gets its own result, in order.
@@ -178,7 +287,7 @@ impl AlexaService {
                 Err(e) => Err(e),
             };
             results.push(match r {
-                Ok(o) => json!({"index": i, "http_status": 202, "result": o}),
+                Ok(d) => json!({"index": i, "http_status": d.http_status(), "result": d.body()}),
                 Err(AlexaError::Internal(m)) => return Err(AlexaError::Internal(m)),
                 Err(AlexaError::Unavailable(m)) => return Err(AlexaError::Unavailable(m)),
                 Err(e) => json!({"index": i, "http_status": e.status(), "result": e.body()}),

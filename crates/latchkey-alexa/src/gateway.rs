@@ -23,7 +23,7 @@ pub enum Verdict {
     Accepted,
     /// Refresh the Amazon token and try once more.
     RefreshAndRetry,
-    /// The user disabled the skill: forget Amazon's tokens, mark the link inactive.
+    /// The user disabled the skill: forget that grant's Amazon tokens and stop sending to it.
     SkillDisabled,
     /// Wait and retry (throttling, Amazon's 5xx).
     Backoff,

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use error::AlexaError;
-pub use events::{EventOutcome, EventRequest};
+pub use events::{EventDelivery, EventOutcome, EventRequest, outcome_label};
 
 /// Where Amazon's services are. Defaults are Amazon's real endpoints; tests point them at local fakes.
 #[derive(Clone, Debug)]

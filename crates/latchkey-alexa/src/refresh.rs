@@ -1,9 +1,9 @@
-//! Keeping a link's Amazon access token fresh, refreshing it at most once at a time per link: an
+//! Keeping a grant's Amazon access token fresh, refreshing it at most once at a time per grant: an
 //! in-process lock serialises this instance's requests, a KV lock (Redis with several instances) the
 //! others, and whoever gets the lock second finds the token already fresh.
 use latchkey_oauth::TenantCtx;
 use latchkey_store::now;
-use latchkey_store::records::{AmazonTokens, LinkedAccount, Skill};
+use latchkey_store::records::{AmazonGrant, AmazonTokens, Skill};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,40 +14,40 @@ use crate::error::AlexaError;
 const REFRESH_MARGIN: i64 = 60;
 
 impl AlexaService {
-    fn link_lock(&self, link_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn grant_lock(&self, grant_id: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self.refresh_locks.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > 10_000 {
             map.retain(|_, l| Arc::strong_count(l) > 1);
         }
-        map.entry(link_id.to_owned()).or_default().clone()
+        map.entry(grant_id.to_owned()).or_default().clone()
     }
 
-    /// A usable Amazon access token for the link. With `rejected`, the gateway refused that token:
+    /// A usable Amazon access token for the grant. With `rejected`, the gateway refused that token:
     /// refresh unless someone already replaced it.
     pub(crate) async fn amazon_token(
         &self,
         t: &TenantCtx,
         skill: &Skill,
-        link: &LinkedAccount,
+        grant: &AmazonGrant,
         rejected: Option<&str>,
     ) -> Result<(String, bool), AlexaError> {
         let scoped = self.auth.store.scoped(t.id());
-        let current = scoped.amazon_tokens(&link.id).await?.ok_or_else(no_tokens)?;
+        let current = scoped.amazon_tokens(&grant.id).await?.ok_or_else(no_tokens)?;
         if usable(&current, rejected) {
             return Ok((current.access_token, false));
         }
-        let lock = self.link_lock(&link.id);
+        let lock = self.grant_lock(&grant.id);
         let _local = lock.lock().await;
-        let kv_key = format!("lwa_refresh:{}:{}", t.id(), link.id);
+        let kv_key = format!("lwa_refresh:{}:{}", t.id(), grant.id);
         let mut waited = Duration::ZERO;
         while !self.auth.kv.set_nx(&kv_key, b"1", Duration::from_secs(15)).await? {
             if waited > Duration::from_secs(15) {
-                return Err(AlexaError::Unavailable("another instance is refreshing this link's Amazon token".into()));
+                return Err(AlexaError::Unavailable("another instance is refreshing this grant's Amazon token".into()));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
             waited += Duration::from_millis(50);
         }
-        let result = self.refresh_locked(t, skill, link, rejected).await;
+        let result = self.refresh_locked(t, skill, grant, rejected).await;
         self.auth.kv.delete(&kv_key).await?;
         result
     }
@@ -56,12 +56,12 @@ impl AlexaService {
         &self,
         t: &TenantCtx,
         skill: &Skill,
-        link: &LinkedAccount,
+        grant: &AmazonGrant,
         rejected: Option<&str>,
     ) -> Result<(String, bool), AlexaError> {
         let scoped = self.auth.store.scoped(t.id());
         // Someone may have refreshed while we waited.
-        let current = scoped.amazon_tokens(&link.id).await?.ok_or_else(no_tokens)?;
+        let current = scoped.amazon_tokens(&grant.id).await?.ok_or_else(no_tokens)?;
         if usable(&current, rejected) {
             return Ok((current.access_token, false));
         }
@@ -69,10 +69,15 @@ impl AlexaService {
             return Err(AlexaError::Conflict("the skill has no Alexa Skill Messaging credentials configured".into()));
         };
         let fresh = self.lwa().refresh(&id, &secret, &current.refresh_token).await.map_err(|e| {
-            tracing::warn!(tenant = %t.tenant.slug, link = %link.id, error = %e, "LWA refresh failed");
+            tracing::warn!(tenant = %t.tenant.slug, grant = %grant.id, error = %e, "LWA refresh failed");
             AlexaError::Conflict(format!("could not refresh the Amazon token: {e}"))
         })?;
-        scoped.store_amazon_tokens(&link.id, &fresh).await?;
+        scoped.store_refreshed_amazon_tokens(&grant.id, &fresh).await.map_err(|e| match e {
+            latchkey_store::StoreError::NotFound => {
+                AlexaError::Conflict("this Alexa grant ended while its Amazon token was being refreshed".into())
+            }
+            other => other.into(),
+        })?;
         Ok((fresh.access_token, true))
     }
 }
@@ -86,7 +91,7 @@ fn usable(t: &AmazonTokens, rejected: Option<&str>) -> bool {
 
 fn no_tokens() -> AlexaError {
     AlexaError::Conflict(
-        "no Amazon tokens for this link: Alexa has not sent AcceptGrant for it (is \"Send Alexa Events\" enabled?)"
+        "no Amazon tokens for this grant: Alexa has not sent AcceptGrant for it (is \"Send Alexa Events\" enabled?)"
             .into(),
     )
 }

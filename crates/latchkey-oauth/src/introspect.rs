@@ -49,14 +49,15 @@ impl AuthServer {
         Ok(Some(claims))
     }
 
-    /// The user an access token of this tenant was issued to, judged by signature and issuer only:
-    /// for Alexa skill events, which may carry a token long expired.
-    pub async fn access_token_subject(&self, t: &TenantCtx, token: &str) -> ServiceResult<Option<String>> {
+    /// The user grant an access token of this tenant came from, judged by signature and issuer only:
+    /// for Alexa skill events, which may carry a token long expired. `None` for tokens that are not
+    /// ours and for client-credentials tokens (no user).
+    pub async fn user_token_claims_any_age(&self, t: &TenantCtx, token: &str) -> ServiceResult<Option<AccessClaims>> {
         let keys = self.keys(t.id()).await?;
         let Some(claims) = verify_access_token(&keys, &t.issuer, token, i64::MIN) else {
             return Ok(None);
         };
-        Ok((claims.sub != claims.client_id).then_some(claims.sub))
+        Ok((claims.sub != claims.client_id).then_some(claims))
     }
 
     /// Authenticates an introspection caller: `Authorization: Bearer <tenant API key>`, or any

@@ -6,14 +6,15 @@ use latchkey_core::redirect;
 use latchkey_core::refresh::RefreshPolicy;
 use latchkey_store::StoreError;
 use latchkey_store::records::{
-    ApiKey, AuditEvent, Client, EndUser, FederatedIdentity, LinkedAccount, Skill, Tenant, TenantSettings, TenantStatus,
-    UpstreamProvider,
+    AmazonGrant, ApiKey, AuditEvent, Client, EndUser, FederatedIdentity, LinkedAccount, Skill, Tenant, TenantSettings,
+    TenantStatus, UpstreamProvider,
 };
 use latchkey_store::repo::AuditFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::access::{Access, Actor};
+use crate::alexa_grants::GrantRef;
 use crate::error::{ServiceError, ServiceResult};
 use crate::password::PasswordHasher;
 use crate::{AuthServer, TenantCtx};
@@ -103,6 +104,9 @@ pub struct LinkView {
     pub oauth_client_id: Option<String>,
     /// The Alexa skill this link's client belongs to, if any.
     pub alexa_skill_id: Option<String>,
+    /// One per Alexa account that sent AcceptGrant for this link (a household has several), oldest
+    /// first; Amazon's tokens are never shown.
+    pub alexa_grants: Vec<AmazonGrant>,
 }
 
 /// Changes to a client; `None` keeps the current value.
@@ -375,6 +379,7 @@ impl AuthServer {
         let user = scoped.user(&link.user_id).await?;
         let client = scoped.client_by_row_id(&link.client_id).await?;
         Ok(LinkView {
+            alexa_grants: scoped.amazon_grants(&link.id).await?,
             user_email: user.map(|u| u.email),
             client_name: client.as_ref().map(|c| c.name.clone()),
             oauth_client_id: client.map(|c| c.client_id),
@@ -434,6 +439,21 @@ impl AuthServer {
         let link = self.store.scoped(a.id()).revoke_link(id).await.map_err(not_found(format!("link '{id}'")))?;
         a.audit(self, "link.revoked", Some(id), json!({"user_id": link.user_id})).await?;
         self.get_link(a, id).await
+    }
+
+    /// Unlinks one Alexa account of a household: that grant's Amazon tokens are deleted and its Latchkey
+    /// tokens revoked; the link ends only if it was the last grant.
+    pub async fn revoke_alexa_grant(&self, a: &Access, link_id: &str, grant_id: &str) -> ServiceResult<LinkView> {
+        a.require_write()?;
+        let scoped = self.store.scoped(a.id());
+        let not_found = || ServiceError::NotFound(format!("Alexa grant '{grant_id}' of link '{link_id}'"));
+        let link = scoped.link_by_id(link_id).await?.ok_or_else(not_found)?;
+        let grant = scoped.amazon_grant(grant_id).await?.filter(|g| g.link_id == link.id).ok_or_else(not_found)?;
+        let ended = self
+            .end_alexa_grant(a.id(), &link, GrantRef::Grant(&grant), latchkey_store::repo::GrantEnd::Revoked, true)
+            .await?;
+        a.audit(self, "link.alexa_grant_revoked", Some(link_id), json!({"grant": grant.id, "ended": ended})).await?;
+        self.get_link(a, link_id).await
     }
 
     // ---- providers ----

@@ -237,14 +237,33 @@ pub struct LinkedAccount {
     pub created_at: i64,
     pub updated_at: i64,
     pub last_refreshed_at: Option<i64>,
-    /// Whether Login with Amazon tokens from AcceptGrant are stored (they stay encrypted).
-    pub has_amazon_tokens: bool,
-    pub amazon_token_expires_at: Option<i64>,
-    pub last_event_status: Option<String>,
-    pub last_event_at: Option<i64>,
 }
 
-/// Login with Amazon tokens for one link, decrypted.
+/// One Alexa account's grant on a link: what its AcceptGrant brought (Login with Amazon tokens, kept
+/// encrypted and never shown) and where its events go. A household has several on one link.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct AmazonGrant {
+    pub id: String,
+    pub link_id: String,
+    /// The refresh family (Latchkey grant) the AcceptGrant's grantee token came from.
+    pub family_id: Option<String>,
+    /// The region whose skill endpoint received the AcceptGrant; events go to its gateway.
+    pub region: AlexaRegion,
+    /// `active`, `disabled` (the user disabled the skill in Alexa) or `revoked` (unlinked here).
+    pub status: String,
+    pub has_amazon_tokens: bool,
+    pub amazon_token_expires_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// When Latchkey last refreshed this grant's Amazon token at Login with Amazon.
+    pub last_refreshed_at: Option<i64>,
+    pub last_event_status: Option<String>,
+    pub last_event_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub ended_reason: Option<String>,
+}
+
+/// Login with Amazon tokens for one grant, decrypted.
 #[derive(Clone)]
 pub struct AmazonTokens {
     pub access_token: String,

@@ -167,10 +167,11 @@ pub(crate) mod context {
     pub fn upstream_secret(tenant: &str, provider_id: &str) -> String {
         format!("upstream_secret:{tenant}:{provider_id}")
     }
-    pub fn amazon_access(tenant: &str, link_id: &str) -> String {
-        format!("lwa_access:{tenant}:{link_id}")
+    /// Bound to the Alexa grant; grants moved from links kept the link's id, so these held.
+    pub fn amazon_access(tenant: &str, grant_id: &str) -> String {
+        format!("lwa_access:{tenant}:{grant_id}")
     }
-    pub fn amazon_refresh(tenant: &str, link_id: &str) -> String {
-        format!("lwa_refresh:{tenant}:{link_id}")
+    pub fn amazon_refresh(tenant: &str, grant_id: &str) -> String {
+        format!("lwa_refresh:{tenant}:{grant_id}")
     }
 }

@@ -1,7 +1,7 @@
 //! `/admin/t/:slug/links`: linked accounts; revoking one revokes its tokens and deletes Amazon's.
 use leptos::prelude::*;
 
-use crate::api::{RevokeLink, list_links, list_skills};
+use crate::api::{AlexaGrantRow, RevokeAlexaGrant, RevokeLink, list_links, list_skills};
 use crate::components::{TenantPage, clean, outcome, when};
 use crate::pages::{query, slug};
 
@@ -11,9 +11,10 @@ pub fn Links() -> impl IntoView {
     let q = query("user");
     let skill = query("skill");
     let revoke = ServerAction::<RevokeLink>::new();
+    let revoke_grant = ServerAction::<RevokeAlexaGrant>::new();
     let links = Resource::new(
-        move || (slug.get(), q.get(), skill.get(), revoke.version().get()),
-        |(s, q, k, _)| list_links(s, q, k),
+        move || (slug.get(), q.get(), skill.get(), revoke.version().get(), revoke_grant.version().get()),
+        |(s, q, k, _, _)| list_links(s, q, k),
     );
     let skills = Resource::new(move || slug.get(), list_skills);
     view! {
@@ -42,7 +43,7 @@ pub fn Links() -> impl IntoView {
                         Ok(list) if list.is_empty() => view! { <p>"No linked accounts."</p> }.into_any(),
                         Ok(list) => view! {
                             <table class="responsive">
-                                <thead><tr><th>"User"</th><th>"Skill"</th><th>"Scopes"</th><th>"Status"</th><th>"Linked"</th><th>"Last refresh"</th><th>"Amazon tokens"</th><th></th></tr></thead>
+                                <thead><tr><th>"User"</th><th>"Skill"</th><th>"Scopes"</th><th>"Status"</th><th>"Linked"</th><th>"Last refresh"</th><th>"Alexa accounts"</th><th></th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|l| {
                                         let active = l.status == "active";
@@ -55,7 +56,12 @@ pub fn Links() -> impl IntoView {
                                                 <td><span class="badge link-status">{l.status}</span></td>
                                                 <td>{when(l.created_at)}</td>
                                                 <td>{l.last_refreshed_at.map(when).unwrap_or_else(|| "never".into())}</td>
-                                                <td>{if l.has_amazon_tokens { "present" } else { "none" }}{l.last_event_status.map(|s| format!(" (last event: {s})"))}</td>
+                                                <td>
+                                                    {if l.alexa_grants.is_empty() { Some("none") } else { None }}
+                                                    <ul class="grants">
+                                                        {l.alexa_grants.into_iter().map(|g| grant_item(g, slug.get_untracked(), id.clone(), revoke_grant)).collect_view()}
+                                                    </ul>
+                                                </td>
                                                 <td>
                                                     {active.then(|| view! {
                                                         <ActionForm action=revoke>
@@ -74,7 +80,38 @@ pub fn Links() -> impl IntoView {
                     })}
                 </Suspense>
                 {outcome(revoke.value(), |_| view! { <p class="ok" role="status">"Link revoked: its tokens no longer work."</p> })}
+                {outcome(revoke_grant.value(), |_| view! { <p class="ok" role="status">"Alexa account unlinked: its tokens no longer work; the link's other Alexa accounts keep theirs."</p> })}
             </section>
         </TenantPage>
+    }
+}
+
+/// One Alexa account on a link: since when, which region's gateway gets its events, how the last one
+/// went, and a button to unlink just this account.
+fn grant_item(g: AlexaGrantRow, slug: String, link: String, revoke: ServerAction<RevokeAlexaGrant>) -> impl IntoView {
+    let active = g.status == "active";
+    let detail = format!(
+        "{} · linked {} · Amazon token refreshed {} · last event {}",
+        g.region,
+        when(g.created_at),
+        g.last_refreshed_at.map(when).unwrap_or_else(|| "never".into()),
+        match (g.last_event_status, g.last_event_at) {
+            (Some(s), Some(at)) => format!("{s} ({})", when(at)),
+            _ => "none".into(),
+        },
+    );
+    let grant = g.id.clone();
+    view! {
+        <li data-grant=g.id>
+            <span class="badge grant-status">{g.status}</span>" "{detail}
+            {active.then(|| view! {
+                <ActionForm action=revoke>
+                    <input type="hidden" name="slug" value=slug.clone() />
+                    <input type="hidden" name="link" value=link.clone() />
+                    <input type="hidden" name="grant" value=grant.clone() />
+                    <button type="submit" class="small danger">"Unlink this Alexa account"</button>
+                </ActionForm>
+            })}
+        </li>
     }
 }

@@ -2,7 +2,7 @@
 //! call needs a tenant API key as `Authorization: Bearer`.
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use latchkey_alexa::{AlexaError, EventRequest};
+use latchkey_alexa::{AlexaError, EventRequest, outcome_label};
 use latchkey_oauth::TenantCtx;
 use serde_json::Value;
 
@@ -76,16 +76,17 @@ pub async fn events(
         state.alexa.send_event(&t, &ev).await
     }
     .await;
-    let outcome = match &result {
-        Ok(_) => "accepted".to_owned(),
-        Err(AlexaError::Gateway { code, .. }) => {
-            code.chars().filter(|c| c.is_ascii_uppercase() || *c == '_').take(64).collect()
-        }
-        Err(e) => e.status().to_string(),
+    let outcomes = match &result {
+        Ok(d) => d.outcome_labels(),
+        Err(e) => vec![outcome_label(Err(e))],
     };
-    state.metrics.count("alexa_events_total", format!("outcome=\"{outcome}\""));
+    for outcome in outcomes {
+        state.metrics.count("alexa_events_total", format!("outcome=\"{outcome}\""));
+    }
     match result {
-        Ok(o) => HttpResponse::Accepted().json(o),
+        Ok(d) => {
+            HttpResponse::build(StatusCode::from_u16(d.http_status()).unwrap_or(StatusCode::ACCEPTED)).json(d.body())
+        }
         Err(e) => error(e),
     }
 }

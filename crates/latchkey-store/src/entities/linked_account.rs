@@ -14,11 +14,6 @@ pub struct Model {
     pub created_at: i64,
     pub updated_at: i64,
     pub last_refreshed_at: Option<i64>,
-    pub lwa_access_token: Option<String>,
-    pub lwa_refresh_token: Option<String>,
-    pub lwa_expires_at: Option<i64>,
-    pub last_event_status: Option<String>,
-    pub last_event_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,7 +4,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 
 use super::{Scoped, split_scopes};
-use crate::entities::{linked_account, refresh_family};
+use crate::entities::{amazon_grant, linked_account, refresh_family};
 use crate::error::StoreError;
 use crate::records::LinkedAccount;
 use crate::{new_id, now};
@@ -20,14 +20,19 @@ pub(super) fn to_record(m: linked_account::Model) -> LinkedAccount {
         created_at: m.created_at,
         updated_at: m.updated_at,
         last_refreshed_at: m.last_refreshed_at,
-        has_amazon_tokens: m.lwa_refresh_token.is_some(),
-        amazon_token_expires_at: m.lwa_expires_at,
-        last_event_status: m.last_event_status,
-        last_event_at: m.last_event_at,
     }
 }
 
 impl Scoped<'_> {
+    pub async fn link_by_id(&self, link_id: &str) -> Result<Option<LinkedAccount>, StoreError> {
+        Ok(linked_account::Entity::find()
+            .filter(linked_account::Column::TenantId.eq(self.tid()))
+            .filter(linked_account::Column::Id.eq(link_id))
+            .one(self.db())
+            .await?
+            .map(to_record))
+    }
+
     pub async fn link(&self, user_id: &str, client_row_id: &str) -> Result<Option<LinkedAccount>, StoreError> {
         Ok(linked_account::Entity::find()
             .filter(linked_account::Column::TenantId.eq(self.tid()))
@@ -61,11 +66,6 @@ impl Scoped<'_> {
             created_at: Set(t),
             updated_at: Set(t),
             last_refreshed_at: Set(None),
-            lwa_access_token: Set(None),
-            lwa_refresh_token: Set(None),
-            lwa_expires_at: Set(None),
-            last_event_status: Set(None),
-            last_event_at: Set(None),
         }
         .insert(self.writer())
         .await;
@@ -149,15 +149,25 @@ impl Scoped<'_> {
             .ok_or(StoreError::NotFound)?;
         let t = now();
         let txn = self.writer().begin().await?;
-        // Unlinking also forgets Amazon's tokens for the link.
         linked_account::Entity::update_many()
             .col_expr(linked_account::Column::Status, Expr::value("revoked"))
             .col_expr(linked_account::Column::UpdatedAt, Expr::value(t))
-            .col_expr(linked_account::Column::LwaAccessToken, Expr::value(Option::<String>::None))
-            .col_expr(linked_account::Column::LwaRefreshToken, Expr::value(Option::<String>::None))
-            .col_expr(linked_account::Column::LwaExpiresAt, Expr::value(Option::<i64>::None))
             .filter(linked_account::Column::TenantId.eq(self.tid()))
             .filter(linked_account::Column::Id.eq(link_id))
+            .exec(&txn)
+            .await?;
+        // Unlinking also ends every Alexa grant on the link and forgets Amazon's tokens.
+        amazon_grant::Entity::update_many()
+            .col_expr(amazon_grant::Column::Status, Expr::value("revoked"))
+            .col_expr(amazon_grant::Column::LwaAccessToken, Expr::value(Option::<String>::None))
+            .col_expr(amazon_grant::Column::LwaRefreshToken, Expr::value(Option::<String>::None))
+            .col_expr(amazon_grant::Column::LwaExpiresAt, Expr::value(Option::<i64>::None))
+            .col_expr(amazon_grant::Column::EndedAt, Expr::value(t))
+            .col_expr(amazon_grant::Column::EndedReason, Expr::value("unlinked"))
+            .col_expr(amazon_grant::Column::UpdatedAt, Expr::value(t))
+            .filter(amazon_grant::Column::TenantId.eq(self.tid()))
+            .filter(amazon_grant::Column::LinkId.eq(link_id))
+            .filter(amazon_grant::Column::Status.eq("active"))
             .exec(&txn)
             .await?;
         crate::fault::point("unlink.after_link");

@@ -3,7 +3,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde::Serialize;
 
 use crate::Store;
-use crate::entities::{linked_account, signing_key, skill, upstream_provider};
+use crate::entities::{amazon_grant, signing_key, skill, upstream_provider};
 use crate::error::StoreError;
 use crate::secrets::context;
 
@@ -59,11 +59,11 @@ impl Store {
             .await?;
             r.upstream_secrets += 1;
         }
-        for m in linked_account::Entity::find().all(self.db()).await? {
+        for m in amazon_grant::Entity::find().all(self.db()).await? {
             if let (Some(a), Some(rt)) = (&m.lwa_access_token, &m.lwa_refresh_token) {
                 let access = sb.reseal(&context::amazon_access(&m.tenant_id, &m.id), a)?;
                 let refresh = sb.reseal(&context::amazon_refresh(&m.tenant_id, &m.id), rt)?;
-                linked_account::ActiveModel {
+                amazon_grant::ActiveModel {
                     id: sea_orm::ActiveValue::Unchanged(m.id),
                     lwa_access_token: Set(Some(access)),
                     lwa_refresh_token: Set(Some(refresh)),

@@ -2,7 +2,7 @@
 //! reached through `Store::scoped(&tenant_id)`, whose methods all filter on that tenant. A handler
 //! cannot touch tenant-owned rows without first naming the tenant.
 mod accounts;
-mod amazon_tokens;
+mod amazon_grants;
 mod api_keys;
 mod audit;
 mod clients;
@@ -17,6 +17,7 @@ mod skills;
 mod tenants;
 mod users;
 
+pub use amazon_grants::GrantEnd;
 pub use audit::AuditFilter;
 pub use maintenance::ResealReport;
 pub use refresh::{PruneReport, RefreshOutcome, RotateRequest};

@@ -209,6 +209,18 @@ impl Scoped<'_> {
         self.revoke_families_where(refresh_family::Column::UserId.eq(user_id), reason).await
     }
 
+    /// How many unrevoked grants a user holds for a client.
+    pub async fn active_family_count(&self, user_id: &str, client_row_id: &str) -> Result<u64, StoreError> {
+        use sea_orm::PaginatorTrait;
+        Ok(refresh_family::Entity::find()
+            .filter(refresh_family::Column::TenantId.eq(self.tid()))
+            .filter(refresh_family::Column::UserId.eq(user_id))
+            .filter(refresh_family::Column::ClientId.eq(client_row_id))
+            .filter(refresh_family::Column::RevokedAt.is_null())
+            .count(self.db())
+            .await?)
+    }
+
     /// Revokes a family; `false` if it was already revoked.
     pub async fn revoke_family(&self, family_id: &str, reason: &str) -> Result<bool, StoreError> {
         Ok(self.revoke_families_where(refresh_family::Column::Id.eq(family_id), reason).await? > 0)

@@ -51,3 +51,17 @@ pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, path: web::Pat
     let a = tenant_access(&state, &req, &tenant).await?;
     ok(&state.auth.revoke_link(&a, &id).await?)
 }
+
+#[utoipa::path(post, path = "/t/{tenant}/api/v1/links/{link}/alexa-grants/{grant}/revoke", tag = "links",
+    params(("tenant" = String, Path, description = "tenant slug"), ("link" = String, Path), ("grant" = String, Path, description = "one Alexa account's grant on the link")),
+    responses((status = 200, body = LinkView, description = "that Alexa account's Latchkey tokens revoked and Amazon tokens deleted; the link's other Alexa accounts keep theirs, and the link ends with its last one"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn revoke_grant(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult {
+    let (tenant, link, grant) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    ok(&state.auth.revoke_alexa_grant(&a, &link, &grant).await?)
+}

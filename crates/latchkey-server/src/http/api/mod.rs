@@ -41,7 +41,7 @@ fn created<T: Serialize>(v: &T) -> ApiResult {
         skills::list, skills::create, skills::get, skills::delete, skills::readiness, skills::simulate,
         clients::list, clients::create, clients::get, clients::update, clients::rotate_secret, clients::delete,
         users::list, users::create, users::get, users::disable, users::enable, users::set_password, users::delete, users::invite, users::password_reset,
-        links::list, links::get, links::revoke,
+        links::list, links::get, links::revoke, links::revoke_grant,
         providers::list, providers::create, providers::update, providers::test, providers::delete,
         keys::list, keys::create, keys::delete,
         members::list, members::invite, members::set_role, members::remove,
@@ -102,6 +102,7 @@ pub fn tenant_routes(cfg: &mut web::ServiceConfig) {
         .route("/links", web::get().to(links::list))
         .route("/links/{link}", web::get().to(links::get))
         .route("/links/{link}/revoke", web::post().to(links::revoke))
+        .route("/links/{link}/alexa-grants/{grant}/revoke", web::post().to(links::revoke_grant))
         .route("/providers", web::get().to(providers::list))
         .route("/providers", web::post().to(providers::create))
         .route("/providers/{provider}", web::patch().to(providers::update))

@@ -1,0 +1,256 @@
+//! Alexa grants on a link: one per refresh family that went through AcceptGrant, with its Login with
+//! Amazon tokens (sealed with the master key, bound to the grant's id), region and event status.
+use latchkey_core::alexa::AlexaRegion;
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use super::Scoped;
+use crate::entities::{amazon_grant, refresh_family};
+use crate::error::StoreError;
+use crate::records::{AmazonGrant, AmazonTokens};
+use crate::secrets::context;
+use crate::{new_id, now};
+
+fn to_record(m: amazon_grant::Model) -> Result<AmazonGrant, StoreError> {
+    Ok(AmazonGrant {
+        region: m.region.parse().map_err(StoreError::Corrupt)?,
+        has_amazon_tokens: m.lwa_refresh_token.is_some(),
+        amazon_token_expires_at: m.lwa_expires_at,
+        id: m.id,
+        link_id: m.link_id,
+        family_id: m.family_id,
+        status: m.status,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        last_refreshed_at: m.last_refreshed_at,
+        last_event_status: m.last_event_status,
+        last_event_at: m.last_event_at,
+        ended_at: m.ended_at,
+        ended_reason: m.ended_reason,
+    })
+}
+
+/// Why a grant stopped receiving events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantEnd {
+    /// Alexa says the user disabled the skill (a skill event, or the Event Gateway and LWA).
+    SkillDisabled,
+    /// Unlinked in Latchkey (the dashboard, the API, a whole link's revocation).
+    Revoked,
+}
+
+impl GrantEnd {
+    fn status(self) -> &'static str {
+        match self {
+            Self::SkillDisabled => "disabled",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+impl Scoped<'_> {
+    fn grants(&self) -> sea_orm::Select<amazon_grant::Entity> {
+        amazon_grant::Entity::find().filter(amazon_grant::Column::TenantId.eq(self.tid()))
+    }
+
+    /// Every grant of a link, oldest first.
+    pub async fn amazon_grants(&self, link_id: &str) -> Result<Vec<AmazonGrant>, StoreError> {
+        self.grants()
+            .filter(amazon_grant::Column::LinkId.eq(link_id))
+            .order_by_asc(amazon_grant::Column::CreatedAt)
+            .order_by_asc(amazon_grant::Column::Id)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect()
+    }
+
+    /// The grants of a link that events go to: active, and their Latchkey grant not revoked (a revoked
+    /// family means Alexa's side of the link is broken until the user links again).
+    pub async fn deliverable_amazon_grants(&self, link_id: &str) -> Result<Vec<AmazonGrant>, StoreError> {
+        let revoked = Query::select()
+            .column(refresh_family::Column::Id)
+            .from(refresh_family::Entity)
+            .and_where(refresh_family::Column::TenantId.eq(self.tid()))
+            .and_where(refresh_family::Column::RevokedAt.is_not_null())
+            .to_owned();
+        self.grants()
+            .filter(amazon_grant::Column::LinkId.eq(link_id))
+            .filter(amazon_grant::Column::Status.eq("active"))
+            .filter(
+                Condition::any()
+                    .add(amazon_grant::Column::FamilyId.is_null())
+                    .add(amazon_grant::Column::FamilyId.not_in_subquery(revoked)),
+            )
+            .order_by_asc(amazon_grant::Column::CreatedAt)
+            .order_by_asc(amazon_grant::Column::Id)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect()
+    }
+
+    pub async fn amazon_grant(&self, grant_id: &str) -> Result<Option<AmazonGrant>, StoreError> {
+        self.grants().filter(amazon_grant::Column::Id.eq(grant_id)).one(self.db()).await?.map(to_record).transpose()
+    }
+
+    pub async fn amazon_grant_of_family(&self, family_id: &str) -> Result<Option<AmazonGrant>, StoreError> {
+        self.grants()
+            .filter(amazon_grant::Column::FamilyId.eq(family_id))
+            .one(self.db())
+            .await?
+            .map(to_record)
+            .transpose()
+    }
+
+    /// Records an AcceptGrant: the grant of `family_id` gets these tokens and this region, and is
+    /// active again if it had ended; a grant without a family (a token without one) is always new.
+    pub async fn accept_amazon_grant(
+        &self,
+        link_id: &str,
+        family_id: Option<&str>,
+        region: AlexaRegion,
+        tokens: &AmazonTokens,
+    ) -> Result<AmazonGrant, StoreError> {
+        if let Some(f) = family_id
+            && let Some(existing) = self.amazon_grant_of_family(f).await?
+        {
+            return self.renew_grant(&existing.id, region, tokens).await;
+        }
+        let id = new_id();
+        let (access, refresh) = self.seal_tokens(&id, tokens)?;
+        let t = now();
+        let inserted = amazon_grant::ActiveModel {
+            id: Set(id.clone()),
+            tenant_id: Set(self.tid()),
+            link_id: Set(link_id.to_owned()),
+            family_id: Set(family_id.map(str::to_owned)),
+            region: Set(region.as_str().to_owned()),
+            status: Set("active".into()),
+            lwa_access_token: Set(Some(access)),
+            lwa_refresh_token: Set(Some(refresh)),
+            lwa_expires_at: Set(Some(tokens.expires_at)),
+            created_at: Set(t),
+            updated_at: Set(t),
+            last_refreshed_at: Set(None),
+            last_event_status: Set(None),
+            last_event_at: Set(None),
+            ended_at: Set(None),
+            ended_reason: Set(None),
+        }
+        .insert(self.writer())
+        .await;
+        match inserted.map_err(StoreError::from) {
+            Ok(m) => to_record(m),
+            // Alexa retried the AcceptGrant while the first was still being stored: the family's grant
+            // exists now, so this is a renewal.
+            Err(StoreError::Conflict(c)) => match family_id {
+                Some(f) => {
+                    let existing = self.amazon_grant_of_family(f).await?.ok_or(StoreError::Conflict(c))?;
+                    self.renew_grant(&existing.id, region, tokens).await
+                }
+                None => Err(StoreError::Conflict(c)),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn renew_grant(
+        &self,
+        grant_id: &str,
+        region: AlexaRegion,
+        tokens: &AmazonTokens,
+    ) -> Result<AmazonGrant, StoreError> {
+        let (access, refresh) = self.seal_tokens(grant_id, tokens)?;
+        amazon_grant::Entity::update_many()
+            .col_expr(amazon_grant::Column::LwaAccessToken, Expr::value(access))
+            .col_expr(amazon_grant::Column::LwaRefreshToken, Expr::value(refresh))
+            .col_expr(amazon_grant::Column::LwaExpiresAt, Expr::value(tokens.expires_at))
+            .col_expr(amazon_grant::Column::Region, Expr::value(region.as_str()))
+            .col_expr(amazon_grant::Column::Status, Expr::value("active"))
+            .col_expr(amazon_grant::Column::EndedAt, Expr::value(Option::<i64>::None))
+            .col_expr(amazon_grant::Column::EndedReason, Expr::value(Option::<String>::None))
+            .col_expr(amazon_grant::Column::UpdatedAt, Expr::value(now()))
+            .filter(amazon_grant::Column::TenantId.eq(self.tid()))
+            .filter(amazon_grant::Column::Id.eq(grant_id))
+            .exec(self.writer())
+            .await?;
+        self.amazon_grant(grant_id).await?.ok_or(StoreError::NotFound)
+    }
+
+    fn seal_tokens(&self, grant_id: &str, t: &AmazonTokens) -> Result<(String, String), StoreError> {
+        let tid = self.tid();
+        let secrets = self.store.secrets();
+        Ok((
+            secrets.seal_str(&context::amazon_access(&tid, grant_id), &t.access_token)?,
+            secrets.seal_str(&context::amazon_refresh(&tid, grant_id), &t.refresh_token)?,
+        ))
+    }
+
+    /// A grant's tokens after a refresh at Login with Amazon.
+    pub async fn store_refreshed_amazon_tokens(&self, grant_id: &str, t: &AmazonTokens) -> Result<(), StoreError> {
+        let (access, refresh) = self.seal_tokens(grant_id, t)?;
+        let at = now();
+        let r = amazon_grant::Entity::update_many()
+            .col_expr(amazon_grant::Column::LwaAccessToken, Expr::value(access))
+            .col_expr(amazon_grant::Column::LwaRefreshToken, Expr::value(refresh))
+            .col_expr(amazon_grant::Column::LwaExpiresAt, Expr::value(t.expires_at))
+            .col_expr(amazon_grant::Column::LastRefreshedAt, Expr::value(at))
+            .col_expr(amazon_grant::Column::UpdatedAt, Expr::value(at))
+            .filter(amazon_grant::Column::TenantId.eq(self.tid()))
+            .filter(amazon_grant::Column::Id.eq(grant_id))
+            // A grant that ended while LWA answered stays ended, without tokens.
+            .filter(amazon_grant::Column::Status.eq("active"))
+            .exec(self.writer())
+            .await?;
+        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    pub async fn amazon_tokens(&self, grant_id: &str) -> Result<Option<AmazonTokens>, StoreError> {
+        let Some(m) = self.grants().filter(amazon_grant::Column::Id.eq(grant_id)).one(self.db()).await? else {
+            return Ok(None);
+        };
+        let (Some(a), Some(r), Some(exp)) = (m.lwa_access_token, m.lwa_refresh_token, m.lwa_expires_at) else {
+            return Ok(None);
+        };
+        let secrets = self.store.secrets();
+        Ok(Some(AmazonTokens {
+            access_token: secrets.open_str(&context::amazon_access(&m.tenant_id, grant_id), &a)?,
+            refresh_token: secrets.open_str(&context::amazon_refresh(&m.tenant_id, grant_id), &r)?,
+            expires_at: exp,
+        }))
+    }
+
+    /// Ends one grant: its Amazon tokens are deleted and no event goes to it. Returns whether it was
+    /// still active (false: already ended, or not this tenant's).
+    pub async fn end_amazon_grant(&self, grant_id: &str, why: GrantEnd, reason: &str) -> Result<bool, StoreError> {
+        let t = now();
+        let r = amazon_grant::Entity::update_many()
+            .col_expr(amazon_grant::Column::Status, Expr::value(why.status()))
+            .col_expr(amazon_grant::Column::LwaAccessToken, Expr::value(Option::<String>::None))
+            .col_expr(amazon_grant::Column::LwaRefreshToken, Expr::value(Option::<String>::None))
+            .col_expr(amazon_grant::Column::LwaExpiresAt, Expr::value(Option::<i64>::None))
+            .col_expr(amazon_grant::Column::EndedAt, Expr::value(t))
+            .col_expr(amazon_grant::Column::EndedReason, Expr::value(reason))
+            .col_expr(amazon_grant::Column::UpdatedAt, Expr::value(t))
+            .filter(amazon_grant::Column::TenantId.eq(self.tid()))
+            .filter(amazon_grant::Column::Id.eq(grant_id))
+            .filter(amazon_grant::Column::Status.eq("active"))
+            .exec(self.writer())
+            .await?;
+        Ok(r.rows_affected > 0)
+    }
+
+    pub async fn record_grant_event_outcome(&self, grant_id: &str, status: &str) -> Result<(), StoreError> {
+        amazon_grant::Entity::update_many()
+            .col_expr(amazon_grant::Column::LastEventStatus, Expr::value(status))
+            .col_expr(amazon_grant::Column::LastEventAt, Expr::value(now()))
+            .filter(amazon_grant::Column::TenantId.eq(self.tid()))
+            .filter(amazon_grant::Column::Id.eq(grant_id))
+            .exec(self.writer())
+            .await?;
+        Ok(())
+    }
+}
