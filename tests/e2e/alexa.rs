@@ -650,3 +650,69 @@ async fn a_household_links_one_account_from_two_alexa_accounts(backend: Backend)
     assert_eq!(w.amazon.gateway_state(|g| g.received.len()), before);
     w.app.cleanup().await;
 }
+
+on_both_backends!(amazon_reports_a_disabled_skill_per_grant);
+
+/// Amazon's current error table: a user who disabled the skill shows as 401
+/// INVALID_ACCESS_TOKEN_EXCEPTION, then LWA refuses the refresh with invalid_grant; older documents
+/// name 403 SKILL_DISABLED_EXCEPTION. Either way only that Alexa account's grant ends, it is audited
+/// and counted, and later events answer 409 without calling Amazon.
+async fn amazon_reports_a_disabled_skill_per_grant(backend: Backend) {
+    let w = world(backend, AlexaRegion::NA).await;
+    w.link_and_accept().await;
+    w.link_and_accept().await;
+
+    // A skill without the Send Alexa Events permission is a configuration problem, and says so.
+    w.amazon.gateway_state(|g| {
+        g.script.extend([(403, "INSUFFICIENT_PERMISSION_EXCEPTION"), (403, "INSUFFICIENT_PERMISSION_EXCEPTION")])
+    });
+    let resp = w.event(change_report()).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let out: Value = resp.json().await.expect("json");
+    assert!(out["probable_cause"].as_str().is_some_and(|c| c.contains("Send Alexa Events")), "{out}");
+
+    // The first Alexa account disables the skill: its token is rejected and LWA refuses its refresh.
+    w.amazon.lwa_state(|s| s.disable_skill(0));
+    let resp = w.event(change_report()).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED, "the other account still received it");
+    let out: Value = resp.json().await.expect("json");
+    assert_eq!(out["status"], "partial", "{out}");
+    let first = &out["destinations"][0];
+    assert_eq!((first["http_status"].as_u64(), first["error"].as_str()), (Some(409), Some("skill_disabled")), "{out}");
+    assert_eq!(first["via"], "login_with_amazon");
+    assert_eq!(out["destinations"][1]["status"], "accepted");
+
+    // The second disables it too, and the gateway says so the older way.
+    w.amazon.gateway_state(|g| g.script.push_back((403, "SKILL_DISABLED_EXCEPTION")));
+    let resp = w.event(change_report()).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let out: Value = resp.json().await.expect("json");
+    assert_eq!((out["error"].as_str(), out["via"].as_str()), (Some("skill_disabled"), Some("event_gateway")), "{out}");
+
+    // Nothing is sent any more: a clear 409, no call to the gateway or LWA.
+    let (sent, refreshes) = (w.amazon.gateway_state(|g| g.received.len()), w.amazon.lwa_state(|s| s.refresh_attempts));
+    let resp = w.event(change_report()).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert!(resp.json::<Value>().await.expect("json")["message"].as_str().is_some_and(|m| m.contains("disabled")));
+    assert_eq!(w.amazon.gateway_state(|g| g.received.len()), sent);
+    assert_eq!(w.amazon.lwa_state(|s| s.refresh_attempts), refreshes);
+
+    // Both grants are disabled without tokens; the link itself stands (Alexa's side ended, not ours).
+    let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
+    let scoped = w.app.auth.store.scoped(t.id());
+    let link = scoped.list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
+    let grants = scoped.amazon_grants(&link.id).await.expect("grants");
+    assert!(grants.iter().all(|g| g.status == "disabled" && !g.has_amazon_tokens), "{grants:?}");
+    let audit = scoped.audit_events(Some("alexa.skill_disabled"), 10).await.expect("audit");
+    let vias: Vec<&str> = audit.iter().filter_map(|e| e.detail["via"].as_str()).collect();
+    assert_eq!(vias.len(), 2, "{audit:?}");
+    assert!(vias.contains(&"login_with_amazon") && vias.contains(&"event_gateway"));
+    let metrics = server_client().get(w.app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    for via in ["login_with_amazon", "event_gateway"] {
+        assert!(
+            metrics.contains(&format!("latchkey_alexa_grants_disabled_total{{via=\"{via}\"}} 1")),
+            "{via} counted:\n{metrics}"
+        );
+    }
+    w.app.cleanup().await;
+}

@@ -20,7 +20,22 @@ pub struct LwaState {
     pub expires_in: i64,
     pub code_exchanges: u32,
     pub refreshes: u32,
+    /// Refresh requests, refused ones included.
+    pub refresh_attempts: u32,
+    /// Refresh tokens in the order their codes were exchanged: one per Alexa account's AcceptGrant.
+    pub accounts: Vec<String>,
     counter: u32,
+}
+
+impl LwaState {
+    /// The Alexa account of the `n`th AcceptGrant disables the skill: Amazon revokes what it issued
+    /// for it, so the gateway rejects its access token and LWA refuses its refresh (invalid_grant).
+    pub fn disable_skill(&mut self, n: usize) {
+        let rt = self.accounts[n].clone();
+        if let Some(access) = self.refresh_tokens.remove(&rt) {
+            self.valid_access.remove(&access);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -100,12 +115,14 @@ async fn lwa_token(state: web::Data<Arc<Mutex<LwaState>>>, req: HttpRequest, bod
             }
             s.code_exchanges += 1;
             let refresh = format!("Atzr|IwEBIA-fake-refresh-{n}");
+            s.accounts.push(refresh.clone());
             s.refresh_tokens.insert(refresh.clone(), access.clone());
             s.valid_access.insert(access.clone());
             HttpResponse::Ok().json(json!({"access_token": access, "refresh_token": refresh, "token_type": "bearer", "expires_in": s.expires_in}))
         }
         Some("refresh_token") => {
             let rt = form.get("refresh_token").cloned().unwrap_or_default();
+            s.refresh_attempts += 1;
             let Some(old) = s.refresh_tokens.get(&rt).cloned() else {
                 return lwa_error(400, "invalid_grant", "The request has an invalid grant parameter : refresh_token");
             };

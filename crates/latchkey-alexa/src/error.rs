@@ -20,6 +20,12 @@ pub enum AlexaError {
     /// Amazon refused or failed.
     #[error("Alexa Event Gateway answered {status} {code}")]
     Gateway { status: u16, code: String, description: String, probable_cause: Option<String>, attempts: u32 },
+    /// Amazon says this Alexa account disabled the skill (the gateway's `SKILL_DISABLED_EXCEPTION`, or
+    /// Login with Amazon refusing the grant's refresh after an `INVALID_ACCESS_TOKEN_EXCEPTION`). The
+    /// grant has been ended; `status` is what the skill backend gets (Amazon's 403, or 409 when LWA
+    /// told).
+    #[error("{message}")]
+    GrantDisabled { status: u16, code: String, via: &'static str, message: String },
     #[error("{0}")]
     Unavailable(String),
     #[error("too many requests for this API key; retry in {0} s")]
@@ -40,6 +46,7 @@ impl AlexaError {
             Self::Conflict(_) => 409,
             Self::Gateway { status, .. } if (400..500).contains(status) && *status != 429 && *status != 401 => *status,
             Self::Gateway { .. } => 502,
+            Self::GrantDisabled { status, .. } => *status,
             Self::Unavailable(_) => 503,
             Self::RateLimited(_) => 429,
             Self::Internal(_) => 500,
@@ -51,6 +58,9 @@ impl AlexaError {
             Self::Gateway { status, code, description, probable_cause, attempts } => json!({
                 "status": "failed", "gateway_status": status, "code": code, "description": description,
                 "probable_cause": probable_cause, "attempts": attempts,
+            }),
+            Self::GrantDisabled { code, via, message, .. } => json!({
+                "status": "failed", "error": "skill_disabled", "code": code, "via": via, "message": message,
             }),
             Self::Internal(_) => json!({"status": "failed", "error": "internal_error", "message": "internal error"}),
             other => json!({"status": "failed", "error": other.kind(), "message": other.to_string()}),
@@ -65,6 +75,7 @@ impl AlexaError {
             Self::Forbidden(_) => "forbidden",
             Self::Conflict(_) => "conflict",
             Self::Gateway { .. } => "gateway_error",
+            Self::GrantDisabled { .. } => "skill_disabled",
             Self::Unavailable(_) => "unavailable",
             Self::RateLimited(_) => "rate_limited",
             Self::Internal(_) => "internal_error",

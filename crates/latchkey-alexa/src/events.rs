@@ -110,13 +110,24 @@ impl EventDelivery {
     pub fn outcome_labels(&self) -> Vec<String> {
         self.destinations.iter().map(|(_, _, r)| outcome_label(r.as_ref().map(|_| ()))).collect()
     }
+
+    /// How each grant this delivery found disabled was told (`event_gateway`, `login_with_amazon`).
+    pub fn disabled_via(&self) -> Vec<&'static str> {
+        self.destinations
+            .iter()
+            .filter_map(|(_, _, r)| match r {
+                Err(AlexaError::GrantDisabled { via, .. }) => Some(*via),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// `accepted`, Amazon's error code (letters and underscores only), or our status.
 pub fn outcome_label(r: Result<(), &AlexaError>) -> String {
     match r {
         Ok(()) => "accepted".to_owned(),
-        Err(AlexaError::Gateway { code, .. }) => {
+        Err(AlexaError::Gateway { code, .. } | AlexaError::GrantDisabled { code, .. }) => {
             code.chars().filter(|c| c.is_ascii_uppercase() || *c == '_').take(64).collect()
         }
         Err(e) => e.status().to_string(),
@@ -226,7 +237,8 @@ impl AlexaService {
                     continue;
                 }
                 Verdict::SkillDisabled => {
-                    self.skill_disabled_at_amazon(t, skill, grant, "event_gateway").await?;
+                    scoped.record_grant_event_outcome(&grant.id, &code).await?;
+                    return Err(self.skill_disabled_at_amazon(t, skill, grant, 403, &code, "event_gateway").await?);
                 }
                 Verdict::Backoff if backoffs < 3 => {
                     // Amazon: retry throttling and 5xx up to 3 times, at least a second apart.
@@ -248,27 +260,38 @@ impl AlexaService {
     }
 
     /// Amazon says this Alexa account disabled the skill: that grant's tokens go, events to it stop,
-    /// and the tenant's audit log says so. The household's other grants are untouched.
+    /// and the tenant's audit log says so. The household's other grants are untouched. Returns the
+    /// error the skill backend gets for this destination.
     pub(crate) async fn skill_disabled_at_amazon(
         &self,
         t: &TenantCtx,
         skill: &Skill,
         grant: &AmazonGrant,
-        via: &str,
-    ) -> Result<(), AlexaError> {
+        status: u16,
+        code: &str,
+        via: &'static str,
+    ) -> Result<AlexaError, AlexaError> {
         let scoped = self.auth.store.scoped(t.id());
         if scoped.end_amazon_grant(&grant.id, GrantEnd::SkillDisabled, "skill_disabled").await? {
+            tracing::info!(tenant = %t.tenant.slug, grant = %grant.id, via, "Alexa grant disabled by Amazon");
             scoped
                 .audit(
                     "alexa",
                     "alexa.skill_disabled",
                     Some(&skill.alexa_skill_id),
-                    json!({"link": grant.link_id, "grant": grant.id, "region": grant.region, "via": via}),
+                    json!({"link": grant.link_id, "grant": grant.id, "region": grant.region, "via": via, "code": code}),
                     None,
                 )
                 .await?;
         }
-        Ok(())
+        Ok(AlexaError::GrantDisabled {
+            status,
+            code: code.to_owned(),
+            via,
+            message: format!(
+                "Amazon says this Alexa account disabled the skill ({code}); its Amazon tokens are deleted and it gets no more events until the user enables the skill and links again"
+            ),
+        })
     }
 
     /// Several events in one call; each gets its own result, in order.

@@ -50,7 +50,9 @@ pub fn probable_cause(code: &str, region: AlexaRegion) -> Option<String> {
         "SKILL_NOT_FOUND_EXCEPTION" => {
             Some("the skill id does not match a skill Amazon knows for these credentials".into())
         }
-        "INSUFFICIENT_PERMISSION_EXCEPTION" => Some("the user has not granted the permission this event needs".into()),
+        "INSUFFICIENT_PERMISSION_EXCEPTION" => Some(
+            "the skill does not have the \"Send Alexa Events\" permission: enable it in the Alexa developer console (Build > Permissions); this is the skill's configuration, not the user's doing".into(),
+        ),
         "REQUEST_ENTITY_TOO_LARGE_EXCEPTION" => Some("the event is larger than the gateway accepts".into()),
         "INVALID_REQUEST_EXCEPTION" => {
             Some("the event does not match Alexa's schema for its namespace and name".into())

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::AlexaService;
 use crate::error::AlexaError;
+use crate::lwa::LwaError;
 
 /// Refresh when the token expires within this many seconds.
 const REFRESH_MARGIN: i64 = 60;
@@ -68,10 +69,20 @@ impl AlexaService {
         let (Some(id), Some(secret)) = (skill.lwa_client_id.clone(), scoped.skill_lwa_secret(&skill.id).await?) else {
             return Err(AlexaError::Conflict("the skill has no Alexa Skill Messaging credentials configured".into()));
         };
-        let fresh = self.lwa().refresh(&id, &secret, &current.refresh_token).await.map_err(|e| {
-            tracing::warn!(tenant = %t.tenant.slug, grant = %grant.id, error = %e, "LWA refresh failed");
-            AlexaError::Conflict(format!("could not refresh the Amazon token: {e}"))
-        })?;
+        let fresh = match self.lwa().refresh(&id, &secret, &current.refresh_token).await {
+            Ok(fresh) => fresh,
+            // Amazon's current error table: a user who disabled the skill shows as a rejected token at
+            // the gateway, then LWA refuses the refresh with invalid_grant.
+            Err(LwaError::InvalidGrant(_)) => {
+                return Err(self
+                    .skill_disabled_at_amazon(t, skill, grant, 409, "invalid_grant", "login_with_amazon")
+                    .await?);
+            }
+            Err(e) => {
+                tracing::warn!(tenant = %t.tenant.slug, grant = %grant.id, error = %e, "LWA refresh failed");
+                return Err(AlexaError::Conflict(format!("could not refresh the Amazon token: {e}")));
+            }
+        };
         scoped.store_refreshed_amazon_tokens(&grant.id, &fresh).await.map_err(|e| match e {
             latchkey_store::StoreError::NotFound => {
                 AlexaError::Conflict("this Alexa grant ended while its Amazon token was being refreshed".into())

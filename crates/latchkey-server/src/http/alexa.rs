@@ -77,7 +77,12 @@ pub async fn events(
     }
     .await;
     let outcomes = match &result {
-        Ok(d) => d.outcome_labels(),
+        Ok(d) => {
+            for via in d.disabled_via() {
+                state.metrics.count("alexa_grants_disabled_total", format!("via=\"{via}\""));
+            }
+            d.outcome_labels()
+        }
         Err(e) => vec![outcome_label(Err(e))],
     };
     for outcome in outcomes {
