@@ -256,7 +256,7 @@ fn skill_row(v: latchkey_oauth::manage::SkillView) -> SkillRow {
         name: v.skill.name,
         alexa_skill_id: v.skill.alexa_skill_id,
         kind: v.skill.kind.as_str().into(),
-        region: v.skill.region.as_str().into(),
+        region: latchkey_core::alexa::regions_text(&v.skill.regions),
         client_id: v.client.client_id,
         authorization_uri: v.authorization_uri,
         access_token_uri: v.access_token_uri,
@@ -307,12 +307,11 @@ pub async fn create_skill(
         auth_method.parse().map_err(|e: String| crate::server::bad_input(e))?;
     let kind = serde_json::from_value(serde_json::Value::String(kind))
         .map_err(|_| crate::server::bad_input("unknown skill kind"))?;
-    let region = serde_json::from_value(serde_json::Value::String(region))
-        .map_err(|_| crate::server::bad_input("unknown region"))?;
+    let regions = latchkey_core::alexa::parse_regions(&region).map_err(crate::server::bad_input)?;
     let opts = latchkey_oauth::admin::ClientOptions { auth_method, access_token_ttl: ttl, ..Default::default() };
     let s = c
         .auth
-        .create_skill(&a, &name, alexa_skill_id.trim(), vendor_id.trim(), kind, region, lwa, &opts)
+        .create_skill(&a, &name, alexa_skill_id.trim(), vendor_id.trim(), kind, &regions, lwa, &opts)
         .await
         .map_err(err)?;
     let view = c.auth.get_skill(&a, &s.id).await.map_err(err)?;

@@ -10,6 +10,7 @@ mod m20261125_000004_create_accounts;
 mod m20261204_000005_drop_email_claim_maps;
 mod m20261204_000006_enforce_references;
 mod m20261204_000007_amazon_grants;
+mod m20261204_000008_skill_regions;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000005_drop_email_claim_maps::Migration),
             Box::new(m20261204_000006_enforce_references::Migration),
             Box::new(m20261204_000007_amazon_grants::Migration),
+            Box::new(m20261204_000008_skill_regions::Migration),
         ]
     }
 }

@@ -1,7 +1,9 @@
 // The dashboard in headless Chromium, as a device company would use it: sign up → read the
 // verification mail from the outbox → verify → sign in → create a skill → copy its values → create an
-// end user → run the linking simulator → link as Alexa → see the linked account → revoke it → the old
-// refresh token no longer works. Then tenant isolation through the UI's session and the API.
+// end user → run the linking simulator → link as Alexa from two Alexa accounts of one household (each
+// sends AcceptGrant, against a stand-in for Login with Amazon) → see each Alexa account on the linked
+// account → unlink one of them → revoke the link → the old refresh tokens no longer work. Then tenant
+// isolation through the UI's session and the API.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -9,12 +11,45 @@ import { mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, statSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
+import http from 'node:http';
 import { chromium } from 'playwright-core';
 
 const BIN = process.env.LATCHKEY_BIN;
 const SHOTS = join(import.meta.dirname, 'screenshots');
 const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-dashboard-'));
-let server, base, env;
+let server, base, env, lwa;
+
+// A stand-in for Login with Amazon's token endpoint: it checks the skill's messaging credentials in
+// the body, as LWA does, and answers a code exchange with a token pair, per region path.
+const LWA_ID = 'amzn1.application-oa2-client.dashboard';
+const LWA_SECRET = 'dashboard-lwa-secret';
+let lwaExchanges = 0;
+const lwaCodes = new Set(['ANUbUKCJqlBOpMhw0', 'ANUbUKCJqlBOpMhw1']);
+function startLwa() {
+  return new Promise((resolve) => {
+    const s = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        res.setHeader('content-type', 'application/json');
+        if (form.get('client_id') !== LWA_ID || form.get('client_secret') !== LWA_SECRET) {
+          res.statusCode = 401;
+          return res.end(JSON.stringify({ error: 'invalid_client' }));
+        }
+        // Codes are Amazon's, single use: the two this test's Alexa accounts bring.
+        if (!lwaCodes.delete(form.get('code'))) {
+          res.statusCode = 400;
+          return res.end(JSON.stringify({ error: 'invalid_grant', error_description: 'The request has an invalid grant parameter : code' }));
+        }
+        lwaExchanges += 1;
+        res.end(JSON.stringify({ access_token: `Atza|dash-${lwaExchanges}`, refresh_token: `Atzr|dash-${lwaExchanges}`,
+          token_type: 'bearer', expires_in: 3600 }));
+      });
+    });
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  });
+}
 
 function freePort() {
   return new Promise((resolve) => {
@@ -43,7 +78,9 @@ before(async () => {
   assert.ok(BIN, 'LATCHKEY_BIN must point at the latchkey binary');
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  env = { PATH: process.env.PATH, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_PUBLIC_URL: base, RUST_LOG: 'warn' };
+  lwa = await startLwa();
+  env = { PATH: process.env.PATH, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_PUBLIC_URL: base, RUST_LOG: 'warn',
+    LATCHKEY_LWA_TOKEN_URL: `http://127.0.0.1:${lwa.address().port}/{region}/auth/o2/token` };
   server = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`], { env, stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
@@ -54,6 +91,7 @@ before(async () => {
 
 after(() => {
   server?.kill();
+  lwa?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -110,6 +148,8 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     await page.getByLabel('Name', { exact: true }).fill('Acme Smart Home');
     await page.getByLabel('Alexa skill ID', { exact: true }).fill('amzn1.ask.skill.dashboard');
     await page.getByLabel('Vendor ID', { exact: true }).fill('M2DASHBOARD');
+    await page.getByLabel('Login with Amazon client ID, for AcceptGrant (optional)').fill(LWA_ID);
+    await page.getByLabel('Login with Amazon client secret').fill(LWA_SECRET);
     await page.getByRole('button', { name: 'Create skill' }).click();
     const secretBox = page.locator('.secret');
     await page.locator('.secret, p.error').first().waitFor();
@@ -153,47 +193,86 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     await page.locator('li[data-step="refresh"][data-ok="true"]').waitFor();
     await page.screenshot({ path: join(SHOTS, 'dashboard-simulator-desktop.png'), fullPage: true });
 
-    // Link as Alexa would, in another browser, to hold a refresh token of our own.
-    const alexa = await browser.newPage();
-    let redirect = null;
-    await alexa.route('https://pitangui.amazon.com/**', (route) => {
-      redirect = route.request().url();
-      return route.fulfill({ status: 200, contentType: 'text/plain', body: 'back in the Alexa app' });
-    });
+    // Link as Alexa would, in another browser, to hold a refresh token of our own; then a second Alexa
+    // account of the household (another phone) links the same account, with its own grant.
     const redirectUri = 'https://pitangui.amazon.com/api/skill/link/M2DASHBOARD';
-    await alexa.goto(`${base}/t/acme-locks/oauth2/authorize?` + new URLSearchParams({
-      response_type: 'code', client_id: clientId, state: 's1', scope: 'openid profile', redirect_uri: redirectUri }));
-    await alexa.getByLabel('Email').fill('ada@acme.example');
-    await alexa.getByLabel('Password').fill('ada password 123');
-    await alexa.getByRole('button', { name: 'Sign in' }).click();
-    await alexa.waitForLoadState();
-    // Consent was given during the simulation and is remembered per link; ask only if shown.
-    if (!redirect && await alexa.getByRole('button', { name: 'Allow' }).isVisible()) {
-      await alexa.getByRole('button', { name: 'Allow' }).click();
-    }
-    await alexa.waitForURL(/^https:\/\/pitangui\.amazon\.com\//);
-    const code = new URL(redirect).searchParams.get('code');
+    const linkAsAlexa = async (state) => {
+      const alexa = await browser.newPage();
+      let redirect = null;
+      await alexa.route('https://pitangui.amazon.com/**', (route) => {
+        redirect = route.request().url();
+        return route.fulfill({ status: 200, contentType: 'text/plain', body: 'back in the Alexa app' });
+      });
+      await alexa.goto(`${base}/t/acme-locks/oauth2/authorize?` + new URLSearchParams({
+        response_type: 'code', client_id: clientId, state, scope: 'openid profile', redirect_uri: redirectUri }));
+      await alexa.getByLabel('Email').fill('ada@acme.example');
+      await alexa.getByLabel('Password').fill('ada password 123');
+      await alexa.getByRole('button', { name: 'Sign in' }).click();
+      await alexa.waitForLoadState();
+      // Consent was given during the simulation and is remembered per link; ask only if shown.
+      if (!redirect && await alexa.getByRole('button', { name: 'Allow' }).isVisible()) {
+        await alexa.getByRole('button', { name: 'Allow' }).click();
+      }
+      await alexa.waitForURL(/^https:\/\/pitangui\.amazon\.com\//);
+      await alexa.close();
+      assert.equal(new URL(redirect).searchParams.get('state'), state);
+      return new URL(redirect).searchParams.get('code');
+    };
     const basic = Buffer.from(`${clientId}:${clientSecret}`).toString('base64');
     const token = (params) => fetch(`${base}/t/acme-locks/oauth2/token`, {
       method: 'POST', headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(params) });
+    const code = await linkAsAlexa('s1');
     const tokens = await (await token({ grant_type: 'authorization_code', code, redirect_uri: redirectUri })).json();
     assert.ok(tokens.refresh_token);
+    const code2 = await linkAsAlexa('s2');
+    const tokens2 = await (await token({ grant_type: 'authorization_code', code: code2, redirect_uri: redirectUri })).json();
+    assert.ok(tokens2.refresh_token);
+    // Each Alexa account sends AcceptGrant through the skill backend, with Amazon's message verbatim.
+    const apiKey = cli(['apikey', 'create', '--tenant', 'acme-locks', '--name', 'lambda']).key;
+    for (const [i, t] of [tokens, tokens2].entries()) {
+      const r = await fetch(`${base}/t/acme-locks/alexa/directives`, {
+        method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ directive: {
+          header: { namespace: 'Alexa.Authorization', name: 'AcceptGrant', messageId: `5f8a426e-01e4-4cc9-8b79-65f8bd0fd8a${i}`, payloadVersion: '3' },
+          payload: { grant: { type: 'OAuth2.AuthorizationCode', code: `ANUbUKCJqlBOpMhw${i}` },
+            grantee: { type: 'BearerToken', token: t.access_token } } } }) });
+      const answer = await r.json();
+      assert.equal(answer.event?.header?.name, 'AcceptGrant.Response', JSON.stringify(answer));
+    }
+    assert.equal(lwaExchanges, 2);
 
-    // See the linked account and revoke it; the old refresh token stops working.
+    // See the linked account with its two Alexa accounts; unlink one, then revoke the link; the old
+    // refresh tokens stop working.
     await page.getByRole('link', { name: 'Linked accounts' }).click();
     const row = page.locator('tr', { hasText: 'ada@acme.example' });
-    await row.getByText('active').waitFor();
+    await row.locator('.link-status', { hasText: 'active' }).waitFor();
+    const grants = row.locator('li[data-grant]');
+    assert.equal(await grants.count(), 2);
+    for (const g of await grants.all()) {
+      const text = await g.textContent();
+      assert.match(text, /^active NA · linked .* · Amazon token refreshed never · last event none/, text);
+    }
+    await grants.first().getByRole('button', { name: 'Unlink this Alexa account' }).click();
+    await page.getByText('Alexa account unlinked').waitFor();
+    await grants.first().locator('.grant-status', { hasText: 'revoked' }).waitFor();
+    assert.equal(await grants.nth(1).locator('.grant-status').textContent(), 'active');
+    await row.locator('.link-status', { hasText: 'active' }).waitFor();
+    const first = await token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+    assert.equal(first.status, 400, 'the unlinked Alexa account\'s grant is revoked');
+    const second = await token({ grant_type: 'refresh_token', refresh_token: tokens2.refresh_token });
+    assert.equal(second.status, 200, 'the other Alexa account keeps its grant');
+    const tokens2b = await second.json();
     await page.screenshot({ path: join(SHOTS, 'dashboard-links-desktop.png'), fullPage: true });
     // Filtered by the skill, the link is still there.
     await page.getByLabel('Skill', { exact: true }).selectOption({ index: 1 });
     await page.getByRole('button', { name: 'Search' }).click();
     await page.waitForURL(/skill=/);
-    await row.getByText('active').waitFor();
-    await row.getByRole('button', { name: 'Revoke' }).click();
+    await row.locator('.link-status', { hasText: 'active' }).waitFor();
+    await row.getByRole('button', { name: 'Revoke', exact: true }).click();
     await page.getByText('Link revoked').waitFor();
-    await row.getByText('revoked').waitFor();
-    const after = await token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+    await row.locator('.link-status', { hasText: 'revoked' }).waitFor();
+    const after = await token({ grant_type: 'refresh_token', refresh_token: tokens2b.refresh_token });
     assert.equal(after.status, 400);
     assert.equal((await after.json()).error, 'invalid_grant');
 

@@ -16,10 +16,10 @@ struct AlexaWorld {
     alexa_skill_id: String,
 }
 
-async fn world(backend: Backend, region: AlexaRegion) -> AlexaWorld {
+async fn world(backend: Backend, regions: &[AlexaRegion]) -> AlexaWorld {
     let amazon = fakes::start().await;
     let app = TestApp::spawn_with(backend, |c| {
-        c.lwa_token_url = amazon.lwa_url();
+        c.lwa_token_url = Some(amazon.regional_lwa_url());
         c.alexa_event_gateway_url = Some(amazon.gateway_url());
         c.alexa_api_url = amazon.base.clone();
     })
@@ -38,7 +38,7 @@ async fn world(backend: Backend, region: AlexaRegion) -> AlexaWorld {
             &alexa_skill_id,
             VENDOR,
             SkillKind::SmartHome,
-            region,
+            regions,
             Some((LWA_CLIENT_ID.into(), LWA_CLIENT_SECRET.into())),
             &ClientOptions::default(),
         )
@@ -81,9 +81,15 @@ impl AlexaWorld {
 
     /// Links the user and runs AcceptGrant; returns the user's Latchkey tokens.
     async fn link_and_accept(&self) -> Value {
+        self.link_and_accept_in("").await
+    }
+
+    /// The same, through the skill endpoint of `region` (`""`: none named).
+    async fn link_and_accept_in(&self, region: &str) -> Value {
         let tokens = linked_tokens(&self.app, &self.f).await;
         let code = self.amazon.issue_code();
-        let resp = self.post("directives", &accept_grant(&code, tokens["access_token"].as_str().expect("at"))).await;
+        let path = if region.is_empty() { "directives".to_owned() } else { format!("directives?region={region}") };
+        let resp = self.post(&path, &accept_grant(&code, tokens["access_token"].as_str().expect("at"))).await;
         let body = json_ok(resp).await;
         assert_eq!(body["event"]["header"]["name"], "AcceptGrant.Response", "{body}");
         tokens
@@ -97,7 +103,7 @@ impl AlexaWorld {
 on_both_backends!(accept_grant_and_events);
 
 async fn accept_grant_and_events(backend: Backend) {
-    let w = world(backend, AlexaRegion::NA).await;
+    let w = world(backend, &[AlexaRegion::NA]).await;
     w.link_and_accept().await;
     assert_eq!(w.amazon.lwa_state(|s| s.code_exchanges), 1);
 
@@ -217,7 +223,7 @@ async fn raw_grant_rows(app: &TestApp) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accept_grant_failures() {
-    let w = world(Backend::Embedded, AlexaRegion::NA).await;
+    let w = world(Backend::Embedded, &[AlexaRegion::NA]).await;
     let tokens = linked_tokens(&w.app, &w.f).await;
     let at = tokens["access_token"].as_str().expect("at");
     let failed = |v: &Value| {
@@ -273,7 +279,7 @@ async fn accept_grant_failures() {
             &format!("amzn1.ask.skill.{}", unique("")),
             VENDOR,
             SkillKind::SmartHome,
-            AlexaRegion::NA,
+            &[AlexaRegion::NA],
             Some((LWA_CLIENT_ID.into(), "wrong".into())),
             &ClientOptions::default(),
         )
@@ -305,7 +311,7 @@ async fn accept_grant_failures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_events_refresh_once_and_regions_route() {
-    let w = world(Backend::Embedded, AlexaRegion::EU).await;
+    let w = world(Backend::Embedded, &[AlexaRegion::EU]).await;
     // Amazon tokens that are about to expire.
     w.amazon.lwa_state(|s| s.expires_in = 30);
     w.link_and_accept().await;
@@ -339,7 +345,7 @@ async fn concurrent_events_refresh_once_and_regions_route() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skill_disabled_revokes_the_link() {
-    let w = world(Backend::Embedded, AlexaRegion::NA).await;
+    let w = world(Backend::Embedded, &[AlexaRegion::NA]).await;
     let tokens = w.link_and_accept().await;
     let event = skill_disabled_event(&w.alexa_skill_id, &tokens["access_token"]);
     let out = json_ok(w.post("directives", &event).await).await;
@@ -361,7 +367,7 @@ async fn skill_disabled_revokes_the_link() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_check_on_good_and_bad_configurations() {
-    let w = world(Backend::Embedded, AlexaRegion::NA).await;
+    let w = world(Backend::Embedded, &[AlexaRegion::NA]).await;
     let get = |skill: String| {
         let url = w.app.url(&format!("/t/{}/alexa/skills/{skill}/readiness", w.f.slug));
         let key = w.api_key.clone();
@@ -408,7 +414,7 @@ async fn readiness_check_on_good_and_bad_configurations() {
             &bad_id,
             VENDOR,
             SkillKind::SmartHome,
-            AlexaRegion::NA,
+            &[AlexaRegion::NA],
             Some((LWA_CLIENT_ID.into(), "wrong".into())),
             &strict,
         )
@@ -427,7 +433,7 @@ async fn readiness_check_on_good_and_bad_configurations() {
             &none_id,
             VENDOR,
             SkillKind::SmartHome,
-            AlexaRegion::NA,
+            &[AlexaRegion::NA],
             None,
             &ClientOptions::default(),
         )
@@ -440,7 +446,7 @@ async fn readiness_check_on_good_and_bad_configurations() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_to_app_linking() {
-    let w = world(Backend::Embedded, AlexaRegion::NA).await;
+    let w = world(Backend::Embedded, &[AlexaRegion::NA]).await;
     // Alexa exchanges the Latchkey code with the skill's account-linking client, like the real one.
     w.amazon.alexa_api.lock().expect("lock").latchkey_token_url = w.app.url(&format!("/t/{}/oauth2/token", w.f.slug));
     w.amazon.alexa_api.lock().expect("lock").client_id = w.f.skill.client_id.clone();
@@ -474,7 +480,7 @@ async fn app_to_app_linking() {
 /// The CLI's simulator against the running server, and the registration formats.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulator_and_registration_output() {
-    let w = world(Backend::Embedded, AlexaRegion::NA).await;
+    let w = world(Backend::Embedded, &[AlexaRegion::NA]).await;
     let d = w.app.data_dir.display().to_string();
     // Amazon is never contacted from tests: the CLI's LWA check goes to the fake too.
     let lwa = w.amazon.lwa_url();
@@ -562,7 +568,7 @@ on_both_backends!(a_household_links_one_account_from_two_alexa_accounts);
 /// Two people link the same device account from their own Alexa accounts: each AcceptGrant keeps its
 /// own Amazon tokens, events reach both, and one person's SkillDisabled or unlinking ends only theirs.
 async fn a_household_links_one_account_from_two_alexa_accounts(backend: Backend) {
-    let w = world(backend, AlexaRegion::NA).await;
+    let w = world(backend, &[AlexaRegion::NA]).await;
     let alice = w.link_and_accept().await;
     let bob = w.link_and_accept().await;
     assert_eq!(w.amazon.lwa_state(|s| s.code_exchanges), 2);
@@ -658,7 +664,7 @@ on_both_backends!(amazon_reports_a_disabled_skill_per_grant);
 /// name 403 SKILL_DISABLED_EXCEPTION. Either way only that Alexa account's grant ends, it is audited
 /// and counted, and later events answer 409 without calling Amazon.
 async fn amazon_reports_a_disabled_skill_per_grant(backend: Backend) {
-    let w = world(backend, AlexaRegion::NA).await;
+    let w = world(backend, &[AlexaRegion::NA]).await;
     w.link_and_accept().await;
     w.link_and_accept().await;
 
@@ -714,5 +720,82 @@ async fn amazon_reports_a_disabled_skill_per_grant(backend: Backend) {
             "{via} counted:\n{metrics}"
         );
     }
+    w.app.cleanup().await;
+}
+
+on_both_backends!(a_skill_live_in_two_regions);
+
+/// Amazon's tokens are per region: each Alexa account's AcceptGrant is exchanged at its region's Login
+/// with Amazon, kept with that region, refreshed there, and its events go to that region's gateway.
+/// The fake issues tokens per region and its gateways refuse another region's (SKILL_NEVER_ENABLED).
+async fn a_skill_live_in_two_regions(backend: Backend) {
+    let w = world(backend, &[AlexaRegion::NA, AlexaRegion::EU]).await;
+    // Short-lived Amazon tokens, so the event below refreshes each grant at its own region's LWA.
+    w.amazon.lwa_state(|s| s.expires_in = 30);
+
+    // The backend must say where an AcceptGrant arrived when the skill is live in several regions; a
+    // mistake is a 400 before Amazon's one-use code is spent.
+    let tokens = linked_tokens(&w.app, &w.f).await;
+    let at = tokens["access_token"].as_str().expect("at");
+    let code = w.amazon.issue_code();
+    for (path, says) in [
+        ("directives", "?region="),
+        ("directives?region=FE", "not one of"),
+        ("directives?region=mars", "unknown region"),
+    ] {
+        let resp = w.post(path, &accept_grant(&code, at)).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{path}");
+        let body: Value = resp.json().await.expect("json");
+        assert!(body["message"].as_str().is_some_and(|m| m.contains(says)), "{path}: {body}");
+    }
+    assert_eq!(w.amazon.lwa_state(|s| s.code_exchanges), 0);
+
+    // A European and an American member of one household.
+    w.link_and_accept_in("EU").await;
+    w.link_and_accept_in("na").await;
+    let paths = w.amazon.lwa_state(|s| s.paths.clone());
+    assert_eq!(paths, ["/EU/auth/o2/token", "/NA/auth/o2/token"]);
+
+    let resp = w.event(change_report()).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let out: Value = resp.json().await.expect("json");
+    assert_eq!(out["status"], "accepted", "{out}");
+    let regions: Vec<&str> =
+        out["destinations"].as_array().expect("destinations").iter().filter_map(|d| d["region"].as_str()).collect();
+    assert_eq!(regions, ["EU", "NA"]);
+    let mut sent = w.amazon.gateway_state(|g| g.received.iter().map(|(p, _, _)| p.clone()).collect::<Vec<_>>());
+    sent.sort();
+    assert_eq!(sent, ["/EU/v3/events", "/NA/v3/events"]);
+    let refreshed_at: Vec<String> = w.amazon.lwa_state(|s| s.paths[2..].to_vec());
+    assert_eq!(refreshed_at.len(), 2, "each grant refreshed once: {refreshed_at:?}");
+    assert!(
+        refreshed_at.contains(&"/EU/auth/o2/token".to_owned())
+            && refreshed_at.contains(&"/NA/auth/o2/token".to_owned())
+    );
+
+    // The management API creates multi-region skills and shows their regions.
+    let body = json!({"name": "Lights", "alexa_skill_id": format!("amzn1.ask.skill.{}", unique("")),
+        "vendor_id": VENDOR, "kind": "smart-home", "regions": ["EU", "FE", "EU"]});
+    let resp = server_client()
+        .post(w.app.url(&format!("/t/{}/api/v1/skills", w.f.slug)))
+        .bearer_auth(&w.api_key)
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let created: Value = resp.json().await.expect("json");
+    let shown = json_ok(
+        server_client()
+            .get(w.app.url(&format!("/t/{}/api/v1/skills/{}", w.f.slug, created["id"].as_str().expect("id"))))
+            .bearer_auth(&w.api_key)
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    let skill = if shown["skill"].is_object() { &shown["skill"] } else { &shown };
+    assert_eq!(skill["regions"], json!(["EU", "FE"]), "{shown}");
+    assert_eq!(skill["region"], "EU");
     w.app.cleanup().await;
 }

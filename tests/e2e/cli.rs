@@ -121,6 +121,37 @@ fn cli_manages_resources_and_reports_errors() {
     assert_ne!(code, 0);
     assert!(err.contains("360"), "{err}");
 
+    // A skill live in several regions: --region repeats (or takes a list).
+    let (code, out, err) = latchkey(
+        &env,
+        &[
+            "skill",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "Everywhere",
+            "--alexa-skill-id",
+            "amzn1.ask.skill.0003",
+            "--vendor-id",
+            "M2X",
+            "--region",
+            "EU",
+            "--region",
+            "NA,FE",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    json_line(&out);
+    let (code, out, err) =
+        latchkey(&env, &["skill", "show", "--tenant", "acme", "--skill", "amzn1.ask.skill.0003", "--json"], None);
+    assert_eq!(code, 0, "{err}");
+    let shown = json_line(&out);
+    let skill = if shown["skill"].is_object() { &shown["skill"] } else { &shown };
+    assert_eq!(skill["regions"], serde_json::json!(["EU", "NA", "FE"]), "{shown}");
+
     let (code, out, err) = latchkey(
         &env,
         &["user", "create", "--tenant", "acme", "--email", "a@example.com", "--password-stdin", "--json"],

@@ -24,6 +24,11 @@ pub struct LwaState {
     pub refresh_attempts: u32,
     /// Refresh tokens in the order their codes were exchanged: one per Alexa account's AcceptGrant.
     pub accounts: Vec<String>,
+    /// The region whose LWA endpoint issued each access token (only for the regional URLs): Amazon's
+    /// tokens are per region, and another region's gateway does not know the account.
+    pub token_region: HashMap<String, String>,
+    /// The path of every token request, for which region's LWA was asked.
+    pub paths: Vec<String>,
     counter: u32,
 }
 
@@ -68,6 +73,10 @@ impl FakeAmazon {
     pub fn lwa_url(&self) -> String {
         format!("{}/auth/o2/token", self.base)
     }
+    /// Login with Amazon per region, as `LATCHKEY_LWA_TOKEN_URL` with `{region}`.
+    pub fn regional_lwa_url(&self) -> String {
+        format!("{}/{{region}}/auth/o2/token", self.base)
+    }
     pub fn gateway_url(&self) -> String {
         format!("{}/{{region}}/v3/events", self.base)
     }
@@ -107,6 +116,10 @@ async fn lwa_token(state: web::Data<Arc<Mutex<LwaState>>>, req: HttpRequest, bod
     s.counter += 1;
     let n = s.counter;
     let access = format!("Atza|IwEBIA-fake-access-{n}");
+    s.paths.push(req.path().to_owned());
+    if let Some(region) = req.match_info().get("region") {
+        s.token_region.insert(access.clone(), region.to_owned());
+    }
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
             let code = form.get("code").cloned().unwrap_or_default();
@@ -161,8 +174,13 @@ async fn gateway(
         .pointer("/event/endpoint/scope/token")
         .or_else(|| body.pointer("/event/payload/scope/token"))
         .and_then(Value::as_str);
-    if !lwa.lock().expect("lock").valid_access.contains(token) || in_scope != Some(token) {
+    let lwa = lwa.lock().expect("lock");
+    if !lwa.valid_access.contains(token) || in_scope != Some(token) {
         return gateway_error(401, "INVALID_ACCESS_TOKEN_EXCEPTION");
+    }
+    let gateway_region = req.match_info().get("region").unwrap_or("");
+    if lwa.token_region.get(token).is_some_and(|r| r != gateway_region) {
+        return gateway_error(404, "SKILL_NEVER_ENABLED_EXCEPTION");
     }
     HttpResponse::Accepted().finish()
 }
@@ -250,6 +268,7 @@ pub async fn start() -> FakeAmazon {
             .app_data(web::Data::new(g.clone()))
             .app_data(web::Data::new(a.clone()))
             .route("/auth/o2/token", web::post().to(lwa_token))
+            .route("/{region}/auth/o2/token", web::post().to(lwa_token))
             .route("/v1/alexaApiEndpoint", web::get().to(api_endpoint))
             .route("/v1/users/~current/skills/{skill}/enablement", web::post().to(enablement))
             .route("/{region}/v3/events", web::post().to(gateway))

@@ -125,7 +125,7 @@ impl TestApp {
                 &format!("amzn1.ask.skill.{}", unique("")),
                 VENDOR,
                 SkillKind::SmartHome,
-                AlexaRegion::NA,
+                &[AlexaRegion::NA],
                 None,
                 &opts,
             )

@@ -49,8 +49,10 @@ impl AlexaService {
         let (Some(id), Some(secret)) = (skill.lwa_client_id.clone(), scoped.skill_lwa_secret(&skill.id).await?) else {
             return Err(AlexaError::Conflict("the skill has no Login with Amazon credentials configured".into()));
         };
+        // App-to-app codes come from the Alexa app or LWA's own page, whose token endpoint is the global
+        // (North America) one in Amazon's app-to-app guide, whatever the user's region.
         let amazon = self
-            .lwa()
+            .lwa(latchkey_core::alexa::AlexaRegion::NA)
             .exchange_code_with_redirect(&id, &secret, &req.amazon_code, &req.amazon_redirect_uri)
             .await
             .map_err(|e| AlexaError::Conflict(format!("Login with Amazon refused the Amazon code: {e}")))?;

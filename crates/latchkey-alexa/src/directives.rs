@@ -1,5 +1,6 @@
 //! `POST /alexa/directives`: AcceptGrant and skill events, forwarded by the skill backend exactly as
 //! Alexa sent them; the answer is exactly what the backend must return to Alexa.
+use latchkey_core::alexa::{self, AlexaRegion};
 use latchkey_oauth::TenantCtx;
 use latchkey_oauth::tokens::AccessClaims;
 use latchkey_store::records::Skill;
@@ -14,9 +15,16 @@ use crate::lwa::LwaError;
 use crate::messages::{self, Incoming, SkillEventKind};
 
 impl AlexaService {
-    pub async fn handle_directive(&self, t: &TenantCtx, body: &Value) -> Result<Value, AlexaError> {
+    /// `region` is where the directive arrived: the skill backend passes the region of its endpoint
+    /// (`?region=`), which Amazon's tokens from an AcceptGrant belong to.
+    pub async fn handle_directive(
+        &self,
+        t: &TenantCtx,
+        body: &Value,
+        region: Option<AlexaRegion>,
+    ) -> Result<Value, AlexaError> {
         match messages::parse(body).map_err(AlexaError::BadRequest)? {
-            Incoming::AcceptGrant { code, grantee_token } => self.accept_grant(t, &code, &grantee_token).await,
+            Incoming::AcceptGrant { code, grantee_token } => self.accept_grant(t, &code, &grantee_token, region).await,
             Incoming::SkillEvent { kind, alexa_skill_id, access_token, body } => {
                 self.skill_event(t, kind, &alexa_skill_id, access_token.as_deref(), &body).await
             }
@@ -34,7 +42,13 @@ impl AlexaService {
 
     /// AcceptGrant (ALEXA.md §4). Every failure is an `ErrorResponse` with `ACCEPT_GRANT_FAILED` and a
     /// message, logged with detail; infrastructure failures are errors of our own.
-    async fn accept_grant(&self, t: &TenantCtx, code: &str, grantee_token: &str) -> Result<Value, AlexaError> {
+    async fn accept_grant(
+        &self,
+        t: &TenantCtx,
+        code: &str,
+        grantee_token: &str,
+        region: Option<AlexaRegion>,
+    ) -> Result<Value, AlexaError> {
         let fail = |why: &str| {
             tracing::warn!(tenant = %t.tenant.slug, reason = why, "AcceptGrant failed");
             Ok(messages::accept_grant_error(why))
@@ -45,6 +59,9 @@ impl AlexaService {
         let Some(skill) = self.skill_of_client(t, &claims.client_id).await? else {
             return fail("the grantee token was not issued to an Alexa skill's client");
         };
+        // A backend that does not say where the AcceptGrant arrived, for a skill live in several regions,
+        // is an integration error to fix, not the user's: a 400, before Amazon's one-use code is spent.
+        let region = alexa::accept_grant_region(&skill.regions, region).map_err(AlexaError::BadRequest)?;
         let scoped = self.auth.store.scoped(t.id());
         let (Some(lwa_id), Some(lwa_secret)) = (skill.lwa_client_id.clone(), scoped.skill_lwa_secret(&skill.id).await?)
         else {
@@ -54,7 +71,7 @@ impl AlexaService {
         else {
             return fail("the user has no active link with this skill");
         };
-        let tokens = match self.lwa().exchange_code(&lwa_id, &lwa_secret, code).await {
+        let tokens = match self.lwa(region).exchange_code(&lwa_id, &lwa_secret, code).await {
             Ok(t) => t,
             Err(e) => {
                 let why = match &e {
@@ -77,7 +94,7 @@ impl AlexaService {
                 return Ok(messages::accept_grant_error(why));
             }
         };
-        let grant = scoped.accept_amazon_grant(&link.id, claims.fid.as_deref(), skill.region, &tokens).await?;
+        let grant = scoped.accept_amazon_grant(&link.id, claims.fid.as_deref(), region, &tokens).await?;
         audit(
             self,
             t,

@@ -44,7 +44,7 @@ pub fn verdict(status: u16, code: &str) -> Verdict {
 pub fn probable_cause(code: &str, region: AlexaRegion) -> Option<String> {
     match code {
         "SKILL_NEVER_ENABLED_EXCEPTION" => Some(format!(
-            "the skill is configured for region {} but the user's Alexa account is probably in another region; check the skill's region",
+            "this Alexa account's events went to the {} gateway, the region its AcceptGrant was recorded for, but the account is probably in another region: if the skill is live in several regions, the skill backend must pass the region of the endpoint that received each AcceptGrant (?region=)",
             region.as_str()
         )),
         "SKILL_NOT_FOUND_EXCEPTION" => {

@@ -16,6 +16,7 @@ mod directives;
 mod events;
 mod refresh;
 
+use latchkey_core::alexa::AlexaRegion;
 use latchkey_oauth::{AuthServer, TenantCtx};
 use latchkey_store::records::ApiKey;
 use std::collections::HashMap;
@@ -28,7 +29,8 @@ pub use events::{EventDelivery, EventOutcome, EventRequest, outcome_label};
 /// Where Amazon's services are. Defaults are Amazon's real endpoints; tests point them at local fakes.
 #[derive(Clone, Debug)]
 pub struct AmazonEndpoints {
-    pub lwa_token_url: String,
+    /// Replaces Login with Amazon's three regional token endpoints when set.
+    pub lwa_token_url: Option<String>,
     /// Replaces the three regional Event Gateway URLs when set.
     pub event_gateway_url: Option<String>,
     /// The Alexa REST API, for `alexaApiEndpoint` and skill enablement (app-to-app linking).
@@ -37,11 +39,7 @@ pub struct AmazonEndpoints {
 
 impl Default for AmazonEndpoints {
     fn default() -> Self {
-        Self {
-            lwa_token_url: "https://api.amazon.com/auth/o2/token".into(),
-            event_gateway_url: None,
-            alexa_api_url: "https://api.amazonalexa.com".into(),
-        }
+        Self { lwa_token_url: None, event_gateway_url: None, alexa_api_url: "https://api.amazonalexa.com".into() }
     }
 }
 
@@ -82,7 +80,13 @@ impl AlexaService {
         Ok(key)
     }
 
-    fn lwa(&self) -> lwa::Lwa<'_> {
-        lwa::Lwa { http: &self.http, token_url: &self.endpoints.lwa_token_url }
+    /// Login with Amazon for a region: an Alexa account's tokens are exchanged and refreshed where its
+    /// AcceptGrant came from. `{region}` in a configured URL becomes NA, EU or FE.
+    fn lwa(&self, region: AlexaRegion) -> lwa::Lwa<'_> {
+        let token_url = match &self.endpoints.lwa_token_url {
+            Some(u) => u.replace("{region}", region.as_str()),
+            None => lwa::regional_token_url(region).to_owned(),
+        };
+        lwa::Lwa { http: &self.http, token_url }
     }
 }

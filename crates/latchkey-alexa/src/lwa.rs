@@ -1,5 +1,6 @@
 //! Login with Amazon's token endpoint (ALEXA.md §4), through the `oauth2` crate: the authorization-code
 //! exchange for AcceptGrant and the refresh before events. Credentials go in the body, as LWA expects.
+use latchkey_core::alexa::AlexaRegion;
 use latchkey_store::now;
 use latchkey_store::records::AmazonTokens;
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
@@ -27,7 +28,16 @@ type LwaClient = BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, End
 
 pub struct Lwa<'a> {
     pub http: &'a reqwest::Client,
-    pub token_url: &'a str,
+    pub token_url: String,
+}
+
+/// Login with Amazon's token endpoint per region (Amazon's "Obtain customer access token" tables).
+pub fn regional_token_url(region: AlexaRegion) -> &'static str {
+    match region {
+        AlexaRegion::NA => "https://api.amazon.com/auth/o2/token",
+        AlexaRegion::EU => "https://api.amazon.co.uk/auth/o2/token",
+        AlexaRegion::FE => "https://api.amazon.co.jp/auth/o2/token",
+    }
 }
 
 impl Lwa<'_> {
@@ -35,7 +45,7 @@ impl Lwa<'_> {
         Ok(BasicClient::new(ClientId::new(client_id.to_owned()))
             .set_client_secret(ClientSecret::new(client_secret.to_owned()))
             .set_auth_type(AuthType::RequestBody)
-            .set_token_uri(TokenUrl::new(self.token_url.to_owned()).map_err(|e| LwaError::Other(e.to_string()))?))
+            .set_token_uri(TokenUrl::new(self.token_url.clone()).map_err(|e| LwaError::Other(e.to_string()))?))
     }
 
     pub async fn exchange_code(

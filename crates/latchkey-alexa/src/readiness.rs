@@ -142,7 +142,7 @@ impl AlexaService {
                 "copy the client id and secret from the console's Permissions page (Alexa Skill Messaging) into the skill",
             ));
         };
-        Ok(match self.lwa().exchange_code(id, &secret, "latchkey-readiness-check-not-a-code").await {
+        Ok(match self.lwa(skill.region).exchange_code(id, &secret, "latchkey-readiness-check-not-a-code").await {
             Err(LwaError::InvalidGrant(_)) => {
                 item("lwa_credentials", true, "Login with Amazon accepted the messaging credentials", "")
             }

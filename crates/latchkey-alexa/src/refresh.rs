@@ -69,7 +69,7 @@ impl AlexaService {
         let (Some(id), Some(secret)) = (skill.lwa_client_id.clone(), scoped.skill_lwa_secret(&skill.id).await?) else {
             return Err(AlexaError::Conflict("the skill has no Alexa Skill Messaging credentials configured".into()));
         };
-        let fresh = match self.lwa().refresh(&id, &secret, &current.refresh_token).await {
+        let fresh = match self.lwa(grant.region).refresh(&id, &secret, &current.refresh_token).await {
             Ok(fresh) => fresh,
             // Amazon's current error table: a user who disabled the skill shows as a rejected token at
             // the gateway, then LWA refuses the refresh with invalid_grant.

@@ -113,6 +113,43 @@ impl FromStr for AlexaRegion {
     }
 }
 
+/// A skill's regions as stored: space separated, the first being the default.
+pub fn regions_text(regions: &[AlexaRegion]) -> String {
+    regions.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// The regions a skill is live in, at least one, each once, in the order given (the first is where an
+/// AcceptGrant that names no region is taken to come from).
+pub fn parse_regions(text: &str) -> Result<Vec<AlexaRegion>, String> {
+    let mut out = Vec::new();
+    for part in text.split([' ', ',']).filter(|p| !p.is_empty()) {
+        let r: AlexaRegion = part.parse()?;
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    if out.is_empty() { Err("a skill needs at least one region (NA, EU, FE)".into()) } else { Ok(out) }
+}
+
+/// The region an AcceptGrant came through (ALEXA.md §5: tokens are per region). The skill backend names
+/// it when the skill is live in several; with one region, that one.
+pub fn accept_grant_region(skill_regions: &[AlexaRegion], named: Option<AlexaRegion>) -> Result<AlexaRegion, String> {
+    let list = || regions_text(skill_regions);
+    match (named, skill_regions) {
+        (Some(r), _) if skill_regions.contains(&r) => Ok(r),
+        (Some(r), _) => Err(format!(
+            "region {} is not one of this skill's regions ({}): add it to the skill in Latchkey, or pass the region of the endpoint that received the AcceptGrant",
+            r.as_str(),
+            list()
+        )),
+        (None, [only]) => Ok(*only),
+        (None, _) => Err(format!(
+            "this skill is live in several regions ({}): pass the region whose skill endpoint received the AcceptGrant as ?region=NA, EU or FE",
+            list()
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +181,20 @@ mod tests {
         assert_eq!("smart-home".parse::<SkillKind>(), Ok(SkillKind::SmartHome));
         assert!("tv".parse::<SkillKind>().is_err());
         assert_eq!("eu".parse::<AlexaRegion>(), Ok(AlexaRegion::EU));
+    }
+
+    #[test]
+    fn skill_regions() {
+        use AlexaRegion::*;
+        assert_eq!(parse_regions("NA"), Ok(vec![NA]));
+        assert_eq!(parse_regions("EU NA,eu  FE"), Ok(vec![EU, NA, FE]));
+        assert!(parse_regions("").is_err());
+        assert!(parse_regions("NA XX").is_err());
+        assert_eq!(regions_text(&[EU, NA]), "EU NA");
+        assert_eq!(parse_regions(&regions_text(&[FE, EU])), Ok(vec![FE, EU]));
+        assert_eq!(accept_grant_region(&[EU], None), Ok(EU));
+        assert_eq!(accept_grant_region(&[NA, EU], Some(EU)), Ok(EU));
+        assert!(accept_grant_region(&[NA, EU], None).is_err_and(|e| e.contains("?region=")));
+        assert!(accept_grant_region(&[NA], Some(FE)).is_err_and(|e| e.contains("not one of")));
     }
 }

@@ -211,11 +211,12 @@ impl AuthServer {
         alexa_skill_id: &str,
         vendor_id: &str,
         kind: SkillKind,
-        region: AlexaRegion,
+        regions: &[AlexaRegion],
         lwa: Option<(String, String)>,
         opts: &ClientOptions,
     ) -> ServiceResult<CreatedSkill> {
         t.require_write()?;
+        let regions = alexa::parse_regions(&alexa::regions_text(regions)).map_err(invalid)?;
         alexa::validate_skill_id(alexa_skill_id).map_err(invalid)?;
         alexa::validate_vendor_id(vendor_id).map_err(invalid)?;
         let redirect_uris = alexa::redirect_uris(vendor_id);
@@ -235,7 +236,7 @@ impl AuthServer {
                     alexa_skill_id: alexa_skill_id.to_owned(),
                     vendor_id: vendor_id.to_owned(),
                     kind,
-                    region,
+                    regions,
                     lwa_client_id,
                     lwa_client_secret,
                 },

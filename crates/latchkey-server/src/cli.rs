@@ -272,9 +272,10 @@ pub enum SkillCmd {
         /// smart-home, video, music or custom.
         #[arg(long, default_value = "smart-home")]
         kind: SkillKind,
-        /// NA, EU or FE: where the skill's events go.
-        #[arg(long, default_value = "NA")]
-        region: AlexaRegion,
+        /// NA, EU or FE: a region the skill is live in; repeat it (or give NA,EU) for several. The first
+        /// is where an AcceptGrant that names no region is taken to come from.
+        #[arg(long = "region", default_value = "NA", value_delimiter = ',', num_args = 1)]
+        regions: Vec<AlexaRegion>,
         /// Alexa Skill Messaging client id (for AcceptGrant and events).
         #[arg(long, requires = "lwa_client_secret")]
         lwa_client_id: Option<String>,
@@ -644,7 +645,7 @@ async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::
             alexa_skill_id,
             vendor_id,
             kind,
-            region,
+            regions,
             lwa_client_id,
             lwa_client_secret,
             opts,
@@ -653,7 +654,7 @@ async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::
             let tc = auth.tenant_for_admin(&t.tenant).await?;
             let lwa = lwa_client_id.zip(lwa_client_secret);
             let created = auth
-                .create_skill(&tc, &name, &alexa_skill_id, &vendor_id, kind, region, lwa, &opts.to_options()?)
+                .create_skill(&tc, &name, &alexa_skill_id, &vendor_id, kind, &regions, lwa, &opts.to_options()?)
                 .await?;
             emit(out, serde_json::to_value(&created)?);
         }

@@ -62,8 +62,8 @@ pub struct Config {
     pub allowed_upstream_networks: String,
     /// `text` or `json`.
     pub log_format: String,
-    /// Login with Amazon's token endpoint.
-    pub lwa_token_url: String,
+    /// Replaces Login with Amazon's three regional token endpoints; `{region}` becomes NA, EU or FE.
+    pub lwa_token_url: Option<String>,
     /// Replaces the three regional Alexa Event Gateway URLs (tests point it at a fake).
     pub alexa_event_gateway_url: Option<String>,
     /// The Alexa REST API (alexaApiEndpoint, skill enablement for app-to-app linking).
@@ -109,7 +109,7 @@ impl Default for Config {
             trusted_proxies: String::new(),
             allowed_upstream_networks: String::new(),
             log_format: "text".into(),
-            lwa_token_url: "https://api.amazon.com/auth/o2/token".into(),
+            lwa_token_url: None,
             alexa_event_gateway_url: None,
             alexa_api_url: "https://api.amazonalexa.com".into(),
             metrics_token: None,

@@ -112,7 +112,10 @@ pub struct Skill {
     pub alexa_skill_id: String,
     pub vendor_id: String,
     pub kind: SkillKind,
+    /// The first of `regions`: where an AcceptGrant that names no region is taken to come from.
     pub region: AlexaRegion,
+    /// Every region the skill is live in; each Alexa grant's events go to the region it came through.
+    pub regions: Vec<AlexaRegion>,
     pub lwa_client_id: Option<String>,
     /// Whether messaging credentials are stored; the secret itself stays encrypted.
     pub has_lwa_client_secret: bool,
@@ -127,7 +130,8 @@ pub struct NewSkill {
     pub alexa_skill_id: String,
     pub vendor_id: String,
     pub kind: SkillKind,
-    pub region: AlexaRegion,
+    /// At least one, each once.
+    pub regions: Vec<AlexaRegion>,
     pub lwa_client_id: Option<String>,
     pub lwa_client_secret: Option<String>,
 }

@@ -38,16 +38,27 @@ async fn prepare(
     Ok((t, json))
 }
 
-/// `POST /t/{slug}/alexa/directives`
+#[derive(serde::Deserialize)]
+pub struct DirectiveQuery {
+    /// NA, EU or FE: the region of the skill endpoint that received the directive.
+    region: Option<String>,
+}
+
+/// `POST /t/{slug}/alexa/directives[?region=NA|EU|FE]`
 pub async fn directives(
     state: web::Data<AppState>,
     req: HttpRequest,
     slug: web::Path<String>,
+    query: web::Query<DirectiveQuery>,
     body: web::Bytes,
 ) -> HttpResponse {
     let result = async {
         let (t, json) = prepare(&state, &req, &slug, &body).await?;
-        state.alexa.handle_directive(&t, &json).await
+        let region = match query.region.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+            Some(r) => Some(r.parse().map_err(AlexaError::BadRequest)?),
+            None => None,
+        };
+        state.alexa.handle_directive(&t, &json, region).await
     }
     .await;
     // AcceptGrant's Login with Amazon exchange failing is answered as an Alexa ErrorResponse (200).

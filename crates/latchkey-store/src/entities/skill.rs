@@ -11,7 +11,8 @@ pub struct Model {
     pub alexa_skill_id: String,
     pub vendor_id: String,
     pub kind: String,
-    pub region: String,
+    /// Space separated, the first being the default (see `latchkey_core::alexa::parse_regions`).
+    pub regions: String,
     pub lwa_client_id: Option<String>,
     pub lwa_client_secret: Option<String>,
     pub oauth_client_id: String,

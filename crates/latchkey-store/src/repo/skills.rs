@@ -15,10 +15,12 @@ fn lwa_context(tenant: &TenantId, skill_id: &str) -> String {
 }
 
 fn to_record(m: skill::Model) -> Result<Skill, StoreError> {
+    let regions = latchkey_core::alexa::parse_regions(&m.regions).map_err(StoreError::Corrupt)?;
     Ok(Skill {
         tenant_id: TenantId::new(m.tenant_id),
         kind: m.kind.parse().map_err(StoreError::Corrupt)?,
-        region: m.region.parse().map_err(StoreError::Corrupt)?,
+        region: regions.first().copied().ok_or_else(|| StoreError::Corrupt("a skill without a region".into()))?,
+        regions,
         has_lwa_client_secret: m.lwa_client_secret.is_some(),
         id: m.id,
         name: m.name,
@@ -48,7 +50,7 @@ impl Scoped<'_> {
             alexa_skill_id: Set(s.alexa_skill_id.clone()),
             vendor_id: Set(s.vendor_id),
             kind: Set(s.kind.as_str().to_owned()),
-            region: Set(s.region.as_str().to_owned()),
+            regions: Set(latchkey_core::alexa::regions_text(&s.regions)),
             lwa_client_id: Set(s.lwa_client_id),
             lwa_client_secret: Set(secret),
             oauth_client_id: Set(client.id.clone()),

@@ -22,7 +22,11 @@ pub struct CreateSkillBody {
     /// The vendor id in the three Alexa redirect URIs.
     pub vendor_id: String,
     pub kind: SkillKind,
-    pub region: AlexaRegion,
+    /// The skill's one region; or give `regions`.
+    pub region: Option<AlexaRegion>,
+    /// Every region the skill is live in, the first being the default for an AcceptGrant that names
+    /// none. Each Alexa grant's events go to the region its AcceptGrant came through.
+    pub regions: Option<Vec<AlexaRegion>>,
     /// Login with Amazon messaging credentials, for AcceptGrant.
     pub lwa_client_id: Option<String>,
     pub lwa_client_secret: Option<String>,
@@ -67,8 +71,15 @@ pub async fn create(
         (Some(i), None) if i.is_empty() => None,
         _ => return Err(Problem::new(400, "give both lwa_client_id and lwa_client_secret, or neither")),
     };
+    let regions = match (b.regions, b.region) {
+        (Some(list), None) => list,
+        (None, Some(one)) => vec![one],
+        (Some(list), Some(one)) if list.first() == Some(&one) => list,
+        (Some(_), Some(_)) => return Err(Problem::new(400, "give region or regions, not both")),
+        (None, None) => return Err(Problem::new(400, "give the skill's region (or regions): NA, EU, FE")),
+    };
     let opts = b.options.into_options()?;
-    let s = state.auth.create_skill(&a, &b.name, &b.alexa_skill_id, &b.vendor_id, b.kind, b.region, lwa, &opts).await?;
+    let s = state.auth.create_skill(&a, &b.name, &b.alexa_skill_id, &b.vendor_id, b.kind, &regions, lwa, &opts).await?;
     created(&s)
 }
 
