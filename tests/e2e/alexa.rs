@@ -799,3 +799,75 @@ async fn a_skill_live_in_two_regions(backend: Backend) {
     assert_eq!(skill["region"], "EU");
     w.app.cleanup().await;
 }
+
+on_both_backends!(grants_resist_races_and_crossed_references);
+
+/// What an outsider would try against per-grant state: the same grant accepted twice at once, a
+/// SkillDisabled carrying another skill's token, and a grant addressed through the wrong link.
+async fn grants_resist_races_and_crossed_references(backend: Backend) {
+    let w = world(backend, &[AlexaRegion::NA]).await;
+    let tokens = linked_tokens(&w.app, &w.f).await;
+    let at = tokens["access_token"].as_str().expect("at").to_owned();
+    // Alexa retries an AcceptGrant it thinks was lost while the first is still being handled.
+    let (first, second) = (accept_grant(&w.amazon.issue_code(), &at), accept_grant(&w.amazon.issue_code(), &at));
+    let (a, b) = tokio::join!(w.post("directives", &first), w.post("directives", &second));
+    for resp in [a, b] {
+        assert_eq!(json_ok(resp).await["event"]["header"]["name"], "AcceptGrant.Response");
+    }
+    let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
+    let scoped = w.app.auth.store.scoped(t.id());
+    let link = scoped.list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
+    assert_eq!(scoped.amazon_grants(&link.id).await.expect("grants").len(), 1, "one grant per Latchkey grant");
+
+    // A token the same user got for another skill of the tenant does not end this skill's grant.
+    let other = w
+        .app
+        .auth
+        .create_skill(
+            &t,
+            "Other",
+            &format!("amzn1.ask.skill.{}", unique("")),
+            VENDOR,
+            SkillKind::SmartHome,
+            &[AlexaRegion::NA],
+            None,
+            &ClientOptions::default(),
+        )
+        .await
+        .expect("skill");
+    let other_f = Fixture {
+        slug: w.f.slug.clone(),
+        issuer: w.f.issuer.clone(),
+        skill: other,
+        user_id: w.f.user_id.clone(),
+        email: w.f.email.clone(),
+    };
+    let other_tokens = linked_tokens(&w.app, &other_f).await;
+    let out =
+        json_ok(w.post("directives", &skill_disabled_event(&w.alexa_skill_id, &other_tokens["access_token"])).await)
+            .await;
+    assert_eq!(out, json!({"version": "1.0", "response": {}}));
+    let grants = scoped.amazon_grants(&link.id).await.expect("grants");
+    assert_eq!(grants[0].status, "active", "another client's token names no grant of this skill");
+    assert_eq!(refresh(&w.app, &w.f, tokens["refresh_token"].as_str().expect("rt")).await.status(), StatusCode::OK);
+
+    // A grant addressed through another link (the other skill's) is not found.
+    let other_link = scoped
+        .list_links(Some(&w.f.user_id))
+        .await
+        .expect("links")
+        .into_iter()
+        .find(|l| l.id != link.id)
+        .expect("the other link");
+    let resp = server_client()
+        .post(
+            w.app.url(&format!("/t/{}/api/v1/links/{}/alexa-grants/{}/revoke", w.f.slug, other_link.id, grants[0].id)),
+        )
+        .bearer_auth(&w.api_key)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(scoped.amazon_grants(&link.id).await.expect("grants")[0].status, "active");
+    w.app.cleanup().await;
+}
