@@ -11,6 +11,7 @@ mod m20261204_000005_drop_email_claim_maps;
 mod m20261204_000006_enforce_references;
 mod m20261204_000007_amazon_grants;
 mod m20261204_000008_skill_regions;
+mod m20261204_000009_alexa_event_outbox;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_enforce_references::Migration),
             Box::new(m20261204_000007_amazon_grants::Migration),
             Box::new(m20261204_000008_skill_regions::Migration),
+            Box::new(m20261204_000009_alexa_event_outbox::Migration),
         ]
     }
 }

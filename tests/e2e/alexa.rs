@@ -96,7 +96,8 @@ impl AlexaWorld {
     }
 
     async fn event(&self, event: Value) -> reqwest::Response {
-        self.post("events", &json!({"user": self.f.user_id, "skill": self.alexa_skill_id, "event": event})).await
+        self.post("events?wait=true", &json!({"user": self.f.user_id, "skill": self.alexa_skill_id, "event": event}))
+            .await
     }
 }
 
@@ -318,7 +319,7 @@ async fn concurrent_events_refresh_once_and_regions_route() {
     let mut handles = Vec::new();
     for _ in 0..10 {
         let body = json!({"user": w.f.user_id, "skill": w.alexa_skill_id, "event": change_report()});
-        let url = w.app.url(&format!("/t/{}/alexa/events", w.f.slug));
+        let url = w.app.url(&format!("/t/{}/alexa/events?wait=true", w.f.slug));
         let key = w.api_key.clone();
         handles.push(tokio::spawn(async move {
             server_client().post(url).bearer_auth(key).json(&body).send().await.expect("post").status()
@@ -336,7 +337,7 @@ async fn concurrent_events_refresh_once_and_regions_route() {
         {"user": "nobody", "skill": w.alexa_skill_id, "event": change_report()},
         {"skill": w.alexa_skill_id, "event": change_report()},
     ]});
-    let out = json_ok(w.post("events/batch", &batch).await).await;
+    let out = json_ok(w.post("events/batch?wait=true", &batch).await).await;
     let statuses: Vec<i64> =
         out["results"].as_array().expect("results").iter().map(|r| r["http_status"].as_i64().unwrap_or(0)).collect();
     assert_eq!(statuses, vec![202, 404, 400]);
@@ -588,7 +589,7 @@ async fn a_household_links_one_account_from_two_alexa_accounts(backend: Backend)
 
     // The batch form answers per event and, within it, per destination.
     let batch = json!({"events": [{"user": w.f.user_id, "skill": w.alexa_skill_id, "event": change_report()}]});
-    let out = json_ok(w.post("events/batch", &batch).await).await;
+    let out = json_ok(w.post("events/batch?wait=true", &batch).await).await;
     assert_eq!(out["results"][0]["http_status"], 202, "{out}");
     assert_eq!(out["results"][0]["result"]["destinations"].as_array().map(Vec::len), Some(2), "{out}");
 
@@ -870,4 +871,70 @@ async fn grants_resist_races_and_crossed_references(backend: Backend) {
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert_eq!(scoped.amazon_grants(&link.id).await.expect("grants")[0].status, "active");
     w.app.cleanup().await;
+}
+
+on_both_backends!(accepted_events_are_stored_then_delivered);
+
+/// The default: 202 once the event is stored, with an id; the outbox worker delivers it, retrying
+/// Amazon's passing failures with backoff, and records a refusal it must not retry.
+async fn accepted_events_are_stored_then_delivered(backend: Backend) {
+    let w = world(backend, &[AlexaRegion::NA]).await;
+    w.link_and_accept().await;
+    let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
+    let scoped = w.app.auth.store.scoped(t.id());
+    let body = json!({"user": w.f.user_id, "skill": w.alexa_skill_id, "event": change_report()});
+    let settled = |id: String| async move {
+        for _ in 0..150 {
+            let rows = scoped.event_deliveries(&id).await.expect("rows");
+            if !rows.is_empty() && rows.iter().all(|r| r.status != "pending") {
+                return rows;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("event {id} still pending");
+    };
+
+    let resp = w.post("events", &body).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let out: Value = resp.json().await.expect("json");
+    assert_eq!(out["status"], "pending", "{out}");
+    let id = out["id"].as_str().expect("an id to look up").to_owned();
+    assert_eq!(out["destinations"].as_array().map(Vec::len), Some(1));
+    let rows = settled(id).await;
+    assert_eq!((rows[0].status.as_str(), rows[0].attempts, rows[0].last_status), ("delivered", 1, Some(202)));
+    let (_, auth, sent) = w.amazon.gateway_state(|g| g.received.last().cloned()).expect("delivered");
+    assert_eq!(sent["event"]["header"]["messageId"], "abc-123", "the stored body is what is sent");
+    assert_eq!(auth, format!("Bearer {}", sent["event"]["endpoint"]["scope"]["token"].as_str().expect("token")));
+
+    // Amazon's 503 is retried later with the same body; the second attempt is delivered.
+    let before = w.amazon.gateway_state(|g| g.received.len());
+    w.amazon.gateway_state(|g| g.script.push_back((503, "SERVICE_UNAVAILABLE_EXCEPTION")));
+    let out = json_ok_status(w.post("events", &body).await, 202).await;
+    let rows = settled(out["id"].as_str().expect("id").to_owned()).await;
+    assert_eq!((rows[0].status.as_str(), rows[0].attempts), ("delivered", 2));
+    let ids: Vec<Value> = w.amazon.gateway_state(|g| {
+        g.received[before..].iter().map(|(_, _, b)| b["event"]["header"]["messageId"].clone()).collect()
+    });
+    assert_eq!(ids, [json!("abc-123"), json!("abc-123")], "at least once, with the caller's messageId");
+
+    // A refusal is final and recorded with Amazon's code.
+    w.amazon.gateway_state(|g| g.script.push_back((400, "INVALID_REQUEST_EXCEPTION")));
+    let out = json_ok_status(w.post("events", &body).await, 202).await;
+    let rows = settled(out["id"].as_str().expect("id").to_owned()).await;
+    assert_eq!((rows[0].status.as_str(), rows[0].last_code.as_deref()), ("failed", Some("INVALID_REQUEST_EXCEPTION")));
+    assert!(rows[0].outcome.as_deref().is_some_and(|o| o.contains("schema")), "{:?}", rows[0].outcome);
+
+    // The batch form stores each event and answers with its id.
+    let batch =
+        json!({"events": [body.clone(), {"user": "nobody", "skill": w.alexa_skill_id, "event": change_report()}]});
+    let out = json_ok(w.post("events/batch", &batch).await).await;
+    assert_eq!(out["results"][0]["http_status"], 202, "{out}");
+    assert_eq!(out["results"][1]["http_status"], 404, "{out}");
+    settled(out["results"][0]["result"]["id"].as_str().expect("id").to_owned()).await;
+    w.app.cleanup().await;
+}
+
+async fn json_ok_status(resp: reqwest::Response, status: u16) -> Value {
+    assert_eq!(resp.status().as_u16(), status);
+    resp.json().await.expect("json")
 }

@@ -105,8 +105,13 @@ async fn no_secret_reaches_the_log() {
     assert_eq!(r["event"]["header"]["name"], "AcceptGrant.Response");
     amazon.gateway_state(|g| g.script.push_back((401, "INVALID_ACCESS_TOKEN_EXCEPTION")));
     let event = json!({"user": user["id"], "skill": "amzn1.ask.skill.logs", "event": {"header": {"namespace": "Alexa", "name": "ChangeReport", "messageId": "x", "payloadVersion": "3"}, "endpoint": {"endpointId": "e"}, "payload": {}}});
-    let resp =
-        c.post(format!("{public}/t/logs/alexa/events")).bearer_auth(&key).json(&event).send().await.expect("event");
+    let resp = c
+        .post(format!("{public}/t/logs/alexa/events?wait=true"))
+        .bearer_auth(&key)
+        .json(&event)
+        .send()
+        .await
+        .expect("event");
     assert_eq!(resp.status(), reqwest::StatusCode::ACCEPTED);
     c.post(format!("{public}/t/logs/oauth2/token"))
         .basic_auth(client_id, Some(secret))

@@ -73,6 +73,7 @@ impl AlexaService {
                 description: e.to_string(),
                 probable_cause: None,
                 attempts: 1,
+                retry_after: None,
             })?;
         let host = endpoints.pointer("/endpoints/0").and_then(Value::as_str).ok_or_else(|| AlexaError::Gateway {
             status: 502,
@@ -80,6 +81,7 @@ impl AlexaService {
             description: "alexaApiEndpoint named no endpoint".into(),
             probable_cause: None,
             attempts: 1,
+            retry_after: None,
         })?;
         let body = json!({
             "stage": req.stage,
@@ -103,6 +105,7 @@ impl AlexaService {
                 description: message,
                 probable_cause: None,
                 attempts: 1,
+                retry_after: None,
             });
         }
         scoped

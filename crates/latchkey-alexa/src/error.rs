@@ -19,7 +19,15 @@ pub enum AlexaError {
     Conflict(String),
     /// Amazon refused or failed.
     #[error("Alexa Event Gateway answered {status} {code}")]
-    Gateway { status: u16, code: String, description: String, probable_cause: Option<String>, attempts: u32 },
+    Gateway {
+        status: u16,
+        code: String,
+        description: String,
+        probable_cause: Option<String>,
+        attempts: u32,
+        /// Amazon's Retry-After, in seconds, when it sent one.
+        retry_after: Option<u64>,
+    },
     /// Amazon says this Alexa account disabled the skill (the gateway's `SKILL_DISABLED_EXCEPTION`, or
     /// Login with Amazon refusing the grant's refresh after an `INVALID_ACCESS_TOKEN_EXCEPTION`). The
     /// grant has been ended; `status` is what the skill backend gets (Amazon's 403, or 409 when LWA
@@ -55,7 +63,7 @@ impl AlexaError {
 
     pub fn body(&self) -> Value {
         match self {
-            Self::Gateway { status, code, description, probable_cause, attempts } => json!({
+            Self::Gateway { status, code, description, probable_cause, attempts, .. } => json!({
                 "status": "failed", "gateway_status": status, "code": code, "description": description,
                 "probable_cause": probable_cause, "attempts": attempts,
             }),

@@ -4,6 +4,8 @@ use latchkey_oauth::TenantCtx;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use std::time::Duration;
+
 use crate::AlexaService;
 use crate::error::AlexaError;
 use crate::gateway::{self, Verdict};
@@ -42,6 +44,11 @@ impl EventRequest {
         Ok(Self { user, skill, event, context })
     }
 }
+
+/// Amazon: retry throttling and 5xx up to 3 times.
+const MAX_INLINE_BACKOFFS: u32 = 3;
+/// The longest a waiting caller's delivery sleeps for one Retry-After.
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(4);
 
 /// One grant's delivery that the gateway accepted.
 #[derive(Debug, Serialize)]
@@ -144,8 +151,24 @@ impl AlexaService {
         }
     }
 
-    /// Sends the event to every deliverable Alexa grant of the user for the skill.
+    /// Sends the event to every deliverable Alexa grant of the user for the skill, waiting for the
+    /// gateway's answers (`?wait=true`).
     pub async fn send_event(&self, t: &TenantCtx, req: &EventRequest) -> Result<EventDelivery, AlexaError> {
+        let (skill, grants) = self.event_destinations(t, req).await?;
+        let mut destinations = Vec::with_capacity(grants.len());
+        for grant in grants {
+            let r = self.deliver(t, &skill, &grant, req, MAX_INLINE_BACKOFFS).await;
+            destinations.push((grant.id, grant.region, r));
+        }
+        Ok(EventDelivery { destinations })
+    }
+
+    /// The skill and the grants an event goes to, or why it cannot go anywhere (404, 409).
+    pub(crate) async fn event_destinations(
+        &self,
+        t: &TenantCtx,
+        req: &EventRequest,
+    ) -> Result<(Skill, Vec<AmazonGrant>), AlexaError> {
         let scoped = self.auth.store.scoped(t.id());
         let skill = scoped
             .skill(&req.skill)
@@ -167,21 +190,19 @@ impl AlexaService {
                 "no Amazon tokens for this link: Alexa has not sent AcceptGrant for it (is \"Send Alexa Events\" enabled?)".into()
             }));
         }
-        let mut destinations = Vec::with_capacity(grants.len());
-        for grant in grants {
-            let r = self.deliver(t, &skill, &grant, req).await;
-            destinations.push((grant.id, grant.region, r));
-        }
-        Ok(EventDelivery { destinations })
+        Ok((skill, grants))
     }
 
-    /// One grant's delivery: its token, its region's gateway, Amazon's retry rules.
-    async fn deliver(
+    /// One grant's delivery: its token, its region's gateway, Amazon's retry rules. Throttling and
+    /// Amazon's 5xx are retried here up to `max_backoffs` times; the outbox passes 0 and schedules the
+    /// retry itself rather than holding a worker.
+    pub(crate) async fn deliver(
         &self,
         t: &TenantCtx,
         skill: &Skill,
         grant: &AmazonGrant,
         req: &EventRequest,
+        max_backoffs: u32,
     ) -> Result<EventOutcome, AlexaError> {
         let scoped = self.auth.store.scoped(t.id());
         let (mut token, mut refreshed) = self.amazon_token(t, skill, grant, None).await?;
@@ -197,14 +218,20 @@ impl AlexaService {
             if let Some(c) = &req.context {
                 body["context"] = c.clone();
             }
-            let (status, answer) = match self.http.post(&url).bearer_auth(&token).json(&body).send().await {
+            let (status, answer, retry_after) = match self.http.post(&url).bearer_auth(&token).json(&body).send().await
+            {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok());
+                    (status, resp.json::<Value>().await.unwrap_or(Value::Null), retry_after)
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "Event Gateway unreachable");
-                    (503, json!({"payload": {"code": "UNREACHABLE", "description": e.to_string()}}))
+                    (503, json!({"payload": {"code": "UNREACHABLE", "description": e.to_string()}}), None)
                 }
             };
             let (code, description) = gateway::error_code(&answer);
@@ -240,9 +267,12 @@ impl AlexaService {
                     scoped.record_grant_event_outcome(&grant.id, &code).await?;
                     return Err(self.skill_disabled_at_amazon(t, skill, grant, 403, &code, "event_gateway").await?);
                 }
-                Verdict::Backoff if backoffs < 3 => {
-                    // Amazon: retry throttling and 5xx up to 3 times, at least a second apart.
-                    tokio::time::sleep(self.retry_base * 2u32.pow(backoffs)).await;
+                Verdict::Backoff if backoffs < max_backoffs => {
+                    // Amazon: retry throttling and 5xx up to 3 times, at least a second apart, and
+                    // not before its Retry-After (capped: the caller is waiting).
+                    let wait = (self.retry_base * 2u32.pow(backoffs))
+                        .max(Duration::from_secs(retry_after.unwrap_or(0)).min(MAX_INLINE_WAIT));
+                    tokio::time::sleep(wait).await;
                     backoffs += 1;
                     continue;
                 }
@@ -255,6 +285,7 @@ impl AlexaService {
                 code,
                 description,
                 attempts,
+                retry_after,
             });
         }
     }
@@ -294,8 +325,9 @@ impl AlexaService {
         })
     }
 
-    /// Several events in one call; each gets its own result, in order.
-    pub async fn send_events(&self, t: &TenantCtx, body: &Value) -> Result<Value, AlexaError> {
+    /// Several events in one call; each gets its own result, in order: stored (202 with its id), or
+    /// with `wait`, the gateway's outcome.
+    pub async fn send_events(&self, t: &TenantCtx, body: &Value, wait: bool) -> Result<Value, AlexaError> {
         let items = body
             .get("events")
             .and_then(Value::as_array)
@@ -306,11 +338,12 @@ impl AlexaService {
         let mut results = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let r = match EventRequest::parse(item) {
-                Ok(req) => self.send_event(t, &req).await,
+                Ok(req) if wait => self.send_event(t, &req).await.map(|d| (d.http_status(), d.body())),
+                Ok(req) => self.accept_event(t, &req).await.map(|v| (202, v)),
                 Err(e) => Err(e),
             };
             results.push(match r {
-                Ok(d) => json!({"index": i, "http_status": d.http_status(), "result": d.body()}),
+                Ok((status, body)) => json!({"index": i, "http_status": status, "result": body}),
                 Err(AlexaError::Internal(m)) => return Err(AlexaError::Internal(m)),
                 Err(AlexaError::Unavailable(m)) => return Err(AlexaError::Unavailable(m)),
                 Err(e) => json!({"index": i, "http_status": e.status(), "result": e.body()}),

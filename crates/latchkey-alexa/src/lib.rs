@@ -14,6 +14,7 @@ pub mod simulator;
 
 mod directives;
 mod events;
+pub mod outbox;
 mod refresh;
 
 use latchkey_core::alexa::AlexaRegion;
@@ -52,6 +53,8 @@ pub struct AlexaService {
     refresh_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// First backoff after throttling or an Amazon 5xx; Amazon asks for at least one second.
     pub retry_base: Duration,
+    /// Wakes this instance's outbox worker when an event is accepted here.
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AlexaService {
@@ -69,6 +72,7 @@ impl AlexaService {
             endpoints: Arc::new(endpoints),
             refresh_locks: Arc::new(Mutex::new(HashMap::new())),
             retry_base: Duration::from_secs(1),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 

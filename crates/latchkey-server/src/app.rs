@@ -176,7 +176,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let upkeep =
             self.maintenance.map(|(every, policy)| tokio::spawn(maintenance_loop(self.auth.clone(), every, policy)));
+        // Every instance delivers stored Alexa events; the database's claims keep them from doubling.
+        let outbox = tokio::spawn(self.alexa.clone().run_outbox());
         let result = self.server.await;
+        outbox.abort();
         // Stopping mid-round is safe: each step is one transaction.
         if let Some(task) = upkeep {
             task.abort();

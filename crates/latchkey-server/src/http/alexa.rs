@@ -74,13 +74,39 @@ pub async fn directives(
     }
 }
 
-/// `POST /t/{slug}/alexa/events`
+#[derive(serde::Deserialize)]
+pub struct EventsQuery {
+    /// `true`: wait for the gateway's answers instead of 202 once stored.
+    #[serde(default)]
+    wait: bool,
+}
+
+/// `POST /t/{slug}/alexa/events[?wait=true]`: by default `202 Accepted` once the event is stored for
+/// every destination, delivered by the outbox workers; with `wait=true`, the gateway's outcome.
 pub async fn events(
     state: web::Data<AppState>,
     req: HttpRequest,
     slug: web::Path<String>,
+    query: web::Query<EventsQuery>,
     body: web::Bytes,
 ) -> HttpResponse {
+    if !query.wait {
+        let result = async {
+            let (t, json) = prepare(&state, &req, &slug, &body).await?;
+            let ev = EventRequest::parse(&json)?;
+            state.alexa.accept_event(&t, &ev).await
+        }
+        .await;
+        let outcome = match &result {
+            Ok(_) => "stored".to_owned(),
+            Err(e) => outcome_label(Err(e)),
+        };
+        state.metrics.count("alexa_events_total", format!("outcome=\"{outcome}\""));
+        return match result {
+            Ok(v) => HttpResponse::Accepted().json(v),
+            Err(e) => error(e),
+        };
+    }
     let result = async {
         let (t, json) = prepare(&state, &req, &slug, &body).await?;
         let ev = EventRequest::parse(&json)?;
@@ -107,16 +133,17 @@ pub async fn events(
     }
 }
 
-/// `POST /t/{slug}/alexa/events/batch`
+/// `POST /t/{slug}/alexa/events/batch[?wait=true]`
 pub async fn events_batch(
     state: web::Data<AppState>,
     req: HttpRequest,
     slug: web::Path<String>,
+    query: web::Query<EventsQuery>,
     body: web::Bytes,
 ) -> HttpResponse {
     let result = async {
         let (t, json) = prepare(&state, &req, &slug, &body).await?;
-        state.alexa.send_events(&t, &json).await
+        state.alexa.send_events(&t, &json, query.wait).await
     }
     .await;
     match result {

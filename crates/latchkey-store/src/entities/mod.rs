@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table. Repositories in `crate::repo` are the only users; nothing outside
 //! this crate sees an entity.
 pub mod account;
+pub mod alexa_delivery;
 pub mod amazon_grant;
 pub mod api_key;
 pub mod audit_event;

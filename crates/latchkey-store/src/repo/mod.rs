@@ -2,6 +2,7 @@
 //! reached through `Store::scoped(&tenant_id)`, whose methods all filter on that tenant. A handler
 //! cannot touch tenant-owned rows without first naming the tenant.
 mod accounts;
+mod alexa_outbox;
 mod amazon_grants;
 mod api_keys;
 mod audit;
@@ -17,6 +18,7 @@ mod skills;
 mod tenants;
 mod users;
 
+pub use alexa_outbox::{Delivery, NewDelivery, NewEvent};
 pub use amazon_grants::GrantEnd;
 pub use audit::AuditFilter;
 pub use maintenance::ResealReport;

@@ -1,0 +1,232 @@
+//! The Alexa event outbox: one row per (event, destination grant), written before the skill backend
+//! hears 202, claimed by workers with a lease, finished or rescheduled by them.
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set,
+    Statement, TransactionTrait,
+};
+
+use super::Scoped;
+use crate::entities::alexa_delivery;
+use crate::error::StoreError;
+use crate::{Store, new_id, now};
+
+/// One destination of an accepted event.
+#[derive(Clone, Debug)]
+pub struct NewDelivery {
+    pub grant_id: String,
+    pub region: String,
+}
+
+/// What an accepted event is made of.
+#[derive(Clone, Debug)]
+pub struct NewEvent<'a> {
+    pub skill_id: &'a str,
+    pub user_id: &'a str,
+    /// `{"event": …, "context": …}` as the caller sent it, without Amazon's token.
+    pub payload: &'a str,
+    /// Seconds after acceptance when an undelivered event is given up.
+    pub deadline_secs: i64,
+}
+
+/// A delivery row, as a worker or a status lookup sees it.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub id: String,
+    pub tenant_id: String,
+    pub event_id: String,
+    pub grant_id: String,
+    pub skill_id: String,
+    pub user_id: String,
+    pub region: String,
+    pub payload: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub deadline_at: i64,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+    pub last_status: Option<i32>,
+    pub last_code: Option<String>,
+    pub outcome: Option<String>,
+}
+
+fn to_record(m: alexa_delivery::Model) -> Delivery {
+    Delivery {
+        id: m.id,
+        tenant_id: m.tenant_id,
+        event_id: m.event_id,
+        grant_id: m.grant_id,
+        skill_id: m.skill_id,
+        user_id: m.user_id,
+        region: m.region,
+        payload: m.payload,
+        status: m.status,
+        attempts: m.attempts,
+        next_attempt_at: m.next_attempt_at,
+        deadline_at: m.deadline_at,
+        created_at: m.created_at,
+        delivered_at: m.delivered_at,
+        last_status: m.last_status,
+        last_code: m.last_code,
+        outcome: m.outcome,
+    }
+}
+
+impl Scoped<'_> {
+    /// Stores an event for each destination in one transaction; returns the rows, pending.
+    pub async fn enqueue_event(
+        &self,
+        event_id: &str,
+        e: &NewEvent<'_>,
+        destinations: &[NewDelivery],
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let t = now();
+        let txn = self.writer().begin().await?;
+        let mut out = Vec::with_capacity(destinations.len());
+        for d in destinations {
+            let m = alexa_delivery::ActiveModel {
+                id: Set(new_id()),
+                tenant_id: Set(self.tid()),
+                event_id: Set(event_id.to_owned()),
+                grant_id: Set(d.grant_id.clone()),
+                skill_id: Set(e.skill_id.to_owned()),
+                user_id: Set(e.user_id.to_owned()),
+                region: Set(d.region.clone()),
+                payload: Set(e.payload.to_owned()),
+                status: Set("pending".into()),
+                attempts: Set(0),
+                next_attempt_at: Set(t),
+                lease_until: Set(None),
+                deadline_at: Set(t + e.deadline_secs),
+                created_at: Set(t),
+                updated_at: Set(t),
+                delivered_at: Set(None),
+                last_status: Set(None),
+                last_code: Set(None),
+                outcome: Set(None),
+            }
+            .insert(&txn)
+            .await?;
+            out.push(to_record(m));
+        }
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    /// The destinations of one event, in the order they were stored.
+    pub async fn event_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>, StoreError> {
+        Ok(alexa_delivery::Entity::find()
+            .filter(alexa_delivery::Column::TenantId.eq(self.tid()))
+            .filter(alexa_delivery::Column::EventId.eq(event_id))
+            .order_by_asc(alexa_delivery::Column::Id)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect())
+    }
+
+    /// Deliveries of a skill (row id), newest first, optionally in one status.
+    pub async fn skill_deliveries(
+        &self,
+        skill_id: &str,
+        status: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut q = alexa_delivery::Entity::find()
+            .filter(alexa_delivery::Column::TenantId.eq(self.tid()))
+            .filter(alexa_delivery::Column::SkillId.eq(skill_id));
+        if let Some(s) = status {
+            q = q.filter(alexa_delivery::Column::Status.eq(s));
+        }
+        Ok(q.order_by_desc(alexa_delivery::Column::CreatedAt)
+            .order_by_desc(alexa_delivery::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect())
+    }
+
+    /// Ends a claimed delivery: `delivered` or `failed`, with what the gateway said.
+    pub async fn finish_delivery(
+        &self,
+        id: &str,
+        status: &str,
+        last_status: Option<u16>,
+        last_code: Option<&str>,
+        outcome: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let t = now();
+        let mut q = alexa_delivery::Entity::update_many()
+            .col_expr(alexa_delivery::Column::Status, Expr::value(status))
+            .col_expr(alexa_delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+            .col_expr(alexa_delivery::Column::LastStatus, Expr::value(last_status.map(i32::from)))
+            .col_expr(alexa_delivery::Column::LastCode, Expr::value(last_code.map(str::to_owned)))
+            .col_expr(alexa_delivery::Column::Outcome, Expr::value(outcome.to_string()))
+            .col_expr(alexa_delivery::Column::UpdatedAt, Expr::value(t));
+        if status == "delivered" {
+            q = q.col_expr(alexa_delivery::Column::DeliveredAt, Expr::value(t));
+        }
+        q.filter(alexa_delivery::Column::TenantId.eq(self.tid()))
+            .filter(alexa_delivery::Column::Id.eq(id))
+            .exec(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Puts a claimed delivery back for another attempt at `next_at`.
+    pub async fn reschedule_delivery(
+        &self,
+        id: &str,
+        next_at: i64,
+        last_status: Option<u16>,
+        last_code: Option<&str>,
+    ) -> Result<(), StoreError> {
+        alexa_delivery::Entity::update_many()
+            .col_expr(alexa_delivery::Column::NextAttemptAt, Expr::value(next_at))
+            .col_expr(alexa_delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+            .col_expr(alexa_delivery::Column::LastStatus, Expr::value(last_status.map(i32::from)))
+            .col_expr(alexa_delivery::Column::LastCode, Expr::value(last_code.map(str::to_owned)))
+            .col_expr(alexa_delivery::Column::UpdatedAt, Expr::value(now()))
+            .filter(alexa_delivery::Column::TenantId.eq(self.tid()))
+            .filter(alexa_delivery::Column::Id.eq(id))
+            .exec(self.writer())
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Claims up to `limit` due deliveries of every tenant for `lease_secs`: pending, due, and not
+    /// leased by a live worker. PostgreSQL skips rows another instance is claiming (`FOR UPDATE SKIP
+    /// LOCKED`); SQLite has one writer, so the statement is atomic there. Each claim counts an attempt.
+    pub async fn claim_due_deliveries(&self, lease_secs: i64, limit: u64) -> Result<Vec<Delivery>, StoreError> {
+        let t = now();
+        let backend = self.writer().get_database_backend();
+        let (sql, values) = match backend {
+            DbBackend::Postgres => (
+                "UPDATE alexa_deliveries SET lease_until = $1, attempts = attempts + 1, updated_at = $2 \
+                 WHERE id IN (SELECT id FROM alexa_deliveries WHERE status = 'pending' AND next_attempt_at <= $3 \
+                 AND (lease_until IS NULL OR lease_until < $4) ORDER BY next_attempt_at LIMIT $5 \
+                 FOR UPDATE SKIP LOCKED) RETURNING *",
+                vec![(t + lease_secs).into(), t.into(), t.into(), t.into(), (limit as i64).into()],
+            ),
+            _ => (
+                "UPDATE alexa_deliveries SET lease_until = ?, attempts = attempts + 1, updated_at = ? \
+                 WHERE id IN (SELECT id FROM alexa_deliveries WHERE status = 'pending' AND next_attempt_at <= ? \
+                 AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at LIMIT ?) RETURNING *",
+                vec![(t + lease_secs).into(), t.into(), t.into(), t.into(), (limit as i64).into()],
+            ),
+        };
+        let rows = alexa_delivery::Model::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
+            .all(self.writer())
+            .await?;
+        Ok(rows.into_iter().map(to_record).collect())
+    }
+}
