@@ -43,6 +43,17 @@ pub struct SkillRow {
     pub scopes: String,
     pub auth_scheme: String,
     pub access_token_ttl: i64,
+    /// Events handed to `POST /alexa/events`, by delivery status, and the latest few deliveries.
+    pub events: EventSummary,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct EventSummary {
+    pub pending: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    /// (status, Amazon's code or the gateway status, when), newest first.
+    pub recent: Vec<(String, String, i64)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -267,13 +278,35 @@ fn skill_row(v: latchkey_oauth::manage::SkillView) -> SkillRow {
             _ => "Credentials in request body".into(),
         },
         access_token_ttl: v.client.access_token_ttl,
+        events: EventSummary::default(),
     }
 }
 
 #[server(prefix = "/admin/fn")]
 pub async fn list_skills(slug: String) -> Result<Vec<SkillRow>, ServerFnError> {
     let (c, a) = access(&slug).await?;
-    Ok(c.auth.list_skills(&a).await.map_err(err)?.into_iter().map(skill_row).collect())
+    let mut rows = Vec::new();
+    for v in c.auth.list_skills(&a).await.map_err(err)? {
+        let mut row = skill_row(v);
+        let counts = c.auth.skill_delivery_counts(&a, &row.id).await.map_err(err)?;
+        let page = latchkey_oauth::manage::PageReq::parse(None, Some(5)).map_err(err)?;
+        let recent = c.auth.skill_event_deliveries(&a, &row.id, None, page).await.map_err(err)?;
+        row.events = EventSummary {
+            pending: counts.pending,
+            delivered: counts.delivered,
+            failed: counts.failed,
+            recent: recent
+                .items
+                .into_iter()
+                .map(|d| {
+                    let detail = d.last_code.or(d.last_status.map(|s| s.to_string())).unwrap_or_default();
+                    (d.status, detail, d.created_at)
+                })
+                .collect(),
+        };
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
 #[server(prefix = "/admin/fn")]

@@ -24,6 +24,7 @@ let server, base, env, lwa;
 const LWA_ID = 'amzn1.application-oa2-client.dashboard';
 const LWA_SECRET = 'dashboard-lwa-secret';
 let lwaExchanges = 0;
+let gatewayEvents = 0;
 const lwaCodes = new Set(['ANUbUKCJqlBOpMhw0', 'ANUbUKCJqlBOpMhw1']);
 function startLwa() {
   return new Promise((resolve) => {
@@ -31,8 +32,16 @@ function startLwa() {
       let body = '';
       req.on('data', (c) => { body += c; });
       req.on('end', () => {
-        const form = new URLSearchParams(body);
         res.setHeader('content-type', 'application/json');
+        // The Event Gateway's part: 202 for an event carrying an Amazon token in its scope.
+        if (req.url.endsWith('/v3/events')) {
+          const sent = JSON.parse(body);
+          const token = sent.event?.endpoint?.scope?.token;
+          res.statusCode = token && req.headers.authorization === `Bearer ${token}` ? 202 : 401;
+          gatewayEvents += 1;
+          return res.end();
+        }
+        const form = new URLSearchParams(body);
         if (form.get('client_id') !== LWA_ID || form.get('client_secret') !== LWA_SECRET) {
           res.statusCode = 401;
           return res.end(JSON.stringify({ error: 'invalid_client' }));
@@ -80,7 +89,8 @@ before(async () => {
   base = `http://127.0.0.1:${port}`;
   lwa = await startLwa();
   env = { PATH: process.env.PATH, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_PUBLIC_URL: base, RUST_LOG: 'warn',
-    LATCHKEY_LWA_TOKEN_URL: `http://127.0.0.1:${lwa.address().port}/{region}/auth/o2/token` };
+    LATCHKEY_LWA_TOKEN_URL: `http://127.0.0.1:${lwa.address().port}/{region}/auth/o2/token`,
+    LATCHKEY_ALEXA_EVENT_GATEWAY_URL: `http://127.0.0.1:${lwa.address().port}/{region}/v3/events` };
   server = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`], { env, stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
@@ -242,6 +252,23 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     }
     assert.equal(lwaExchanges, 2);
 
+    // The skill backend hands over a state report; it reaches both Alexa accounts, and the skill's
+    // card counts it.
+    const sent = await fetch(`${base}/t/acme-locks/alexa/events`, {
+      method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: (await (await fetch(`${base}/t/acme-locks/oauth2/userinfo`, {
+        headers: { authorization: `Bearer ${tokens.access_token}` } })).json()).sub, skill: 'amzn1.ask.skill.dashboard',
+      event: { header: { namespace: 'Alexa', name: 'ChangeReport', messageId: 'dash-1', payloadVersion: '3' },
+        endpoint: { endpointId: 'lock-1' }, payload: { change: { cause: { type: 'PHYSICAL_INTERACTION' }, properties: [] } } } }) });
+    assert.equal(sent.status, 202);
+    await page.getByRole('link', { name: 'Skills' }).click();
+    for (let i = 0; i < 50 && !(await page.locator('p.events[data-delivered="2"]').count()); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      await page.reload();
+    }
+    await page.locator('p.events[data-delivered="2"]').waitFor();
+    assert.equal(gatewayEvents, 2);
+
     // See the linked account with its two Alexa accounts; unlink one, then revoke the link; the old
     // refresh tokens stop working.
     await page.getByRole('link', { name: 'Linked accounts' }).click();
@@ -251,7 +278,7 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     assert.equal(await grants.count(), 2);
     for (const g of await grants.all()) {
       const text = await g.textContent();
-      assert.match(text, /^active NA · linked .* · Amazon token refreshed never · last event none/, text);
+      assert.match(text, /^active NA · linked .* · Amazon token refreshed never · last event accepted \(/, text);
     }
     await grants.first().getByRole('button', { name: 'Unlink this Alexa account' }).click();
     await page.getByText('Alexa account unlinked').waitFor();

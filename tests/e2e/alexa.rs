@@ -898,9 +898,9 @@ async fn accepted_events_are_stored_then_delivered(backend: Backend) {
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     let out: Value = resp.json().await.expect("json");
     assert_eq!(out["status"], "pending", "{out}");
-    let id = out["id"].as_str().expect("an id to look up").to_owned();
+    let first_id = out["id"].as_str().expect("an id to look up").to_owned();
     assert_eq!(out["destinations"].as_array().map(Vec::len), Some(1));
-    let rows = settled(id).await;
+    let rows = settled(first_id.clone()).await;
     assert_eq!((rows[0].status.as_str(), rows[0].attempts, rows[0].last_status), ("delivered", 1, Some(202)));
     let (_, auth, sent) = w.amazon.gateway_state(|g| g.received.last().cloned()).expect("delivered");
     assert_eq!(sent["event"]["header"]["messageId"], "abc-123", "the stored body is what is sent");
@@ -923,6 +923,36 @@ async fn accepted_events_are_stored_then_delivered(backend: Backend) {
     let rows = settled(out["id"].as_str().expect("id").to_owned()).await;
     assert_eq!((rows[0].status.as_str(), rows[0].last_code.as_deref()), ("failed", Some("INVALID_REQUEST_EXCEPTION")));
     assert!(rows[0].outcome.as_deref().is_some_and(|o| o.contains("schema")), "{:?}", rows[0].outcome);
+
+    // The management API tells the caller what became of an event, and lists a skill's deliveries.
+    let api =
+        |path: String| server_client().get(w.app.url(&format!("/t/{}/api/v1{path}", w.f.slug))).bearer_auth(&w.api_key);
+    let first = json_ok(api(format!("/alexa/events/{first_id}")).send().await.expect("get")).await;
+    assert_eq!(first["status"], "delivered", "{first}");
+    assert_eq!(first["destinations"][0]["outcome"]["gateway_status"], 202, "{first}");
+    let failed =
+        json_ok(api(format!("/skills/{}/events?status=failed", w.alexa_skill_id)).send().await.expect("list")).await;
+    let items = failed["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{failed}");
+    assert_eq!(items[0]["last_code"], "INVALID_REQUEST_EXCEPTION");
+    let all = json_ok(api(format!("/skills/{}/events", w.alexa_skill_id)).send().await.expect("list")).await;
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(3), "{all}");
+    let resp = api(format!("/skills/{}/events?status=lost", w.alexa_skill_id)).send().await.expect("list");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = api("/alexa/events/no-such-event".into()).send().await.expect("get");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    // Another tenant cannot look it up.
+    let other_slug = format!("t{}", &unique("")[..12]);
+    w.app.auth.create_tenant(&other_slug, "Other").await.expect("tenant");
+    let other_t = w.app.auth.tenant_for_admin(&other_slug).await.expect("tenant");
+    let other_key = w.app.auth.create_api_key(&other_t, "k").await.expect("key").key;
+    let resp = server_client()
+        .get(w.app.url(&format!("/t/{other_slug}/api/v1/alexa/events/{first_id}")))
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 
     // The batch form stores each event and answers with its id.
     let batch =

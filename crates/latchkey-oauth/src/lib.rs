@@ -7,6 +7,7 @@
 pub mod access;
 pub mod accounts;
 pub mod admin;
+pub mod alexa_events;
 pub mod alexa_grants;
 pub mod authorize;
 mod cache;

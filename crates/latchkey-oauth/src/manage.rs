@@ -51,7 +51,7 @@ impl PageReq {
     }
 
     /// Fetches one more than asked, to know whether a next page exists.
-    fn fetch(&self) -> u64 {
+    pub(crate) fn fetch(&self) -> u64 {
         self.limit + 1
     }
 

@@ -1,9 +1,9 @@
 //! `/admin/t/:slug`: the tenant's Alexa skills, the values for the Alexa console, and the simulator.
 use leptos::prelude::*;
 
-use crate::api::{CreateSkill, Simulate, SkillRow, list_skills};
+use crate::api::{CreateSkill, EventSummary, Simulate, SkillRow, list_skills};
 use crate::api_more::Readiness;
-use crate::components::{CopyValue, OneTimeValue, TenantPage, clean, outcome};
+use crate::components::{CopyValue, OneTimeValue, TenantPage, clean, outcome, when};
 use crate::pages::slug;
 
 #[component]
@@ -16,6 +16,23 @@ fn ConsoleValues(s: SkillRow) -> impl IntoView {
         <CopyValue label="Authentication Scheme" value=s.auth_scheme />
         <CopyValue label="Default Access Token Expiration Time" value=s.access_token_ttl.to_string() />
         <p class="hint">"Alexa redirect URLs registered: "{s.redirect_uris.join(", ")}</p>
+    }
+}
+
+/// Events the skill backend handed over: how many wait, went through, or failed, and the latest few.
+#[component]
+fn EventCounts(e: EventSummary) -> impl IntoView {
+    view! {
+        <p class="events" data-pending=e.pending data-delivered=e.delivered data-failed=e.failed>
+            "Events: "{e.pending}" pending · "{e.delivered}" delivered · "{e.failed}" failed"
+        </p>
+        {(!e.recent.is_empty()).then(|| view! {
+            <ul class="recent-events">
+                {e.recent.into_iter().map(|(status, detail, at)| view! {
+                    <li><span class="badge">{status}</span>" "{when(at)}" "{detail}</li>
+                }).collect_view()}
+            </ul>
+        })}
     }
 }
 
@@ -37,6 +54,7 @@ pub fn Skills() -> impl IntoView {
                         <section class="card skill">
                             <h2>{s.name.clone()}" "<span class="badge">{s.kind.clone()}" · "{s.region.clone()}</span></h2>
                             <p class="hint">{s.alexa_skill_id.clone()}</p>
+                            <EventCounts e=s.events.clone() />
                             <ConsoleValues s=s />
                             <ActionForm action=check>
                                 <input type="hidden" name="slug" value=slug.get_untracked() />

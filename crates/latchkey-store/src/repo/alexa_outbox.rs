@@ -153,6 +153,26 @@ impl Scoped<'_> {
             .collect())
     }
 
+    /// How many deliveries of a skill (row id) are in each status.
+    pub async fn skill_delivery_counts(&self, skill_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        #[derive(FromQueryResult)]
+        struct Count {
+            status: String,
+            n: i64,
+        }
+        let rows = alexa_delivery::Entity::find()
+            .select_only()
+            .column(alexa_delivery::Column::Status)
+            .column_as(alexa_delivery::Column::Id.count(), "n")
+            .filter(alexa_delivery::Column::TenantId.eq(self.tid()))
+            .filter(alexa_delivery::Column::SkillId.eq(skill_id))
+            .group_by(alexa_delivery::Column::Status)
+            .into_model::<Count>()
+            .all(self.db())
+            .await?;
+        Ok(rows.into_iter().map(|c| (c.status, c.n)).collect())
+    }
+
     /// Ends a claimed delivery: `delivered` or `failed`, with what the gateway said.
     pub async fn finish_delivery(
         &self,

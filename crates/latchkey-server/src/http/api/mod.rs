@@ -2,6 +2,7 @@
 //! `/api/v1/…` for operators. JSON in and out, RFC 9457 problems for errors, offset-cursor pagination,
 //! and an OpenAPI document generated from these handlers at `/api/openapi.json`. Every handler is a
 //! thin adapter over a service function in `latchkey-oauth` (the dashboard calls the same ones).
+mod alexa_events;
 mod audit;
 pub mod auth;
 mod branding;
@@ -42,6 +43,7 @@ fn created<T: Serialize>(v: &T) -> ApiResult {
         clients::list, clients::create, clients::get, clients::update, clients::rotate_secret, clients::delete,
         users::list, users::create, users::get, users::disable, users::enable, users::set_password, users::delete, users::invite, users::password_reset,
         links::list, links::get, links::revoke, links::revoke_grant,
+        alexa_events::get, alexa_events::list,
         providers::list, providers::create, providers::update, providers::test, providers::delete,
         keys::list, keys::create, keys::delete,
         members::list, members::invite, members::set_role, members::remove,
@@ -99,6 +101,8 @@ pub fn tenant_routes(cfg: &mut web::ServiceConfig) {
         .route("/users/{user}/disable", web::post().to(users::disable))
         .route("/users/{user}/enable", web::post().to(users::enable))
         .route("/users/{user}/password", web::put().to(users::set_password))
+        .route("/alexa/events/{event}", web::get().to(alexa_events::get))
+        .route("/skills/{skill}/events", web::get().to(alexa_events::list))
         .route("/links", web::get().to(links::list))
         .route("/links/{link}", web::get().to(links::get))
         .route("/links/{link}/revoke", web::post().to(links::revoke))
