@@ -13,22 +13,31 @@ use crate::cli::latchkey;
 use crate::helpers::*;
 use crate::scale::{Instance, free_port, start_logging_to};
 
-const SLUG: &str = "crash";
+pub(crate) const SLUG: &str = "crash";
 
-struct Rig {
-    env: Vec<(&'static str, String)>,
-    db_url: String,
+pub(crate) struct Rig {
+    pub(crate) env: Vec<(&'static str, String)>,
+    pub(crate) db_url: String,
     pg: Option<String>,
     dir: PathBuf,
     client_id: String,
     secret: String,
     redirect: String,
-    public: String,
-    port: u16,
+    pub(crate) public: String,
+    pub(crate) port: u16,
 }
 
 impl Rig {
     async fn new(backend: Backend) -> Self {
+        Self::new_with(backend, vec![], &[]).await
+    }
+
+    /// With more environment for every instance, and more arguments for `skill create`.
+    pub(crate) async fn new_with(
+        backend: Backend,
+        extra_env: Vec<(&'static str, String)>,
+        skill_args: &[&str],
+    ) -> Self {
         let dir = std::env::temp_dir().join(unique("latchkey-crash-"));
         let port = free_port();
         let public = format!("http://127.0.0.1:{port}");
@@ -38,6 +47,7 @@ impl Rig {
             ("LATCHKEY_DATA_DIR", dir.display().to_string()),
             ("RUST_LOG", "warn".into()),
         ];
+        env.extend(extra_env);
         let (db_url, pg) = match backend {
             Backend::Embedded => (format!("sqlite://{}?mode=rw", dir.join("latchkey.db").display()), None),
             Backend::Postgres => {
@@ -55,7 +65,7 @@ impl Rig {
             serde_json::from_str::<Value>(out.trim()).expect("json")
         };
         run(&["tenant", "create", "--slug", SLUG, "--name", "Crash", "--json"], None);
-        let skill = run(
+        let skill_create = [
             &[
                 "skill",
                 "create",
@@ -68,9 +78,11 @@ impl Rig {
                 "--vendor-id",
                 "M2CRASH",
                 "--json",
-            ],
-            None,
-        );
+            ][..],
+            skill_args,
+        ]
+        .concat();
+        let skill = run(&skill_create, None);
         run(
             &["user", "create", "--tenant", SLUG, "--email", "u@example.com", "--password-stdin", "--json"],
             Some(&format!("{PASSWORD}\n")),
@@ -89,7 +101,7 @@ impl Rig {
     }
 
     /// Starts the server; with `fault`, it aborts when it reaches that point.
-    async fn start(&self, fault: Option<&str>) -> Instance {
+    pub(crate) async fn start(&self, fault: Option<&str>) -> Instance {
         let mut env = self.env.clone();
         if let Some(p) = fault {
             env.push(("LATCHKEY_FAULT_POINT", p.to_owned()));
@@ -98,7 +110,7 @@ impl Rig {
     }
 
     /// Authorize → sign in → consent, as Alexa's webview; returns the code.
-    async fn code(&self) -> String {
+    pub(crate) async fn code(&self) -> String {
         let b = browser();
         let q = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs([
@@ -131,7 +143,7 @@ impl Rig {
             .await
     }
 
-    async fn exchange(&self, code: &str) -> reqwest::Result<reqwest::Response> {
+    pub(crate) async fn exchange(&self, code: &str) -> reqwest::Result<reqwest::Response> {
         self.token(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", &self.redirect)]).await
     }
 
@@ -148,11 +160,11 @@ impl Rig {
         grant["refresh_token"].as_str().expect("rt").to_owned()
     }
 
-    async fn db(&self) -> DatabaseConnection {
+    pub(crate) async fn db(&self) -> DatabaseConnection {
         Database::connect(&self.db_url).await.expect("database")
     }
 
-    async fn cleanup(self) {
+    pub(crate) async fn cleanup(self) {
         if let Some(u) = &self.pg {
             drop_pg_database(u).await;
         }

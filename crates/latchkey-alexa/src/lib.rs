@@ -55,6 +55,8 @@ pub struct AlexaService {
     pub retry_base: Duration,
     /// Wakes this instance's outbox worker when an event is accepted here.
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// How long a worker holds a claimed event before another instance may take it.
+    pub outbox_lease: Duration,
 }
 
 impl AlexaService {
@@ -73,6 +75,7 @@ impl AlexaService {
             refresh_locks: Arc::new(Mutex::new(HashMap::new())),
             retry_base: Duration::from_secs(1),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            outbox_lease: Duration::from_secs(60),
         })
     }
 

@@ -17,8 +17,6 @@ use crate::messages;
 /// An event not delivered this long after it was accepted is given up, its outcome recorded. State
 /// reports older than an hour mislead more than they help.
 pub const EVENT_DEADLINE_SECS: i64 = 3600;
-/// Longer than one delivery can take (two gateway calls and an LWA refresh, each with a 10 s timeout).
-const LEASE_SECS: i64 = 60;
 /// Rows one worker claims at a time; they are delivered concurrently.
 const CLAIM_BATCH: u64 = 32;
 /// The longest wait between retries of one delivery.
@@ -68,7 +66,7 @@ impl AlexaService {
     /// instance's events, retries coming due).
     pub async fn run_outbox(self) {
         loop {
-            match self.auth.store.claim_due_deliveries(LEASE_SECS, CLAIM_BATCH).await {
+            match self.auth.store.claim_due_deliveries(self.outbox_lease.as_secs() as i64, CLAIM_BATCH).await {
                 Ok(rows) if !rows.is_empty() => {
                     let mut set = tokio::task::JoinSet::new();
                     for row in rows {

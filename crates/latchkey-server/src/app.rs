@@ -71,7 +71,9 @@ impl Application {
         let addr = listener.local_addr()?;
         let public_url = config.public_url_for(&addr.to_string())?;
         let auth = open_auth_server(&config, &public_url).await?;
-        let alexa = AlexaService::new(auth.clone(), amazon_endpoints(&config))?;
+        let mut alexa = AlexaService::new(auth.clone(), amazon_endpoints(&config))?;
+        // At least the 25 s one delivery can take (two gateway calls and an LWA refresh).
+        alexa.outbox_lease = std::time::Duration::from_secs(config.alexa_event_lease_secs.max(1));
         let metrics = Arc::new(Metrics::default());
         let trusted_proxies = Arc::new(config.trusted_proxies()?);
         let state = web::Data::new(AppState {

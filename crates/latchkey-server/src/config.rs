@@ -81,6 +81,9 @@ pub struct Config {
     pub flows_per_ip_minute: i64,
     /// How often each instance tries the scheduled upkeep (one instance at a time does it; 0: never).
     pub maintenance_interval_secs: u64,
+    /// How long an instance holds an Alexa event it is delivering; if it stops, another instance
+    /// delivers the event once this has passed.
+    pub alexa_event_lease_secs: u64,
     /// Scheduled signing-key rotation period (0: only manual `latchkey keys rotate`).
     pub signing_key_rotation_secs: u64,
     /// How long the next signing key is published in the JWKS before it starts signing.
@@ -118,6 +121,7 @@ impl Default for Config {
             per_ip_limits: "on".into(),
             flows_per_ip_minute: 60,
             maintenance_interval_secs: 3600,
+            alexa_event_lease_secs: 60,
             signing_key_rotation_secs: 90 * 86_400,
             signing_key_publish_ahead_secs: 86_400,
             refresh_token_retention_days: 30,
