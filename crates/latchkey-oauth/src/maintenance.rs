@@ -27,6 +27,9 @@ pub struct MaintenancePolicy {
     pub refresh_retention: Option<Duration>,
     /// How long audit events are kept (`None`: forever).
     pub audit_retention: Option<Duration>,
+    /// How long delivered and failed Alexa events are kept for their status (`None`: forever). Pending
+    /// ones are never pruned: they end by delivery or by their deadline.
+    pub event_retention: Option<Duration>,
 }
 
 impl Default for MaintenancePolicy {
@@ -36,6 +39,7 @@ impl Default for MaintenancePolicy {
             key_publish_ahead: Duration::from_secs(86_400),
             refresh_retention: Some(Duration::from_secs(30 * 86_400)),
             audit_retention: Some(Duration::from_secs(365 * 86_400)),
+            event_retention: Some(Duration::from_secs(7 * 86_400)),
         }
     }
 }
@@ -48,6 +52,7 @@ pub struct MaintenanceReport {
     pub refresh_tokens_pruned: u64,
     pub grants_pruned: u64,
     pub audit_events_pruned: u64,
+    pub alexa_events_pruned: u64,
     /// Signups nobody verified within a day, discarded (their slugs and addresses are free again).
     pub signups_expired: u64,
     /// Tenants whose upkeep failed this round (logged; retried next round).
@@ -99,6 +104,15 @@ impl AuthServer {
                     Err(e) => {
                         report.failures += 1;
                         tracing::warn!(tenant = %tenant.slug, error = %e, "refresh-token pruning failed");
+                    }
+                }
+            }
+            if let Some(keep) = policy.event_retention {
+                match self.store.scoped(&tenant.id).prune_settled_deliveries(t_now - keep.as_secs() as i64).await {
+                    Ok(n) => report.alexa_events_pruned += n,
+                    Err(e) => {
+                        report.failures += 1;
+                        tracing::warn!(tenant = %tenant.slug, error = %e, "Alexa event pruning failed");
                     }
                 }
             }

@@ -92,6 +92,8 @@ pub struct Config {
     pub refresh_token_retention_days: u64,
     /// Days audit events are kept (0: forever).
     pub audit_retention_days: u64,
+    /// Days delivered and failed Alexa events stay visible for their status (0: kept forever).
+    pub alexa_event_retention_days: u64,
 }
 
 impl Default for Config {
@@ -126,6 +128,7 @@ impl Default for Config {
             signing_key_publish_ahead_secs: 86_400,
             refresh_token_retention_days: 30,
             audit_retention_days: 365,
+            alexa_event_retention_days: 7,
         }
     }
 }
@@ -168,6 +171,7 @@ impl Config {
             key_publish_ahead: Duration::from_secs(self.signing_key_publish_ahead_secs),
             refresh_retention: secs(self.refresh_token_retention_days * 86_400),
             audit_retention: secs(self.audit_retention_days * 86_400),
+            event_retention: secs(self.alexa_event_retention_days * 86_400),
         }
     }
 

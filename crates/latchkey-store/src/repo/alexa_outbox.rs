@@ -173,6 +173,17 @@ impl Scoped<'_> {
         Ok(rows.into_iter().map(|c| (c.status, c.n)).collect())
     }
 
+    /// Deletes delivered and failed deliveries last touched before `cutoff`; pending ones stay.
+    pub async fn prune_settled_deliveries(&self, cutoff: i64) -> Result<u64, StoreError> {
+        Ok(alexa_delivery::Entity::delete_many()
+            .filter(alexa_delivery::Column::TenantId.eq(self.tid()))
+            .filter(alexa_delivery::Column::Status.ne("pending"))
+            .filter(alexa_delivery::Column::UpdatedAt.lt(cutoff))
+            .exec(self.writer())
+            .await?
+            .rows_affected)
+    }
+
     /// Ends a claimed delivery: `delivered` or `failed`, with what the gateway said.
     pub async fn finish_delivery(
         &self,
