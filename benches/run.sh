@@ -52,9 +52,14 @@ run --scenario introspect --client-id "$SID" --client-secret "$SSEC" --token "$A
 run --scenario client-credentials --client-id "$CID" --client-secret "$CSEC" --concurrency 64
 run --scenario refresh --client-id "$SID" --client-secret "$SSEC" --redirect-uri "$RED" --email bench@example.com --password 'bench password 1' --concurrency 64
 run --scenario accept-grant --client-id x --client-secret x --token "$AT" --api-key "$KEY" --concurrency 16
+# Acceptance (202 once stored), then how long the outbox takes to deliver what was accepted.
 run --scenario event --client-id x --client-secret x --api-key "$KEY" --user "$USER_ID" --skill amzn1.ask.skill.bench --concurrency 64
+run --scenario drain --client-id x --client-secret x --api-key "$KEY" --skill amzn1.ask.skill.bench
+run --scenario event-wait --client-id x --client-secret x --api-key "$KEY" --user "$USER_ID" --skill amzn1.ask.skill.bench --concurrency 64
 # Overhead at concurrency 1: no queueing in the figures.
 run --scenario accept-grant --client-id x --client-secret x --token "$AT" --api-key "$KEY" --concurrency 1
 run --scenario event --client-id x --client-secret x --api-key "$KEY" --user "$USER_ID" --skill amzn1.ask.skill.bench --concurrency 1
+run --scenario drain --client-id x --client-secret x --api-key "$KEY" --skill amzn1.ask.skill.bench
+run --scenario event-wait --client-id x --client-secret x --api-key "$KEY" --user "$USER_ID" --skill amzn1.ask.skill.bench --concurrency 1
 run --scenario link --client-id "$SID" --client-secret "$SSEC" --redirect-uri "$RED" --email bench@example.com --password 'bench password 1' --concurrency 8
 echo "{\"rss_peak_mb\":$(awk '/VmHWM/{print $2/1024}' /proc/$SERVER/status)}"

@@ -22,8 +22,12 @@ enum Scenario {
     Seed,
     /// AcceptGrant forwarded by a skill backend (needs `fake-amazon` as Login with Amazon).
     AcceptGrant,
-    /// A ChangeReport relayed to the Event Gateway (needs `fake-amazon` as the gateway).
+    /// A ChangeReport handed over for delivery: `202` once stored (the outbox delivers it later).
     Event,
+    /// A ChangeReport relayed with `?wait=true`: the answer is the gateway's (needs `fake-amazon`).
+    EventWait,
+    /// Waits until the skill has no pending events (the outbox drained); prints how long it took.
+    Drain,
     /// Serve a fast fake of Login with Amazon and the Event Gateway on `--base` until killed.
     FakeAmazon,
 }
@@ -141,13 +145,14 @@ async fn one(
                 bail!("AcceptGrant failed: {v}");
             }
         }
-        Scenario::Event => {
+        Scenario::Event | Scenario::EventWait => {
+            let wait = if matches!(args.scenario, Scenario::EventWait) { "?wait=true" } else { "" };
             let body = serde_json::json!({"user": args.user, "skill": args.skill, "event": {
                 "header": {"namespace": "Alexa", "name": "ChangeReport", "messageId": "m", "payloadVersion": "3"},
                 "endpoint": {"endpointId": "lock-1"},
                 "payload": {"change": {"cause": {"type": "PHYSICAL_INTERACTION"}, "properties": []}}}});
             let r = http
-                .post(format!("{}/alexa/events", tenant_url(args)))
+                .post(format!("{}/alexa/events{wait}", tenant_url(args)))
                 .bearer_auth(&args.api_key)
                 .json(&body)
                 .send()
@@ -156,7 +161,7 @@ async fn one(
                 bail!("event: {} {}", r.status(), r.text().await.unwrap_or_default());
             }
         }
-        Scenario::FakeAmazon => bail!("fake-amazon is not a load scenario"),
+        Scenario::FakeAmazon | Scenario::Drain => bail!("not a load scenario"),
         Scenario::Link | Scenario::Seed => {
             // A fresh browser per flow, as each Alexa app webview is.
             let browser =
@@ -233,6 +238,9 @@ async fn main() -> anyhow::Result<()> {
     if let Scenario::Seed = args.scenario {
         println!("{}", one(&args, &http, &mut None).await?);
         return Ok(());
+    }
+    if let Scenario::Drain = args.scenario {
+        return drain(&args, &http).await;
     }
     let budget = Arc::new(std::sync::atomic::AtomicU64::new(args.max_requests));
     // Workers set up first (refresh workers link an account each), then all start together.
@@ -328,4 +336,19 @@ async fn fake_amazon(bind: &str) -> anyhow::Result<()> {
     .run()
     .await?;
     Ok(())
+}
+
+/// Polls the skill's pending deliveries until there are none, for at most `--seconds` × 10.
+async fn drain(args: &Args, http: &reqwest::Client) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let url = format!("{}/api/v1/skills/{}/events?status=pending&limit=1", tenant_url(args), args.skill);
+    while start.elapsed() < Duration::from_secs(args.seconds * 10) {
+        let v: serde_json::Value = http.get(&url).bearer_auth(&args.api_key).send().await?.json().await?;
+        if v["items"].as_array().is_some_and(Vec::is_empty) {
+            println!("{}", serde_json::json!({"scenario": "drain", "seconds": start.elapsed().as_secs_f64()}));
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("events still pending after {} s", args.seconds * 10)
 }
