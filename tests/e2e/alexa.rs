@@ -53,7 +53,7 @@ async fn world(backend: Backend, regions: &[AlexaRegion]) -> AlexaWorld {
     AlexaWorld { app, amazon, f, api_key, alexa_skill_id }
 }
 
-fn accept_grant(code: &str, token: &str) -> Value {
+pub(crate) fn accept_grant(code: &str, token: &str) -> Value {
     json!({"directive": {
         "header": {"namespace": "Alexa.Authorization", "name": "AcceptGrant", "messageId": "5f8a426e-01e4-4cc9-8b79-65f8bd0fd8a4", "payloadVersion": "3"},
         "payload": {"grant": {"type": "OAuth2.AuthorizationCode", "code": code}, "grantee": {"type": "BearerToken", "token": token}}
@@ -632,10 +632,7 @@ async fn a_household_links_one_account_from_two_alexa_accounts(backend: Backend)
     // last grant, and with it the link; events then stop without a call to Amazon.
     let bob_grant = view["alexa_grants"][1]["id"].as_str().expect("id").to_owned();
     // Another tenant's key cannot reach it.
-    let other_slug = format!("t{}", &unique("")[..12]);
-    w.app.auth.create_tenant(&other_slug, "Other").await.expect("tenant");
-    let other_t = w.app.auth.tenant_for_admin(&other_slug).await.expect("tenant");
-    let other_key = w.app.auth.create_api_key(&other_t, "k").await.expect("key").key;
+    let (other_slug, other_key) = other_tenant_key(&w.app).await;
     let resp = server_client()
         .post(w.app.url(&format!("/t/{other_slug}/api/v1/links/{}/alexa-grants/{bob_grant}/revoke", link.id)))
         .bearer_auth(&other_key)
@@ -944,10 +941,7 @@ async fn accepted_events_are_stored_then_delivered(backend: Backend) {
     let resp = api("/alexa/events/no-such-event".into()).send().await.expect("get");
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     // Another tenant cannot look it up.
-    let other_slug = format!("t{}", &unique("")[..12]);
-    w.app.auth.create_tenant(&other_slug, "Other").await.expect("tenant");
-    let other_t = w.app.auth.tenant_for_admin(&other_slug).await.expect("tenant");
-    let other_key = w.app.auth.create_api_key(&other_t, "k").await.expect("key").key;
+    let (other_slug, other_key) = other_tenant_key(&w.app).await;
     let resp = server_client()
         .get(w.app.url(&format!("/t/{other_slug}/api/v1/alexa/events/{first_id}")))
         .bearer_auth(&other_key)
@@ -988,4 +982,12 @@ async fn accepted_events_are_stored_then_delivered(backend: Backend) {
 async fn json_ok_status(resp: reqwest::Response, status: u16) -> Value {
     assert_eq!(resp.status().as_u16(), status);
     resp.json().await.expect("json")
+}
+
+/// Another tenant of the same installation, and an API key of it: the outsider next door.
+async fn other_tenant_key(app: &TestApp) -> (String, String) {
+    let slug = format!("t{}", &unique("")[..12]);
+    app.auth.create_tenant(&slug, "Other").await.expect("tenant");
+    let t = app.auth.tenant_for_admin(&slug).await.expect("tenant");
+    (slug.clone(), app.auth.create_api_key(&t, "k").await.expect("key").key)
 }

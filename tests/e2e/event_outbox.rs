@@ -40,10 +40,7 @@ async fn linked_rig(backend: Backend, amazon: &FakeAmazon, gateway: &str, lease_
 async fn accept_grant(rig: &Rig, amazon: &FakeAmazon, key: &str) {
     let code = rig.code().await;
     let tokens: Value = rig.exchange(&code).await.expect("exchange").json().await.expect("json");
-    let directive = json!({"directive": {
-        "header": {"namespace": "Alexa.Authorization", "name": "AcceptGrant", "messageId": "5f8a426e-01e4-4cc9-8b79-65f8bd0fd8a4", "payloadVersion": "3"},
-        "payload": {"grant": {"type": "OAuth2.AuthorizationCode", "code": amazon.issue_code()},
-                    "grantee": {"type": "BearerToken", "token": tokens["access_token"]}}}});
+    let directive = crate::alexa::accept_grant(&amazon.issue_code(), tokens["access_token"].as_str().expect("at"));
     let answer = json_ok(
         server_client()
             .post(format!("{}/t/{SLUG}/alexa/directives", rig.public))

@@ -11,7 +11,7 @@ use crate::manage::{Page, PageReq};
 
 /// One destination (an Alexa grant) of an accepted event.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct EventDelivery {
+pub struct EventDestination {
     pub event_id: String,
     pub grant: String,
     pub region: String,
@@ -39,7 +39,7 @@ pub struct EventStatus {
     pub id: String,
     /// `pending` while any destination is; then `delivered`, `failed`, or `partial` (some of each).
     pub status: String,
-    pub destinations: Vec<EventDelivery>,
+    pub destinations: Vec<EventDestination>,
 }
 
 /// How many of a skill's deliveries are in each status.
@@ -50,8 +50,8 @@ pub struct DeliveryCounts {
     pub failed: i64,
 }
 
-fn view(d: Delivery) -> EventDelivery {
-    EventDelivery {
+fn view(d: Delivery) -> EventDestination {
+    EventDestination {
         next_attempt_at: (d.status == "pending").then_some(d.next_attempt_at),
         outcome: d.outcome.as_deref().and_then(|o| serde_json::from_str(o).ok()),
         event_id: d.event_id,
@@ -92,7 +92,7 @@ impl AuthServer {
         if rows.is_empty() {
             return Err(ServiceError::NotFound(format!("event '{id}'")));
         }
-        let destinations: Vec<EventDelivery> = rows.into_iter().map(view).collect();
+        let destinations: Vec<EventDestination> = rows.into_iter().map(view).collect();
         let status = event_status(destinations.iter().map(|d| d.status.as_str())).to_owned();
         Ok(EventStatus { id: id.to_owned(), status, destinations })
     }
@@ -104,7 +104,7 @@ impl AuthServer {
         skill: &str,
         status: Option<&str>,
         page: PageReq,
-    ) -> ServiceResult<Page<EventDelivery>> {
+    ) -> ServiceResult<Page<EventDestination>> {
         let status = match status.map(str::trim).filter(|s| !s.is_empty()) {
             Some(s @ ("pending" | "delivered" | "failed")) => Some(s),
             Some(other) => {

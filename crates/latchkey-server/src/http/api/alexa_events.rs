@@ -1,7 +1,7 @@
 //! `/t/{tenant}/api/v1/alexa/events/{id}` and `/t/{tenant}/api/v1/skills/{skill}/events`: what became
 //! of the events a skill backend handed to `POST /alexa/events`.
 use actix_web::{HttpRequest, web};
-use latchkey_oauth::alexa_events::{EventDelivery, EventStatus};
+use latchkey_oauth::alexa_events::{EventDestination, EventStatus};
 use latchkey_oauth::manage::{Page, PageReq};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -30,7 +30,7 @@ pub struct DeliveryQuery {
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/skills/{skill}/events", tag = "alexa",
     params(("tenant" = String, Path, description = "tenant slug"), ("skill" = String, Path, description = "skill id or Alexa skill id"), DeliveryQuery),
-    responses((status = 200, body = Page<EventDelivery>, description = "one item per destination of each event, newest first"),
+    responses((status = 200, body = Page<EventDestination>, description = "one item per destination of each event, newest first"),
         (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     state: web::Data<AppState>,
