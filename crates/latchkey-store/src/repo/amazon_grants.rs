@@ -53,10 +53,13 @@ impl Scoped<'_> {
         amazon_grant::Entity::find().filter(amazon_grant::Column::TenantId.eq(self.tid()))
     }
 
-    /// Every grant of a link, oldest first.
-    pub async fn amazon_grants(&self, link_id: &str) -> Result<Vec<AmazonGrant>, StoreError> {
-        self.grants()
-            .filter(amazon_grant::Column::LinkId.eq(link_id))
+    /// A link's grants that `q` keeps, oldest first.
+    async fn link_grants(
+        &self,
+        link_id: &str,
+        q: impl FnOnce(sea_orm::Select<amazon_grant::Entity>) -> sea_orm::Select<amazon_grant::Entity>,
+    ) -> Result<Vec<AmazonGrant>, StoreError> {
+        q(self.grants().filter(amazon_grant::Column::LinkId.eq(link_id)))
             .order_by_asc(amazon_grant::Column::CreatedAt)
             .order_by_asc(amazon_grant::Column::Id)
             .all(self.db())
@@ -64,6 +67,11 @@ impl Scoped<'_> {
             .into_iter()
             .map(to_record)
             .collect()
+    }
+
+    /// Every grant of a link, oldest first.
+    pub async fn amazon_grants(&self, link_id: &str) -> Result<Vec<AmazonGrant>, StoreError> {
+        self.link_grants(link_id, |q| q).await
     }
 
     /// The grants of a link that events go to: active, and their Latchkey grant not revoked (a revoked
@@ -75,21 +83,14 @@ impl Scoped<'_> {
             .and_where(refresh_family::Column::TenantId.eq(self.tid()))
             .and_where(refresh_family::Column::RevokedAt.is_not_null())
             .to_owned();
-        self.grants()
-            .filter(amazon_grant::Column::LinkId.eq(link_id))
-            .filter(amazon_grant::Column::Status.eq("active"))
-            .filter(
+        self.link_grants(link_id, |q| {
+            q.filter(amazon_grant::Column::Status.eq("active")).filter(
                 Condition::any()
                     .add(amazon_grant::Column::FamilyId.is_null())
                     .add(amazon_grant::Column::FamilyId.not_in_subquery(revoked)),
             )
-            .order_by_asc(amazon_grant::Column::CreatedAt)
-            .order_by_asc(amazon_grant::Column::Id)
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(to_record)
-            .collect()
+        })
+        .await
     }
 
     pub async fn amazon_grant(&self, grant_id: &str) -> Result<Option<AmazonGrant>, StoreError> {
@@ -226,8 +227,18 @@ impl Scoped<'_> {
     /// Ends one grant: its Amazon tokens are deleted and no event goes to it. Returns whether it was
     /// still active (false: already ended, or not this tenant's).
     pub async fn end_amazon_grant(&self, grant_id: &str, why: GrantEnd, reason: &str) -> Result<bool, StoreError> {
-        let t = now();
-        let r = amazon_grant::Entity::update_many()
+        let r = self
+            .end_grants(why, reason, now())
+            .filter(amazon_grant::Column::Id.eq(grant_id))
+            .exec(self.writer())
+            .await?;
+        Ok(r.rows_affected > 0)
+    }
+
+    /// Ending this tenant's active grants (narrow it with a filter): status, no Amazon tokens, when
+    /// and why. The one place that says what an ended grant looks like.
+    pub(super) fn end_grants(&self, why: GrantEnd, reason: &str, t: i64) -> sea_orm::UpdateMany<amazon_grant::Entity> {
+        amazon_grant::Entity::update_many()
             .col_expr(amazon_grant::Column::Status, Expr::value(why.status()))
             .col_expr(amazon_grant::Column::LwaAccessToken, Expr::value(Option::<String>::None))
             .col_expr(amazon_grant::Column::LwaRefreshToken, Expr::value(Option::<String>::None))
@@ -236,11 +247,7 @@ impl Scoped<'_> {
             .col_expr(amazon_grant::Column::EndedReason, Expr::value(reason))
             .col_expr(amazon_grant::Column::UpdatedAt, Expr::value(t))
             .filter(amazon_grant::Column::TenantId.eq(self.tid()))
-            .filter(amazon_grant::Column::Id.eq(grant_id))
             .filter(amazon_grant::Column::Status.eq("active"))
-            .exec(self.writer())
-            .await?;
-        Ok(r.rows_affected > 0)
     }
 
     pub async fn record_grant_event_outcome(&self, grant_id: &str, status: &str) -> Result<(), StoreError> {

@@ -157,17 +157,8 @@ impl Scoped<'_> {
             .exec(&txn)
             .await?;
         // Unlinking also ends every Alexa grant on the link and forgets Amazon's tokens.
-        amazon_grant::Entity::update_many()
-            .col_expr(amazon_grant::Column::Status, Expr::value("revoked"))
-            .col_expr(amazon_grant::Column::LwaAccessToken, Expr::value(Option::<String>::None))
-            .col_expr(amazon_grant::Column::LwaRefreshToken, Expr::value(Option::<String>::None))
-            .col_expr(amazon_grant::Column::LwaExpiresAt, Expr::value(Option::<i64>::None))
-            .col_expr(amazon_grant::Column::EndedAt, Expr::value(t))
-            .col_expr(amazon_grant::Column::EndedReason, Expr::value("unlinked"))
-            .col_expr(amazon_grant::Column::UpdatedAt, Expr::value(t))
-            .filter(amazon_grant::Column::TenantId.eq(self.tid()))
+        self.end_grants(super::GrantEnd::Revoked, "unlinked", t)
             .filter(amazon_grant::Column::LinkId.eq(link_id))
-            .filter(amazon_grant::Column::Status.eq("active"))
             .exec(&txn)
             .await?;
         crate::fault::point("unlink.after_link");
