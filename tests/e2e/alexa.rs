@@ -8,15 +8,15 @@ use serde_json::{Value, json};
 use crate::fakes::{self, FakeAmazon, LWA_CLIENT_ID, LWA_CLIENT_SECRET};
 use crate::helpers::*;
 
-struct AlexaWorld {
-    app: TestApp,
-    amazon: FakeAmazon,
-    f: Fixture,
-    api_key: String,
-    alexa_skill_id: String,
+pub(crate) struct AlexaWorld {
+    pub(crate) app: TestApp,
+    pub(crate) amazon: FakeAmazon,
+    pub(crate) f: Fixture,
+    pub(crate) api_key: String,
+    pub(crate) alexa_skill_id: String,
 }
 
-async fn world(backend: Backend, regions: &[AlexaRegion]) -> AlexaWorld {
+pub(crate) async fn world(backend: Backend, regions: &[AlexaRegion]) -> AlexaWorld {
     let amazon = fakes::start().await;
     let app = TestApp::spawn_with(backend, |c| {
         c.lwa_token_url = Some(amazon.regional_lwa_url());
@@ -60,7 +60,7 @@ pub(crate) fn accept_grant(code: &str, token: &str) -> Value {
     }})
 }
 
-fn change_report() -> Value {
+pub(crate) fn change_report() -> Value {
     json!({
         "header": {"namespace": "Alexa", "name": "ChangeReport", "messageId": "abc-123", "payloadVersion": "3"},
         "endpoint": {"endpointId": "lock-1"},
@@ -71,7 +71,7 @@ fn change_report() -> Value {
 }
 
 impl AlexaWorld {
-    async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
         server_client()
             .post(self.app.url(&format!("/t/{}/alexa/{path}", self.f.slug)))
             .bearer_auth(&self.api_key)
@@ -82,7 +82,7 @@ impl AlexaWorld {
     }
 
     /// Links the user and runs AcceptGrant; returns the user's Latchkey tokens.
-    async fn link_and_accept(&self) -> Value {
+    pub(crate) async fn link_and_accept(&self) -> Value {
         self.link_and_accept_in("").await
     }
 
@@ -979,7 +979,7 @@ async fn accepted_events_are_stored_then_delivered(backend: Backend) {
     w.app.cleanup().await;
 }
 
-async fn json_ok_status(resp: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn json_ok_status(resp: reqwest::Response, status: u16) -> Value {
     assert_eq!(resp.status().as_u16(), status);
     resp.json().await.expect("json")
 }

@@ -31,6 +31,7 @@ mod cluster;
 mod crash;
 mod dashboard_statuses;
 mod errors;
+mod event_group_commit;
 mod event_outbox;
 mod federation;
 mod files_at_rest;

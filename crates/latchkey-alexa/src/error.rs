@@ -3,7 +3,7 @@ use latchkey_oauth::ServiceError;
 use latchkey_store::{KvError, StoreError};
 use serde_json::{Value, json};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum AlexaError {
     #[error("a valid tenant API key is required as Authorization: Bearer")]
     Unauthorized,

@@ -169,28 +169,35 @@ impl AlexaService {
         t: &TenantCtx,
         req: &EventRequest,
     ) -> Result<(Skill, Vec<AmazonGrant>), AlexaError> {
+        let skill =
+            self.auth.cached_skill(t.id(), &req.skill).await?.ok_or_else(|| {
+                AlexaError::NotFound(format!("skill '{}' is not registered in this tenant", req.skill))
+            })?;
         let scoped = self.auth.store.scoped(t.id());
-        let skill = scoped
-            .skill(&req.skill)
-            .await?
-            .ok_or_else(|| AlexaError::NotFound(format!("skill '{}' is not registered in this tenant", req.skill)))?;
-        let link = scoped
-            .link(&req.user, &skill.oauth_client_id)
-            .await?
-            .ok_or_else(|| AlexaError::NotFound("this user has not linked this skill".into()))?;
-        if link.status == "revoked" {
-            return Err(AlexaError::Conflict("this link has been revoked".into()));
-        }
-        let grants = scoped.deliverable_amazon_grants(&link.id).await?;
+        // The common case in one query; the reasons there is nowhere to deliver only when there is not.
+        let grants = scoped.event_destination_grants(&req.user, &skill.oauth_client_id).await?;
         if grants.is_empty() {
-            let all = scoped.amazon_grants(&link.id).await?;
-            return Err(AlexaError::Conflict(if all.iter().any(|g| g.status == "disabled") {
-                "the user disabled the skill in Alexa; events stop until the user enables it and links again".into()
-            } else {
-                "no Amazon tokens for this link: Alexa has not sent AcceptGrant for it (is \"Send Alexa Events\" enabled?)".into()
-            }));
+            return Err(self.why_no_destination(t, &req.user, &skill).await?);
         }
         Ok((skill, grants))
+    }
+
+    /// Why an event for this user and skill has nowhere to go, in words the skill backend can act on.
+    async fn why_no_destination(&self, t: &TenantCtx, user: &str, skill: &Skill) -> Result<AlexaError, AlexaError> {
+        let scoped = self.auth.store.scoped(t.id());
+        let Some(link) = scoped.link(user, &skill.oauth_client_id).await? else {
+            return Ok(AlexaError::NotFound("this user has not linked this skill".into()));
+        };
+        if link.status == "revoked" {
+            return Ok(AlexaError::Conflict("this link has been revoked".into()));
+        }
+        let all = scoped.amazon_grants(&link.id).await?;
+        Ok(AlexaError::Conflict(if all.iter().any(|g| g.status == "disabled") {
+            "the user disabled the skill in Alexa; events stop until the user enables it and links again".into()
+        } else {
+            "no Amazon tokens for this link: Alexa has not sent AcceptGrant for it (is \"Send Alexa Events\" enabled?)"
+                .into()
+        }))
     }
 
     /// One grant's delivery: its token, its region's gateway, Amazon's retry rules. Throttling and

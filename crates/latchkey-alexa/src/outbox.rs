@@ -5,8 +5,11 @@
 use latchkey_core::TenantId;
 use latchkey_oauth::TenantCtx;
 use latchkey_store::now;
-use latchkey_store::repo::{Delivery, NewDelivery, NewEvent};
+use latchkey_store::records::{AmazonGrant, Skill};
+use latchkey_store::repo::{Delivery, NewDelivery, NewEvent, Settlement};
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::AlexaService;
@@ -18,7 +21,7 @@ use crate::messages;
 /// reports older than an hour mislead more than they help.
 pub const EVENT_DEADLINE_SECS: i64 = 3600;
 /// Rows one worker claims at a time; they are delivered concurrently.
-const CLAIM_BATCH: u64 = 32;
+const CLAIM_BATCH: u64 = 128;
 /// The longest wait between retries of one delivery.
 const MAX_BACKOFF_SECS: i64 = 300;
 
@@ -67,14 +70,7 @@ impl AlexaService {
     pub async fn run_outbox(self) {
         loop {
             match self.auth.store.claim_due_deliveries(self.outbox_lease.as_secs() as i64, CLAIM_BATCH).await {
-                Ok(rows) if !rows.is_empty() => {
-                    let mut set = tokio::task::JoinSet::new();
-                    for row in rows {
-                        let s = self.clone();
-                        set.spawn(async move { s.process_delivery(row).await });
-                    }
-                    while set.join_next().await.is_some() {}
-                }
+                Ok(rows) if !rows.is_empty() => self.deliver_batch(rows).await,
                 Ok(_) => {
                     tokio::select! {
                         _ = self.outbox_wake.notified() => {}
@@ -89,24 +85,42 @@ impl AlexaService {
         }
     }
 
-    async fn process_delivery(&self, d: Delivery) {
-        let result = self.attempt(&d).await;
-        if let Err(e) = self.record_attempt(&d, result).await {
-            // The lease runs out and another attempt follows: at least once.
-            tracing::warn!(delivery = %d.id, error = %e, "recording an Alexa event delivery failed");
+    /// Delivers a claimed batch concurrently, then records every outcome in one write. The batch's
+    /// tenants, skills and grants are read once for all of its rows.
+    async fn deliver_batch(&self, rows: Vec<Delivery>) {
+        let ctx = Arc::new(BatchContext::load(self, &rows).await);
+        let mut set = tokio::task::JoinSet::new();
+        for row in rows {
+            let (s, ctx) = (self.clone(), ctx.clone());
+            set.spawn(async move {
+                let r = match ctx.as_ref() {
+                    Ok(c) => s.attempt(&row, c).await,
+                    Err(e) => Err(e.clone()),
+                };
+                (row, r)
+            });
+        }
+        let mut settled = Vec::new();
+        while let Some(done) = set.join_next().await {
+            // A task that panicked leaves its row leased: another attempt follows when the lease ends.
+            if let Ok((row, r)) = done {
+                let s = settlement(&row, r, self.retry_base, now());
+                settled.push((TenantId::new(row.tenant_id), row.id, s));
+            }
+        }
+        if let Err(e) = self.auth.store.settle_deliveries(&settled).await {
+            // The leases run out and the rows are attempted again: at least once.
+            tracing::warn!(deliveries = settled.len(), error = %e, "recording Alexa event deliveries failed");
         }
     }
 
     /// One attempt at one destination.
-    async fn attempt(&self, d: &Delivery) -> Result<Value, AlexaError> {
-        let tid = TenantId::new(d.tenant_id.clone());
-        let tenant = self.auth.store.tenant_by_id(&tid).await?.ok_or_else(|| gone("tenant"))?;
-        let t = TenantCtx { issuer: self.auth.issuer_for(&tenant.slug), tenant };
-        let scoped = self.auth.store.scoped(&tid);
-        let skill = scoped.skill(&d.skill_id).await?.ok_or_else(|| gone("skill"))?;
-        let grant = scoped
-            .amazon_grant(&d.grant_id)
-            .await?
+    async fn attempt(&self, d: &Delivery, ctx: &BatchContext) -> Result<Value, AlexaError> {
+        let t = ctx.tenants.get(&d.tenant_id).ok_or_else(|| gone("tenant"))?;
+        let skill = ctx.skills.get(&(d.tenant_id.clone(), d.skill_id.clone())).ok_or_else(|| gone("skill"))?;
+        let grant = ctx
+            .grants
+            .get(&(d.tenant_id.clone(), d.grant_id.clone()))
             .filter(|g| g.status == "active")
             .ok_or_else(|| AlexaError::Conflict("this Alexa grant ended before the event was delivered".into()))?;
         let payload: Value = serde_json::from_str(&d.payload).map_err(|e| AlexaError::Internal(e.to_string()))?;
@@ -116,46 +130,76 @@ impl AlexaService {
             event: payload.get("event").cloned().unwrap_or(Value::Null),
             context: payload.get("context").cloned(),
         };
-        let outcome = self.deliver(&t, &skill, &grant, &req, 0).await?;
+        let outcome = self.deliver(t, skill, grant, &req, 0).await?;
         Ok(serde_json::to_value(outcome).unwrap_or(Value::Null))
     }
+}
 
-    async fn record_attempt(&self, d: &Delivery, result: Result<Value, AlexaError>) -> Result<(), AlexaError> {
-        let scoped_tid = TenantId::new(d.tenant_id.clone());
-        let scoped = self.auth.store.scoped(&scoped_tid);
-        match result {
-            Ok(outcome) => {
-                scoped
-                    .finish_delivery(
-                        &d.id,
-                        "delivered",
-                        outcome["gateway_status"].as_u64().map(|s| s as u16),
-                        None,
-                        &outcome,
-                    )
-                    .await?;
-            }
-            Err(e) => {
-                let (status, code, retry_after) = match &e {
-                    AlexaError::Gateway { status, code, retry_after, .. } => {
-                        (Some(*status), Some(code.clone()), *retry_after)
-                    }
-                    AlexaError::GrantDisabled { status, code, .. } => (Some(*status), Some(code.clone()), None),
-                    _ => (None, None, None),
-                };
-                let next = now() + backoff_secs(self.retry_base, d.attempts, retry_after);
-                if retryable(&e) && next <= d.deadline_at {
-                    scoped.reschedule_delivery(&d.id, next, status, code.as_deref()).await?;
-                } else {
-                    let mut outcome = e.body();
-                    if retryable(&e) {
-                        outcome["deadline"] = json!("the event was not delivered before its deadline");
-                    }
-                    scoped.finish_delivery(&d.id, "failed", status, code.as_deref(), &outcome).await?;
+/// What a claimed batch refers to, read once: its tenants, skills and grants, keyed by tenant id (and
+/// row id). A row whose tenant, skill or grant is gone finds nothing here and fails for that reason.
+struct BatchContext {
+    tenants: HashMap<String, TenantCtx>,
+    skills: HashMap<(String, String), Skill>,
+    grants: HashMap<(String, String), AmazonGrant>,
+}
+
+impl BatchContext {
+    async fn load(svc: &AlexaService, rows: &[Delivery]) -> Result<Self, AlexaError> {
+        let mut by_tenant: HashMap<&str, Vec<&Delivery>> = HashMap::new();
+        for r in rows {
+            by_tenant.entry(r.tenant_id.as_str()).or_default().push(r);
+        }
+        let mut ctx = BatchContext { tenants: HashMap::new(), skills: HashMap::new(), grants: HashMap::new() };
+        for (tid, rows) in by_tenant {
+            let tenant_id = TenantId::new(tid.to_owned());
+            let Some(tenant) = svc.auth.store.tenant_by_id(&tenant_id).await? else { continue };
+            ctx.tenants.insert(tid.to_owned(), TenantCtx { issuer: svc.auth.issuer_for(&tenant.slug), tenant });
+            let mut skill_ids: Vec<&str> = rows.iter().map(|r| r.skill_id.as_str()).collect();
+            skill_ids.sort_unstable();
+            skill_ids.dedup();
+            for id in skill_ids {
+                if let Some(s) = svc.auth.cached_skill(&tenant_id, id).await? {
+                    ctx.skills.insert((tid.to_owned(), id.to_owned()), s);
                 }
             }
+            let mut grant_ids: Vec<String> = rows.iter().map(|r| r.grant_id.clone()).collect();
+            grant_ids.sort_unstable();
+            grant_ids.dedup();
+            for g in svc.auth.store.scoped(&tenant_id).amazon_grants_by_ids(&grant_ids).await? {
+                ctx.grants.insert((tid.to_owned(), g.id.clone()), g);
+            }
         }
-        Ok(())
+        Ok(ctx)
+    }
+}
+
+/// What an attempt's result makes of its row: delivered, failed for good (refused for a reason, or
+/// past the deadline), or due again after a backoff.
+fn settlement(d: &Delivery, result: Result<Value, AlexaError>, retry_base: Duration, now: i64) -> Settlement {
+    match result {
+        Ok(outcome) => Settlement::Delivered {
+            gateway_status: outcome["gateway_status"].as_u64().and_then(|s| u16::try_from(s).ok()),
+            outcome: outcome.to_string(),
+        },
+        Err(e) => {
+            let (status, code, retry_after) = match &e {
+                AlexaError::Gateway { status, code, retry_after, .. } => {
+                    (Some(*status), Some(code.clone()), *retry_after)
+                }
+                AlexaError::GrantDisabled { status, code, .. } => (Some(*status), Some(code.clone()), None),
+                _ => (None, None, None),
+            };
+            let next = now + backoff_secs(retry_base, d.attempts, retry_after);
+            if retryable(&e) && next <= d.deadline_at {
+                Settlement::Retry { next_at: next, last_status: status, last_code: code }
+            } else {
+                let mut outcome = e.body();
+                if retryable(&e) {
+                    outcome["deadline"] = json!("the event was not delivered before its deadline");
+                }
+                Settlement::Failed { last_status: status, last_code: code, outcome: outcome.to_string() }
+            }
+        }
     }
 }
 
@@ -192,6 +236,56 @@ mod tests {
         assert_eq!(backoff_secs(s, 20, None), MAX_BACKOFF_SECS);
         assert_eq!(backoff_secs(s, 1, Some(u64::MAX)), MAX_BACKOFF_SECS);
         assert_eq!(backoff_secs(Duration::ZERO, 0, None), 1, "at least a second apart");
+    }
+
+    fn row(attempts: i32, deadline_at: i64) -> Delivery {
+        Delivery {
+            id: "d".into(),
+            tenant_id: "t".into(),
+            event_id: "e".into(),
+            grant_id: "g".into(),
+            skill_id: "s".into(),
+            user_id: "u".into(),
+            region: "NA".into(),
+            payload: "{}".into(),
+            status: "pending".into(),
+            attempts,
+            next_attempt_at: 0,
+            deadline_at,
+            created_at: 0,
+            delivered_at: None,
+            last_status: None,
+            last_code: None,
+            outcome: None,
+        }
+    }
+
+    #[test]
+    fn an_attempt_settles_as_delivered_retried_or_failed() {
+        let base = Duration::from_secs(1);
+        let throttled = || AlexaError::Gateway {
+            status: 429,
+            code: "THROTTLING_EXCEPTION".into(),
+            description: String::new(),
+            probable_cause: None,
+            attempts: 1,
+            retry_after: Some(30),
+        };
+        let ok = settlement(&row(1, 5000), Ok(json!({"gateway_status": 202})), base, 1000);
+        assert!(matches!(ok, Settlement::Delivered { gateway_status: Some(202), .. }), "{ok:?}");
+        let retry = settlement(&row(1, 5000), Err(throttled()), base, 1000);
+        assert_eq!(
+            retry,
+            Settlement::Retry { next_at: 1030, last_status: Some(429), last_code: Some("THROTTLING_EXCEPTION".into()) },
+            "not before Retry-After"
+        );
+        let Settlement::Failed { outcome, last_code, .. } = settlement(&row(1, 1010), Err(throttled()), base, 1000)
+        else {
+            panic!("a retry past the deadline is a failure");
+        };
+        assert!(outcome.contains("deadline") && last_code.as_deref() == Some("THROTTLING_EXCEPTION"));
+        let refused = settlement(&row(1, 5000), Err(AlexaError::Conflict("ended".into())), base, 1000);
+        assert!(matches!(refused, Settlement::Failed { last_status: None, .. }), "{refused:?}");
     }
 
     #[test]

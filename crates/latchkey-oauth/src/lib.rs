@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_core::TenantId;
-use latchkey_store::records::{ApiKey, Client, EndUser, Tenant, TenantStatus};
+use latchkey_store::records::{ApiKey, Client, EndUser, Skill, Tenant, TenantStatus};
 use latchkey_store::{Kv, Store};
 
 use cache::TtlCache;
@@ -129,6 +129,8 @@ pub struct AuthServer {
     clients: Arc<TtlCache<(TenantId, String), Option<Client>>>,
     users: Arc<TtlCache<(TenantId, String), Option<EndUser>>>,
     api_keys: Arc<TtlCache<(TenantId, String), Option<ApiKey>>>,
+    /// Skills by row or Alexa id: the skill backend names one on every event.
+    skills: Arc<TtlCache<(TenantId, String), Skill>>,
     /// Upstream providers' discovery documents and keys (five minutes).
     upstream_metadata: Arc<TtlCache<(TenantId, String), Arc<openidconnect::core::CoreProviderMetadata>>>,
     /// For upstream providers: only allowed destinations (outbound.rs), bounded time, so an
@@ -160,6 +162,7 @@ impl AuthServer {
             clients: Arc::new(TtlCache::new(ttl)),
             users: Arc::new(TtlCache::new(ttl)),
             api_keys: Arc::new(TtlCache::new(ttl)),
+            skills: Arc::new(TtlCache::new(ttl)),
             upstream_metadata: Arc::new(TtlCache::new(Duration::from_secs(300))),
             upstream_http,
             mailer: None,
@@ -219,6 +222,26 @@ impl AuthServer {
         let c = self.store.scoped(t).client(client_id).await?;
         self.clients.put(key, c.clone());
         Ok(c)
+    }
+
+    /// A skill by row or Alexa id, cached like clients. Only found skills are kept, so one created a
+    /// moment ago is found at once; a deleted one is forgotten here at once and elsewhere within
+    /// `cache_ttl` (an event accepted meanwhile fails at delivery, its outcome recorded).
+    pub async fn cached_skill(&self, t: &TenantId, id_or_alexa_id: &str) -> ServiceResult<Option<Skill>> {
+        let key = (t.clone(), id_or_alexa_id.to_owned());
+        if let Some(s) = self.skills.get(&key) {
+            return Ok(Some(s));
+        }
+        let s = self.store.scoped(t).skill(id_or_alexa_id).await?;
+        if let Some(s) = &s {
+            self.skills.put(key, s.clone());
+        }
+        Ok(s)
+    }
+
+    /// Forgets a tenant's cached skills after this process changed one.
+    pub fn invalidate_skills(&self, t: &TenantId) {
+        self.skills.remove_where(|(tid, _)| tid == t);
     }
 
     /// An end user by id, cached like clients (a disabled user loses access within `cache_ttl`).

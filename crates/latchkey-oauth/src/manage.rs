@@ -217,6 +217,7 @@ impl AuthServer {
         let s = self.get_skill(a, id).await?;
         self.store.scoped(a.id()).delete_skill(&s.skill.id).await.map_err(not_found(format!("skill '{id}'")))?;
         self.invalidate_client(a.id(), &s.client.client_id);
+        self.invalidate_skills(a.id());
         a.audit(self, "skill.deleted", Some(&s.skill.alexa_skill_id), json!({})).await
     }
 

@@ -2,7 +2,7 @@
 //! logs the detail.
 use thiserror::Error;
 
-#[derive(Debug, Error)]
+#[derive(Clone, Debug, Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,

@@ -8,6 +8,7 @@
 mod entities;
 pub mod error;
 pub mod fault;
+mod group_commit;
 pub mod kv;
 pub mod records;
 pub mod repo;
@@ -29,6 +30,8 @@ pub struct Store {
     /// writers queueing in the pool is far cheaper than writers sleeping in SQLite's busy handler
     /// (measured: refresh p99 150 ms with 8 writers contending). On PostgreSQL the same pool as reads.
     writer: DatabaseConnection,
+    /// Accepted Alexa events, committed in groups (group_commit.rs).
+    outbox: group_commit::OutboxWriter,
     secrets: SecretBox,
 }
 
@@ -70,7 +73,8 @@ impl Store {
             let db = Database::connect(options(10)).await?;
             (db.clone(), db)
         };
-        Ok(Self { db, writer, secrets })
+        let outbox = group_commit::OutboxWriter::start(writer.clone());
+        Ok(Self { db, writer, outbox, secrets })
     }
 
     /// Applies pending migrations. On PostgreSQL they run in one transaction holding an advisory
@@ -133,6 +137,10 @@ impl Store {
 
     pub(crate) fn writer(&self) -> &DatabaseConnection {
         &self.writer
+    }
+
+    pub(crate) fn outbox_writer(&self) -> &group_commit::OutboxWriter {
+        &self.outbox
     }
 }
 

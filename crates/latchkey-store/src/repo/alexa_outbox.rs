@@ -1,8 +1,9 @@
 //! The Alexa event outbox: one row per (event, destination grant), written before the skill backend
 //! hears 202, claimed by workers with a lease, finished or rescheduled by them.
+use latchkey_core::TenantId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
     Statement, TransactionTrait,
 };
 
@@ -27,6 +28,17 @@ pub struct NewEvent<'a> {
     pub payload: &'a str,
     /// Seconds after acceptance when an undelivered event is given up.
     pub deadline_secs: i64,
+}
+
+/// What became of one attempt at a claimed delivery.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Settlement {
+    /// The gateway accepted it; `outcome` is what the status endpoint shows.
+    Delivered { gateway_status: Option<u16>, outcome: String },
+    /// Given up: refused for a reason, or past its deadline.
+    Failed { last_status: Option<u16>, last_code: Option<String>, outcome: String },
+    /// Another attempt at `next_at`.
+    Retry { next_at: i64, last_status: Option<u16>, last_code: Option<String> },
 }
 
 /// A delivery row, as a worker or a status lookup sees it.
@@ -75,7 +87,8 @@ fn to_record(m: alexa_delivery::Model) -> Delivery {
 }
 
 impl Scoped<'_> {
-    /// Stores an event for each destination in one transaction; returns the rows, pending.
+    /// Stores an event for each destination; returns the rows, pending. Events accepted together are
+    /// committed together (group_commit.rs): this returns once this event's rows are committed.
     pub async fn enqueue_event(
         &self,
         event_id: &str,
@@ -83,36 +96,35 @@ impl Scoped<'_> {
         destinations: &[NewDelivery],
     ) -> Result<Vec<Delivery>, StoreError> {
         let t = now();
-        let txn = self.writer().begin().await?;
-        let mut out = Vec::with_capacity(destinations.len());
-        for d in destinations {
-            let m = alexa_delivery::ActiveModel {
-                id: Set(new_id()),
-                tenant_id: Set(self.tid()),
-                event_id: Set(event_id.to_owned()),
-                grant_id: Set(d.grant_id.clone()),
-                skill_id: Set(e.skill_id.to_owned()),
-                user_id: Set(e.user_id.to_owned()),
-                region: Set(d.region.clone()),
-                payload: Set(e.payload.to_owned()),
-                status: Set("pending".into()),
-                attempts: Set(0),
-                next_attempt_at: Set(t),
-                lease_until: Set(None),
-                deadline_at: Set(t + e.deadline_secs),
-                created_at: Set(t),
-                updated_at: Set(t),
-                delivered_at: Set(None),
-                last_status: Set(None),
-                last_code: Set(None),
-                outcome: Set(None),
-            }
-            .insert(&txn)
+        let models: Vec<alexa_delivery::Model> = destinations
+            .iter()
+            .map(|d| alexa_delivery::Model {
+                id: new_id(),
+                tenant_id: self.tid(),
+                event_id: event_id.to_owned(),
+                grant_id: d.grant_id.clone(),
+                skill_id: e.skill_id.to_owned(),
+                user_id: e.user_id.to_owned(),
+                region: d.region.clone(),
+                payload: e.payload.to_owned(),
+                status: "pending".into(),
+                attempts: 0,
+                next_attempt_at: t,
+                lease_until: None,
+                deadline_at: t + e.deadline_secs,
+                created_at: t,
+                updated_at: t,
+                delivered_at: None,
+                last_status: None,
+                last_code: None,
+                outcome: None,
+            })
+            .collect();
+        self.store
+            .outbox_writer()
+            .write(models.iter().cloned().map(IntoActiveModel::into_active_model).collect())
             .await?;
-            out.push(to_record(m));
-        }
-        txn.commit().await?;
-        Ok(out)
+        Ok(models.into_iter().map(to_record).collect())
     }
 
     /// The destinations of one event, in the order they were stored.
@@ -183,57 +195,52 @@ impl Scoped<'_> {
             .await?
             .rows_affected)
     }
-
-    /// Ends a claimed delivery: `delivered` or `failed`, with what the gateway said.
-    pub async fn finish_delivery(
-        &self,
-        id: &str,
-        status: &str,
-        last_status: Option<u16>,
-        last_code: Option<&str>,
-        outcome: &serde_json::Value,
-    ) -> Result<(), StoreError> {
-        let t = now();
-        let mut q = alexa_delivery::Entity::update_many()
-            .col_expr(alexa_delivery::Column::Status, Expr::value(status))
-            .col_expr(alexa_delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
-            .col_expr(alexa_delivery::Column::LastStatus, Expr::value(last_status.map(i32::from)))
-            .col_expr(alexa_delivery::Column::LastCode, Expr::value(last_code.map(str::to_owned)))
-            .col_expr(alexa_delivery::Column::Outcome, Expr::value(outcome.to_string()))
-            .col_expr(alexa_delivery::Column::UpdatedAt, Expr::value(t));
-        if status == "delivered" {
-            q = q.col_expr(alexa_delivery::Column::DeliveredAt, Expr::value(t));
-        }
-        q.filter(alexa_delivery::Column::TenantId.eq(self.tid()))
-            .filter(alexa_delivery::Column::Id.eq(id))
-            .exec(self.writer())
-            .await?;
-        Ok(())
-    }
-
-    /// Puts a claimed delivery back for another attempt at `next_at`.
-    pub async fn reschedule_delivery(
-        &self,
-        id: &str,
-        next_at: i64,
-        last_status: Option<u16>,
-        last_code: Option<&str>,
-    ) -> Result<(), StoreError> {
-        alexa_delivery::Entity::update_many()
-            .col_expr(alexa_delivery::Column::NextAttemptAt, Expr::value(next_at))
-            .col_expr(alexa_delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
-            .col_expr(alexa_delivery::Column::LastStatus, Expr::value(last_status.map(i32::from)))
-            .col_expr(alexa_delivery::Column::LastCode, Expr::value(last_code.map(str::to_owned)))
-            .col_expr(alexa_delivery::Column::UpdatedAt, Expr::value(now()))
-            .filter(alexa_delivery::Column::TenantId.eq(self.tid()))
-            .filter(alexa_delivery::Column::Id.eq(id))
-            .exec(self.writer())
-            .await?;
-        Ok(())
-    }
 }
 
 impl Store {
+    /// Records what became of a claimed batch's attempts, in one transaction: one commit per batch,
+    /// not per event. Each row is addressed with its own tenant. Releases the rows' leases.
+    pub async fn settle_deliveries(&self, settled: &[(TenantId, String, Settlement)]) -> Result<(), StoreError> {
+        if settled.is_empty() {
+            return Ok(());
+        }
+        let t = now();
+        let txn = self.writer().begin().await?;
+        for (tenant, id, s) in settled {
+            let (status, last_status, last_code, outcome) = match s {
+                Settlement::Delivered { gateway_status, outcome } => {
+                    ("delivered", *gateway_status, None, Some(outcome))
+                }
+                Settlement::Failed { last_status, last_code, outcome } => {
+                    ("failed", *last_status, last_code.clone(), Some(outcome))
+                }
+                Settlement::Retry { last_status, last_code, .. } => ("pending", *last_status, last_code.clone(), None),
+            };
+            let mut q = alexa_delivery::Entity::update_many()
+                .col_expr(alexa_delivery::Column::Status, Expr::value(status))
+                .col_expr(alexa_delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+                .col_expr(alexa_delivery::Column::LastStatus, Expr::value(last_status.map(i32::from)))
+                .col_expr(alexa_delivery::Column::LastCode, Expr::value(last_code))
+                .col_expr(alexa_delivery::Column::UpdatedAt, Expr::value(t));
+            if let Some(o) = outcome {
+                q = q.col_expr(alexa_delivery::Column::Outcome, Expr::value(o.clone()));
+            }
+            match s {
+                Settlement::Delivered { .. } => q = q.col_expr(alexa_delivery::Column::DeliveredAt, Expr::value(t)),
+                Settlement::Retry { next_at, .. } => {
+                    q = q.col_expr(alexa_delivery::Column::NextAttemptAt, Expr::value(*next_at))
+                }
+                Settlement::Failed { .. } => {}
+            }
+            q.filter(alexa_delivery::Column::TenantId.eq(tenant.as_str()))
+                .filter(alexa_delivery::Column::Id.eq(id.as_str()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Claims up to `limit` due deliveries of every tenant for `lease_secs`: pending, due, and not
     /// leased by a live worker. PostgreSQL skips rows another instance is claiming (`FOR UPDATE SKIP
     /// LOCKED`); SQLite has one writer, so the statement is atomic there. Each claim counts an attempt.

@@ -1,11 +1,11 @@
 //! Alexa grants on a link: one per refresh family that went through AcceptGrant, with its Login with
 //! Amazon tokens (sealed with the master key, bound to the grant's id), region and event status.
 use latchkey_core::alexa::AlexaRegion;
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::Scoped;
-use crate::entities::{amazon_grant, refresh_family};
+use crate::entities::{amazon_grant, linked_account, refresh_family};
 use crate::error::StoreError;
 use crate::records::{AmazonGrant, AmazonTokens};
 use crate::secrets::context;
@@ -74,23 +74,70 @@ impl Scoped<'_> {
         self.link_grants(link_id, |q| q).await
     }
 
-    /// The grants of a link that events go to: active, and their Latchkey grant not revoked (a revoked
-    /// family means Alexa's side of the link is broken until the user links again).
-    pub async fn deliverable_amazon_grants(&self, link_id: &str) -> Result<Vec<AmazonGrant>, StoreError> {
+    /// Keeps grants whose Latchkey refresh family is not revoked (a revoked family means Alexa's side of
+    /// the link is broken until the user links again). A correlated lookup by the family's key, so its
+    /// cost does not grow with the tenant's revoked families.
+    fn family_not_revoked(&self) -> Condition {
         let revoked = Query::select()
-            .column(refresh_family::Column::Id)
+            .expr(Expr::val(1))
             .from(refresh_family::Entity)
-            .and_where(refresh_family::Column::TenantId.eq(self.tid()))
-            .and_where(refresh_family::Column::RevokedAt.is_not_null())
-            .to_owned();
-        self.link_grants(link_id, |q| {
-            q.filter(amazon_grant::Column::Status.eq("active")).filter(
-                Condition::any()
-                    .add(amazon_grant::Column::FamilyId.is_null())
-                    .add(amazon_grant::Column::FamilyId.not_in_subquery(revoked)),
+            .and_where(
+                Expr::col((refresh_family::Entity, refresh_family::Column::Id))
+                    .equals((amazon_grant::Entity, amazon_grant::Column::FamilyId)),
             )
-        })
-        .await
+            .and_where(Expr::col((refresh_family::Entity, refresh_family::Column::TenantId)).eq(self.tid()))
+            .and_where(Expr::col((refresh_family::Entity, refresh_family::Column::RevokedAt)).is_not_null())
+            .to_owned();
+        Condition::all().add(Expr::exists(revoked).not())
+    }
+
+    /// The grants of a link that events go to: active, and their Latchkey grant not revoked.
+    pub async fn deliverable_amazon_grants(&self, link_id: &str) -> Result<Vec<AmazonGrant>, StoreError> {
+        let alive = self.family_not_revoked();
+        self.link_grants(link_id, |q| q.filter(amazon_grant::Column::Status.eq("active")).filter(alive)).await
+    }
+
+    /// Where an event for `user_id` through the client `client_row_id` goes, in one query: the
+    /// deliverable grants of their link, none if the link is revoked. Oldest first.
+    pub async fn event_destination_grants(
+        &self,
+        user_id: &str,
+        client_row_id: &str,
+    ) -> Result<Vec<AmazonGrant>, StoreError> {
+        let link = Query::select()
+            .column(linked_account::Column::Id)
+            .from(linked_account::Entity)
+            .and_where(linked_account::Column::TenantId.eq(self.tid()))
+            .and_where(linked_account::Column::UserId.eq(user_id))
+            .and_where(linked_account::Column::ClientId.eq(client_row_id))
+            .and_where(linked_account::Column::Status.ne("revoked"))
+            .to_owned();
+        let alive = self.family_not_revoked();
+        self.grants()
+            .filter(amazon_grant::Column::LinkId.in_subquery(link))
+            .filter(amazon_grant::Column::Status.eq("active"))
+            .filter(alive)
+            .order_by_asc(amazon_grant::Column::CreatedAt)
+            .order_by_asc(amazon_grant::Column::Id)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect()
+    }
+
+    /// Grants by id, in one query: a claimed batch's destinations.
+    pub async fn amazon_grants_by_ids(&self, ids: &[String]) -> Result<Vec<AmazonGrant>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.grants()
+            .filter(amazon_grant::Column::Id.is_in(ids.iter().map(String::as_str)))
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect()
     }
 
     pub async fn amazon_grant(&self, grant_id: &str) -> Result<Option<AmazonGrant>, StoreError> {

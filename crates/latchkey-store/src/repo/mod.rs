@@ -18,7 +18,7 @@ mod skills;
 mod tenants;
 mod users;
 
-pub use alexa_outbox::{Delivery, NewDelivery, NewEvent};
+pub use alexa_outbox::{Delivery, NewDelivery, NewEvent, Settlement};
 pub use amazon_grants::GrantEnd;
 pub use audit::AuditFilter;
 pub use maintenance::ResealReport;
