@@ -54,12 +54,28 @@ run --scenario refresh --client-id "$SID" --client-secret "$SSEC" --redirect-uri
 run --scenario accept-grant --client-id x --client-secret x --token "$AT" --api-key "$KEY" --concurrency 16
 # Acceptance (202 once stored), then how long the outbox takes to deliver what was accepted.
 run --scenario event --client-id x --client-secret x --api-key "$KEY" --user "$USER_ID" --skill amzn1.ask.skill.bench --concurrency 64
-run --scenario drain --client-id x --client-secret x --api-key "$KEY" --skill amzn1.ask.skill.bench
+run --scenario drain --client-id x --client-secret x --api-key "$KEY" --skill amzn1.ask.skill.bench --amazon "127.0.0.1:$AMAZON_PORT"
 run --scenario event-wait --client-id x --client-secret x --api-key "$KEY" --user "$USER_ID" --skill amzn1.ask.skill.bench --concurrency 64
 # Overhead at concurrency 1: no queueing in the figures.
 run --scenario accept-grant --client-id x --client-secret x --token "$AT" --api-key "$KEY" --concurrency 1
 run --scenario event --client-id x --client-secret x --api-key "$KEY" --user "$USER_ID" --skill amzn1.ask.skill.bench --concurrency 1
-run --scenario drain --client-id x --client-secret x --api-key "$KEY" --skill amzn1.ask.skill.bench
+run --scenario drain --client-id x --client-secret x --api-key "$KEY" --skill amzn1.ask.skill.bench --amazon "127.0.0.1:$AMAZON_PORT"
 run --scenario event-wait --client-id x --client-secret x --api-key "$KEY" --user "$USER_ID" --skill amzn1.ask.skill.bench --concurrency 1
 run --scenario link --client-id "$SID" --client-secret "$SSEC" --redirect-uri "$RED" --email bench@example.com --password 'bench password 1' --concurrency 8
 echo "{\"rss_peak_mb\":$(awk '/VmHWM/{print $2/1024}' /proc/$SERVER/status)}"
+
+# Durable events, each half on a core of its own: an instance that only accepts (the outbox worker
+# off) takes events at 64 connections, leaving a backlog; then an instance that delivers, alone on the
+# core, drains it. deliveries_per_s is the outbox's rate against the fast fake gateway.
+restart() {
+  kill $SERVER; wait $SERVER 2>/dev/null || true
+  LATCHKEY_ALEXA_OUTBOX_WORKER=$1 taskset -c 0 "$LK" serve --bind 127.0.0.1:$PORT 2>>"$WORK/server.log" &
+  SERVER=$!
+  until curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.02; done
+}
+restart off
+echo '{"phase":"accepting only (LATCHKEY_ALEXA_OUTBOX_WORKER=off)"}'
+run --scenario event --client-id x --client-secret x --api-key "$KEY" --user "$USER_ID" --skill amzn1.ask.skill.bench --concurrency 64
+restart on
+echo '{"phase":"delivering only"}'
+run --scenario drain --client-id x --client-secret x --api-key "$KEY" --skill amzn1.ask.skill.bench --amazon "127.0.0.1:$AMAZON_PORT"

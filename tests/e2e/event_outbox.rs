@@ -169,6 +169,41 @@ async fn two_instances_deliver_each_event_once() {
     rig.cleanup().await;
 }
 
+on_both_backends!(an_instance_that_only_accepts_leaves_delivery_to_the_others);
+
+/// `LATCHKEY_ALEXA_OUTBOX_WORKER=off`: the instance stores events and answers 202 but sends nothing;
+/// an instance with the worker on, started later on the same database, delivers every one once.
+async fn an_instance_that_only_accepts_leaves_delivery_to_the_others(backend: Backend) {
+    let amazon = fakes::start().await;
+    let (rig, user, key) = linked_rig(backend, &amazon, &amazon.gateway_url(), 60).await;
+    let mut accepting_only = rig.env.clone();
+    accepting_only.push(("LATCHKEY_ALEXA_OUTBOX_WORKER", "off".into()));
+    let mut a = start_logging_to(&accepting_only, None, rig.port).await;
+    accept_grant(&rig, &amazon, &key).await;
+    for n in 0..10 {
+        post_event(&a.base, &key, &user, n).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(amazon.gateway_state(|g| g.received.len()), 0, "the accepting-only instance sent nothing");
+    let db = rig.db().await;
+    assert_eq!(count_rows(&db, "SELECT COUNT(*) AS n FROM alexa_deliveries WHERE status = 'pending'").await, 10);
+
+    let mut worker = start_logging_to(&rig.env, None, free_port()).await;
+    let seen = delivered(&amazon, 10).await;
+    assert!(seen.values().all(|(times, _)| *times == 1), "each once");
+    // A setting that is neither on nor off stops the process at startup instead of being guessed.
+    let mut wrong = rig.env.clone();
+    wrong.push(("LATCHKEY_ALEXA_OUTBOX_WORKER", "sometimes".into()));
+    let env: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, _, err) = latchkey(&env, &["serve", "--bind", "127.0.0.1:0"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("LATCHKEY_ALEXA_OUTBOX_WORKER must be on or off"), "{err}");
+    a.terminate();
+    worker.terminate();
+    db.close().await.expect("close");
+    rig.cleanup().await;
+}
+
 async fn count_rows(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
     use sea_orm::ConnectionTrait;
     let row = db

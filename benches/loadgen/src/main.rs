@@ -65,6 +65,9 @@ struct Args {
     skill: String,
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// For drain: the fake Amazon's address (host:port), to count what its gateway received.
+    #[arg(long)]
+    amazon: Option<String>,
     #[arg(long, default_value_t = 10)]
     seconds: u64,
     /// Hard cap on requests (flows for `link`), whatever the time.
@@ -316,6 +319,9 @@ async fn main() -> anyhow::Result<()> {
 
 /// A fast stand-in for Login with Amazon (any code, any refresh token) and the Event Gateway (202 to
 /// any event with a bearer token), so the benchmark measures Latchkey, not Amazon.
+/// Events the fake gateway accepted, for `drain`'s delivery rate.
+static GATEWAY_EVENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 async fn fake_amazon(bind: &str) -> anyhow::Result<()> {
     use actix_web::{App, HttpResponse, HttpServer, web};
     let addr = bind.trim_start_matches("http://").to_owned();
@@ -329,7 +335,20 @@ async fn fake_amazon(bind: &str) -> anyhow::Result<()> {
                         "token_type": "bearer", "expires_in": 3600}))
                 }),
             )
-            .route("/{region}/v3/events", web::post().to(|| async { HttpResponse::Accepted().finish() }))
+            .route(
+                "/{region}/v3/events",
+                web::post().to(|| async {
+                    GATEWAY_EVENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    HttpResponse::Accepted().finish()
+                }),
+            )
+            .route(
+                "/stats",
+                web::get().to(|| async {
+                    HttpResponse::Ok().json(serde_json::json!({
+                        "gateway_events": GATEWAY_EVENTS.load(std::sync::atomic::Ordering::Relaxed)}))
+                }),
+            )
     })
     .workers(1)
     .bind(addr)?
@@ -338,17 +357,38 @@ async fn fake_amazon(bind: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Polls the skill's pending deliveries until there are none, for at most `--seconds` × 10.
+/// Polls the skill's pending deliveries until there are none, for at most `--seconds` × 10. With
+/// `--amazon` (the fake's address) it also reports how many events the gateway received meanwhile: the
+/// outbox's delivery rate once acceptance has stopped.
 async fn drain(args: &Args, http: &reqwest::Client) -> anyhow::Result<()> {
+    let gateway_events = || async {
+        match &args.amazon {
+            Some(a) => {
+                let v: serde_json::Value = http.get(format!("http://{a}/stats")).send().await?.json().await?;
+                anyhow::Ok(v["gateway_events"].as_u64())
+            }
+            None => Ok(None),
+        }
+    };
     let start = Instant::now();
+    let before = gateway_events().await?;
     let url = format!("{}/api/v1/skills/{}/events?status=pending&limit=1", tenant_url(args), args.skill);
     while start.elapsed() < Duration::from_secs(args.seconds * 10) {
         let v: serde_json::Value = http.get(&url).bearer_auth(&args.api_key).send().await?.json().await?;
         if v["items"].as_array().is_some_and(Vec::is_empty) {
-            println!("{}", serde_json::json!({"scenario": "drain", "seconds": start.elapsed().as_secs_f64()}));
+            let secs = start.elapsed().as_secs_f64();
+            let delivered = match (before, gateway_events().await?) {
+                (Some(b), Some(a)) => Some(a - b),
+                _ => None,
+            };
+            println!(
+                "{}",
+                serde_json::json!({"scenario": "drain", "seconds": secs, "delivered_while_draining": delivered,
+                    "deliveries_per_s": delivered.map(|d| (d as f64 / secs).round())})
+            );
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     bail!("events still pending after {} s", args.seconds * 10)
 }

@@ -59,6 +59,8 @@ pub struct Application {
     auth: AuthServer,
     maintenance: Option<(std::time::Duration, latchkey_oauth::maintenance::MaintenancePolicy)>,
     alexa: AlexaService,
+    /// Whether this instance delivers stored Alexa events (`LATCHKEY_ALEXA_OUTBOX_WORKER`).
+    outbox_worker: bool,
     port: u16,
     public_url: String,
     server: Server,
@@ -67,6 +69,7 @@ pub struct Application {
 impl Application {
     /// Binds `config.bind` (port 0 picks a free port, for tests) and prepares the server.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let outbox_worker = config.alexa_outbox_worker()?;
         let listener = TcpListener::bind(&config.bind)?;
         let addr = listener.local_addr()?;
         let public_url = config.public_url_for(&addr.to_string())?;
@@ -155,7 +158,7 @@ impl Application {
         .run();
         let maintenance = (config.maintenance_interval_secs > 0)
             .then(|| (std::time::Duration::from_secs(config.maintenance_interval_secs), config.maintenance_policy()));
-        Ok(Self { auth, maintenance, alexa, port: addr.port(), public_url, server })
+        Ok(Self { auth, maintenance, alexa, outbox_worker, port: addr.port(), public_url, server })
     }
 
     /// The service layer this application serves, for setting up data in-process (tests, tools).
@@ -178,10 +181,13 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let upkeep =
             self.maintenance.map(|(every, policy)| tokio::spawn(maintenance_loop(self.auth.clone(), every, policy)));
-        // Every instance delivers stored Alexa events; the database's claims keep them from doubling.
-        let outbox = tokio::spawn(self.alexa.clone().run_outbox());
+        // Instances deliver stored Alexa events unless told not to; the database's claims keep them
+        // from doubling.
+        let outbox = self.outbox_worker.then(|| tokio::spawn(self.alexa.clone().run_outbox()));
         let result = self.server.await;
-        outbox.abort();
+        if let Some(task) = outbox {
+            task.abort();
+        }
         // Stopping mid-round is safe: each step is one transaction.
         if let Some(task) = upkeep {
             task.abort();

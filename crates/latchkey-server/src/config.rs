@@ -84,6 +84,9 @@ pub struct Config {
     /// How long an instance holds an Alexa event it is delivering; if it stops, another instance
     /// delivers the event once this has passed.
     pub alexa_event_lease_secs: u64,
+    /// Whether this instance delivers stored Alexa events (`on`, the default) or only accepts them
+    /// (`off`: an instance that answers skill backends while others deliver).
+    pub alexa_outbox_worker: String,
     /// Scheduled signing-key rotation period (0: only manual `latchkey keys rotate`).
     pub signing_key_rotation_secs: u64,
     /// How long the next signing key is published in the JWKS before it starts signing.
@@ -124,6 +127,7 @@ impl Default for Config {
             flows_per_ip_minute: 60,
             maintenance_interval_secs: 3600,
             alexa_event_lease_secs: 60,
+            alexa_outbox_worker: "on".into(),
             signing_key_rotation_secs: 90 * 86_400,
             signing_key_publish_ahead_secs: 86_400,
             refresh_token_retention_days: 30,
@@ -243,11 +247,12 @@ impl Config {
 
     /// `LATCHKEY_PER_IP_LIMITS` as a switch.
     pub fn per_ip_limits(&self) -> Result<bool, ConfigError> {
-        match self.per_ip_limits.trim().to_ascii_lowercase().as_str() {
-            "on" | "true" | "1" | "yes" => Ok(true),
-            "off" | "false" | "0" | "no" => Ok(false),
-            other => Err(ConfigError::Load(format!("LATCHKEY_PER_IP_LIMITS must be on or off, not '{other}'"))),
-        }
+        switch("LATCHKEY_PER_IP_LIMITS", &self.per_ip_limits)
+    }
+
+    /// `LATCHKEY_ALEXA_OUTBOX_WORKER` as a switch.
+    pub fn alexa_outbox_worker(&self) -> Result<bool, ConfigError> {
+        switch("LATCHKEY_ALEXA_OUTBOX_WORKER", &self.alexa_outbox_worker)
     }
 
     /// Creates the data directory (0700: it holds the database, the key and mail with live links).
@@ -330,6 +335,15 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     std::fs::write(path, content)
+}
+
+/// An on/off setting; anything else is refused at startup rather than guessed.
+fn switch(name: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        other => Err(ConfigError::Load(format!("{name} must be on or off, not '{other}'"))),
+    }
 }
 
 #[cfg(test)]

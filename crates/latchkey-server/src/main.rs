@@ -4,6 +4,11 @@ use clap::Parser;
 use latchkey_server::cli::{Cli, run};
 use latchkey_server::{Config, private_files, telemetry};
 
+/// mimalloc, not glibc's malloc: under load the request path allocates from many threads at once,
+/// and glibc's allocator took a fifth of the server's CPU in the event benchmark (perf, benches/).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
