@@ -2,6 +2,7 @@
 //! together are each stored and delivered once; one event that cannot be stored does not refuse the
 //! others sharing its commit; a batch reads each grant once and still notices one that ended.
 use latchkey_core::alexa::AlexaRegion;
+use latchkey_store::records::{AmazonGrant, LinkedAccount};
 use latchkey_store::repo::{NewDelivery, NewEvent};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -15,6 +16,15 @@ fn report(n: usize) -> Value {
     let mut r = change_report();
     r["header"]["messageId"] = json!(format!("together-{n}"));
     r
+}
+
+/// The user's link and its one Alexa grant.
+async fn the_grant(w: &AlexaWorld) -> (LinkedAccount, AmazonGrant) {
+    let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
+    let scoped = w.app.auth.store.scoped(t.id());
+    let link = scoped.list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
+    let grant = scoped.amazon_grants(&link.id).await.expect("grants").remove(0);
+    (link, grant)
 }
 
 /// Waits until every delivery of `ids` is settled; returns their rows.
@@ -73,8 +83,7 @@ async fn one_event_that_cannot_be_stored_does_not_refuse_the_others(backend: Bac
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
     let scoped = w.app.auth.store.scoped(t.id());
     let skill = scoped.skill(&w.alexa_skill_id).await.expect("skill").expect("skill");
-    let link = scoped.list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
-    let grant = scoped.amazon_grants(&link.id).await.expect("grants").remove(0);
+    let (_, grant) = the_grant(&w).await;
     let payload = json!({"event": change_report()}).to_string();
     let bad = 17;
     let writes = (0..40).map(|n| {
@@ -115,8 +124,7 @@ async fn a_grant_that_ends_before_its_retry_fails_the_event(backend: Backend) {
     w.link_and_accept().await;
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
     let scoped = w.app.auth.store.scoped(t.id());
-    let link = scoped.list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
-    let grant = scoped.amazon_grants(&link.id).await.expect("grants").remove(0);
+    let (link, grant) = the_grant(&w).await;
     w.amazon.gateway_state(|g| g.script.push_back((503, "SERVICE_UNAVAILABLE_EXCEPTION")));
     let body = json!({"user": w.f.user_id, "skill": w.alexa_skill_id, "event": change_report()});
     let id = json_ok_status(w.post("events", &body).await, 202).await["id"].as_str().expect("id").to_owned();

@@ -53,20 +53,24 @@ impl Scoped<'_> {
         amazon_grant::Entity::find().filter(amazon_grant::Column::TenantId.eq(self.tid()))
     }
 
-    /// A link's grants that `q` keeps, oldest first.
-    async fn link_grants(
-        &self,
-        link_id: &str,
-        q: impl FnOnce(sea_orm::Select<amazon_grant::Entity>) -> sea_orm::Select<amazon_grant::Entity>,
-    ) -> Result<Vec<AmazonGrant>, StoreError> {
-        q(self.grants().filter(amazon_grant::Column::LinkId.eq(link_id)))
-            .order_by_asc(amazon_grant::Column::CreatedAt)
+    /// The grants `q` selects, oldest first.
+    async fn oldest_first(&self, q: sea_orm::Select<amazon_grant::Entity>) -> Result<Vec<AmazonGrant>, StoreError> {
+        q.order_by_asc(amazon_grant::Column::CreatedAt)
             .order_by_asc(amazon_grant::Column::Id)
             .all(self.db())
             .await?
             .into_iter()
             .map(to_record)
             .collect()
+    }
+
+    /// A link's grants that `q` keeps, oldest first.
+    async fn link_grants(
+        &self,
+        link_id: &str,
+        q: impl FnOnce(sea_orm::Select<amazon_grant::Entity>) -> sea_orm::Select<amazon_grant::Entity>,
+    ) -> Result<Vec<AmazonGrant>, StoreError> {
+        self.oldest_first(q(self.grants().filter(amazon_grant::Column::LinkId.eq(link_id)))).await
     }
 
     /// Every grant of a link, oldest first.
@@ -113,17 +117,13 @@ impl Scoped<'_> {
             .and_where(linked_account::Column::Status.ne("revoked"))
             .to_owned();
         let alive = self.family_not_revoked();
-        self.grants()
-            .filter(amazon_grant::Column::LinkId.in_subquery(link))
-            .filter(amazon_grant::Column::Status.eq("active"))
-            .filter(alive)
-            .order_by_asc(amazon_grant::Column::CreatedAt)
-            .order_by_asc(amazon_grant::Column::Id)
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(to_record)
-            .collect()
+        self.oldest_first(
+            self.grants()
+                .filter(amazon_grant::Column::LinkId.in_subquery(link))
+                .filter(amazon_grant::Column::Status.eq("active"))
+                .filter(alive),
+        )
+        .await
     }
 
     /// Grants by id, in one query: a claimed batch's destinations.
