@@ -71,6 +71,27 @@ pub(crate) fn change_report() -> Value {
 }
 
 impl AlexaWorld {
+    /// Another smart-home skill of the tenant (NA, default options), for the same user.
+    async fn same_user_on_another_skill(&self, name: &str, lwa: Option<(String, String)>) -> Fixture {
+        let t = self.app.auth.tenant_for_admin(&self.f.slug).await.expect("tenant");
+        let skill = self
+            .app
+            .auth
+            .create_skill(
+                &t,
+                name,
+                &format!("amzn1.ask.skill.{}", unique("")),
+                VENDOR,
+                SkillKind::SmartHome,
+                &[AlexaRegion::NA],
+                lwa,
+                &ClientOptions::default(),
+            )
+            .await
+            .expect("skill");
+        Fixture { skill, ..self.f.clone() }
+    }
+
     pub(crate) async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
         server_client()
             .post(self.app.url(&format!("/t/{}/alexa/{path}", self.f.slug)))
@@ -272,29 +293,7 @@ async fn accept_grant_failures() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.json::<Value>().await.expect("json")["message"].as_str().is_some_and(|m| m.contains("Discover")));
     // Messaging credentials LWA rejects.
-    let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
-    let bad = w
-        .app
-        .auth
-        .create_skill(
-            &t,
-            "Bad creds",
-            &format!("amzn1.ask.skill.{}", unique("")),
-            VENDOR,
-            SkillKind::SmartHome,
-            &[AlexaRegion::NA],
-            Some((LWA_CLIENT_ID.into(), "wrong".into())),
-            &ClientOptions::default(),
-        )
-        .await
-        .expect("skill");
-    let other = Fixture {
-        slug: w.f.slug.clone(),
-        issuer: w.f.issuer.clone(),
-        skill: bad,
-        user_id: w.f.user_id.clone(),
-        email: w.f.email.clone(),
-    };
+    let other = w.same_user_on_another_skill("Bad creds", Some((LWA_CLIENT_ID.into(), "wrong".into()))).await;
     let tokens = linked_tokens(&w.app, &other).await;
     let m = failed(
         &json_ok(
@@ -820,28 +819,7 @@ async fn grants_resist_races_and_crossed_references(backend: Backend) {
     assert_eq!(scoped.amazon_grants(&link.id).await.expect("grants").len(), 1, "one grant per Latchkey grant");
 
     // A token the same user got for another skill of the tenant does not end this skill's grant.
-    let other = w
-        .app
-        .auth
-        .create_skill(
-            &t,
-            "Other",
-            &format!("amzn1.ask.skill.{}", unique("")),
-            VENDOR,
-            SkillKind::SmartHome,
-            &[AlexaRegion::NA],
-            None,
-            &ClientOptions::default(),
-        )
-        .await
-        .expect("skill");
-    let other_f = Fixture {
-        slug: w.f.slug.clone(),
-        issuer: w.f.issuer.clone(),
-        skill: other,
-        user_id: w.f.user_id.clone(),
-        email: w.f.email.clone(),
-    };
+    let other_f = w.same_user_on_another_skill("Other", None).await;
     let other_tokens = linked_tokens(&w.app, &other_f).await;
     let out =
         json_ok(w.post("directives", &skill_disabled_event(&w.alexa_skill_id, &other_tokens["access_token"])).await)

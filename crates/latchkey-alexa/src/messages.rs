@@ -111,23 +111,41 @@ pub enum TokenLocation {
     PayloadScope,
 }
 
-/// Puts the Amazon token into the event (ALEXA.md §5): `payload.scope` for discovery reports,
+/// Where the Amazon token goes in this event (ALEXA.md §5): `payload.scope` for discovery reports,
 /// `endpoint.scope` for everything about an endpoint (ChangeReport, Response, DeferredResponse, …).
-pub fn insert_token(event: &mut Value, token: &str) -> Result<TokenLocation, String> {
-    let name = str_at(event, &["header", "name"]).ok_or("event.header.name is missing")?.to_owned();
+/// An event the token cannot go into is an error, found without changing the event.
+pub fn token_location(event: &Value) -> Result<TokenLocation, String> {
+    let name = str_at(event, &["header", "name"]).ok_or("event.header.name is missing")?;
     str_at(event, &["header", "namespace"]).ok_or("event.header.namespace is missing")?;
-    let scope = json!({"type": "BearerToken", "token": token});
-    let to_payload = matches!(name.as_str(), "AddOrUpdateReport" | "DeleteReport") || event.get("endpoint").is_none();
-    let obj = event.as_object_mut().ok_or("event must be an object")?;
-    if to_payload {
-        let payload = obj.entry("payload").or_insert_with(|| json!({}));
-        payload.as_object_mut().ok_or("event.payload must be an object")?.insert("scope".into(), scope);
-        Ok(TokenLocation::PayloadScope)
-    } else {
-        let endpoint = obj.get_mut("endpoint").ok_or("event.endpoint is missing")?;
-        endpoint.as_object_mut().ok_or("event.endpoint must be an object")?.insert("scope".into(), scope);
+    let obj = event.as_object().ok_or("event must be an object")?;
+    if matches!(name, "AddOrUpdateReport" | "DeleteReport") || !obj.contains_key("endpoint") {
+        match obj.get("payload") {
+            None => Ok(TokenLocation::PayloadScope),
+            Some(p) if p.is_object() => Ok(TokenLocation::PayloadScope),
+            Some(_) => Err("event.payload must be an object".into()),
+        }
+    } else if obj.get("endpoint").is_some_and(Value::is_object) {
         Ok(TokenLocation::EndpointScope)
+    } else {
+        Err("event.endpoint must be an object".into())
     }
+}
+
+/// Puts the Amazon token where `token_location` says.
+pub fn insert_token(event: &mut Value, token: &str) -> Result<TokenLocation, String> {
+    let location = token_location(event)?;
+    let scope = json!({"type": "BearerToken", "token": token});
+    let (key, empty) = match location {
+        TokenLocation::PayloadScope => ("payload", Some(json!({}))),
+        TokenLocation::EndpointScope => ("endpoint", None),
+    };
+    let obj = event.as_object_mut().ok_or("event must be an object")?;
+    let target = match empty {
+        Some(e) => obj.entry(key).or_insert(e),
+        None => obj.get_mut(key).ok_or("event.endpoint is missing")?,
+    };
+    target.as_object_mut().ok_or_else(|| format!("event.{key} must be an object"))?.insert("scope".into(), scope);
+    Ok(location)
 }
 
 #[cfg(test)]
@@ -194,5 +212,10 @@ mod tests {
             insert_token(&mut json!({"header": {"namespace": "Alexa", "name": "ChangeReport"}, "endpoint": 5}), "t")
                 .is_err()
         );
+        let bad_payload = json!({"header": {"namespace": "Alexa.Discovery", "name": "DeleteReport"}, "payload": []});
+        assert_eq!(token_location(&bad_payload), Err("event.payload must be an object".into()));
+        assert!(insert_token(&mut bad_payload.clone(), "t").is_err(), "the check and the insertion agree");
+        let no_payload = json!({"header": {"namespace": "Alexa", "name": "DeleteReport"}});
+        assert_eq!(token_location(&no_payload), Ok(TokenLocation::PayloadScope), "a missing payload is made");
     }
 }

@@ -30,7 +30,7 @@ impl AlexaService {
     pub async fn accept_event(&self, t: &TenantCtx, req: &EventRequest) -> Result<Value, AlexaError> {
         let (skill, grants) = self.event_destinations(t, req).await?;
         // An event the token cannot be put into is refused now, not after the caller has left.
-        messages::insert_token(&mut req.event.clone(), "check").map_err(AlexaError::BadRequest)?;
+        messages::token_location(&req.event).map_err(AlexaError::BadRequest)?;
         let mut payload = json!({"event": req.event});
         if let Some(c) = &req.context {
             payload["context"] = c.clone();

@@ -112,15 +112,15 @@ impl AuthServer {
             }
             None => None,
         };
+        let skill = self.find_skill(a, skill).await?;
         let scoped = self.store.scoped(a.id());
-        let skill = scoped.skill(skill).await?.ok_or_else(|| ServiceError::NotFound(format!("skill '{skill}'")))?;
         let rows = scoped.skill_deliveries(&skill.id, status, page.offset, page.fetch()).await?;
         Ok(page.page(rows.into_iter().map(view).collect()))
     }
 
     pub async fn skill_delivery_counts(&self, a: &Access, skill: &str) -> ServiceResult<DeliveryCounts> {
+        let skill = self.find_skill(a, skill).await?;
         let scoped = self.store.scoped(a.id());
-        let skill = scoped.skill(skill).await?.ok_or_else(|| ServiceError::NotFound(format!("skill '{skill}'")))?;
         let mut c = DeliveryCounts::default();
         for (status, n) in scoped.skill_delivery_counts(&skill.id).await? {
             match status.as_str() {

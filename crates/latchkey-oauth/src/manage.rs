@@ -202,13 +202,13 @@ impl AuthServer {
         Ok(out)
     }
 
+    /// A skill of the caller's tenant by row or Alexa id, or 404.
+    pub(crate) async fn find_skill(&self, a: &Access, id: &str) -> ServiceResult<Skill> {
+        self.store.scoped(a.id()).skill(id).await?.ok_or_else(|| ServiceError::NotFound(format!("skill '{id}'")))
+    }
+
     pub async fn get_skill(&self, a: &Access, id: &str) -> ServiceResult<SkillView> {
-        let s = self
-            .store
-            .scoped(a.id())
-            .skill(id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("skill '{id}'")))?;
+        let s = self.find_skill(a, id).await?;
         self.skill_view(a, s).await
     }
 
