@@ -16,6 +16,18 @@ pub(crate) struct AlexaWorld {
     pub(crate) alexa_skill_id: String,
 }
 
+impl AlexaWorld {
+    /// The environment the CLI needs to work on this world's (embedded) server. Amazon is never
+    /// contacted from tests: the CLI's LWA check goes to the fake too.
+    pub(crate) fn cli_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("LATCHKEY_DATA_DIR", self.app.data_dir.display().to_string()),
+            ("LATCHKEY_PUBLIC_URL", self.app.base.clone()),
+            ("LATCHKEY_LWA_TOKEN_URL", self.amazon.lwa_url()),
+        ]
+    }
+}
+
 pub(crate) async fn world(backend: Backend, regions: &[AlexaRegion]) -> AlexaWorld {
     let amazon = fakes::start().await;
     let app = TestApp::spawn_with(backend, |c| {
@@ -367,6 +379,16 @@ async fn skill_disabled_revokes_the_link() {
     w.app.cleanup().await;
 }
 
+/// The arguments of the `latchkey` command a failed readiness item's fix names (up to the alternative
+/// the fix offers after it).
+fn fix_command(report: &Value, id: &str) -> String {
+    let item = report["items"].as_array().and_then(|i| i.iter().find(|x| x["id"] == id)).expect("item");
+    let fix = item["fix"].as_str().expect("a fix");
+    let start = fix.find("latchkey skill update").unwrap_or_else(|| panic!("{id}'s fix names the command: {fix}"));
+    let command = fix[start..].split(", or ").next().unwrap_or_default().split(" (or ").next().unwrap_or_default();
+    command.trim_start_matches("latchkey ").to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_check_on_good_and_bad_configurations() {
     let w = world(Backend::Embedded, &[AlexaRegion::NA]).await;
@@ -422,9 +444,22 @@ async fn readiness_check_on_good_and_bad_configurations() {
         )
         .await
         .expect("skill");
-    let report = json_ok(get(bad_id).await).await;
+    let report = json_ok(get(bad_id.clone()).await).await;
     assert_eq!(status(&report, "lwa_credentials"), "fail", "{report}");
     assert_eq!(status(&report, "refresh_policy"), "fail");
+    // Each fix names a command that exists: run it as written, and its item passes.
+    let owned = w.cli_env();
+    let env: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for (id, stdin) in [("refresh_policy", None), ("lwa_credentials", Some(format!("{LWA_CLIENT_SECRET}\n")))] {
+        let args = fix_command(&report, id).replace("<id>", LWA_CLIENT_ID);
+        let mut args: Vec<&str> = args.split_whitespace().collect();
+        args.push("--json");
+        let (code, out, err) = crate::cli::latchkey(&env, &args, stdin.as_deref());
+        assert_eq!(code, 0, "{id}'s fix {args:?}: {err}\n{out}");
+    }
+    let report = json_ok(get(bad_id).await).await;
+    assert_eq!(status(&report, "lwa_credentials"), "pass", "{report}");
+    assert_eq!(status(&report, "refresh_policy"), "pass", "{report}");
     // No credentials at all.
     let none_id = format!("amzn1.ask.skill.{}", unique(""));
     w.app
@@ -483,14 +518,8 @@ async fn app_to_app_linking() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulator_and_registration_output() {
     let w = world(Backend::Embedded, &[AlexaRegion::NA]).await;
-    let d = w.app.data_dir.display().to_string();
-    // Amazon is never contacted from tests: the CLI's LWA check goes to the fake too.
-    let lwa = w.amazon.lwa_url();
-    let env = [
-        ("LATCHKEY_DATA_DIR", d.as_str()),
-        ("LATCHKEY_PUBLIC_URL", w.app.base.as_str()),
-        ("LATCHKEY_LWA_TOKEN_URL", lwa.as_str()),
-    ];
+    let owned = w.cli_env();
+    let env: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let input = format!("{PASSWORD}\n{}\n", w.f.skill.client_secret);
     let (code, out, err) = crate::cli::latchkey(
         &env,

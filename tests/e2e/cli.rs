@@ -191,6 +191,59 @@ fn cli_manages_resources_and_reports_errors() {
     assert_ne!(code, 0);
     assert!(err.contains("https"), "{err}");
 
+    // Clients and skills change in place: options left out keep their values.
+    let client_id = c["client_id"].as_str().expect("client id");
+    let update = ["client", "update", "--tenant", "acme", "--client-id", client_id];
+    let (code, out, err) = latchkey(
+        &env,
+        &[
+            &update[..],
+            &["--scope", "openid", "--refresh-idle", "86400", "--redirect-uri", "https://app.example/cb2", "--json"],
+        ]
+        .concat(),
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let changed = json_line(&out);
+    assert_eq!(changed["scopes"], serde_json::json!(["openid"]));
+    assert_eq!(changed["redirect_uris"], serde_json::json!(["https://app.example/cb2"]));
+    assert_eq!(changed["refresh_policy"], serde_json::json!({"policy": "fixed", "idle_secs": 86400}));
+    assert_eq!(changed["auth_method"], "client_secret_post", "kept: {changed}");
+    let (code, _, err) = latchkey(
+        &env,
+        &[&update[..], &["--refresh-policy", "fixed", "--refresh-grace", "10", "--json"]].concat(),
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("--refresh-grace goes with rotate"), "{err}");
+
+    let update = ["skill", "update", "--tenant", "acme", "--skill", "amzn1.ask.skill.0003"];
+    let args =
+        [&update[..], &["--region", "NA", "--vendor-id", "M2Y", "--access-token-ttl", "7200", "--json"]].concat();
+    let (code, out, err) = latchkey(&env, &args, None);
+    assert_eq!(code, 0, "{err}");
+    let changed = json_line(&out);
+    assert_eq!(changed["regions"], serde_json::json!(["NA"]), "{changed}");
+    assert_eq!(changed["vendor_id"], "M2Y");
+    assert_eq!(changed["client"]["access_token_ttl"], 7200);
+    assert!(
+        changed["client"]["redirect_uris"]
+            .as_array()
+            .expect("uris")
+            .iter()
+            .all(|u| u.as_str().is_some_and(|u| u.ends_with("/M2Y")))
+    );
+    // The messaging secret is read from stdin (never an argument a process list would show).
+    let update = ["skill", "update", "--tenant", "acme", "--skill", "amzn1.ask.skill.0001"];
+    let (code, out, err) =
+        latchkey(&env, &[&update[..], &["--lwa-client-secret-stdin", "--json"]].concat(), Some("new-secret\n"));
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("new-secret"), "{out}");
+    assert_eq!(json_line(&out)["has_lwa_client_secret"], true);
+    let (code, _, err) = latchkey(&env, &[&update[..], &["--access-token-ttl", "100", "--json"]].concat(), None);
+    assert_ne!(code, 0);
+    assert!(err.contains("360"), "{err}");
+
     let (code, out, _) = latchkey(&env, &["apikey", "create", "--tenant", "acme", "--name", "lambda", "--json"], None);
     assert_eq!(code, 0);
     assert!(json_line(&out)["key"].as_str().is_some_and(|k| k.starts_with("lk_")));

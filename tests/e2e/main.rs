@@ -49,5 +49,6 @@ mod references;
 mod refresh;
 mod resilience;
 mod scale;
+mod skill_updates;
 mod telemetry;
 mod user_mail;

@@ -6,26 +6,29 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-struct Api<'a> {
-    app: &'a TestApp,
-    slug: String,
-    key: String,
-    http: reqwest::Client,
+pub(crate) struct Api<'a> {
+    pub app: &'a TestApp,
+    pub slug: String,
+    pub key: String,
+    pub http: reqwest::Client,
 }
 
 impl Api<'_> {
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         self.app.url(&format!("/t/{}/api/v1{path}", self.slug))
     }
-    async fn get(&self, path: &str) -> reqwest::Response {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(self.url(path)).bearer_auth(&self.key).send().await.expect("get")
     }
-    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
         self.http.post(self.url(path)).bearer_auth(&self.key).json(&body).send().await.expect("post")
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http.patch(self.url(path)).bearer_auth(&self.key).json(&body).send().await.expect("patch")
     }
 }
 
-async fn problem(resp: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn problem(resp: reqwest::Response, status: u16) -> Value {
     assert_eq!(resp.status().as_u16(), status, "status");
     let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     assert!(ct.starts_with("application/problem+json"), "problem details content type, got {ct}");
@@ -35,7 +38,7 @@ async fn problem(resp: reqwest::Response, status: u16) -> Value {
     v
 }
 
-async fn api_for<'a>(app: &'a TestApp, f: &Fixture) -> Api<'a> {
+pub(crate) async fn api_for<'a>(app: &'a TestApp, f: &Fixture) -> Api<'a> {
     let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
     let key = app.auth.create_api_key(&t, "ci").await.expect("api key").key;
     Api { app, slug: f.slug.clone(), key, http: server_client() }
@@ -90,10 +93,8 @@ async fn resources_pagination_and_unlinking(backend: Backend) {
 
     // Clients: edit, rotate, refuse a smart-home lifetime below Alexa's minimum.
     let path = format!("/clients/{}", f.skill.client_id);
-    let r = api.http.patch(api.url(&path)).bearer_auth(&api.key).json(&json!({"access_token_ttl": 120})).send().await;
-    problem(r.expect("patch"), 400).await;
-    let r = api.http.patch(api.url(&path)).bearer_auth(&api.key).json(&json!({"access_token_ttl": 7200})).send().await;
-    assert_eq!(json_ok(r.expect("patch")).await["access_token_ttl"], 7200);
+    problem(api.patch(&path, json!({"access_token_ttl": 120})).await, 400).await;
+    assert_eq!(json_ok(api.patch(&path, json!({"access_token_ttl": 7200})).await).await["access_token_ttl"], 7200);
     let rotated = json_ok(api.post(&format!("{path}/rotate-secret"), json!({})).await).await;
     assert!(rotated["client_secret"].as_str().is_some_and(|s| s.len() >= 40));
     problem(api.http.delete(api.url(&path)).bearer_auth(&api.key).send().await.expect("delete"), 409).await;

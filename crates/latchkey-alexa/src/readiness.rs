@@ -44,6 +44,14 @@ fn item(id: &'static str, ok: bool, detail: impl Into<String>, fix: impl Into<St
     }
 }
 
+/// The fix for a setting of the skill: the CLI command, and where the dashboard has the same change.
+fn update_command(t: &TenantCtx, skill: &latchkey_store::records::Skill, args: &str) -> String {
+    format!(
+        "latchkey skill update --tenant {} --skill {} {args}, or Edit on the skill in the dashboard",
+        t.tenant.slug, skill.alexa_skill_id
+    )
+}
+
 /// Amazon does not accept these issuers for the account-linking endpoints (ALEXA.md §1 names Let's
 /// Encrypt); matched in the DER of the chain's certificates.
 const REJECTED_ISSUERS: &[&str] = &["Let's Encrypt"];
@@ -65,7 +73,11 @@ impl AlexaService {
             "redirect_uris",
             missing.is_empty(),
             format!("{} of Alexa's 3 redirect URIs for vendor {} are registered", 3 - missing.len(), skill.vendor_id),
-            format!("register {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+            format!(
+                "{} registers them again ({})",
+                update_command(t, &skill, &format!("--vendor-id {}", skill.vendor_id)),
+                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ),
         ));
         items.push(Item {
             id: "auth_scheme",
@@ -82,7 +94,7 @@ impl AlexaService {
             "access_token_lifetime",
             client.access_token_ttl >= min,
             format!("access tokens live {} s; a {} skill needs at least {min} s", client.access_token_ttl, skill.kind),
-            format!("recreate the skill's client with --access-token-ttl {}", min.max(3600)),
+            update_command(t, &skill, &format!("--access-token-ttl {}", min.max(3600))),
         ));
         let (refresh_ok, refresh_detail) = match client.refresh_policy {
             RefreshPolicy::Fixed { .. } => (true, "refresh tokens are fixed (not rotated)".to_owned()),
@@ -100,7 +112,7 @@ impl AlexaService {
             "refresh_policy",
             refresh_ok,
             refresh_detail,
-            "use --refresh-policy rotate --refresh-grace 3600 (or fixed)",
+            update_command(t, &skill, "--refresh-grace 3600 (or --refresh-policy fixed)"),
         ));
 
         let public = url::Url::parse(&t.issuer).map_err(|e| AlexaError::Internal(e.to_string()))?;
@@ -139,7 +151,10 @@ impl AlexaService {
                 "lwa_credentials",
                 false,
                 "no Alexa Skill Messaging credentials: AcceptGrant and events cannot work",
-                "copy the client id and secret from the console's Permissions page (Alexa Skill Messaging) into the skill",
+                format!(
+                    "copy the client id and secret from the console's Permissions page (Alexa Skill Messaging): {}",
+                    update_command(t, skill, "--lwa-client-id <id> --lwa-client-secret-stdin")
+                ),
             ));
         };
         Ok(match self.lwa(skill.region).exchange_code(id, &secret, "latchkey-readiness-check-not-a-code").await {
@@ -150,7 +165,10 @@ impl AlexaService {
                 "lwa_credentials",
                 false,
                 "Login with Amazon rejected the messaging client id or secret",
-                "copy them again from the console's Permissions page (Alexa Skill Messaging)",
+                format!(
+                    "copy them again from the console's Permissions page (Alexa Skill Messaging): {}",
+                    update_command(t, skill, "--lwa-client-id <id> --lwa-client-secret-stdin")
+                ),
             ),
             Err(e) => item(
                 "lwa_credentials",

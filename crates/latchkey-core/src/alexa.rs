@@ -36,6 +36,22 @@ pub fn validate_skill_id(skill_id: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err("Alexa skill id must look like amzn1.ask.skill.<id>".into()) }
 }
 
+/// Alexa Skill Messaging credentials as the console's Permissions page shows them: a client id
+/// (`amzn1.application-oa2-client.…`) and a secret, each one token of visible ASCII. Bounded so a pasted
+/// document cannot be stored as a credential.
+pub fn validate_lwa_credential(what: &str, value: &str, max: usize) -> Result<(), String> {
+    if (1..=max).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the messaging {what} must be 1-{max} visible characters without spaces, as the Alexa console shows it"
+        ))
+    }
+}
+
+pub const MAX_LWA_CLIENT_ID: usize = 256;
+pub const MAX_LWA_CLIENT_SECRET: usize = 512;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SkillKind {
@@ -153,6 +169,14 @@ pub fn accept_grant_region(skill_regions: &[AlexaRegion], named: Option<AlexaReg
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messaging_credentials_are_one_bounded_token() {
+        assert!(validate_lwa_credential("client id", "amzn1.application-oa2-client.0a1b", MAX_LWA_CLIENT_ID).is_ok());
+        for bad in ["", "two words", "tab\there", "caf\u{e9}", &"x".repeat(MAX_LWA_CLIENT_ID + 1)] {
+            assert!(validate_lwa_credential("client id", bad, MAX_LWA_CLIENT_ID).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn three_redirect_uris_per_vendor() {

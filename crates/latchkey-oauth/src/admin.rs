@@ -81,7 +81,7 @@ fn invalid(msg: impl Into<String>) -> ServiceError {
     ServiceError::Invalid(msg.into())
 }
 
-fn parse_scopes(s: &str) -> ServiceResult<Vec<String>> {
+pub(crate) fn parse_scopes(s: &str) -> ServiceResult<Vec<String>> {
     let v = scope::parse(s).map_err(|e| invalid(e.description))?;
     if v.is_empty() {
         return Err(invalid("at least one scope is required"));
@@ -89,7 +89,40 @@ fn parse_scopes(s: &str) -> ServiceResult<Vec<String>> {
     Ok(v)
 }
 
-fn check_ttl(ttl: i64, min: i64, what: &str) -> ServiceResult<()> {
+/// A client's (and its skill's) display name, trimmed.
+pub(crate) fn check_name(name: &str) -> ServiceResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(invalid("client name must be 1-200 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+pub(crate) fn check_redirect_uris(uris: &[String], grant_types: &[String]) -> ServiceResult<()> {
+    for u in uris {
+        redirect::validate_registered(u).map_err(invalid)?;
+    }
+    if grant_types.iter().any(|g| g == GRANT_AUTHORIZATION_CODE) && uris.is_empty() {
+        return Err(invalid("the authorization_code grant needs at least one redirect URI"));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_refresh_policy(policy: RefreshPolicy) -> ServiceResult<()> {
+    if let RefreshPolicy::Rotate { grace_secs } = policy
+        && !(0..=86_400 * 7).contains(&grace_secs)
+    {
+        return Err(invalid("refresh grace window must be 0 to 7 days"));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_lwa(client_id: &str, client_secret: &str) -> ServiceResult<()> {
+    alexa::validate_lwa_credential("client id", client_id, alexa::MAX_LWA_CLIENT_ID).map_err(invalid)?;
+    alexa::validate_lwa_credential("client secret", client_secret, alexa::MAX_LWA_CLIENT_SECRET).map_err(invalid)
+}
+
+pub(crate) fn check_ttl(ttl: i64, min: i64, what: &str) -> ServiceResult<()> {
     if ttl < min {
         return Err(invalid(format!("{what} must be at least {min} seconds")));
     }
@@ -127,32 +160,20 @@ impl AuthServer {
         min_ttl: i64,
         default_scopes: &str,
     ) -> ServiceResult<(NewClient, String)> {
-        let name = name.trim();
-        if name.is_empty() || name.len() > 200 {
-            return Err(invalid("client name must be 1-200 characters"));
-        }
-        for u in &redirect_uris {
-            redirect::validate_registered(u).map_err(invalid)?;
-        }
-        if grant_types.iter().any(|g| g == GRANT_AUTHORIZATION_CODE) && redirect_uris.is_empty() {
-            return Err(invalid("the authorization_code grant needs at least one redirect URI"));
-        }
+        let name = check_name(name)?;
+        check_redirect_uris(&redirect_uris, &grant_types)?;
         let ttl = opts.access_token_ttl.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL);
         check_ttl(ttl, min_ttl, "access-token lifetime")?;
         if let Some(rt) = opts.refresh_token_ttl {
             check_ttl(rt, 3600, "refresh-token lifetime")?;
         }
         let policy = opts.refresh_policy.unwrap_or(RefreshPolicy::Rotate { grace_secs: DEFAULT_GRACE_SECS });
-        if let RefreshPolicy::Rotate { grace_secs } = policy
-            && !(0..=86_400 * 7).contains(&grace_secs)
-        {
-            return Err(invalid("refresh grace window must be 0 to 7 days"));
-        }
+        check_refresh_policy(policy)?;
         let secret = random::secret()?;
         Ok((
             NewClient {
                 client_id: random::client_id()?,
-                name: name.to_owned(),
+                name,
                 secret_hash: Some(secret_hash(&secret)),
                 redirect_uris,
                 auth_method: opts.auth_method,
@@ -219,6 +240,9 @@ impl AuthServer {
         let regions = alexa::parse_regions(&alexa::regions_text(regions)).map_err(invalid)?;
         alexa::validate_skill_id(alexa_skill_id).map_err(invalid)?;
         alexa::validate_vendor_id(vendor_id).map_err(invalid)?;
+        if let Some((id, secret)) = &lwa {
+            validate_lwa(id, secret)?;
+        }
         let redirect_uris = alexa::redirect_uris(vendor_id);
         let grants = vec![GRANT_AUTHORIZATION_CODE.to_owned(), GRANT_REFRESH_TOKEN.to_owned()];
         let (new_client, secret) =

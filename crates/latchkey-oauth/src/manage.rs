@@ -2,7 +2,6 @@
 //! [`Access`], checks its role, and audits changes under its actor. Creating things lives in `admin`
 //! (shared with the CLI); this module adds listing, inspecting, editing and deleting.
 use latchkey_core::client_auth::ClientAuthMethod;
-use latchkey_core::redirect;
 use latchkey_core::refresh::RefreshPolicy;
 use latchkey_store::StoreError;
 use latchkey_store::records::{
@@ -14,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::access::{Access, Actor};
+use crate::admin::{check_name, check_redirect_uris, check_refresh_policy, check_ttl, parse_scopes};
 use crate::alexa_grants::GrantRef;
 use crate::error::{ServiceError, ServiceResult};
 use crate::password::PasswordHasher;
@@ -109,8 +109,10 @@ pub struct LinkView {
     pub alexa_grants: Vec<AmazonGrant>,
 }
 
-/// Changes to a client; `None` keeps the current value.
+/// Changes to a client; `None` keeps the current value. Unknown fields are refused, so a misspelt
+/// setting is an error rather than a silent no-op.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ClientUpdate {
     pub name: Option<String>,
     pub redirect_uris: Option<Vec<String>>,
@@ -118,6 +120,8 @@ pub struct ClientUpdate {
     pub auth_method: Option<ClientAuthMethod>,
     pub access_token_ttl: Option<i64>,
     pub refresh_policy: Option<RefreshPolicy>,
+    /// Absolute refresh-token lifetime in seconds, at least an hour; `0` for none (Alexa's preference).
+    pub refresh_token_ttl: Option<i64>,
     pub require_pkce: Option<bool>,
 }
 
@@ -173,13 +177,68 @@ fn today() -> String {
     (latchkey_store::now() / 86_400).to_string()
 }
 
+/// Sets `field` and notes `name` as changed, when `value` differs from what it holds.
+pub(crate) fn set_if_changed<T: PartialEq>(
+    field: &mut T,
+    value: T,
+    name: &'static str,
+    changed: &mut Vec<&'static str>,
+) {
+    if *field != value {
+        *field = value;
+        changed.push(name);
+    }
+}
+
+/// Checks each value of `u` as creation does and applies it to `c`; the names of the settings whose
+/// values changed are returned for the audit log (never the values: a redirect URI can be all a phisher
+/// needs).
+pub(crate) fn apply_client_update(c: &mut Client, u: ClientUpdate, min_ttl: i64) -> ServiceResult<Vec<&'static str>> {
+    let mut changed = Vec::new();
+    if let Some(n) = u.name {
+        set_if_changed(&mut c.name, check_name(&n)?, "name", &mut changed);
+    }
+    if let Some(uris) = u.redirect_uris {
+        check_redirect_uris(&uris, &c.grant_types)?;
+        set_if_changed(&mut c.redirect_uris, uris, "redirect_uris", &mut changed);
+    }
+    if let Some(s) = u.scopes {
+        set_if_changed(&mut c.scopes, parse_scopes(&s)?, "scopes", &mut changed);
+    }
+    if let Some(m) = u.auth_method {
+        set_if_changed(&mut c.auth_method, m, "auth_method", &mut changed);
+    }
+    if let Some(ttl) = u.access_token_ttl {
+        check_ttl(ttl, min_ttl, "access-token lifetime")?;
+        set_if_changed(&mut c.access_token_ttl, ttl, "access_token_ttl", &mut changed);
+    }
+    if let Some(p) = u.refresh_policy {
+        check_refresh_policy(p)?;
+        set_if_changed(&mut c.refresh_policy, p, "refresh_policy", &mut changed);
+    }
+    if let Some(rt) = u.refresh_token_ttl {
+        let rt = match rt {
+            0 => None,
+            rt => {
+                check_ttl(rt, 3600, "refresh-token lifetime")?;
+                Some(rt)
+            }
+        };
+        set_if_changed(&mut c.refresh_token_ttl, rt, "refresh_token_ttl", &mut changed);
+    }
+    if let Some(b) = u.require_pkce {
+        set_if_changed(&mut c.require_pkce, b, "require_pkce", &mut changed);
+    }
+    Ok(changed)
+}
+
 /// The per-day token counters are kept 40 days; operators see the last seven.
 const USAGE_DAYS: i64 = 7;
 
 impl AuthServer {
     // ---- skills ----
 
-    async fn skill_view(&self, a: &Access, s: Skill) -> ServiceResult<SkillView> {
+    pub(crate) async fn skill_view(&self, a: &Access, s: Skill) -> ServiceResult<SkillView> {
         let client = self
             .store
             .scoped(a.id())
@@ -239,55 +298,11 @@ impl AuthServer {
         a.require_write()?;
         let mut c = self.get_client(a, client_id).await?;
         let skill = self.store.scoped(a.id()).list_skills().await?.into_iter().find(|s| s.oauth_client_id == c.id);
-        if let Some(n) = u.name {
-            if n.trim().is_empty() || n.len() > 200 {
-                return Err(ServiceError::Invalid("client name must be 1-200 characters".into()));
-            }
-            c.name = n.trim().to_owned();
-        }
-        if let Some(uris) = u.redirect_uris {
-            for uri in &uris {
-                redirect::validate_registered(uri).map_err(ServiceError::Invalid)?;
-            }
-            if uris.is_empty() && c.grant_types.iter().any(|g| g == "authorization_code") {
-                return Err(ServiceError::Invalid(
-                    "the authorization_code grant needs at least one redirect URI".into(),
-                ));
-            }
-            c.redirect_uris = uris;
-        }
-        if let Some(s) = u.scopes {
-            let v = latchkey_core::scope::parse(&s).map_err(|e| ServiceError::Invalid(e.description))?;
-            if v.is_empty() {
-                return Err(ServiceError::Invalid("at least one scope is required".into()));
-            }
-            c.scopes = v;
-        }
-        if let Some(m) = u.auth_method {
-            c.auth_method = m;
-        }
-        if let Some(ttl) = u.access_token_ttl {
-            // Alexa refuses shorter lifetimes for smart-home skills; the same rule as at creation.
-            let min = skill.as_ref().map(|s| s.kind.min_access_token_ttl()).unwrap_or(60);
-            if !(min..=86_400 * 30).contains(&ttl) {
-                return Err(ServiceError::Invalid(format!("access-token lifetime must be {min} s to 30 days")));
-            }
-            c.access_token_ttl = ttl;
-        }
-        if let Some(p) = u.refresh_policy {
-            if let RefreshPolicy::Rotate { grace_secs } = p
-                && !(0..=86_400 * 7).contains(&grace_secs)
-            {
-                return Err(ServiceError::Invalid("refresh grace window must be 0 to 7 days".into()));
-            }
-            c.refresh_policy = p;
-        }
-        if let Some(b) = u.require_pkce {
-            c.require_pkce = b;
-        }
+        // Alexa refuses shorter lifetimes for smart-home skills; the same rule as at creation.
+        let changed = apply_client_update(&mut c, u, skill.map(|s| s.kind.min_access_token_ttl()).unwrap_or(60))?;
         self.store.scoped(a.id()).update_client(&c).await.map_err(not_found(format!("client '{client_id}'")))?;
         self.invalidate_client(a.id(), client_id);
-        a.audit(self, "client.updated", Some(client_id), json!({})).await?;
+        a.audit(self, "client.updated", Some(client_id), json!({"changed": changed})).await?;
         Ok(c)
     }
 

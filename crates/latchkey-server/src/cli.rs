@@ -8,6 +8,8 @@ use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_core::refresh::RefreshPolicy;
 use latchkey_oauth::access::Actor;
 use latchkey_oauth::admin::ClientOptions;
+use latchkey_oauth::manage::ClientUpdate;
+use latchkey_oauth::skill_update::SkillUpdate;
 use latchkey_oauth::{AuthServer, ServiceError};
 use latchkey_store::records::TenantStatus;
 use serde_json::{Value, json};
@@ -254,6 +256,65 @@ impl ClientOpts {
     }
 }
 
+/// Client settings to change; an option left out keeps its value.
+#[derive(Args, Debug)]
+pub struct ClientChangeOpts {
+    /// client_secret_basic or client_secret_post (must match the Alexa console's Authentication Scheme).
+    #[arg(long)]
+    pub auth_method: Option<ClientAuthMethod>,
+    /// Space-separated scopes the client may request.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Access-token lifetime in seconds (smart-home skills need at least 360).
+    #[arg(long)]
+    pub access_token_ttl: Option<i64>,
+    /// rotate or fixed.
+    #[arg(long)]
+    pub refresh_policy: Option<String>,
+    /// Grace window for rotated refresh tokens, in seconds (implies rotate).
+    #[arg(long)]
+    pub refresh_grace: Option<i64>,
+    /// For fixed refresh tokens: expire after this many idle seconds (implies fixed).
+    #[arg(long)]
+    pub refresh_idle: Option<i64>,
+    /// Absolute refresh-token lifetime in seconds; 0 for none.
+    #[arg(long)]
+    pub refresh_token_ttl: Option<i64>,
+    /// Require PKCE (S256) on every authorization request: true or false.
+    #[arg(long)]
+    pub require_pkce: Option<bool>,
+}
+
+impl ClientChangeOpts {
+    fn refresh_policy(&self) -> anyhow::Result<Option<RefreshPolicy>> {
+        let grace = || self.refresh_grace.unwrap_or(latchkey_core::refresh::DEFAULT_GRACE_SECS);
+        Ok(match (self.refresh_policy.as_deref(), self.refresh_grace, self.refresh_idle) {
+            (Some("rotate"), _, None) | (None, Some(_), None) => Some(RefreshPolicy::Rotate { grace_secs: grace() }),
+            (Some("fixed"), None, idle) | (None, None, idle @ Some(_)) => {
+                Some(RefreshPolicy::Fixed { idle_secs: idle })
+            }
+            (None, None, None) => None,
+            (Some("rotate" | "fixed"), _, _) | (None, Some(_), Some(_)) => {
+                bail!("--refresh-grace goes with rotate, --refresh-idle with fixed")
+            }
+            (Some(other), _, _) => bail!("unknown refresh policy '{other}' (rotate or fixed)"),
+        })
+    }
+
+    fn to_update(&self, name: Option<String>, redirect_uris: Option<Vec<String>>) -> anyhow::Result<ClientUpdate> {
+        Ok(ClientUpdate {
+            name,
+            redirect_uris,
+            scopes: self.scope.clone(),
+            auth_method: self.auth_method,
+            access_token_ttl: self.access_token_ttl,
+            refresh_policy: self.refresh_policy()?,
+            refresh_token_ttl: self.refresh_token_ttl,
+            require_pkce: self.require_pkce,
+        })
+    }
+}
+
 // Parsed once per process; the size difference between variants costs nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
@@ -302,6 +363,35 @@ pub enum SkillCmd {
         /// (the body of SMAPI's accountLinkingClient update).
         #[arg(long, default_value = "latchkey")]
         format: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Change a skill; options left out keep their values, and the client id stays (no user relinks).
+    Update {
+        #[command(flatten)]
+        t: TenantArg,
+        /// Skill id or Alexa skill id.
+        #[arg(long)]
+        skill: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// A new vendor id: Alexa's three redirect URIs follow it.
+        #[arg(long)]
+        vendor_id: Option<String>,
+        /// Every region the skill is live in (replaces the list; repeat or give NA,EU), the first the default.
+        #[arg(long = "region", value_delimiter = ',', num_args = 1)]
+        regions: Vec<AlexaRegion>,
+        /// A new Alexa Skill Messaging client id (its secret is read from stdin: --lwa-client-secret-stdin).
+        #[arg(long, requires = "lwa_client_secret_stdin")]
+        lwa_client_id: Option<String>,
+        /// Read the messaging client secret from one line of standard input.
+        #[arg(long)]
+        lwa_client_secret_stdin: bool,
+        /// Forget the messaging credentials.
+        #[arg(long, conflicts_with_all = ["lwa_client_id", "lwa_client_secret_stdin"])]
+        remove_lwa_credentials: bool,
+        #[command(flatten)]
+        opts: ClientChangeOpts,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -365,6 +455,22 @@ pub enum ClientCmd {
         t: TenantArg,
         #[arg(long)]
         client_id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Change a client; options left out keep their values.
+    Update {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Replaces the redirect URIs; repeat for several.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        #[command(flatten)]
+        opts: ClientChangeOpts,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -680,6 +786,38 @@ async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::
             };
             emit(out, v);
         }
+        SkillCmd::Update {
+            t,
+            skill,
+            name,
+            vendor_id,
+            regions,
+            lwa_client_id,
+            lwa_client_secret_stdin,
+            remove_lwa_credentials,
+            opts,
+            out,
+        } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let lwa_client_secret = if lwa_client_secret_stdin { Some(read_stdin_line()?) } else { None };
+            let u = opts.to_update(None, None)?;
+            let update = SkillUpdate {
+                name,
+                vendor_id,
+                regions: (!regions.is_empty()).then_some(regions),
+                lwa_client_id,
+                lwa_client_secret,
+                remove_lwa_credentials,
+                scopes: u.scopes,
+                auth_method: u.auth_method,
+                access_token_ttl: u.access_token_ttl,
+                refresh_policy: u.refresh_policy,
+                refresh_token_ttl: u.refresh_token_ttl,
+                require_pkce: u.require_pkce,
+            };
+            let view = auth.update_skill(&tc, &skill, update).await?;
+            emit(out, serde_json::to_value(&view)?);
+        }
         SkillCmd::Check { t, skill, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
             let report = alexa.readiness(&tc, &skill).await?;
@@ -738,6 +876,12 @@ async fn client(auth: &AuthServer, c: ClientCmd) -> anyhow::Result<()> {
                 .client(&client_id)
                 .await?
                 .ok_or_else(|| not_found(&format!("client '{client_id}'")))?;
+            emit(out, client_json(&c));
+        }
+        ClientCmd::Update { t, client_id, name, redirect_uris, opts, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let uris = (!redirect_uris.is_empty()).then_some(redirect_uris);
+            let c = auth.update_client(&tc, &client_id, opts.to_update(name, uris)?).await?;
             emit(out, client_json(&c));
         }
         ClientCmd::RotateSecret { t, client_id, out } => {

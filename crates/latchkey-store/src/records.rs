@@ -136,6 +136,29 @@ pub struct NewSkill {
     pub lwa_client_secret: Option<String>,
 }
 
+/// What an update writes to a skill; its client is written beside it, in the same transaction.
+#[derive(Clone, Debug)]
+pub struct SkillChanges {
+    pub name: String,
+    pub vendor_id: String,
+    /// At least one, each once.
+    pub regions: Vec<AlexaRegion>,
+    pub lwa: LwaChange,
+}
+
+/// A change to a skill's Alexa Skill Messaging credentials (the secret is sealed before it is stored).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum LwaChange {
+    #[default]
+    Keep,
+    /// A new client id and its secret.
+    Set { client_id: String, client_secret: String },
+    /// A new secret for the client id the skill has (the console can issue one).
+    Secret(String),
+    /// No messaging credentials: AcceptGrant and events stop until new ones are set.
+    Clear,
+}
+
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EndUser {
     pub id: String,

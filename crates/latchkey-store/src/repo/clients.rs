@@ -129,28 +129,38 @@ impl Scoped<'_> {
 impl Scoped<'_> {
     /// Writes a client's editable settings (everything but its ids, secret and grant types).
     pub async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
-        let (grace, idle) = match c.refresh_policy {
-            RefreshPolicy::Rotate { grace_secs } => (grace_secs, None),
-            RefreshPolicy::Fixed { idle_secs } => (0, idle_secs),
-        };
-        let r = oauth_client::Entity::update_many()
-            .set(oauth_client::ActiveModel {
-                name: Set(c.name.clone()),
-                redirect_uris: Set(serde_json::to_string(&c.redirect_uris)?),
-                auth_method: Set(c.auth_method.as_str().to_owned()),
-                scopes: Set(c.scopes.join(" ")),
-                require_pkce: Set(c.require_pkce),
-                access_token_ttl: Set(c.access_token_ttl),
-                refresh_policy: Set(c.refresh_policy.name().to_owned()),
-                refresh_grace_secs: Set(grace),
-                refresh_idle_secs: Set(idle),
-                refresh_token_ttl: Set(c.refresh_token_ttl),
-                ..Default::default()
-            })
-            .filter(oauth_client::Column::TenantId.eq(self.tid()))
-            .filter(oauth_client::Column::ClientId.eq(&c.client_id))
-            .exec(self.writer())
-            .await?;
-        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        write_client(self.writer(), self.tenant, c).await
     }
+}
+
+/// Writes a client's editable settings on `conn` (a skill's update writes its client in its own
+/// transaction); `NotFound` when the tenant has no such client.
+pub(super) async fn write_client<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    c: &Client,
+) -> Result<(), StoreError> {
+    let (grace, idle) = match c.refresh_policy {
+        RefreshPolicy::Rotate { grace_secs } => (grace_secs, None),
+        RefreshPolicy::Fixed { idle_secs } => (0, idle_secs),
+    };
+    let r = oauth_client::Entity::update_many()
+        .set(oauth_client::ActiveModel {
+            name: Set(c.name.clone()),
+            redirect_uris: Set(serde_json::to_string(&c.redirect_uris)?),
+            auth_method: Set(c.auth_method.as_str().to_owned()),
+            scopes: Set(c.scopes.join(" ")),
+            require_pkce: Set(c.require_pkce),
+            access_token_ttl: Set(c.access_token_ttl),
+            refresh_policy: Set(c.refresh_policy.name().to_owned()),
+            refresh_grace_secs: Set(grace),
+            refresh_idle_secs: Set(idle),
+            refresh_token_ttl: Set(c.refresh_token_ttl),
+            ..Default::default()
+        })
+        .filter(oauth_client::Column::TenantId.eq(tenant.as_str()))
+        .filter(oauth_client::Column::ClientId.eq(&c.client_id))
+        .exec(conn)
+        .await?;
+    if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }

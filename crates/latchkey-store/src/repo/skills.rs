@@ -4,10 +4,10 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 
 use super::Scoped;
-use super::clients::insert_client;
+use super::clients::{insert_client, write_client};
 use crate::entities::{oauth_client, skill};
 use crate::error::StoreError;
-use crate::records::{Client, NewClient, NewSkill, Skill};
+use crate::records::{Client, LwaChange, NewClient, NewSkill, Skill, SkillChanges};
 use crate::{new_id, now};
 
 fn lwa_context(tenant: &TenantId, skill_id: &str) -> String {
@@ -99,6 +99,35 @@ impl Scoped<'_> {
             .await?
             .ok_or(StoreError::NotFound)?;
         m.lwa_client_secret.map(|s| self.store.secrets().open_str(&lwa_context(self.tenant, &m.id), &s)).transpose()
+    }
+
+    /// Writes a skill's changes and its client's settings in one transaction, so a failed update leaves
+    /// both as they were.
+    pub async fn update_skill(&self, skill_id: &str, s: SkillChanges, client: &Client) -> Result<Skill, StoreError> {
+        let txn = self.writer().begin().await?;
+        let current = skill::Entity::find()
+            .filter(skill::Column::TenantId.eq(self.tid()))
+            .filter(skill::Column::Id.eq(skill_id))
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let seal = |secret: &str| self.store.secrets().seal_str(&lwa_context(self.tenant, &current.id), secret);
+        let (lwa_client_id, lwa_client_secret) = match &s.lwa {
+            LwaChange::Keep => (current.lwa_client_id.clone(), current.lwa_client_secret.clone()),
+            LwaChange::Set { client_id, client_secret } => (Some(client_id.clone()), Some(seal(client_secret)?)),
+            LwaChange::Secret(secret) => (current.lwa_client_id.clone(), Some(seal(secret)?)),
+            LwaChange::Clear => (None, None),
+        };
+        let mut m: skill::ActiveModel = current.into();
+        m.name = Set(s.name);
+        m.vendor_id = Set(s.vendor_id);
+        m.regions = Set(latchkey_core::alexa::regions_text(&s.regions));
+        m.lwa_client_id = Set(lwa_client_id);
+        m.lwa_client_secret = Set(lwa_client_secret);
+        let m = m.update(&txn).await?;
+        write_client(&txn, self.tenant, client).await?;
+        txn.commit().await?;
+        to_record(m)
     }
 
     /// Deletes the skill and its OAuth client.

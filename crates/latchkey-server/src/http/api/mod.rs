@@ -39,7 +39,7 @@ fn created<T: Serialize>(v: &T) -> ApiResult {
     info(title = "Latchkey management API", version = "1",
         description = "Manage a Latchkey tenant: Alexa skills, OAuth clients, end users, linked accounts, upstream providers, branding, API keys, members and the audit log. Authenticate with a tenant API key (`Authorization: Bearer lk_…`) or a dashboard session (cookie plus `X-CSRF-Token` on changes). Errors are RFC 9457 problem details."),
     paths(
-        skills::list, skills::create, skills::get, skills::delete, skills::readiness, skills::simulate,
+        skills::list, skills::create, skills::get, skills::update, skills::delete, skills::readiness, skills::simulate,
         clients::list, clients::create, clients::get, clients::update, clients::rotate_secret, clients::delete,
         users::list, users::create, users::get, users::disable, users::enable, users::set_password, users::delete, users::invite, users::password_reset,
         links::list, links::get, links::revoke, links::revoke_grant,
@@ -83,6 +83,7 @@ pub fn tenant_routes(cfg: &mut web::ServiceConfig) {
         .route("/skills", web::get().to(skills::list))
         .route("/skills", web::post().to(skills::create))
         .route("/skills/{skill}", web::get().to(skills::get))
+        .route("/skills/{skill}", web::patch().to(skills::update))
         .route("/skills/{skill}", web::delete().to(skills::delete))
         .route("/skills/{skill}/readiness", web::get().to(skills::readiness))
         .route("/skills/{skill}/simulate", web::post().to(skills::simulate))

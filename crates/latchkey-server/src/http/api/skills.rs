@@ -4,6 +4,7 @@ use latchkey_alexa::simulator::{self, SimulationResult};
 use latchkey_core::alexa::{AlexaRegion, SkillKind};
 use latchkey_oauth::admin::CreatedSkill;
 use latchkey_oauth::manage::SkillView;
+use latchkey_oauth::skill_update::SkillUpdate;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -90,6 +91,22 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(
     let (tenant, skill) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
     ok(&state.auth.get_skill(&a, &skill).await?)
+}
+
+#[utoipa::path(patch, path = "/t/{tenant}/api/v1/skills/{skill}", tag = "skills", request_body = SkillUpdate,
+    params(("tenant" = String, Path, description = "tenant slug"), ("skill" = String, Path, description = "skill id or Alexa skill id")),
+    responses((status = 200, body = SkillView, description = "the skill as changed; its client id is kept, so no user relinks"),
+        (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<SkillUpdate>,
+) -> ApiResult {
+    let (tenant, skill) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    ok(&state.auth.update_skill(&a, &skill, body.into_inner()).await?)
 }
 
 #[utoipa::path(delete, path = "/t/{tenant}/api/v1/skills/{skill}", tag = "skills",

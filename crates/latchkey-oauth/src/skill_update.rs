@@ -1,0 +1,152 @@
+//! Changing a registered skill: its name, vendor id (and with it Alexa's redirect URIs), regions,
+//! messaging credentials and its client's token settings. The client id stays, so no user relinks.
+use latchkey_core::alexa::{self, AlexaRegion};
+use latchkey_core::client_auth::ClientAuthMethod;
+use latchkey_core::refresh::RefreshPolicy;
+use latchkey_store::records::{LwaChange, Skill, SkillChanges};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AuthServer;
+use crate::access::Access;
+use crate::admin::{check_name, validate_lwa};
+use crate::error::{ServiceError, ServiceResult};
+use crate::manage::{ClientUpdate, SkillView, apply_client_update, set_if_changed};
+
+/// Changes to a skill; an absent field keeps its value. The Alexa skill id and kind identify the skill
+/// in Amazon's console and do not change (register a new skill instead).
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkillUpdate {
+    /// Also the name of the skill's client.
+    pub name: Option<String>,
+    /// Replaces Alexa's three redirect URIs of the old vendor id with the new one's; any other redirect
+    /// URI of the client stays.
+    pub vendor_id: Option<String>,
+    /// Every region the skill is live in, the first being the default. Grants already made in a region
+    /// that is dropped keep their events' region until unlinked; new AcceptGrants from it are refused.
+    pub regions: Option<Vec<AlexaRegion>>,
+    /// A new messaging client id, with its secret.
+    pub lwa_client_id: Option<String>,
+    /// A new messaging secret; alone, for the client id the skill has.
+    pub lwa_client_secret: Option<String>,
+    /// Forget the messaging credentials (AcceptGrant and events stop until new ones are set).
+    #[serde(default)]
+    pub remove_lwa_credentials: bool,
+    /// Space-separated.
+    pub scopes: Option<String>,
+    /// Must match the Authentication Scheme in the Alexa console.
+    pub auth_method: Option<ClientAuthMethod>,
+    /// Seconds; a smart-home skill needs at least 360.
+    pub access_token_ttl: Option<i64>,
+    pub refresh_policy: Option<RefreshPolicy>,
+    /// Absolute refresh-token lifetime in seconds, at least an hour; `0` for none.
+    pub refresh_token_ttl: Option<i64>,
+    pub require_pkce: Option<bool>,
+}
+
+/// What the update does to the messaging credentials, checked against what the skill has.
+fn lwa_change(skill: &Skill, u: &SkillUpdate) -> ServiceResult<LwaChange> {
+    let invalid = |m: &str| Err(ServiceError::Invalid(m.into()));
+    match (u.lwa_client_id.as_deref(), u.lwa_client_secret.as_deref(), u.remove_lwa_credentials) {
+        (None, None, false) => Ok(LwaChange::Keep),
+        (None, None, true) => Ok(LwaChange::Clear),
+        (_, _, true) => invalid("remove_lwa_credentials cannot come with new messaging credentials"),
+        (Some(id), Some(secret), false) => {
+            validate_lwa(id, secret)?;
+            Ok(LwaChange::Set { client_id: id.to_owned(), client_secret: secret.to_owned() })
+        }
+        (None, Some(secret), false) => match skill.lwa_client_id.as_deref() {
+            Some(id) => {
+                validate_lwa(id, secret)?;
+                Ok(LwaChange::Secret(secret.to_owned()))
+            }
+            None => invalid("the skill has no messaging client id: give lwa_client_id with the secret"),
+        },
+        (Some(id), None, false) if skill.lwa_client_id.as_deref() == Some(id) => Ok(LwaChange::Keep),
+        (Some(_), None, false) => invalid("a new lwa_client_id needs its lwa_client_secret"),
+    }
+}
+
+/// The client's redirect URIs with Alexa's URIs for `old` vendor replaced by `new`'s, others kept.
+fn move_vendor(uris: &[String], old: &str, new: &str) -> Vec<String> {
+    let stale = alexa::redirect_uris(old);
+    let fresh = alexa::redirect_uris(new);
+    let kept = uris.iter().filter(|u| !stale.contains(u) && !fresh.contains(u)).cloned().collect::<Vec<_>>();
+    [fresh, kept].concat()
+}
+
+impl AuthServer {
+    pub async fn update_skill(&self, a: &Access, id: &str, u: SkillUpdate) -> ServiceResult<SkillView> {
+        a.require_write()?;
+        let skill = self.find_skill(a, id).await?;
+        let scoped = self.store.scoped(a.id());
+        let mut client = scoped
+            .client_by_row_id(&skill.oauth_client_id)
+            .await?
+            .ok_or_else(|| ServiceError::internal("skill without its client"))?;
+        let lwa = lwa_change(&skill, &u)?;
+        let mut changed: Vec<&'static str> = Vec::new();
+        let mut next = SkillChanges {
+            name: skill.name.clone(),
+            vendor_id: skill.vendor_id.clone(),
+            regions: skill.regions.clone(),
+            lwa: LwaChange::Keep,
+        };
+        if let Some(n) = &u.name {
+            set_if_changed(&mut next.name, check_name(n)?, "name", &mut changed);
+        }
+        // Giving the vendor id, even unchanged, registers Alexa's redirect URIs for it again (the
+        // readiness check's fix for a client whose URIs were edited away).
+        let mut redirect_uris = None;
+        if let Some(v) = u.vendor_id.as_deref().map(str::trim) {
+            alexa::validate_vendor_id(v).map_err(ServiceError::Invalid)?;
+            redirect_uris = Some(move_vendor(&client.redirect_uris, &skill.vendor_id, v));
+            set_if_changed(&mut next.vendor_id, v.to_owned(), "vendor_id", &mut changed);
+        }
+        if let Some(list) = &u.regions {
+            let regions = alexa::parse_regions(&alexa::regions_text(list)).map_err(ServiceError::Invalid)?;
+            set_if_changed(&mut next.regions, regions, "regions", &mut changed);
+        }
+        set_if_changed(&mut next.lwa, lwa, "lwa_credentials", &mut changed);
+        let client_changes = ClientUpdate {
+            name: u.name.is_some().then(|| next.name.clone()),
+            redirect_uris,
+            scopes: u.scopes,
+            auth_method: u.auth_method,
+            access_token_ttl: u.access_token_ttl,
+            refresh_policy: u.refresh_policy,
+            refresh_token_ttl: u.refresh_token_ttl,
+            require_pkce: u.require_pkce,
+        };
+        let client_changed = apply_client_update(&mut client, client_changes, skill.kind.min_access_token_ttl())?;
+        // The client's name is the skill's, already counted.
+        changed.extend(client_changed.into_iter().filter(|c| *c != "name"));
+        if changed.is_empty() {
+            return self.skill_view(a, skill).await;
+        }
+        let updated = scoped.update_skill(&skill.id, next, &client).await.map_err(|e| match e {
+            latchkey_store::StoreError::NotFound => ServiceError::NotFound(format!("skill '{id}'")),
+            other => other.into(),
+        })?;
+        self.invalidate_client(a.id(), &client.client_id);
+        self.invalidate_skills(a.id());
+        a.audit(self, "skill.updated", Some(&updated.alexa_skill_id), json!({"changed": changed})).await?;
+        self.skill_view(a, updated).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_vendor_replaces_only_alexas_redirect_uris() {
+        let mut uris = alexa::redirect_uris("OLD1");
+        uris.push("https://app.example.com/alexa-return".into());
+        let moved = move_vendor(&uris, "OLD1", "NEW2");
+        assert_eq!(moved[..3], alexa::redirect_uris("NEW2")[..]);
+        assert_eq!(moved[3..], ["https://app.example.com/alexa-return".to_owned()]);
+        assert!(moved.iter().all(|u| !u.ends_with("OLD1")));
+    }
+}
