@@ -43,6 +43,15 @@ pub struct SkillRow {
     pub scopes: String,
     pub auth_scheme: String,
     pub access_token_ttl: i64,
+    /// What the edit form starts from.
+    pub vendor_id: String,
+    /// Every region, the default first.
+    pub regions: Vec<String>,
+    pub auth_method: String,
+    pub refresh_policy: String,
+    pub grace_secs: i64,
+    pub lwa_client_id: Option<String>,
+    pub has_lwa_client_secret: bool,
     /// Events handed to `POST /alexa/events`, by delivery status, and the latest few deliveries.
     pub events: EventSummary,
 }
@@ -262,7 +271,19 @@ pub async fn set_tenant_suspended(slug: String, suspend: bool) -> Result<(), Ser
 
 #[cfg(feature = "ssr")]
 fn skill_row(v: latchkey_oauth::manage::SkillView) -> SkillRow {
+    use latchkey_core::refresh::RefreshPolicy;
+    let (refresh_policy, grace_secs) = match v.client.refresh_policy {
+        RefreshPolicy::Rotate { grace_secs } => ("rotate", grace_secs),
+        RefreshPolicy::Fixed { .. } => ("fixed", latchkey_core::refresh::DEFAULT_GRACE_SECS),
+    };
     SkillRow {
+        vendor_id: v.skill.vendor_id,
+        regions: v.skill.regions.iter().map(|r| r.as_str().to_owned()).collect(),
+        auth_method: v.client.auth_method.as_str().into(),
+        refresh_policy: refresh_policy.into(),
+        grace_secs,
+        lwa_client_id: v.skill.lwa_client_id,
+        has_lwa_client_secret: v.skill.has_lwa_client_secret,
         id: v.skill.id,
         name: v.skill.name,
         alexa_skill_id: v.skill.alexa_skill_id,
@@ -350,6 +371,63 @@ pub async fn create_skill(
     let view = c.auth.get_skill(&a, &s.id).await.map_err(err)?;
     crate::server::keep_for_next_page("Client secret", &s.client_secret).await;
     Ok(CreatedSkillRow { skill: skill_row(view), client_secret: s.client_secret })
+}
+
+/// The skill's edit form. Region checkboxes arrive only when ticked; the default region is always one of
+/// the skill's. A blank messaging secret keeps the stored one.
+#[server(prefix = "/admin/fn")]
+#[allow(clippy::too_many_arguments)]
+pub async fn update_skill(
+    slug: String,
+    skill: String,
+    name: String,
+    vendor_id: String,
+    default_region: String,
+    region_na: Option<String>,
+    region_eu: Option<String>,
+    region_fe: Option<String>,
+    auth_method: String,
+    access_token_ttl: i64,
+    refresh_policy: String,
+    grace_secs: i64,
+    lwa_client_id: String,
+    lwa_client_secret: String,
+    remove_lwa: Option<String>,
+) -> Result<SkillRow, ServerFnError> {
+    use latchkey_core::refresh::RefreshPolicy;
+    let (c, a) = access(&slug).await?;
+    let bad = crate::server::bad_input;
+    let mut regions = vec![default_region.parse::<latchkey_core::alexa::AlexaRegion>().map_err(bad)?];
+    for (ticked, r) in [(region_na, "NA"), (region_eu, "EU"), (region_fe, "FE")] {
+        if ticked.is_some() {
+            regions.push(r.parse().map_err(bad)?);
+        }
+    }
+    let current = c.auth.get_skill(&a, &skill).await.map_err(err)?;
+    let refresh_policy = match refresh_policy.as_str() {
+        // A fixed policy keeps its idle expiry, which this form does not show.
+        "fixed" => match current.client.refresh_policy {
+            p @ RefreshPolicy::Fixed { .. } => p,
+            RefreshPolicy::Rotate { .. } => RefreshPolicy::Fixed { idle_secs: None },
+        },
+        _ => RefreshPolicy::Rotate { grace_secs },
+    };
+    let (lwa_id, lwa_secret) = (lwa_client_id.trim(), lwa_client_secret.trim());
+    let remove = remove_lwa.is_some();
+    let u = latchkey_oauth::skill_update::SkillUpdate {
+        name: Some(name),
+        vendor_id: Some(vendor_id),
+        regions: Some(regions),
+        lwa_client_id: (!remove && !lwa_id.is_empty()).then(|| lwa_id.to_owned()),
+        lwa_client_secret: (!remove && !lwa_secret.is_empty()).then(|| lwa_secret.to_owned()),
+        remove_lwa_credentials: remove,
+        auth_method: Some(auth_method.parse().map_err(bad)?),
+        access_token_ttl: Some(access_token_ttl),
+        refresh_policy: Some(refresh_policy),
+        ..Default::default()
+    };
+    let view = c.auth.update_skill(&a, &current.skill.id, u).await.map_err(err)?;
+    Ok(skill_row(view))
 }
 
 #[server(prefix = "/admin/fn")]

@@ -175,6 +175,40 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     assert.ok(await page.locator('li[data-check][data-status="fail"]').count() > 0, 'http on loopback is not ready for Alexa');
     await page.screenshot({ path: join(SHOTS, 'dashboard-skills-desktop.png'), fullPage: true });
 
+    // Edit the skill in place: a new name, a second region, a longer token lifetime. The client id stays
+    // (no user relinks), the stored messaging secret is kept when its field is left empty, and the
+    // change survives a reload.
+    const card = page.locator('section.skill', { hasText: 'amzn1.ask.skill.dashboard' });
+    await card.getByText('Edit', { exact: true }).click();
+    await card.getByLabel('Name', { exact: true }).fill('Acme Smart Home EU');
+    await card.getByLabel('Europe').check();
+    await card.getByLabel('Access-token lifetime (seconds)').fill('7200');
+    await card.getByRole('button', { name: 'Save skill' }).click();
+    await page.getByText('Skill Acme Smart Home EU saved.').waitFor();
+    await page.reload();
+    const edited = page.locator('section.skill', { hasText: 'amzn1.ask.skill.dashboard' });
+    await edited.getByText('Acme Smart Home EU').first().waitFor();
+    assert.equal((await edited.locator('code[data-label="Your Client ID"]').textContent()).trim(), clientId);
+    assert.equal((await edited.locator('code[data-label="Default Access Token Expiration Time"]').textContent()).trim(), '7200');
+    assert.match(await edited.locator('h2 .badge').textContent(), /NA EU/);
+    await edited.getByText('Edit', { exact: true }).click();
+    assert.equal(await edited.getByLabel('Login with Amazon client ID (Alexa Skill Messaging)').inputValue(), LWA_ID);
+    await edited.getByText('A secret is stored; leave this empty to keep it.').waitFor();
+    // A lifetime Alexa refuses for a smart-home skill is refused with the reason, and nothing changes.
+    await edited.getByLabel('Access-token lifetime (seconds)').fill('100');
+    await edited.getByRole('button', { name: 'Save skill' }).click();
+    await page.getByRole('alert').filter({ hasText: '360' }).waitFor();
+    await page.screenshot({ path: join(SHOTS, 'dashboard-skill-edit-desktop.png'), fullPage: true });
+    await page.reload();
+    assert.equal((await page.locator('section.skill code[data-label="Default Access Token Expiration Time"]').first().textContent()).trim(), '7200');
+    // Back to North America only (dropping a region), where the rest of this journey links.
+    const again = page.locator('section.skill', { hasText: 'amzn1.ask.skill.dashboard' });
+    await again.getByText('Edit', { exact: true }).click();
+    await again.getByLabel('Europe').uncheck();
+    await again.getByRole('button', { name: 'Save skill' }).click();
+    await page.getByText('Skill Acme Smart Home EU saved.').waitFor();
+    assert.equal((await again.locator('h2 .badge').textContent()).trim(), 'smart-home · NA');
+
     // Create an end user.
     await page.getByRole('link', { name: 'End users' }).click();
     await page.getByLabel('Email', { exact: true }).fill('ada@acme.example');

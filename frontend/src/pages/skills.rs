@@ -1,7 +1,7 @@
 //! `/admin/t/:slug`: the tenant's Alexa skills, the values for the Alexa console, and the simulator.
 use leptos::prelude::*;
 
-use crate::api::{CreateSkill, EventSummary, Simulate, SkillRow, list_skills};
+use crate::api::{CreateSkill, EventSummary, Simulate, SkillRow, UpdateSkill, list_skills};
 use crate::api_more::Readiness;
 use crate::components::{CopyValue, OneTimeValue, TenantPage, clean, outcome, when};
 use crate::pages::slug;
@@ -36,13 +36,85 @@ fn EventCounts(e: EventSummary) -> impl IntoView {
     }
 }
 
+/// Everything about a skill that can change without a new client id (so without users relinking).
+#[component]
+fn SkillEditor(s: SkillRow, slug: String, update: ServerAction<UpdateSkill>) -> impl IntoView {
+    let [name_id, vendor_id, default_id, auth_id, ttl_id, rp_id, grace_id, lwa_id, secret_id, hint_id] = [
+        "e-name",
+        "e-vendor",
+        "e-default",
+        "e-auth",
+        "e-ttl",
+        "e-rp",
+        "e-grace",
+        "e-lwa-id",
+        "e-lwa-secret",
+        "e-lwa-hint",
+    ]
+    .map(|field| format!("{field}-{}", s.id));
+    let [na, eu, fe] = ["NA", "EU", "FE"].map(|r| s.regions.iter().any(|x| x == r));
+    let default = s.regions.first().cloned().unwrap_or_default();
+    let basic = s.auth_method == "client_secret_basic";
+    let lwa_hint = if s.has_lwa_client_secret {
+        "A secret is stored; leave this empty to keep it."
+    } else {
+        "No secret is stored: AcceptGrant and events need one."
+    };
+    view! {
+        <details class="edit">
+            <summary>"Edit"</summary>
+            <ActionForm action=update>
+                <input type="hidden" name="slug" value=slug />
+                <input type="hidden" name="skill" value=s.id.clone() />
+                <label for=name_id.clone()>"Name"</label>
+                <input id=name_id.clone() name="name" value=s.name.clone() required />
+                <label for=vendor_id.clone()>"Vendor ID"</label>
+                <input id=vendor_id.clone() name="vendor_id" value=s.vendor_id.clone() required />
+                <label for=default_id.clone()>"Default region"</label>
+                <select id=default_id.clone() name="default_region">
+                    {["NA", "EU", "FE"].map(|r| view! { <option value=r selected=default == r>{r}</option> })}
+                </select>
+                <fieldset>
+                    <legend>"Live in (the default region always is)"</legend>
+                    <label><input type="checkbox" name="region_na" value="on" checked=na style="width:auto" />" North America"</label>
+                    <label><input type="checkbox" name="region_eu" value="on" checked=eu style="width:auto" />" Europe"</label>
+                    <label><input type="checkbox" name="region_fe" value="on" checked=fe style="width:auto" />" Far East"</label>
+                </fieldset>
+                <label for=auth_id.clone()>"Authentication scheme (as set in the Alexa console)"</label>
+                <select id=auth_id.clone() name="auth_method">
+                    <option value="client_secret_basic" selected=basic>"HTTP Basic (Recommended)"</option>
+                    <option value="client_secret_post" selected=!basic>"Credentials in request body"</option>
+                </select>
+                <label for=ttl_id.clone()>"Access-token lifetime (seconds)"</label>
+                <input id=ttl_id.clone() name="access_token_ttl" type="number" min="60" value=s.access_token_ttl.to_string() />
+                <label for=rp_id.clone()>"Refresh tokens"</label>
+                <select id=rp_id.clone() name="refresh_policy">
+                    <option value="rotate" selected=s.refresh_policy == "rotate">"Rotate on every use (with a grace window)"</option>
+                    <option value="fixed" selected=s.refresh_policy == "fixed">"Fixed (never rotated)"</option>
+                </select>
+                <label for=grace_id.clone()>"Grace window (seconds)"</label>
+                <input id=grace_id.clone() name="grace_secs" type="number" min="0" value=s.grace_secs.to_string() />
+                <label for=lwa_id.clone()>"Login with Amazon client ID (Alexa Skill Messaging)"</label>
+                <input id=lwa_id.clone() name="lwa_client_id" autocomplete="off" value=s.lwa_client_id.clone().unwrap_or_default() />
+                <label for=secret_id.clone()>"Login with Amazon client secret"</label>
+                <input id=secret_id.clone() name="lwa_client_secret" type="password" autocomplete="off" aria-describedby=hint_id.clone() />
+                <p class="hint" id=hint_id.clone()>{lwa_hint}</p>
+                <label><input type="checkbox" name="remove_lwa" value="on" style="width:auto" />" Forget the messaging credentials"</label>
+                <button type="submit">"Save skill"</button>
+            </ActionForm>
+        </details>
+    }
+}
+
 #[component]
 pub fn Skills() -> impl IntoView {
     let slug = slug();
     let create = ServerAction::<CreateSkill>::new();
     let sim = ServerAction::<Simulate>::new();
     let check = ServerAction::<Readiness>::new();
-    let skills = Resource::new(move || (slug.get(), create.version().get()), |(s, _)| list_skills(s));
+    let update = ServerAction::<UpdateSkill>::new();
+    let skills =
+        Resource::new(move || (slug.get(), create.version().get(), update.version().get()), |(s, _, _)| list_skills(s));
     view! {
         <TenantPage title="Skills" current="">
             <OneTimeValue />
@@ -55,7 +127,8 @@ pub fn Skills() -> impl IntoView {
                             <h2>{s.name.clone()}" "<span class="badge">{s.kind.clone()}" · "{s.region.clone()}</span></h2>
                             <p class="hint">{s.alexa_skill_id.clone()}</p>
                             <EventCounts e=s.events.clone() />
-                            <ConsoleValues s=s />
+                            <ConsoleValues s=s.clone() />
+                            <SkillEditor s=s slug=slug.get_untracked() update=update />
                             <ActionForm action=check>
                                 <input type="hidden" name="slug" value=slug.get_untracked() />
                                 <input type="hidden" name="skill" value=sid />
@@ -65,6 +138,9 @@ pub fn Skills() -> impl IntoView {
                     }}).collect_view().into_any(),
                 })}
             </Suspense>
+            {outcome(update.value(), |s| view! {
+                <p class="ok" role="status">"Skill "{s.name}" saved. Its client ID is unchanged: linked users keep working."</p>
+            })}
             {outcome(check.value(), |items| view! {
                 <section class="card" aria-label="Readiness">
                     <h2>"Readiness"</h2>
