@@ -33,6 +33,8 @@ pub struct ClientRow {
     pub access_token_ttl: i64,
     pub refresh_policy: String,
     pub grace_secs: i64,
+    /// While a rotation's grace period lasts: when the replaced secret stops working.
+    pub previous_secret_expires_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -161,6 +163,7 @@ fn client_row(c: latchkey_store::records::Client) -> ClientRow {
         access_token_ttl: c.access_token_ttl,
         refresh_policy,
         grace_secs,
+        previous_secret_expires_at: c.previous_secret_expires_at,
     }
 }
 
@@ -236,12 +239,19 @@ pub async fn update_client(
     Ok(format!("Client {client_id} saved."))
 }
 
+/// A new secret, and until when the replaced one still works (`grace_hours` 0: not at all).
 #[server(prefix = "/admin/fn")]
-pub async fn rotate_client_secret(slug: String, client_id: String) -> Result<String, ServerFnError> {
+pub async fn rotate_client_secret(
+    slug: String,
+    client_id: String,
+    grace_hours: i64,
+) -> Result<(String, Option<i64>), ServerFnError> {
     let (c, a) = access(&slug).await?;
-    let secret = c.auth.rotate_client_secret(&a, &client_id).await.map_err(err)?;
-    crate::server::keep_for_next_page("Client secret", &secret).await;
-    Ok(secret)
+    let grace =
+        grace_hours.checked_mul(3600).ok_or_else(|| crate::server::bad_input("the grace period is too long"))?;
+    let r = c.auth.rotate_client_secret(&a, &client_id, Some(grace)).await.map_err(err)?;
+    crate::server::keep_for_next_page("Client secret", &r.client_secret).await;
+    Ok((r.client_secret, r.previous_secret_expires_at))
 }
 
 #[server(prefix = "/admin/fn")]

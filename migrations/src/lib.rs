@@ -12,6 +12,7 @@ mod m20261204_000006_enforce_references;
 mod m20261204_000007_amazon_grants;
 mod m20261204_000008_skill_regions;
 mod m20261204_000009_alexa_event_outbox;
+mod m20261204_000010_previous_client_secret;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_amazon_grants::Migration),
             Box::new(m20261204_000008_skill_regions::Migration),
             Box::new(m20261204_000009_alexa_event_outbox::Migration),
+            Box::new(m20261204_000010_previous_client_secret::Migration),
         ]
     }
 }

@@ -325,6 +325,29 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     assert.equal(second.status, 200, 'the other Alexa account keeps its grant');
     const tokens2b = await second.json();
     await page.screenshot({ path: join(SHOTS, 'dashboard-links-desktop.png'), fullPage: true });
+
+    // Rotate the skill client's secret with the default grace period: the page says until when the old
+    // one works, and both authenticate meanwhile (invalid_grant, not invalid_client, for a made-up
+    // refresh token), so Alexa's hourly refreshes survive until the console has the new one.
+    await page.getByRole('link', { name: 'OAuth clients' }).click();
+    const clientCard = page.locator('section.card', { hasText: clientId });
+    await clientCard.getByRole('button', { name: 'Rotate the client secret' }).click();
+    const rotatedBox = clientCard.locator('.secret');
+    await rotatedBox.getByText(/The old one keeps working until \d{4}-\d\d-\d\d \d\d:\d\d UTC/).waitFor();
+    const newSecret = (await rotatedBox.locator('code[data-label="Client Secret"]').textContent()).trim();
+    assert.ok(newSecret.length >= 40 && newSecret !== clientSecret);
+    await page.reload();
+    await page.locator('section.card', { hasText: clientId }).locator('p.grace').waitFor();
+    await page.screenshot({ path: join(SHOTS, 'dashboard-client-rotation-desktop.png'), fullPage: true });
+    const authWith = async (secret) => (await (await fetch(`${base}/t/acme-locks/oauth2/token`, {
+      method: 'POST', headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'made-up' }) })).json()).error;
+    assert.equal(await authWith(clientSecret), 'invalid_grant', 'the old secret works during the grace period');
+    assert.equal(await authWith(newSecret), 'invalid_grant', 'the new secret works');
+    assert.equal(await authWith('not-the-secret'), 'invalid_client');
+    await page.getByRole('link', { name: 'Linked accounts' }).click();
+
     // Filtered by the skill, the link is still there.
     await page.getByLabel('Skill', { exact: true }).selectOption({ index: 1 });
     await page.getByRole('button', { name: 'Search' }).click();

@@ -217,6 +217,19 @@ fn cli_manages_resources_and_reports_errors() {
     assert_ne!(code, 0);
     assert!(err.contains("--refresh-grace goes with rotate"), "{err}");
 
+    // A rotation keeps the old secret working for a day unless told otherwise (0: stop it at once).
+    let rotate = ["client", "rotate-secret", "--tenant", "acme", "--client-id", client_id, "--json"];
+    let (code, out, err) = latchkey(&env, &rotate, None);
+    assert_eq!(code, 0, "{err}");
+    let rotated = json_line(&out);
+    assert!(rotated["client_secret"].is_string() && rotated["previous_secret_expires_at"].is_i64(), "{rotated}");
+    let (code, out, err) = latchkey(&env, &[&rotate[..], &["--grace", "0"]].concat(), None);
+    assert_eq!(code, 0, "{err}");
+    assert!(json_line(&out)["previous_secret_expires_at"].is_null());
+    let (code, _, err) = latchkey(&env, &[&rotate[..], &["--grace=-5"]].concat(), None);
+    assert_ne!(code, 0);
+    assert!(err.contains("grace period"), "{err}");
+
     let update = ["skill", "update", "--tenant", "acme", "--skill", "amzn1.ask.skill.0003"];
     let args =
         [&update[..], &["--region", "NA", "--vendor-id", "M2Y", "--access-token-ttl", "7200", "--json"]].concat();

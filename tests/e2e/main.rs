@@ -49,6 +49,7 @@ mod references;
 mod refresh;
 mod resilience;
 mod scale;
+mod secret_rotation;
 mod skill_updates;
 mod telemetry;
 mod user_mail;

@@ -71,6 +71,19 @@ pub struct CreatedSkill {
     pub skill: Skill,
 }
 
+/// How long a replaced client secret keeps working unless the rotation says otherwise, and at most.
+pub const DEFAULT_SECRET_GRACE_SECS: i64 = 86_400;
+pub const MAX_SECRET_GRACE_SECS: i64 = 30 * 86_400;
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct RotatedSecret {
+    pub client_id: String,
+    /// Shown once.
+    pub client_secret: String,
+    /// Until when (Unix seconds) the replaced secret keeps working; absent when it stopped at once.
+    pub previous_secret_expires_at: Option<i64>,
+}
+
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedApiKey {
     pub id: String,
@@ -210,18 +223,40 @@ impl AuthServer {
         Ok(CreatedClient { client_id: client.client_id.clone(), client_secret: secret, client })
     }
 
-    pub async fn rotate_client_secret(&self, t: &Access, client_id: &str) -> ServiceResult<String> {
+    /// Issues a new secret. The one it replaces keeps working for `grace_secs` (default a day: Alexa
+    /// refreshes with the secret in its console about hourly, and the console is updated by hand);
+    /// `0` cuts it at once, as after a leak.
+    pub async fn rotate_client_secret(
+        &self,
+        t: &Access,
+        client_id: &str,
+        grace_secs: Option<i64>,
+    ) -> ServiceResult<RotatedSecret> {
         t.require_write()?;
+        let grace = grace_secs.unwrap_or(DEFAULT_SECRET_GRACE_SECS);
+        if !(0..=MAX_SECRET_GRACE_SECS).contains(&grace) {
+            return Err(invalid(format!(
+                "the grace period must be 0 to {} days, in seconds",
+                MAX_SECRET_GRACE_SECS / 86_400
+            )));
+        }
+        let until = (grace > 0).then(|| latchkey_store::now() + grace);
         let secret = random::secret()?;
-        self.store.scoped(t.id()).set_client_secret_hash(client_id, &secret_hash(&secret)).await.map_err(
-            |e| match e {
+        self.store.scoped(t.id()).rotate_client_secret(client_id, &secret_hash(&secret), until).await.map_err(|e| {
+            match e {
                 latchkey_store::StoreError::NotFound => ServiceError::NotFound(format!("client '{client_id}'")),
                 other => other.into(),
-            },
-        )?;
+            }
+        })?;
         self.invalidate_client(t.id(), client_id);
-        t.audit(self, "client.secret_rotated", Some(client_id), json!({})).await?;
-        Ok(secret)
+        t.audit(
+            self,
+            "client.secret_rotated",
+            Some(client_id),
+            json!({"grace_secs": grace, "previous_secret_expires_at": until}),
+        )
+        .await?;
+        Ok(RotatedSecret { client_id: client_id.to_owned(), client_secret: secret, previous_secret_expires_at: until })
     }
 
     #[allow(clippy::too_many_arguments)]

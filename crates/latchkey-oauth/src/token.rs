@@ -41,6 +41,14 @@ impl<'a> Form<'a> {
     }
 }
 
+/// Which of a client's secrets authenticated a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SecretUsed {
+    Current,
+    /// The one a rotation replaced, inside its grace period.
+    Previous,
+}
+
 impl AuthServer {
     /// Authenticates the client of a token, revocation or introspection request exactly as the client
     /// is configured (ALEXA.md §2: a scheme mismatch is named in the error).
@@ -65,14 +73,41 @@ impl AuthServer {
         if presented.method != Some(client.auth_method) {
             return Err(client_auth::method_mismatch(client.auth_method, presented.method).into());
         }
-        let ok = match (&client.secret_hash, &presented.secret) {
-            (Some(h), Some(s)) => verify_secret(s, h),
-            _ => false,
+        let now = latchkey_store::now();
+        let previous = client.previous_secret_hash_at(now);
+        let used = match (&client.secret_hash, &presented.secret) {
+            (Some(h), Some(s)) if verify_secret(s, h) => SecretUsed::Current,
+            (_, Some(s)) if previous.is_some_and(|h| verify_secret(s, h)) => SecretUsed::Previous,
+            _ => return Err(OAuthError::invalid_client("client authentication failed").into()),
         };
-        if !ok {
-            return Err(OAuthError::invalid_client("client authentication failed").into());
+        if previous.is_some() {
+            self.note_secret_used(t, &client, used).await;
         }
         Ok(client)
+    }
+
+    /// During a rotation's grace period, the audit log says which secret token requests use, so an
+    /// operator sees when Alexa has the new one (at most one entry per client and secret every ten
+    /// minutes: Alexa refreshes for every linked user). Never fails the request it describes.
+    async fn note_secret_used(&self, t: &TenantCtx, client: &Client, used: SecretUsed) {
+        let which = match used {
+            SecretUsed::Current => "current",
+            SecretUsed::Previous => "previous",
+        };
+        let key = format!("secret-used:{}:{}:{which}", t.id().as_str(), client.client_id);
+        match self.kv.set_nx(&key, b"1", std::time::Duration::from_secs(600)).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => return tracing::debug!(error = %e, "secret use not noted"),
+        }
+        let detail =
+            serde_json::json!({"secret": which, "previous_secret_expires_at": client.previous_secret_expires_at});
+        let actor = format!("client:{}", client.client_id);
+        if let Err(e) =
+            self.store.scoped(t.id()).audit(&actor, "client.secret_used", Some(&client.client_id), detail, None).await
+        {
+            tracing::debug!(error = %e, "secret use not audited");
+        }
     }
 
     /// Handles `POST /token`; returns the JSON success body.

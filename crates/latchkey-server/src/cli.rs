@@ -474,12 +474,15 @@ pub enum ClientCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
-    /// Issue a new secret (shown once); the old one stops working at once.
+    /// Issue a new secret (shown once); the old one keeps working for the grace period.
     RotateSecret {
         #[command(flatten)]
         t: TenantArg,
         #[arg(long)]
         client_id: String,
+        /// Seconds the old secret keeps working (default a day; 0 stops it at once, as after a leak).
+        #[arg(long)]
+        grace: Option<i64>,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -884,10 +887,10 @@ async fn client(auth: &AuthServer, c: ClientCmd) -> anyhow::Result<()> {
             let c = auth.update_client(&tc, &client_id, opts.to_update(name, uris)?).await?;
             emit(out, client_json(&c));
         }
-        ClientCmd::RotateSecret { t, client_id, out } => {
+        ClientCmd::RotateSecret { t, client_id, grace, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let secret = auth.rotate_client_secret(&tc, &client_id).await?;
-            emit(out, json!({"client_id": client_id, "client_secret": secret}));
+            let rotated = auth.rotate_client_secret(&tc, &client_id, grace).await?;
+            emit(out, serde_json::to_value(&rotated)?);
         }
         ClientCmd::Delete { t, client_id, out } => {
             // Through the service: it refuses a skill's own client and audits the deletion.

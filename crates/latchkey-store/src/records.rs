@@ -80,11 +80,24 @@ pub struct Client {
     /// Absolute lifetime of refresh tokens; `None` means they do not expire (Alexa's preference).
     pub refresh_token_ttl: Option<i64>,
     pub created_at: i64,
+    /// The secret the last rotation replaced, while its grace period lasts.
+    #[serde(skip)]
+    pub previous_secret_hash: Option<String>,
+    /// When the replaced secret stops working (Unix seconds); absent when only one secret works.
+    pub previous_secret_expires_at: Option<i64>,
 }
 
 impl Client {
     pub fn allows_grant(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
+    }
+
+    /// The replaced secret's hash, if it still works at `now`.
+    pub fn previous_secret_hash_at(&self, now: i64) -> Option<&str> {
+        match (&self.previous_secret_hash, self.previous_secret_expires_at) {
+            (Some(h), Some(until)) if now < until => Some(h),
+            _ => None,
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::api_more::{ClientRow, CreateClient, RotateClientSecret, UpdateClient, list_clients};
-use crate::components::{CopyValue, OneTimeValue, TenantPage, clean, outcome};
+use crate::components::{CopyValue, OneTimeValue, TenantPage, clean, outcome, when};
 use crate::pages::slug;
 
 #[component]
@@ -41,14 +41,23 @@ fn ClientEditor(c: ClientRow, slug: String) -> impl IntoView {
                 <button type="submit">"Save"</button>
             </ActionForm>
             {outcome(update.value(), |m| view! { <p class="ok" role="status">{m}</p> })}
+            {c.previous_secret_expires_at.map(|until| view! {
+                <p class="hint grace" data-until=until>"The previous secret also works until "{when(until)}"."</p>
+            })}
             <ActionForm action=rotate>
                 <input type="hidden" name="slug" value=slug2 />
-                <input type="hidden" name="client_id" value=id2 />
+                <input type="hidden" name="client_id" value=id2.clone() />
+                <label for=format!("gh-{id2}")>"Keep the old secret working for (hours; 0 stops it at once)"</label>
+                <input id=format!("gh-{id2}") name="grace_hours" type="number" min="0" max="720" value="24" />
                 <button type="submit" class="secondary">"Rotate the client secret"</button>
             </ActionForm>
-            {outcome(rotate.value(), |s| view! {
+            {outcome(rotate.value(), |(s, until)| view! {
                 <div class="secret" role="status">
-                    <p><strong>"New secret: copy it now, it is shown only once. The old one stops working."</strong></p>
+                    <p><strong>"New secret: copy it now, it is shown only once. "</strong>
+                    {match until {
+                        Some(t) => format!("The old one keeps working until {}: update the Alexa console before then.", when(t)),
+                        None => "The old one has stopped working.".to_owned(),
+                    }}</p>
                     <CopyValue label="Client Secret" value=s />
                 </div>
             })}

@@ -21,6 +21,8 @@ pub struct Model {
     pub refresh_idle_secs: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub created_at: i64,
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_expires_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

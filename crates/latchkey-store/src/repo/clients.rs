@@ -14,6 +14,7 @@ pub(super) fn to_record(m: oauth_client::Model) -> Result<Client, StoreError> {
         "fixed" => RefreshPolicy::Fixed { idle_secs: m.refresh_idle_secs },
         _ => RefreshPolicy::Rotate { grace_secs: m.refresh_grace_secs },
     };
+    let grace_open = m.previous_secret_expires_at.is_some_and(|until| now() < until);
     Ok(Client {
         tenant_id: TenantId::new(m.tenant_id),
         auth_method: m.auth_method.parse().map_err(StoreError::Corrupt)?,
@@ -29,6 +30,9 @@ pub(super) fn to_record(m: oauth_client::Model) -> Result<Client, StoreError> {
         refresh_policy,
         refresh_token_ttl: m.refresh_token_ttl,
         created_at: m.created_at,
+        // A replaced secret past its grace period is gone, whether or not a rotation has cleared it yet.
+        previous_secret_hash: m.previous_secret_hash.filter(|_| grace_open),
+        previous_secret_expires_at: m.previous_secret_expires_at.filter(|_| grace_open),
     })
 }
 
@@ -58,6 +62,8 @@ pub(super) async fn insert_client<C: ConnectionTrait>(
         refresh_idle_secs: Set(idle),
         refresh_token_ttl: Set(c.refresh_token_ttl),
         created_at: Set(now()),
+        previous_secret_hash: Set(None),
+        previous_secret_expires_at: Set(None),
     }
     .insert(db)
     .await
@@ -106,9 +112,25 @@ impl Scoped<'_> {
             .collect()
     }
 
-    pub async fn set_client_secret_hash(&self, client_id: &str, hash: &str) -> Result<(), StoreError> {
+    /// Replaces the client's secret. With `previous_until`, the replaced secret keeps working until then
+    /// (one statement: the column reads its value from before the update, so two rotations racing
+    /// cannot keep a secret neither replaced); without, it stops at once. A secret replaced earlier and
+    /// still in its grace period is dropped: only the latest two work.
+    pub async fn rotate_client_secret(
+        &self,
+        client_id: &str,
+        hash: &str,
+        previous_until: Option<i64>,
+    ) -> Result<(), StoreError> {
+        use sea_orm::sea_query::Expr;
+        let previous = match previous_until {
+            Some(_) => Expr::col(oauth_client::Column::SecretHash),
+            None => Expr::value(Option::<String>::None),
+        };
         let r = oauth_client::Entity::update_many()
-            .col_expr(oauth_client::Column::SecretHash, sea_orm::sea_query::Expr::value(hash))
+            .col_expr(oauth_client::Column::PreviousSecretHash, previous)
+            .col_expr(oauth_client::Column::PreviousSecretExpiresAt, Expr::value(previous_until))
+            .col_expr(oauth_client::Column::SecretHash, Expr::value(hash))
             .filter(oauth_client::Column::TenantId.eq(self.tid()))
             .filter(oauth_client::Column::ClientId.eq(client_id))
             .exec(self.writer())

@@ -2,10 +2,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_core::refresh::RefreshPolicy;
-use latchkey_oauth::admin::{ClientOptions, CreatedClient};
+use latchkey_oauth::admin::{ClientOptions, CreatedClient, RotatedSecret};
 use latchkey_oauth::manage::ClientUpdate;
 use latchkey_store::records::Client;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::auth::tenant_access;
@@ -49,13 +49,6 @@ pub struct CreateClientBody {
     pub grant_types: Vec<String>,
     #[serde(flatten)]
     pub options: ClientOptionsBody,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RotatedSecret {
-    pub client_id: String,
-    /// Shown once.
-    pub client_secret: String,
 }
 
 #[utoipa::path(get, path = "/t/{tenant}/api/v1/clients", tag = "clients",
@@ -106,18 +99,34 @@ pub async fn update(
     ok(&state.auth.update_client(&a, &id, body.into_inner()).await?)
 }
 
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretBody {
+    /// How long the replaced secret keeps working, in seconds: default 86400 (a day), at most 30 days,
+    /// `0` to stop it at once (after a leak).
+    pub grace_secs: Option<i64>,
+}
+
 #[utoipa::path(post, path = "/t/{tenant}/api/v1/clients/{client_id}/rotate-secret", tag = "clients",
+    request_body(content = Option<RotateSecretBody>, description = "optional; without it the replaced secret works for a day"),
     params(("tenant" = String, Path, description = "tenant slug"), ("client_id" = String, Path)),
-    responses((status = 200, body = RotatedSecret), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RotatedSecret), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn rotate_secret(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    body: web::Bytes,
 ) -> ApiResult {
     let (tenant, id) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
-    let secret = state.auth.rotate_client_secret(&a, &id).await?;
-    ok(&RotatedSecret { client_id: id, client_secret: secret })
+    // The body is optional, so it is read by hand: an empty one takes the default, a malformed one is
+    // a 400 (actix's optional JSON would take the default for it silently).
+    let b: RotateSecretBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateSecretBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| Problem::new(400, format!("request body: {e}")))?
+    };
+    ok(&state.auth.rotate_client_secret(&a, &id, b.grace_secs).await?)
 }
 
 #[utoipa::path(delete, path = "/t/{tenant}/api/v1/clients/{client_id}", tag = "clients",
