@@ -13,6 +13,7 @@ mod m20261204_000007_amazon_grants;
 mod m20261204_000008_skill_regions;
 mod m20261204_000009_alexa_event_outbox;
 mod m20261204_000010_previous_client_secret;
+mod m20261204_000011_smapi_credentials;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000008_skill_regions::Migration),
             Box::new(m20261204_000009_alexa_event_outbox::Migration),
             Box::new(m20261204_000010_previous_client_secret::Migration),
+            Box::new(m20261204_000011_smapi_credentials::Migration),
         ]
     }
 }

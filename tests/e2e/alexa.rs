@@ -405,11 +405,11 @@ async fn readiness_check_on_good_and_bad_configurations() {
             .map(|x| x["status"].as_str().unwrap_or("").to_owned())
             .unwrap_or_default()
     };
-    for id in
-        ["redirect_uris", "auth_scheme", "access_token_lifetime", "refresh_policy", "lwa_credentials", "login_page"]
-    {
+    for id in ["redirect_uris", "scopes", "access_token_lifetime", "refresh_policy", "lwa_credentials", "login_page"] {
         assert_eq!(status(&report, id), "pass", "{id}: {report}");
     }
+    // Without SMAPI credentials the console's scheme cannot be read: a warning, not a pass.
+    assert_eq!(status(&report, "auth_scheme"), "warn");
     // The test server is plain http on a port: exactly what Amazon refuses.
     assert_eq!(status(&report, "public_url"), "fail");
     assert_eq!(status(&report, "tls_certificate"), "fail");
@@ -563,7 +563,8 @@ async fn simulator_and_registration_output() {
     assert_eq!(v["Your Web Authorization URI"], format!("{}/oauth2/authorize", w.f.issuer));
     assert_eq!(v["Your Client ID"], w.f.skill.client_id.as_str());
     assert_eq!(v["Your Authentication Scheme"], "HTTP Basic (Recommended)");
-    assert_eq!(v["Domain List"], json!(["127.0.0.1"]));
+    // The Domain List is the *other* domains the sign-in page uses: none without upstream providers.
+    assert_eq!(v["Domain List"], json!([]));
     let (_, out, _) = crate::cli::latchkey(
         &env,
         &["skill", "show", "--tenant", &w.f.slug, "--skill", &w.alexa_skill_id, "--format", "smapi", "--json"],
@@ -574,7 +575,9 @@ async fn simulator_and_registration_output() {
     assert_eq!(r["type"], "AUTH_CODE");
     assert_eq!(r["accessTokenScheme"], "HTTP_BASIC");
     assert_eq!(r["accessTokenUrl"], format!("{}/oauth2/token", w.f.issuer));
-    assert_eq!(r["redirectUrls"].as_array().map(Vec::len), Some(3));
+    // `redirectUrls` are the company's app's URLs (app-to-app linking), never Alexa's three.
+    assert_eq!(r["redirectUrls"], json!([]));
+    assert!(r["clientSecret"].as_str().is_some_and(|s| s.contains("rotate-secret")), "a placeholder: {r}");
     // The readiness check from the CLI exits non-zero on this http test server and names the failures.
     let (code, out, _) = crate::cli::latchkey(
         &env,

@@ -1,5 +1,5 @@
 //! Local stand-ins for Amazon's services, faithful to what ALEXA.md §4–5 documents: Login with Amazon's
-//! token endpoint and the Alexa Event Gateway. They check requests the way Amazon does and answer the
+//! token endpoint, the Alexa Event Gateway, and SMAPI's account-linking resource. They check requests the way Amazon does and answer the
 //! way Amazon does, including errors, and count what they saw.
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
@@ -8,6 +8,26 @@ use std::sync::{Arc, Mutex};
 
 pub const LWA_CLIENT_ID: &str = "amzn1.application-oa2-client.fakeclient";
 pub const LWA_CLIENT_SECRET: &str = "fake-lwa-secret";
+/// The vendor's Login with Amazon client for SMAPI (`ask util generate-lwa-tokens`), and its token.
+pub const SMAPI_CLIENT_ID: &str = "amzn1.application-oa2-client.vendortools";
+pub const SMAPI_CLIENT_SECRET: &str = "vendor-tools-secret";
+pub const SMAPI_REFRESH_TOKEN: &str = "Atzr|IwEBIA-vendor-refresh";
+
+/// The Skill Management API's account-linking resource, as Amazon documents it: `PUT` → 204 after
+/// checking the body against the accountLinkingRequest schema, `GET` → 200 `accountLinkingResponse`
+/// without the secret, `{"message": …}` errors.
+#[derive(Default)]
+pub struct SmapiState {
+    /// Skills the vendor owns; others are 404.
+    pub skills: HashSet<String>,
+    /// Access tokens LWA issued for the vendor's refresh token.
+    pub tokens: HashSet<String>,
+    /// (skill, stage) → the stored accountLinkingRequest, secret included.
+    pub linking: HashMap<(String, String), Value>,
+    pub puts: u32,
+    /// Whether LWA still honours the vendor's refresh token.
+    pub refresh_revoked: bool,
+}
 
 #[derive(Default)]
 pub struct LwaState {
@@ -64,6 +84,7 @@ pub struct AlexaApiState {
 
 pub struct FakeAmazon {
     pub base: String,
+    pub smapi: Arc<Mutex<SmapiState>>,
     pub lwa: Arc<Mutex<LwaState>>,
     pub gateway: Arc<Mutex<GatewayState>>,
     pub alexa_api: Arc<Mutex<AlexaApiState>>,
@@ -87,6 +108,9 @@ impl FakeAmazon {
         s.codes.insert(code.clone());
         code
     }
+    pub fn smapi_state<R>(&self, f: impl FnOnce(&mut SmapiState) -> R) -> R {
+        f(&mut self.smapi.lock().expect("lock"))
+    }
     pub fn lwa_state<R>(&self, f: impl FnOnce(&mut LwaState) -> R) -> R {
         f(&mut self.lwa.lock().expect("lock"))
     }
@@ -100,12 +124,20 @@ fn lwa_error(status: u16, error: &str, description: &str) -> HttpResponse {
         .json(json!({"error": error, "error_description": description}))
 }
 
-async fn lwa_token(state: web::Data<Arc<Mutex<LwaState>>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn lwa_token(
+    state: web::Data<Arc<Mutex<LwaState>>>,
+    smapi: web::Data<Arc<Mutex<SmapiState>>>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
     let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
     if !ct.starts_with("application/x-www-form-urlencoded") {
         return lwa_error(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded");
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    if form.get("client_id").map(String::as_str) == Some(SMAPI_CLIENT_ID) {
+        return smapi_token(&smapi, &form);
+    }
     // LWA takes the client credentials in the body.
     if form.get("client_id").map(String::as_str) != Some(LWA_CLIENT_ID)
         || form.get("client_secret").map(String::as_str) != Some(LWA_CLIENT_SECRET)
@@ -148,6 +180,97 @@ async fn lwa_token(state: web::Data<Arc<Mutex<LwaState>>>, req: HttpRequest, bod
         }
         _ => lwa_error(400, "unsupported_grant_type", "grant_type is not supported"),
     }
+}
+
+/// LWA's refresh for the vendor's SMAPI client.
+fn smapi_token(smapi: &Mutex<SmapiState>, form: &HashMap<String, String>) -> HttpResponse {
+    if form.get("client_secret").map(String::as_str) != Some(SMAPI_CLIENT_SECRET) {
+        return lwa_error(401, "invalid_client", "Client authentication failed");
+    }
+    let mut s = smapi.lock().expect("lock");
+    if form.get("grant_type").map(String::as_str) != Some("refresh_token")
+        || form.get("refresh_token").map(String::as_str) != Some(SMAPI_REFRESH_TOKEN)
+        || s.refresh_revoked
+    {
+        return lwa_error(400, "invalid_grant", "The request has an invalid grant parameter : refresh_token");
+    }
+    let token = format!("Atza|IwEBIA-vendor-{}", s.tokens.len() + 1);
+    s.tokens.insert(token.clone());
+    HttpResponse::Ok().json(json!({"access_token": token, "refresh_token": SMAPI_REFRESH_TOKEN, "token_type": "bearer", "expires_in": 3600}))
+}
+
+fn smapi_error(status: u16, message: &str) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
+        .json(json!({"message": message}))
+}
+
+/// The checks Amazon's schema makes that Latchkey could get wrong.
+fn smapi_schema_error(r: &Value) -> Option<String> {
+    let https = |f: &str| r[f].as_str().is_some_and(|u| u.starts_with("https://"));
+    let strings = |f: &str| r[f].as_array().map(|a| a.iter().all(Value::is_string)).unwrap_or(r[f].is_null());
+    if !matches!(r["type"].as_str(), Some("AUTH_CODE" | "IMPLICIT")) {
+        return Some("type must be AUTH_CODE or IMPLICIT".into());
+    }
+    if !https("authorizationUrl") || !https("accessTokenUrl") {
+        return Some("authorizationUrl and accessTokenUrl must be https URLs".into());
+    }
+    if !matches!(r["accessTokenScheme"].as_str(), Some("HTTP_BASIC" | "REQUEST_BODY_CREDENTIALS")) {
+        return Some("accessTokenScheme must be HTTP_BASIC or REQUEST_BODY_CREDENTIALS".into());
+    }
+    if r["clientId"].as_str().is_none_or(str::is_empty) || r["clientSecret"].as_str().is_none_or(str::is_empty) {
+        return Some("clientId and clientSecret are required".into());
+    }
+    for f in ["scopes", "domains", "redirectUrls"] {
+        if !strings(f) || r[f].as_array().is_some_and(|a| a.len() > 15) {
+            return Some(format!("{f} must be at most 15 strings"));
+        }
+    }
+    let app_urls = r["redirectUrls"].as_array().cloned().unwrap_or_default();
+    if app_urls.iter().any(|u| {
+        u.as_str()
+            .is_some_and(|u| u.contains(".amazon.com/api/skill/link/") || u.contains("amazon.co.jp/api/skill/link/"))
+    }) {
+        return Some("redirectUrls are your app's URLs, not Alexa's".into());
+    }
+    None
+}
+
+async fn smapi_linking(
+    smapi: web::Data<Arc<Mutex<SmapiState>>>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (skill, stage) = path.into_inner();
+    let mut s = smapi.lock().expect("lock");
+    let token = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !s.tokens.contains(token.trim_start_matches("Bearer ")) {
+        return smapi_error(401, "Token is invalid/expired");
+    }
+    if stage != "development" && stage != "live" {
+        return smapi_error(400, "stage must be development or live");
+    }
+    if !s.skills.contains(&skill) {
+        return smapi_error(404, "The resource being requested is not found.");
+    }
+    let key = (skill, stage);
+    if req.method() == actix_web::http::Method::GET {
+        let Some(mut stored) = s.linking.get(&key).cloned() else {
+            return smapi_error(404, "Account linking information is not found for the skill.");
+        };
+        stored.as_object_mut().map(|o| o.remove("clientSecret"));
+        return HttpResponse::Ok().json(json!({"accountLinkingResponse": stored}));
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return smapi_error(400, "The request body is not valid JSON.");
+    };
+    let r = &v["accountLinkingRequest"];
+    if let Some(m) = smapi_schema_error(r) {
+        return smapi_error(400, &m);
+    }
+    s.puts += 1;
+    s.linking.insert(key, r.clone());
+    HttpResponse::NoContent().finish()
 }
 
 fn gateway_error(status: u16, code: &str) -> HttpResponse {
@@ -259,7 +382,8 @@ pub async fn start() -> FakeAmazon {
     let lwa = Arc::new(Mutex::new(LwaState { expires_in: 3600, ..Default::default() }));
     let gw = Arc::new(Mutex::new(GatewayState::default()));
     let api = Arc::new(Mutex::new(AlexaApiState::default()));
-    let (l, g, a) = (lwa.clone(), gw.clone(), api.clone());
+    let smapi = Arc::new(Mutex::new(SmapiState::default()));
+    let (l, g, a, sm) = (lwa.clone(), gw.clone(), api.clone(), smapi.clone());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let server = HttpServer::new(move || {
@@ -267,6 +391,9 @@ pub async fn start() -> FakeAmazon {
             .app_data(web::Data::new(l.clone()))
             .app_data(web::Data::new(g.clone()))
             .app_data(web::Data::new(a.clone()))
+            .app_data(web::Data::new(sm.clone()))
+            .route("/v1/skills/{skill}/stages/{stage}/accountLinkingClient", web::put().to(smapi_linking))
+            .route("/v1/skills/{skill}/stages/{stage}/accountLinkingClient", web::get().to(smapi_linking))
             .route("/auth/o2/token", web::post().to(lwa_token))
             .route("/{region}/auth/o2/token", web::post().to(lwa_token))
             .route("/v1/alexaApiEndpoint", web::get().to(api_endpoint))
@@ -278,5 +405,5 @@ pub async fn start() -> FakeAmazon {
     .expect("listen")
     .run();
     tokio::spawn(server);
-    FakeAmazon { base: format!("http://127.0.0.1:{port}"), lwa, gateway: gw, alexa_api: api }
+    FakeAmazon { base: format!("http://127.0.0.1:{port}"), smapi, lwa, gateway: gw, alexa_api: api }
 }

@@ -51,5 +51,6 @@ mod resilience;
 mod scale;
 mod secret_rotation;
 mod skill_updates;
+mod smapi;
 mod telemetry;
 mod user_mail;

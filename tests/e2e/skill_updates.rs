@@ -105,6 +105,7 @@ async fn skill_updates_refuse_bad_input_and_other_tenants(backend: Backend) {
         json!({"refresh_policy": {"policy": "rotate", "grace_secs": 86_400 * 8}}),
         json!({"refresh_token_ttl": 60}),
         json!({"scopes": ""}),
+        json!({"scopes": (0..16).map(|i| format!("s{i}")).collect::<Vec<_>>().join(" ")}),
         json!({"name": "n".repeat(201)}),
         json!({"name": "   "}),
         json!({"alexa_skill_id": "amzn1.ask.skill.other"}),

@@ -11,6 +11,7 @@ pub mod messages;
 pub mod readiness;
 pub mod registration;
 pub mod simulator;
+pub mod smapi;
 
 mod directives;
 mod events;
@@ -36,11 +37,18 @@ pub struct AmazonEndpoints {
     pub event_gateway_url: Option<String>,
     /// The Alexa REST API, for `alexaApiEndpoint` and skill enablement (app-to-app linking).
     pub alexa_api_url: String,
+    /// The Skill Management API, for publishing account linking and reading it back.
+    pub smapi_url: String,
 }
 
 impl Default for AmazonEndpoints {
     fn default() -> Self {
-        Self { lwa_token_url: None, event_gateway_url: None, alexa_api_url: "https://api.amazonalexa.com".into() }
+        Self {
+            lwa_token_url: None,
+            event_gateway_url: None,
+            alexa_api_url: "https://api.amazonalexa.com".into(),
+            smapi_url: smapi::DEFAULT_SMAPI_URL.into(),
+        }
     }
 }
 

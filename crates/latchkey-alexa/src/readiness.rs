@@ -79,16 +79,13 @@ impl AlexaService {
                 missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
             ),
         ));
-        items.push(Item {
-            id: "auth_scheme",
-            status: Status::Pass,
-            detail: format!(
-                "the client authenticates with {} ({}); the Alexa console's Authentication Scheme must say the same",
-                client.auth_method.alexa_name(),
-                client.auth_method.as_str()
-            ),
-            fix: None,
-        });
+        items.extend(self.console_items(t, &skill, &client).await?);
+        items.push(item(
+            "scopes",
+            client.scopes.len() <= alexa::MAX_SCOPES,
+            format!("{} scopes; Alexa allows at most {}", client.scopes.len(), alexa::MAX_SCOPES),
+            update_command(t, &skill, "--scope \"openid profile\""),
+        ));
         let min = skill.kind.min_access_token_ttl();
         items.push(item(
             "access_token_lifetime",
@@ -140,6 +137,72 @@ impl AlexaService {
         );
 
         Ok(Readiness { skill: skill.alexa_skill_id, ready: items.iter().all(|i| i.status != Status::Fail), items })
+    }
+
+    /// The console's side, read through SMAPI when the tenant has credentials: the authentication
+    /// scheme, and every account-linking field against what Latchkey would publish.
+    async fn console_items(
+        &self,
+        t: &TenantCtx,
+        skill: &latchkey_store::records::Skill,
+        client: &latchkey_store::records::Client,
+    ) -> Result<Vec<Item>, AlexaError> {
+        let scheme = format!("{} ({})", client.auth_method.alexa_name(), client.auth_method.as_str());
+        let publish = format!(
+            "latchkey skill publish --tenant {} --skill {} (reads the client secret from stdin), or Publish on the skill in the dashboard",
+            t.tenant.slug, skill.alexa_skill_id
+        );
+        if !self.auth.store.scoped(t.id()).smapi_status().await?.configured {
+            let warn = |id, detail: String| Item {
+                id,
+                status: Status::Warn,
+                detail,
+                fix: Some(format!(
+                    "set SMAPI credentials (latchkey tenant set-smapi {} --lwa-client-id …) to compare",
+                    t.tenant.slug
+                )),
+            };
+            return Ok(vec![
+                warn(
+                    "auth_scheme",
+                    format!(
+                        "the client authenticates with {scheme}; the console's Authentication Scheme must say the same, and cannot be read without SMAPI credentials"
+                    ),
+                ),
+                warn("console", "the console's account linking cannot be read without SMAPI credentials".into()),
+            ]);
+        }
+        let fields = match self.compare_with_console(t, skill, client, crate::smapi::Stage::Development).await {
+            Ok(f) => f,
+            Err(e) => {
+                let detail = format!("the console's account linking could not be read: {e}");
+                return Ok(vec![item("console", false, detail, publish)]);
+            }
+        };
+        let scheme_ok = fields.iter().any(|f| f.field == "accessTokenScheme" && f.matches);
+        let console_scheme = fields.iter().find(|f| f.field == "accessTokenScheme").map(|f| f.console.to_string());
+        let wrong: Vec<&str> = fields.iter().filter(|f| !f.matches).map(|f| f.field).collect();
+        Ok(vec![
+            item(
+                "auth_scheme",
+                scheme_ok,
+                format!(
+                    "the client authenticates with {scheme}; the console says {}",
+                    console_scheme.unwrap_or_default()
+                ),
+                publish.clone(),
+            ),
+            item(
+                "console",
+                wrong.is_empty(),
+                if wrong.is_empty() {
+                    "the console's account linking (development stage) is what Latchkey expects".to_owned()
+                } else {
+                    format!("the console's account linking differs in: {}", wrong.join(", "))
+                },
+                publish,
+            ),
+        ])
     }
 
     /// A dry-run exchange of a code that cannot be valid: `invalid_grant` means LWA accepted the client

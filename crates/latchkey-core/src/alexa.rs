@@ -49,6 +49,10 @@ pub fn validate_lwa_credential(what: &str, value: &str, max: usize) -> Result<()
     }
 }
 
+/// Alexa's limits on an account-linking configuration: scopes, and the Domain List.
+pub const MAX_SCOPES: usize = 15;
+pub const MAX_DOMAINS: usize = 15;
+
 pub const MAX_LWA_CLIENT_ID: usize = 256;
 pub const MAX_LWA_CLIENT_SECRET: usize = 512;
 

@@ -130,6 +130,14 @@ pub(crate) fn check_refresh_policy(policy: RefreshPolicy) -> ServiceResult<()> {
     Ok(())
 }
 
+/// Alexa's console takes at most 15 scopes for a skill.
+pub(crate) fn check_skill_scopes(scopes: &[String]) -> ServiceResult<()> {
+    if scopes.len() > alexa::MAX_SCOPES {
+        return Err(invalid(format!("Alexa allows at most {} scopes for a skill", alexa::MAX_SCOPES)));
+    }
+    Ok(())
+}
+
 pub(crate) fn validate_lwa(client_id: &str, client_secret: &str) -> ServiceResult<()> {
     alexa::validate_lwa_credential("client id", client_id, alexa::MAX_LWA_CLIENT_ID).map_err(invalid)?;
     alexa::validate_lwa_credential("client secret", client_secret, alexa::MAX_LWA_CLIENT_SECRET).map_err(invalid)
@@ -282,6 +290,7 @@ impl AuthServer {
         let grants = vec![GRANT_AUTHORIZATION_CODE.to_owned(), GRANT_REFRESH_TOKEN.to_owned()];
         let (new_client, secret) =
             self.build_client(name, redirect_uris, grants, opts, kind.min_access_token_ttl(), DEFAULT_SKILL_SCOPES)?;
+        check_skill_scopes(&new_client.scopes)?;
         let (lwa_client_id, lwa_client_secret) = match lwa {
             Some((id, secret)) => (Some(id), Some(secret)),
             None => (None, None),

@@ -52,14 +52,7 @@ impl ServiceError {
     /// The CLI's exit code for this error: 1 for faults, and a distinct code per kind of refusal so
     /// scripts can tell "not found" from "not allowed" (documented in the README).
     pub fn exit_code(&self) -> u8 {
-        match self.status() {
-            400 => 3,
-            401 | 403 => 4,
-            404 => 5,
-            409 => 6,
-            429 | 503 => 7,
-            _ => 1,
-        }
+        exit_code_for_status(self.status())
     }
 }
 
@@ -88,3 +81,16 @@ impl From<KvError> for ServiceError {
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// The CLI's exit code for a refusal with this HTTP status (the README's table), for every service's
+/// errors alike.
+pub fn exit_code_for_status(status: u16) -> u8 {
+    match status {
+        400 => 3,
+        401 | 403 => 4,
+        404 => 5,
+        409 => 6,
+        429 | 503 => 7,
+        _ => 1,
+    }
+}

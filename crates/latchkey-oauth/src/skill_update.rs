@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::AuthServer;
 use crate::access::Access;
-use crate::admin::{check_name, validate_lwa};
+use crate::admin::{check_name, check_skill_scopes, validate_lwa};
 use crate::error::{ServiceError, ServiceResult};
 use crate::manage::{ClientUpdate, SkillView, apply_client_update, set_if_changed};
 
@@ -120,6 +120,7 @@ impl AuthServer {
             require_pkce: u.require_pkce,
         };
         let client_changed = apply_client_update(&mut client, client_changes, skill.kind.min_access_token_ttl())?;
+        check_skill_scopes(&client.scopes)?;
         // The client's name is the skill's, already counted.
         changed.extend(client_changed.into_iter().filter(|c| *c != "name"));
         if changed.is_empty() {

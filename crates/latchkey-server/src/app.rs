@@ -51,6 +51,7 @@ pub fn amazon_endpoints(config: &Config) -> AmazonEndpoints {
         lwa_token_url: config.lwa_token_url.clone(),
         event_gateway_url: config.alexa_event_gateway_url.clone(),
         alexa_api_url: config.alexa_api_url.clone(),
+        smapi_url: config.smapi_url.clone(),
     }
 }
 

@@ -185,6 +185,23 @@ pub enum TenantCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Store the vendor's Skill Management API credentials (for `skill publish` and the console
+    /// comparison in `skill check`): reads two lines from stdin, the LWA client secret then the refresh
+    /// token from `ask util generate-lwa-tokens`. Login with Amazon must accept them first.
+    SetSmapi {
+        slug: String,
+        /// The Login with Amazon client the refresh token was issued to.
+        #[arg(long)]
+        lwa_client_id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Forget the tenant's SMAPI credentials.
+    RemoveSmapi {
+        slug: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Which sign-in methods the sign-in page offers: both (default), password, or federated.
     SetLoginMethods {
         slug: String,
@@ -392,6 +409,19 @@ pub enum SkillCmd {
         remove_lwa_credentials: bool,
         #[command(flatten)]
         opts: ClientChangeOpts,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Push the skill's account linking to the Alexa console through SMAPI and read it back. Reads the
+    /// skill client's current secret from stdin (it is stored hashed).
+    Publish {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        skill: String,
+        /// development or live.
+        #[arg(long, default_value = "development")]
+        stage: latchkey_alexa::smapi::Stage,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -670,7 +700,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             emit(out, json!({"migrated": true, "database": auth.database_backend()}));
             Ok(())
         }
-        Command::Tenant(c) => tenant(&auth, c).await,
+        Command::Tenant(c) => {
+            let alexa = AlexaService::new(auth.clone(), amazon_endpoints(&config))?;
+            tenant(&auth, &alexa, c).await
+        }
         Command::Skill(c) => {
             let alexa = AlexaService::new(auth.clone(), amazon_endpoints(&config))?;
             skill(&auth, &alexa, c).await
@@ -694,7 +727,7 @@ fn tenant_json(auth: &AuthServer, t: &latchkey_store::records::Tenant) -> Value 
     json!({"id": t.id, "slug": t.slug, "name": t.name, "status": t.status, "issuer": auth.issuer_for(&t.slug), "created_at": t.created_at})
 }
 
-async fn tenant(auth: &AuthServer, c: TenantCmd) -> anyhow::Result<()> {
+async fn tenant(auth: &AuthServer, alexa: &AlexaService, c: TenantCmd) -> anyhow::Result<()> {
     match c {
         TenantCmd::Create { slug, name, out } => {
             let (t, issuer) = auth.create_tenant(&slug, &name).await?;
@@ -716,6 +749,20 @@ async fn tenant(auth: &AuthServer, c: TenantCmd) -> anyhow::Result<()> {
         TenantCmd::Resume { slug, out } => {
             auth.set_tenant_status(&Actor::cli(), &slug, TenantStatus::Active).await?;
             emit(out, json!({"slug": slug, "status": "active"}));
+        }
+        TenantCmd::SetSmapi { slug, lwa_client_id, out } => {
+            let t = auth.tenant_for_admin(&slug).await?;
+            let input = latchkey_alexa::smapi::SmapiCredentialsInput {
+                lwa_client_id,
+                lwa_client_secret: read_stdin_line()?,
+                refresh_token: read_stdin_line()?,
+            };
+            emit(out, serde_json::to_value(alexa.set_smapi_credentials(&t, input).await?)?);
+        }
+        TenantCmd::RemoveSmapi { slug, out } => {
+            let t = auth.tenant_for_admin(&slug).await?;
+            alexa.delete_smapi_credentials(&t).await?;
+            emit(out, json!({"slug": slug, "smapi": "removed"}));
         }
         TenantCmd::SetLoginMethods { slug, methods, out } => {
             let t = auth.tenant_for_admin(&slug).await?;
@@ -775,9 +822,12 @@ async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::
         SkillCmd::Show { t, skill, format, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
             let latchkey_oauth::manage::SkillView { skill: s, client, .. } = auth.get_skill(&tc, &skill).await?;
+            let domains = alexa.registration_domains(&tc).await?;
             let v = match format.as_str() {
-                "alexa-console" => registration::alexa_console(&s, &client, &tc.issuer),
-                "smapi" => registration::smapi_body(&client, &tc.issuer),
+                "alexa-console" => registration::alexa_console(&s, &client, &tc.issuer, &domains),
+                "smapi" => {
+                    registration::smapi_body(&s, &client, &tc.issuer, &domains, registration::SECRET_PLACEHOLDER)
+                }
                 "latchkey" => {
                     let mut v = serde_json::to_value(&s)?;
                     v["client"] = client_json(&client);
@@ -820,6 +870,16 @@ async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::
             };
             let view = auth.update_skill(&tc, &skill, update).await?;
             emit(out, serde_json::to_value(&view)?);
+        }
+        SkillCmd::Publish { t, skill, stage, out } => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            let secret = read_stdin_line()?;
+            let report = alexa.publish(&tc, &skill, &secret, stage).await?;
+            let matches = report.matches;
+            emit(out, serde_json::to_value(&report)?);
+            if !matches {
+                bail!("the console does not hold what was published: see the fields that differ");
+            }
         }
         SkillCmd::Check { t, skill, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;

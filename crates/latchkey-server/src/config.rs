@@ -68,6 +68,8 @@ pub struct Config {
     pub alexa_event_gateway_url: Option<String>,
     /// The Alexa REST API (alexaApiEndpoint, skill enablement for app-to-app linking).
     pub alexa_api_url: String,
+    /// The Skill Management API (publishing account linking to the console, reading it back).
+    pub smapi_url: String,
     /// Bearer token for `/metrics`. Unset: `/metrics` answers only to loopback clients.
     pub metrics_token: Option<Secret>,
     /// Token requests per second per client, across instances (0: off).
@@ -120,6 +122,7 @@ impl Default for Config {
             lwa_token_url: None,
             alexa_event_gateway_url: None,
             alexa_api_url: "https://api.amazonalexa.com".into(),
+            smapi_url: latchkey_alexa::smapi::DEFAULT_SMAPI_URL.into(),
             metrics_token: None,
             token_rate_per_client: 5000,
             api_rate_per_key: 500,

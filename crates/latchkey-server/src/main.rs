@@ -36,9 +36,14 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            // A service's refusal says which kind it was (ServiceError::exit_code); anything else is 1.
-            e.downcast_ref::<latchkey_oauth::ServiceError>()
-                .map_or(std::process::ExitCode::FAILURE, |s| std::process::ExitCode::from(s.exit_code()))
+            // A service's refusal says which kind it was (the README's table); anything else is 1.
+            let status = e
+                .downcast_ref::<latchkey_oauth::ServiceError>()
+                .map(latchkey_oauth::ServiceError::status)
+                .or_else(|| e.downcast_ref::<latchkey_alexa::AlexaError>().map(latchkey_alexa::AlexaError::status));
+            status.map_or(std::process::ExitCode::FAILURE, |s| {
+                std::process::ExitCode::from(latchkey_oauth::error::exit_code_for_status(s))
+            })
         }
     }
 }

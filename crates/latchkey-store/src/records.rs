@@ -149,6 +149,28 @@ pub struct NewSkill {
     pub lwa_client_secret: Option<String>,
 }
 
+/// A tenant's Skill Management API credentials, opened (never serialized).
+#[derive(Clone)]
+pub struct SmapiCredentials {
+    pub lwa_client_id: String,
+    pub lwa_client_secret: String,
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for SmapiCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmapiCredentials").field("lwa_client_id", &self.lwa_client_id).finish_non_exhaustive()
+    }
+}
+
+/// Whether a tenant has SMAPI credentials, as operators see it (no secrets).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct SmapiStatus {
+    pub configured: bool,
+    pub lwa_client_id: Option<String>,
+    pub updated_at: Option<i64>,
+}
+
 /// What an update writes to a skill; its client is written beside it, in the same transaction.
 #[derive(Clone, Debug)]
 pub struct SkillChanges {

@@ -174,4 +174,10 @@ pub(crate) mod context {
     pub fn amazon_refresh(tenant: &str, grant_id: &str) -> String {
         format!("lwa_refresh:{tenant}:{grant_id}")
     }
+    pub fn smapi_secret(tenant: &str) -> String {
+        format!("smapi_secret:{tenant}")
+    }
+    pub fn smapi_refresh(tenant: &str) -> String {
+        format!("smapi_refresh:{tenant}")
+    }
 }

@@ -14,6 +14,7 @@ pub mod refresh_family;
 pub mod refresh_token;
 pub mod signing_key;
 pub mod skill;
+pub mod smapi_credential;
 pub mod tenant;
 pub mod tenant_member;
 pub mod upstream_provider;

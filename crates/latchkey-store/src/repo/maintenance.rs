@@ -3,7 +3,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde::Serialize;
 
 use crate::Store;
-use crate::entities::{amazon_grant, signing_key, skill, upstream_provider};
+use crate::entities::{amazon_grant, signing_key, skill, smapi_credential, upstream_provider};
 use crate::error::StoreError;
 use crate::secrets::context;
 
@@ -14,6 +14,7 @@ pub struct ResealReport {
     pub skill_messaging_secrets: u64,
     pub upstream_secrets: u64,
     pub amazon_tokens: u64,
+    pub smapi_credentials: u64,
 }
 
 impl Store {
@@ -73,6 +74,19 @@ impl Store {
                 .await?;
                 r.amazon_tokens += 1;
             }
+        }
+        for m in smapi_credential::Entity::find().all(self.db()).await? {
+            let secret = sb.reseal(&context::smapi_secret(&m.tenant_id), &m.lwa_client_secret)?;
+            let refresh = sb.reseal(&context::smapi_refresh(&m.tenant_id), &m.refresh_token)?;
+            smapi_credential::ActiveModel {
+                tenant_id: sea_orm::ActiveValue::Unchanged(m.tenant_id),
+                lwa_client_secret: Set(secret),
+                refresh_token: Set(refresh),
+                ..Default::default()
+            }
+            .update(self.writer())
+            .await?;
+            r.smapi_credentials += 1;
         }
         Ok(r)
     }

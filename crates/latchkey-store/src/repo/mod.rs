@@ -15,6 +15,7 @@ mod providers;
 mod refresh;
 mod signing_keys;
 mod skills;
+mod smapi;
 mod tenants;
 mod users;
 

@@ -15,6 +15,7 @@ mod password_policy;
 pub mod problem;
 mod providers;
 pub mod skills;
+mod smapi;
 mod tenants;
 mod users;
 
@@ -39,7 +40,8 @@ fn created<T: Serialize>(v: &T) -> ApiResult {
     info(title = "Latchkey management API", version = "1",
         description = "Manage a Latchkey tenant: Alexa skills, OAuth clients, end users, linked accounts, upstream providers, branding, API keys, members and the audit log. Authenticate with a tenant API key (`Authorization: Bearer lk_…`) or a dashboard session (cookie plus `X-CSRF-Token` on changes). Errors are RFC 9457 problem details."),
     paths(
-        skills::list, skills::create, skills::get, skills::update, skills::delete, skills::readiness, skills::simulate,
+        skills::list, skills::create, skills::get, skills::update, skills::delete, skills::readiness, skills::simulate, skills::publish,
+        smapi::get, smapi::put, smapi::delete,
         clients::list, clients::create, clients::get, clients::update, clients::rotate_secret, clients::delete,
         users::list, users::create, users::get, users::disable, users::enable, users::set_password, users::delete, users::invite, users::password_reset,
         links::list, links::get, links::revoke, links::revoke_grant,
@@ -87,6 +89,10 @@ pub fn tenant_routes(cfg: &mut web::ServiceConfig) {
         .route("/skills/{skill}", web::delete().to(skills::delete))
         .route("/skills/{skill}/readiness", web::get().to(skills::readiness))
         .route("/skills/{skill}/simulate", web::post().to(skills::simulate))
+        .route("/skills/{skill}/publish", web::post().to(skills::publish))
+        .route("/smapi-credentials", web::get().to(smapi::get))
+        .route("/smapi-credentials", web::put().to(smapi::put))
+        .route("/smapi-credentials", web::delete().to(smapi::delete))
         .route("/clients", web::get().to(clients::list))
         .route("/clients", web::post().to(clients::create))
         .route("/clients/{client_id}", web::get().to(clients::get))

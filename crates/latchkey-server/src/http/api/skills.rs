@@ -1,6 +1,7 @@
 //! `/t/{tenant}/api/v1/skills`
 use actix_web::{HttpRequest, HttpResponse, web};
 use latchkey_alexa::simulator::{self, SimulationResult};
+use latchkey_alexa::smapi::{PublishReport, Stage};
 use latchkey_core::alexa::{AlexaRegion, SkillKind};
 use latchkey_oauth::admin::CreatedSkill;
 use latchkey_oauth::manage::SkillView;
@@ -107,6 +108,34 @@ pub async fn update(
     let (tenant, skill) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
     ok(&state.auth.update_skill(&a, &skill, body.into_inner()).await?)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishBody {
+    /// The skill client's current secret (stored hashed, so it must be supplied); it goes to the console.
+    pub client_secret: String,
+    /// `development` (default) or `live`.
+    #[serde(default)]
+    pub stage: Stage,
+}
+
+#[utoipa::path(post, path = "/t/{tenant}/api/v1/skills/{skill}/publish", tag = "skills", request_body = PublishBody,
+    params(("tenant" = String, Path, description = "tenant slug"), ("skill" = String, Path, description = "skill id or Alexa skill id")),
+    responses((status = 200, body = PublishReport, description = "pushed through SMAPI and read back, field by field"),
+        (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn publish(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<PublishBody>,
+) -> ApiResult {
+    let (tenant, skill) = path.into_inner();
+    let a = tenant_access(&state, &req, &tenant).await?;
+    let b = body.into_inner();
+    ok(&state.alexa.publish(&a, &skill, &b.client_secret, b.stage).await?)
 }
 
 #[utoipa::path(delete, path = "/t/{tenant}/api/v1/skills/{skill}", tag = "skills",
