@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod api_more;
+pub mod api_smapi;
 mod components;
 mod pages;
 #[cfg(feature = "ssr")]

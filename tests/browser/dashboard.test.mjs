@@ -26,6 +26,11 @@ const LWA_SECRET = 'dashboard-lwa-secret';
 let lwaExchanges = 0;
 let gatewayEvents = 0;
 const lwaCodes = new Set(['ANUbUKCJqlBOpMhw0', 'ANUbUKCJqlBOpMhw1']);
+// The vendor's SMAPI client and refresh token, and what SMAPI's account-linking resource holds.
+const SMAPI_ID = 'amzn1.application-oa2-client.vendortools';
+const SMAPI_SECRET = 'vendor-tools-secret';
+const SMAPI_REFRESH = 'Atzr|vendor-refresh';
+const smapiLinking = new Map();
 function startLwa() {
   return new Promise((resolve) => {
     const s = http.createServer((req, res) => {
@@ -41,7 +46,28 @@ function startLwa() {
           gatewayEvents += 1;
           return res.end();
         }
+        // SMAPI's account-linking resource: PUT stores the request, GET answers it without the secret.
+        const linking = req.url.match(/^\/v1\/skills\/([^/]+)\/stages\/(development|live)\/accountLinkingClient$/);
+        if (linking) {
+          if (req.headers.authorization !== 'Bearer Atza|vendor-access') {
+            res.statusCode = 401;
+            return res.end(JSON.stringify({ message: 'Token is invalid/expired' }));
+          }
+          const key = `${linking[1]}/${linking[2]}`;
+          if (req.method === 'PUT') {
+            smapiLinking.set(key, JSON.parse(body).accountLinkingRequest);
+            res.statusCode = 204;
+            return res.end();
+          }
+          const { clientSecret, ...stored } = smapiLinking.get(key) ?? {};
+          res.statusCode = smapiLinking.has(key) ? 200 : 404;
+          return res.end(JSON.stringify(smapiLinking.has(key) ? { accountLinkingResponse: stored } : { message: 'not found' }));
+        }
         const form = new URLSearchParams(body);
+        if (form.get('client_id') === SMAPI_ID && form.get('client_secret') === SMAPI_SECRET
+          && form.get('refresh_token') === SMAPI_REFRESH) {
+          return res.end(JSON.stringify({ access_token: 'Atza|vendor-access', refresh_token: SMAPI_REFRESH, token_type: 'bearer', expires_in: 3600 }));
+        }
         if (form.get('client_id') !== LWA_ID || form.get('client_secret') !== LWA_SECRET) {
           res.statusCode = 401;
           return res.end(JSON.stringify({ error: 'invalid_client' }));
@@ -90,7 +116,8 @@ before(async () => {
   lwa = await startLwa();
   env = { PATH: process.env.PATH, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_PUBLIC_URL: base, RUST_LOG: 'warn',
     LATCHKEY_LWA_TOKEN_URL: `http://127.0.0.1:${lwa.address().port}/{region}/auth/o2/token`,
-    LATCHKEY_ALEXA_EVENT_GATEWAY_URL: `http://127.0.0.1:${lwa.address().port}/{region}/v3/events` };
+    LATCHKEY_ALEXA_EVENT_GATEWAY_URL: `http://127.0.0.1:${lwa.address().port}/{region}/v3/events`,
+    LATCHKEY_SMAPI_URL: `http://127.0.0.1:${lwa.address().port}` };
   server = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`], { env, stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
@@ -201,6 +228,28 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     await page.screenshot({ path: join(SHOTS, 'dashboard-skill-edit-desktop.png'), fullPage: true });
     await page.reload();
     assert.equal((await page.locator('section.skill code[data-label="Default Access Token Expiration Time"]').first().textContent()).trim(), '7200');
+    // Publish to the Alexa console through SMAPI: credentials once for the tenant, then the skill with
+    // its client secret; the readiness check then compares the console with Latchkey and finds them equal.
+    await page.getByLabel('SMAPI client ID').fill(SMAPI_ID);
+    await page.getByLabel('SMAPI client secret').fill(SMAPI_SECRET);
+    await page.getByLabel('Refresh token', { exact: true }).fill(SMAPI_REFRESH);
+    await page.getByRole('button', { name: 'Save SMAPI credentials' }).click();
+    await page.getByText(`SMAPI credentials saved for ${SMAPI_ID}.`).waitFor();
+    const publishCard = page.locator('section.skill', { hasText: 'amzn1.ask.skill.dashboard' });
+    await publishCard.getByText('Publish to the Alexa console').click();
+    await publishCard.getByLabel("The skill client's current secret").fill(clientSecret);
+    await publishCard.getByRole('button', { name: 'Publish', exact: true }).click();
+    await page.getByText('Published to the development stage: the console holds what Latchkey expects.').waitFor();
+    const published = smapiLinking.get('amzn1.ask.skill.dashboard/development');
+    assert.equal(published.clientSecret, clientSecret);
+    assert.equal(published.defaultTokenExpirationInSeconds, 7200);
+    assert.deepEqual(published.redirectUrls, []);
+    await page.getByRole('button', { name: 'Check readiness for Alexa' }).click();
+    await page.locator('li[data-check="console"][data-status="pass"]').waitFor();
+    await page.locator('li[data-check="auth_scheme"][data-status="pass"]').waitFor();
+    await page.reload();
+    await page.getByText(`Credentials set for ${SMAPI_ID}.`).waitFor();
+
     // Back to North America only (dropping a region), where the rest of this journey links.
     const again = page.locator('section.skill', { hasText: 'amzn1.ask.skill.dashboard' });
     await again.getByText('Edit', { exact: true }).click();

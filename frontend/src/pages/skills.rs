@@ -3,6 +3,7 @@ use leptos::prelude::*;
 
 use crate::api::{CreateSkill, EventSummary, Simulate, SkillRow, UpdateSkill, list_skills};
 use crate::api_more::Readiness;
+use crate::api_smapi::{PublishSkill, SetSmapi, smapi_client};
 use crate::components::{CopyValue, OneTimeValue, TenantPage, clean, outcome, when};
 use crate::pages::slug;
 
@@ -106,6 +107,62 @@ fn SkillEditor(s: SkillRow, slug: String, update: ServerAction<UpdateSkill>) -> 
     }
 }
 
+/// Pushes the skill's account linking to the Alexa console through SMAPI, with the client secret
+/// (stored hashed, so typed here).
+#[component]
+fn PublishForm(skill_id: String, slug: String, publish: ServerAction<PublishSkill>) -> impl IntoView {
+    let [secret_id, stage_id] = ["p-secret", "p-stage"].map(|f| format!("{f}-{skill_id}"));
+    view! {
+        <details class="publish">
+            <summary>"Publish to the Alexa console"</summary>
+            <ActionForm action=publish>
+                <input type="hidden" name="slug" value=slug />
+                <input type="hidden" name="skill" value=skill_id.clone() />
+                <label for=secret_id.clone()>"The skill client's current secret"</label>
+                <input id=secret_id name="client_secret" type="password" autocomplete="off" required />
+                <label for=stage_id.clone()>"Stage"</label>
+                <select id=stage_id name="stage">
+                    <option value="development" selected=true>"Development"</option>
+                    <option value="live">"Live"</option>
+                </select>
+                <button type="submit">"Publish"</button>
+            </ActionForm>
+        </details>
+    }
+}
+
+/// The vendor's Skill Management API credentials, which Publish and the console comparison use.
+#[component]
+fn SmapiCredentials(slug: Memo<String>) -> impl IntoView {
+    let save = ServerAction::<SetSmapi>::new();
+    let current = Resource::new(move || (slug.get(), save.version().get()), |(s, _)| smapi_client(s));
+    view! {
+        <section class="card" aria-label="Alexa console (SMAPI)">
+            <h2>"Alexa console (SMAPI)"</h2>
+            <Suspense fallback=|| ()>
+                {move || current.get().map(|r| match r {
+                    Ok(Some(id)) => view! { <p class="smapi-status">"Credentials set for "<code>{id}</code>"."</p> }.into_any(),
+                    Ok(None) => view! { <p class="smapi-status">"No SMAPI credentials: skills cannot be published, and the console cannot be compared."</p> }.into_any(),
+                    // The skills above already say why the tenant cannot be read.
+                    Err(_) => ().into_any(),
+                })}
+            </Suspense>
+            <p class="hint">"The Login with Amazon client and the refresh token that "<code>"ask util generate-lwa-tokens"</code>" prints. They are checked with Login with Amazon, then stored encrypted."</p>
+            <ActionForm action=save>
+                <input type="hidden" name="slug" value=move || slug.get() />
+                <label for="smapi-id">"SMAPI client ID"</label>
+                <input id="smapi-id" name="lwa_client_id" autocomplete="off" required />
+                <label for="smapi-secret">"SMAPI client secret"</label>
+                <input id="smapi-secret" name="lwa_client_secret" type="password" autocomplete="off" required />
+                <label for="smapi-refresh">"Refresh token"</label>
+                <input id="smapi-refresh" name="refresh_token" type="password" autocomplete="off" required />
+                <button type="submit">"Save SMAPI credentials"</button>
+            </ActionForm>
+            {outcome(save.value(), |m| view! { <p class="ok" role="status">{m}</p> })}
+        </section>
+    }
+}
+
 #[component]
 pub fn Skills() -> impl IntoView {
     let slug = slug();
@@ -113,6 +170,7 @@ pub fn Skills() -> impl IntoView {
     let sim = ServerAction::<Simulate>::new();
     let check = ServerAction::<Readiness>::new();
     let update = ServerAction::<UpdateSkill>::new();
+    let publish = ServerAction::<PublishSkill>::new();
     let skills =
         Resource::new(move || (slug.get(), create.version().get(), update.version().get()), |(s, _, _)| list_skills(s));
     view! {
@@ -128,6 +186,7 @@ pub fn Skills() -> impl IntoView {
                             <p class="hint">{s.alexa_skill_id.clone()}</p>
                             <EventCounts e=s.events.clone() />
                             <ConsoleValues s=s.clone() />
+                            <PublishForm skill_id=s.alexa_skill_id.clone() slug=slug.get_untracked() publish=publish />
                             <SkillEditor s=s slug=slug.get_untracked() update=update />
                             <ActionForm action=check>
                                 <input type="hidden" name="slug" value=slug.get_untracked() />
@@ -138,6 +197,15 @@ pub fn Skills() -> impl IntoView {
                     }}).collect_view().into_any(),
                 })}
             </Suspense>
+            {outcome(publish.value(), |p| view! {
+                <p class=if p.matches { "ok published" } else { "error published" } role="status">
+                    {if p.matches {
+                        format!("Published to the {} stage: the console holds what Latchkey expects.", p.stage)
+                    } else {
+                        format!("Published to the {} stage, but the console differs in: {}.", p.stage, p.differing.join(", "))
+                    }}
+                </p>
+            })}
             {outcome(update.value(), |s| view! {
                 <p class="ok" role="status">"Skill "{s.name}" saved. Its client ID is unchanged: linked users keep working."</p>
             })}
@@ -199,6 +267,7 @@ pub fn Skills() -> impl IntoView {
                     </div>
                 })}
             </section>
+            <SmapiCredentials slug=slug />
             <section class="card">
                 <h2>"Linking simulator"</h2>
                 <p class="hint">"Runs the whole account-linking flow against this tenant as Alexa would, and shows each step."</p>
