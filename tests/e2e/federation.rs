@@ -554,6 +554,14 @@ async fn federated_only_sign_in_page() {
         .expect("page");
     assert!(!page.contains("name=\"password\""), "{page}");
     assert!(page.contains("Continue with Corp SSO corp"));
+    // The readiness check takes a providers-only sign-in page as one (it used to want a password form).
+    let key = f.app.auth.create_api_key(&ta, "check").await.expect("key").key;
+    let url = f.app.url(&format!("/t/{}/api/v1/skills/{}/readiness", f.a.slug, f.a.skill.id));
+    let report = json_ok(server_client().get(url).bearer_auth(key).send().await.expect("readiness")).await;
+    let login = report["items"].as_array().and_then(|i| i.iter().find(|x| x["id"] == "login_page")).cloned();
+    let login = login.expect("login_page item");
+    assert_eq!(login["status"], "pass", "{login}");
+    assert!(login["detail"].as_str().is_some_and(|d| d.contains("1 upstream provider")), "{login}");
     assert!(f.app.auth.set_login_methods(&ta, "magic").await.is_err());
     f.app.cleanup().await;
 }

@@ -135,4 +135,29 @@ async fn skill_updates_refuse_bad_input_and_other_tenants(backend: Backend) {
     app.cleanup().await;
 }
 
-on_both_backends!(a_skill_changes_without_relinking, skill_updates_refuse_bad_input_and_other_tenants);
+/// Two updates of different fields at once: each keeps the other's change (neither writes back what it
+/// read before the other committed).
+async fn racing_updates_keep_each_others_changes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let api = api_for(&app, &f).await;
+    let path = format!("/skills/{}", f.skill.id);
+    for round in 0..8 {
+        let name = format!("Acme round {round}");
+        let ttl = 3600 + round;
+        let (a, b) =
+            tokio::join!(api.patch(&path, json!({"name": name})), api.patch(&path, json!({"access_token_ttl": ttl})));
+        json_ok(a).await;
+        json_ok(b).await;
+        let now = json_ok(api.get(&path).await).await;
+        assert_eq!(now["name"], name.as_str(), "round {round}: {now}");
+        assert_eq!(now["client"]["access_token_ttl"], ttl, "round {round}: {now}");
+    }
+    app.cleanup().await;
+}
+
+on_both_backends!(
+    a_skill_changes_without_relinking,
+    skill_updates_refuse_bad_input_and_other_tenants,
+    racing_updates_keep_each_others_changes
+);

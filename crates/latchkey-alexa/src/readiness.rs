@@ -266,12 +266,19 @@ impl AlexaService {
         match self.http.get(url).send().await {
             Ok(r) if r.status().is_success() => {
                 let body = r.text().await.unwrap_or_default();
+                // A tenant may offer only its upstream providers ("Continue with …"): that signs in too.
                 let form = body.contains("name=\"password\"") && body.contains("name=\"email\"");
+                let providers = body.matches("class=\"provider\"").count();
+                let offers = match (form, providers) {
+                    (true, 0) => "the password form".to_owned(),
+                    (true, n) => format!("the password form and {n} upstream provider(s)"),
+                    (false, n) => format!("{n} upstream provider(s)"),
+                };
                 item(
                     "login_page",
-                    form,
-                    "the sign-in page answers through the public URL",
-                    "the page answered but showed no sign-in form",
+                    form || providers > 0,
+                    format!("the sign-in page answers through the public URL and offers {offers}"),
+                    "the page answered but offered no way to sign in: set the tenant's sign-in methods (latchkey tenant set-login-methods)",
                 )
             }
             Ok(r) => item(

@@ -3,7 +3,7 @@
 use latchkey_core::alexa::{self, AlexaRegion};
 use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_core::refresh::RefreshPolicy;
-use latchkey_store::records::{LwaChange, Skill, SkillChanges};
+use latchkey_store::records::{Client, LwaChange, Skill, SkillChanges};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -79,62 +79,80 @@ fn move_vendor(uris: &[String], old: &str, new: &str) -> Vec<String> {
 impl AuthServer {
     pub async fn update_skill(&self, a: &Access, id: &str, u: SkillUpdate) -> ServiceResult<SkillView> {
         a.require_write()?;
-        let skill = self.find_skill(a, id).await?;
-        let scoped = self.store.scoped(a.id());
-        let mut client = scoped
-            .client_by_row_id(&skill.oauth_client_id)
-            .await?
-            .ok_or_else(|| ServiceError::internal("skill without its client"))?;
-        let lwa = lwa_change(&skill, &u)?;
+        let found = self.find_skill(a, id).await?;
         let mut changed: Vec<&'static str> = Vec::new();
-        let mut next = SkillChanges {
-            name: skill.name.clone(),
-            vendor_id: skill.vendor_id.clone(),
-            regions: skill.regions.clone(),
-            lwa: LwaChange::Keep,
-        };
-        if let Some(n) = &u.name {
-            set_if_changed(&mut next.name, check_name(n)?, "name", &mut changed);
+        let mut client_id = String::new();
+        // Checked and applied inside the store's transaction, against the skill as it is there.
+        let updated = self
+            .store
+            .scoped(a.id())
+            .modify_skill(&found.id, |skill, mut client| {
+                let next = apply_skill_update(&skill, &mut client, u, &mut changed)?;
+                client_id.clone_from(&client.client_id);
+                Ok::<_, ServiceError>((!changed.is_empty()).then_some((next, client)))
+            })
+            .await
+            .map_err(|e| match e {
+                // Deleted since it was found.
+                ServiceError::NotFound(_) => ServiceError::NotFound(format!("skill '{id}'")),
+                other => other,
+            })?;
+        if !changed.is_empty() {
+            self.invalidate_client(a.id(), &client_id);
+            self.invalidate_skills(a.id());
+            a.audit(self, "skill.updated", Some(&updated.alexa_skill_id), json!({"changed": changed})).await?;
         }
-        // Giving the vendor id, even unchanged, registers Alexa's redirect URIs for it again (the
-        // readiness check's fix for a client whose URIs were edited away).
-        let mut redirect_uris = None;
-        if let Some(v) = u.vendor_id.as_deref().map(str::trim) {
-            alexa::validate_vendor_id(v).map_err(ServiceError::Invalid)?;
-            redirect_uris = Some(move_vendor(&client.redirect_uris, &skill.vendor_id, v));
-            set_if_changed(&mut next.vendor_id, v.to_owned(), "vendor_id", &mut changed);
-        }
-        if let Some(list) = &u.regions {
-            let regions = alexa::parse_regions(&alexa::regions_text(list)).map_err(ServiceError::Invalid)?;
-            set_if_changed(&mut next.regions, regions, "regions", &mut changed);
-        }
-        set_if_changed(&mut next.lwa, lwa, "lwa_credentials", &mut changed);
-        let client_changes = ClientUpdate {
-            name: u.name.is_some().then(|| next.name.clone()),
-            redirect_uris,
-            scopes: u.scopes,
-            auth_method: u.auth_method,
-            access_token_ttl: u.access_token_ttl,
-            refresh_policy: u.refresh_policy,
-            refresh_token_ttl: u.refresh_token_ttl,
-            require_pkce: u.require_pkce,
-        };
-        let client_changed = apply_client_update(&mut client, client_changes, skill.kind.min_access_token_ttl())?;
-        check_skill_scopes(&client.scopes)?;
-        // The client's name is the skill's, already counted.
-        changed.extend(client_changed.into_iter().filter(|c| *c != "name"));
-        if changed.is_empty() {
-            return self.skill_view(a, skill).await;
-        }
-        let updated = scoped.update_skill(&skill.id, next, &client).await.map_err(|e| match e {
-            latchkey_store::StoreError::NotFound => ServiceError::NotFound(format!("skill '{id}'")),
-            other => other.into(),
-        })?;
-        self.invalidate_client(a.id(), &client.client_id);
-        self.invalidate_skills(a.id());
-        a.audit(self, "skill.updated", Some(&updated.alexa_skill_id), json!({"changed": changed})).await?;
         self.skill_view(a, updated).await
     }
+}
+
+/// Checks `u` against the skill and its client and applies it: the skill's next state, the client
+/// changed in place, and the names of what changed (for the audit log; nothing changed, nothing is
+/// written).
+fn apply_skill_update(
+    skill: &Skill,
+    client: &mut Client,
+    u: SkillUpdate,
+    changed: &mut Vec<&'static str>,
+) -> ServiceResult<SkillChanges> {
+    let lwa = lwa_change(skill, &u)?;
+    let mut next = SkillChanges {
+        name: skill.name.clone(),
+        vendor_id: skill.vendor_id.clone(),
+        regions: skill.regions.clone(),
+        lwa: LwaChange::Keep,
+    };
+    if let Some(n) = &u.name {
+        set_if_changed(&mut next.name, check_name(n)?, "name", changed);
+    }
+    // Giving the vendor id, even unchanged, registers Alexa's redirect URIs for it again (the
+    // readiness check's fix for a client whose URIs were edited away).
+    let mut redirect_uris = None;
+    if let Some(v) = u.vendor_id.as_deref().map(str::trim) {
+        alexa::validate_vendor_id(v).map_err(ServiceError::Invalid)?;
+        redirect_uris = Some(move_vendor(&client.redirect_uris, &skill.vendor_id, v));
+        set_if_changed(&mut next.vendor_id, v.to_owned(), "vendor_id", changed);
+    }
+    if let Some(list) = &u.regions {
+        let regions = alexa::parse_regions(&alexa::regions_text(list)).map_err(ServiceError::Invalid)?;
+        set_if_changed(&mut next.regions, regions, "regions", changed);
+    }
+    set_if_changed(&mut next.lwa, lwa, "lwa_credentials", changed);
+    let client_changes = ClientUpdate {
+        name: u.name.is_some().then(|| next.name.clone()),
+        redirect_uris,
+        scopes: u.scopes,
+        auth_method: u.auth_method,
+        access_token_ttl: u.access_token_ttl,
+        refresh_policy: u.refresh_policy,
+        refresh_token_ttl: u.refresh_token_ttl,
+        require_pkce: u.require_pkce,
+    };
+    let client_changed = apply_client_update(client, client_changes, skill.kind.min_access_token_ttl())?;
+    check_skill_scopes(&client.scopes)?;
+    // The client's name is the skill's, already counted.
+    changed.extend(client_changed.into_iter().filter(|c| *c != "name"));
+    Ok(next)
 }
 
 #[cfg(test)]

@@ -101,16 +101,34 @@ impl Scoped<'_> {
         m.lwa_client_secret.map(|s| self.store.secrets().open_str(&lwa_context(self.tenant, &m.id), &s)).transpose()
     }
 
-    /// Writes a skill's changes and its client's settings in one transaction, so a failed update leaves
-    /// both as they were.
-    pub async fn update_skill(&self, skill_id: &str, s: SkillChanges, client: &Client) -> Result<Skill, StoreError> {
-        let txn = self.writer().begin().await?;
-        let current = skill::Entity::find()
-            .filter(skill::Column::TenantId.eq(self.tid()))
-            .filter(skill::Column::Id.eq(skill_id))
+    /// Changes a skill and its client in one transaction: `change` sees both as they are inside it (the
+    /// skill's row locked on PostgreSQL; SQLite has one writer), so two updates racing each keep the
+    /// other's fields instead of writing back what they read before it. `change` answers `None` when
+    /// nothing changes; the skill is then returned as it is.
+    pub async fn modify_skill<E: From<StoreError>>(
+        &self,
+        skill_id: &str,
+        change: impl FnOnce(Skill, Client) -> Result<Option<(SkillChanges, Client)>, E>,
+    ) -> Result<Skill, E> {
+        use sea_orm::{ConnectionTrait, DbBackend, QuerySelect};
+        let txn = self.writer().begin().await.map_err(StoreError::from)?;
+        let mut find =
+            skill::Entity::find().filter(skill::Column::TenantId.eq(self.tid())).filter(skill::Column::Id.eq(skill_id));
+        if txn.get_database_backend() == DbBackend::Postgres {
+            find = find.lock_exclusive();
+        }
+        let current = find.one(&txn).await.map_err(StoreError::from)?.ok_or(StoreError::NotFound)?;
+        let client = oauth_client::Entity::find()
+            .filter(oauth_client::Column::TenantId.eq(self.tid()))
+            .filter(oauth_client::Column::Id.eq(&current.oauth_client_id))
             .one(&txn)
-            .await?
+            .await
+            .map_err(StoreError::from)?
             .ok_or(StoreError::NotFound)?;
+        let client = super::clients::to_record(client)?;
+        let Some((s, client)) = change(to_record(current.clone())?, client)? else {
+            return Ok(to_record(current)?);
+        };
         let seal = |secret: &str| self.store.secrets().seal_str(&lwa_context(self.tenant, &current.id), secret);
         let (lwa_client_id, lwa_client_secret) = match &s.lwa {
             LwaChange::Keep => (current.lwa_client_id.clone(), current.lwa_client_secret.clone()),
@@ -124,10 +142,10 @@ impl Scoped<'_> {
         m.regions = Set(latchkey_core::alexa::regions_text(&s.regions));
         m.lwa_client_id = Set(lwa_client_id);
         m.lwa_client_secret = Set(lwa_client_secret);
-        let m = m.update(&txn).await?;
-        write_client(&txn, self.tenant, client).await?;
-        txn.commit().await?;
-        to_record(m)
+        let m = m.update(&txn).await.map_err(StoreError::from)?;
+        write_client(&txn, self.tenant, &client).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(to_record(m)?)
     }
 
     /// Deletes the skill and its OAuth client.
