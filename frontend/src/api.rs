@@ -439,9 +439,7 @@ pub async fn simulate(
     client_secret: String,
 ) -> Result<Vec<StepRow>, ServerFnError> {
     let (c, a) = access(&slug).await?;
-    let r = latchkey_alexa::simulator::simulate_for_skill(&c.auth, &a, &skill, &email, &password, &client_secret)
-        .await
-        .map_err(err)?;
+    let r = c.alexa.simulate(&a, &skill, &email, &password, &client_secret).await.map_err(err)?;
     Ok(r.steps
         .into_iter()
         .map(|s| StepRow {

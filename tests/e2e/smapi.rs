@@ -158,6 +158,50 @@ async fn publishing_refuses_what_the_console_would_and_other_tenants(backend: Ba
     app.cleanup().await;
 }
 
+/// The simulator links as Alexa would with what the console declares: a scheme edited in the console
+/// fails the token step as Alexa would see it; put right, the whole flow links, PKCE included, and a
+/// second region's redirect URI reaches the sign-in page. (The server is plain http here, so the
+/// simulator can reach it; the console's record is seeded as SMAPI would hold it.)
+async fn the_simulator_authenticates_as_the_console_declares(backend: Backend) {
+    let amazon = fakes::start().await;
+    let app = TestApp::spawn_with(backend, |c| {
+        c.lwa_token_url = Some(amazon.regional_lwa_url());
+        c.smapi_url = amazon.base.clone();
+    })
+    .await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let api = api_for(&app, &f).await;
+    let skill = f.skill.skill.alexa_skill_id.clone();
+    let body = credentials(SMAPI_CLIENT_SECRET, SMAPI_REFRESH_TOKEN);
+    json_ok(api.http.put(api.url("/smapi-credentials")).bearer_auth(&api.key).json(&body).send().await.expect("put"))
+        .await;
+    let console = |scheme: &str| {
+        let record = json!({"type": "AUTH_CODE", "clientId": f.skill.client_id, "accessTokenScheme": scheme});
+        amazon.smapi_state(|s| {
+            s.skills.insert(skill.clone());
+            s.linking.insert((skill.clone(), "development".into()), record);
+        });
+    };
+    let simulate = format!("/skills/{skill}/simulate");
+    let as_user = json!({"email": f.email, "password": PASSWORD, "client_secret": f.skill.client_secret});
+
+    console("REQUEST_BODY_CREDENTIALS");
+    let run = json_ok(api.post(&simulate, as_user.clone()).await).await;
+    assert_eq!(run["linked"], false, "{run}");
+    let last = run["steps"].as_array().and_then(|s| s.last()).cloned().unwrap_or_default();
+    assert_eq!(last["step"], "token", "{run}");
+    assert!(last["alexa_sees"].as_str().is_some_and(|s| s.contains("invalid_client")), "{last}");
+
+    console("HTTP_BASIC");
+    json_ok(api.patch(&format!("/skills/{skill}"), json!({"regions": ["NA", "EU"]})).await).await;
+    let run = json_ok(api.post(&simulate, as_user).await).await;
+    assert_eq!(run["linked"], true, "{run}");
+    let steps: Vec<&str> = run["steps"].as_array().expect("steps").iter().filter_map(|s| s["step"].as_str()).collect();
+    assert_eq!(steps.last(), Some(&"authorize_eu"), "{run}");
+    assert!(steps.contains(&"refresh"));
+    app.cleanup().await;
+}
+
 /// The CLI as a vendor scripts it: credentials and the client secret from stdin, never arguments.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_sets_credentials_and_publishes() {
@@ -230,5 +274,6 @@ async fn smapi_credentials_are_sealed_and_resealed(backend: Backend) {
 on_both_backends!(
     a_skill_is_published_and_compared_with_the_console,
     publishing_refuses_what_the_console_would_and_other_tenants,
-    smapi_credentials_are_sealed_and_resealed
+    smapi_credentials_are_sealed_and_resealed,
+    the_simulator_authenticates_as_the_console_declares
 );

@@ -266,6 +266,24 @@ impl AlexaService {
         Ok(compare(&console, &expected))
     }
 
+    /// The Authentication Scheme the console holds for the skill (development stage), when the tenant
+    /// has SMAPI credentials and the console answers; `None` otherwise.
+    pub async fn console_scheme(
+        &self,
+        t: &TenantCtx,
+        skill: &Skill,
+        client: &Client,
+    ) -> Result<Option<String>, AlexaError> {
+        if !self.auth.store.scoped(t.id()).smapi_status().await?.configured {
+            return Ok(None);
+        }
+        let fields = self.compare_with_console(t, skill, client, Stage::Development).await?;
+        Ok(fields
+            .into_iter()
+            .find(|f| f.field == "accessTokenScheme")
+            .and_then(|f| f.console.as_str().map(str::to_owned)))
+    }
+
     /// Pushes the skill's account-linking settings to the console and reads them back. The client
     /// secret is stored hashed, so the caller gives it; it must be the client's current one, so the
     /// console never gets a secret that does not work.

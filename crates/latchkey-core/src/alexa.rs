@@ -19,6 +19,16 @@ pub fn redirect_uris(vendor_id: &str) -> Vec<String> {
     REDIRECT_BASES.iter().map(|b| format!("{b}{vendor_id}")).collect()
 }
 
+/// The redirect URI Alexa uses for a vendor ID in one region.
+pub fn redirect_uri(vendor_id: &str, region: AlexaRegion) -> String {
+    let base = match region {
+        AlexaRegion::NA => REDIRECT_BASES[0],
+        AlexaRegion::EU => REDIRECT_BASES[1],
+        AlexaRegion::FE => REDIRECT_BASES[2],
+    };
+    format!("{base}{vendor_id}")
+}
+
 /// Vendor IDs are short uppercase alphanumerics in the Alexa console (e.g. `M2ABCDEF12345`).
 pub fn validate_vendor_id(vendor_id: &str) -> Result<(), String> {
     if (1..=64).contains(&vendor_id.len()) && vendor_id.bytes().all(|b| b.is_ascii_alphanumeric()) {

@@ -17,7 +17,7 @@ use std::io::BufRead;
 
 use crate::app::{Application, amazon_endpoints, open_auth_server};
 use crate::config::Config;
-use latchkey_alexa::{AlexaService, registration, simulator};
+use latchkey_alexa::{AlexaService, registration};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -892,20 +892,13 @@ async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::
         }
         SkillCmd::Simulate { t, skill, user, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let latchkey_oauth::manage::SkillView { skill: s, client, .. } = auth.get_skill(&tc, &skill).await?;
             let password = read_stdin_line()?;
             let secret = read_stdin_line()?;
-            let steps = simulator::simulate(simulator::SimulationInput {
-                issuer: &tc.issuer,
-                client: &client,
-                client_secret: &secret,
-                email: &user,
-                password: &password,
-            })
-            .await;
-            let linked = steps.last().is_some_and(|s| s.ok && s.step == "refresh");
-            emit(out, json!({"skill": s.alexa_skill_id, "linked": linked, "steps": steps}));
-            if !linked {
+            // The same service as the API and the dashboard: the console's scheme, PKCE, every region.
+            let r = alexa.simulate(&tc, &skill, &user, &password, &secret).await?;
+            let s = auth.get_skill(&tc, &skill).await?.skill;
+            emit(out, json!({"skill": s.alexa_skill_id, "linked": r.linked, "steps": r.steps}));
+            if !r.linked {
                 bail!("the simulated link failed: see the last step");
             }
         }

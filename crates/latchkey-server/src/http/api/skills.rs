@@ -1,6 +1,6 @@
 //! `/t/{tenant}/api/v1/skills`
 use actix_web::{HttpRequest, HttpResponse, web};
-use latchkey_alexa::simulator::{self, SimulationResult};
+use latchkey_alexa::simulator::SimulationResult;
 use latchkey_alexa::smapi::{PublishReport, Stage};
 use latchkey_core::alexa::{AlexaRegion, SkillKind};
 use latchkey_oauth::admin::CreatedSkill;
@@ -169,7 +169,6 @@ pub async fn simulate(
 ) -> ApiResult {
     let (tenant, skill) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
-    let r = simulator::simulate_for_skill(&state.auth, &a, &skill, &body.email, &body.password, &body.client_secret)
-        .await?;
+    let r = state.alexa.simulate(&a, &skill, &body.email, &body.password, &body.client_secret).await?;
     ok(&r)
 }
