@@ -5,7 +5,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Smart home skills require access tokens that live at least this long (ALEXA.md §2).
-pub const MIN_SMART_HOME_ACCESS_TOKEN_TTL: i64 = 360;
+/// Alexa's account-linking FAQ: access tokens must live at least six minutes, for every kind of skill.
+pub const MIN_ALEXA_ACCESS_TOKEN_TTL: i64 = 360;
 
 /// Alexa's redirect hosts, one per region; all three must be registered (ALEXA.md §1).
 const REDIRECT_BASES: [&str; 3] = [
@@ -85,12 +86,10 @@ impl SkillKind {
         }
     }
 
-    /// The shortest access-token lifetime this kind of skill accepts.
+    /// The shortest access-token lifetime this kind of skill accepts: the same for every kind (Alexa's
+    /// requirements say so for all account linking; an earlier reading applied it to smart home only).
     pub fn min_access_token_ttl(self) -> i64 {
-        match self {
-            Self::SmartHome => MIN_SMART_HOME_ACCESS_TOKEN_TTL,
-            _ => 60,
-        }
+        MIN_ALEXA_ACCESS_TOKEN_TTL
     }
 }
 
@@ -214,8 +213,10 @@ mod tests {
     }
 
     #[test]
-    fn smart_home_needs_360_seconds() {
-        assert_eq!(SkillKind::SmartHome.min_access_token_ttl(), 360);
+    fn every_kind_needs_360_seconds() {
+        for kind in [SkillKind::SmartHome, SkillKind::Video, SkillKind::Music, SkillKind::Custom] {
+            assert_eq!(kind.min_access_token_ttl(), 360, "{kind:?}");
+        }
         assert_eq!("smart-home".parse::<SkillKind>(), Ok(SkillKind::SmartHome));
         assert!("tv".parse::<SkillKind>().is_err());
         assert_eq!("eu".parse::<AlexaRegion>(), Ok(AlexaRegion::EU));

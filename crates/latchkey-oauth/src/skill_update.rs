@@ -37,7 +37,7 @@ pub struct SkillUpdate {
     pub scopes: Option<String>,
     /// Must match the Authentication Scheme in the Alexa console.
     pub auth_method: Option<ClientAuthMethod>,
-    /// Seconds; a smart-home skill needs at least 360.
+    /// Seconds; Alexa needs at least 360 for every kind of skill.
     pub access_token_ttl: Option<i64>,
     pub refresh_policy: Option<RefreshPolicy>,
     /// Absolute refresh-token lifetime in seconds, at least an hour; `0` for none.

@@ -235,7 +235,7 @@ pub struct ClientOpts {
     /// Space-separated scopes the client may request.
     #[arg(long)]
     pub scope: Option<String>,
-    /// Access-token lifetime in seconds (smart-home skills need at least 360).
+    /// Access-token lifetime in seconds (a skill needs at least 360, Alexa's rule).
     #[arg(long)]
     pub access_token_ttl: Option<i64>,
     /// rotate (new refresh token each use, old one honoured for the grace window) or fixed.
@@ -282,7 +282,7 @@ pub struct ClientChangeOpts {
     /// Space-separated scopes the client may request.
     #[arg(long)]
     pub scope: Option<String>,
-    /// Access-token lifetime in seconds (smart-home skills need at least 360).
+    /// Access-token lifetime in seconds (a skill needs at least 360, Alexa's rule).
     #[arg(long)]
     pub access_token_ttl: Option<i64>,
     /// rotate or fixed.

@@ -20,7 +20,7 @@ pub struct ClientOptionsBody {
     pub auth_method: Option<ClientAuthMethod>,
     /// Space-separated.
     pub scopes: Option<String>,
-    /// Seconds; smart-home skills need at least 360 (Alexa's rule).
+    /// Seconds; a skill's client needs at least 360 (Alexa's rule).
     pub access_token_ttl: Option<i64>,
     pub refresh_policy: Option<RefreshPolicy>,
     pub refresh_token_ttl: Option<i64>,
