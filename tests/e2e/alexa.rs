@@ -511,6 +511,35 @@ async fn app_to_app_linking() {
     assert_eq!(w.amazon.alexa_api.lock().expect("lock").enablements.len(), 1);
     let resp = w.post("app-to-app", &json!({"skill": w.alexa_skill_id})).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+
+    // The app asked for the Amazon code with PKCE: LWA wants the verifier with it. And alexaApiEndpoint
+    // names two endpoints: the enablement goes to each, as Amazon says; the user's region answers 201.
+    let port = w.amazon.base.rsplit(':').next().expect("port").to_owned();
+    let elsewhere = format!("localhost:{port}");
+    w.amazon.alexa_api.lock().expect("lock").other_regions = vec![elsewhere.clone()];
+    let pkce = pkce();
+    let mut body = json!({
+        "skill": w.alexa_skill_id, "stage": "development",
+        "latchkey_code": get_code(&w.app, &w.f, None).await, "latchkey_redirect_uri": w.f.skill.redirect_uris[0],
+        "amazon_code": w.amazon.issue_code_with_challenge(&pkce.challenge),
+        "amazon_redirect_uri": "https://app.example.com/alexa/callback",
+    });
+    assert_eq!(w.post("app-to-app", &body).await.status(), StatusCode::CONFLICT, "without the verifier LWA refuses");
+    body["amazon_code_verifier"] = json!("too-short");
+    assert_eq!(w.post("app-to-app", &body).await.status(), StatusCode::BAD_REQUEST);
+    body["amazon_code_verifier"] = json!(pkce.verifier);
+    let out = json_ok(w.post("app-to-app", &body).await).await;
+    assert_eq!(out["status"], "enabled", "{out}");
+    let tried: Vec<(String, Value)> = out["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .map(|e| (e["endpoint"].as_str().unwrap_or_default().to_owned(), e["status"].clone()))
+        .collect();
+    assert_eq!(tried.len(), 2, "{out}");
+    assert_eq!(tried[0], (elsewhere.clone(), json!(404)));
+    assert_eq!(tried[1].1, json!(201));
+    assert_eq!(w.amazon.alexa_api.lock().expect("lock").enablements.len(), 2);
     w.app.cleanup().await;
 }
 

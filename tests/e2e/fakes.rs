@@ -49,6 +49,8 @@ pub struct LwaState {
     pub token_region: HashMap<String, String>,
     /// The path of every token request, for which region's LWA was asked.
     pub paths: Vec<String>,
+    /// Codes issued to an app that sent a PKCE challenge (S256): code → challenge.
+    pub challenges: HashMap<String, String>,
     counter: u32,
 }
 
@@ -80,6 +82,11 @@ pub struct AlexaApiState {
     pub enablements: Vec<Value>,
     /// The token response Alexa got from Latchkey for the linked account.
     pub linked_tokens: Vec<Value>,
+    /// Endpoints `alexaApiEndpoint` names before this fake's own host; enablement there answers 404
+    /// (the user's account is in another region).
+    pub other_regions: Vec<String>,
+    /// Every host an enablement was sent to.
+    pub enablement_hosts: Vec<String>,
 }
 
 pub struct FakeAmazon {
@@ -110,6 +117,12 @@ impl FakeAmazon {
     }
     pub fn smapi_state<R>(&self, f: impl FnOnce(&mut SmapiState) -> R) -> R {
         f(&mut self.smapi.lock().expect("lock"))
+    }
+    /// An Amazon code issued to an app that asked with this S256 PKCE challenge.
+    pub fn issue_code_with_challenge(&self, challenge: &str) -> String {
+        let code = self.issue_code();
+        self.lwa.lock().expect("lock").challenges.insert(code.clone(), challenge.to_owned());
+        code
     }
     pub fn lwa_state<R>(&self, f: impl FnOnce(&mut LwaState) -> R) -> R {
         f(&mut self.lwa.lock().expect("lock"))
@@ -155,6 +168,15 @@ async fn lwa_token(
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
             let code = form.get("code").cloned().unwrap_or_default();
+            // A code issued with a PKCE challenge needs its verifier (RFC 7636 §4.6).
+            if let Some(challenge) = s.challenges.get(&code) {
+                let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
+                let digest = <sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes());
+                let computed = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, digest);
+                if &computed != challenge {
+                    return lwa_error(400, "invalid_grant", "The request has an invalid code_verifier");
+                }
+            }
             if !s.codes.remove(&code) {
                 return lwa_error(400, "invalid_grant", "The request has an invalid grant parameter : code");
             }
@@ -309,7 +331,11 @@ async fn gateway(
 }
 
 /// `GET /v1/alexaApiEndpoint`: the user's regional Alexa API host (here, this fake).
-async fn api_endpoint(req: HttpRequest, lwa: web::Data<Arc<Mutex<LwaState>>>) -> HttpResponse {
+async fn api_endpoint(
+    req: HttpRequest,
+    lwa: web::Data<Arc<Mutex<LwaState>>>,
+    api: web::Data<Arc<Mutex<AlexaApiState>>>,
+) -> HttpResponse {
     let token = req
         .headers()
         .get("authorization")
@@ -320,7 +346,9 @@ async fn api_endpoint(req: HttpRequest, lwa: web::Data<Arc<Mutex<LwaState>>>) ->
         return HttpResponse::Unauthorized().json(json!({"message": "Invalid token"}));
     }
     let host = req.connection_info().host().to_owned();
-    HttpResponse::Ok().json(json!({"endpoints": [host]}))
+    let mut endpoints = api.lock().expect("lock").other_regions.clone();
+    endpoints.push(host);
+    HttpResponse::Ok().json(json!({ "endpoints": endpoints }))
 }
 
 /// `POST /v1/users/~current/skills/{skillId}/enablement`: like Alexa, exchange the provider's code at
@@ -340,6 +368,15 @@ async fn enablement(
         .unwrap_or("");
     if !lwa.lock().expect("lock").valid_access.contains(token) {
         return HttpResponse::Unauthorized().json(json!({"message": "Invalid token"}));
+    }
+    let host = req.connection_info().host().to_owned();
+    let absent = {
+        let mut a = api.lock().expect("lock");
+        a.enablement_hosts.push(host.clone());
+        a.other_regions.contains(&host)
+    };
+    if absent {
+        return HttpResponse::NotFound().json(json!({"message": "The user is not registered in this region"}));
     }
     let link = &body["accountLinkRequest"];
     if link["type"] != "AUTH_CODE"

@@ -7,14 +7,30 @@ use serde_json::{Value, json};
 use crate::AlexaService;
 use crate::error::AlexaError;
 
-/// `{"skill", "latchkey_code", "latchkey_redirect_uri", "amazon_code", "amazon_redirect_uri", "stage"}`.
+/// `{"skill", "latchkey_code", "latchkey_redirect_uri", "amazon_code", "amazon_redirect_uri",
+/// "amazon_code_verifier"?, "stage"}`.
 pub struct AppToAppRequest {
     pub skill: String,
     pub latchkey_code: String,
     pub latchkey_redirect_uri: String,
     pub amazon_code: String,
     pub amazon_redirect_uri: String,
+    /// The PKCE verifier the app used when it asked the Alexa app or LWA for the Amazon code; LWA wants
+    /// it with the code.
+    pub amazon_code_verifier: Option<String>,
     pub stage: String,
+}
+
+/// RFC 7636 §4.1: 43-128 unreserved characters.
+fn valid_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// An Alexa API host as `alexaApiEndpoint` names it (`api.eu.amazonalexa.com`): a host and maybe a
+/// port, nothing that could turn the URL into another one.
+fn valid_host(h: &str) -> bool {
+    !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
 }
 
 impl AppToAppRequest {
@@ -26,6 +42,13 @@ impl AppToAppRequest {
                 .map(str::to_owned)
                 .ok_or_else(|| AlexaError::BadRequest(format!("'{k}' is required")))
         };
+        let amazon_code_verifier = match v.get("amazon_code_verifier") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if valid_verifier(s) => Some(s.clone()),
+            Some(_) => {
+                return Err(AlexaError::BadRequest("'amazon_code_verifier' must be 43-128 PKCE characters".into()));
+            }
+        };
         let stage = v.get("stage").and_then(Value::as_str).unwrap_or("live").to_owned();
         if stage != "live" && stage != "development" {
             return Err(AlexaError::BadRequest("'stage' must be live or development".into()));
@@ -36,6 +59,7 @@ impl AppToAppRequest {
             latchkey_redirect_uri: f("latchkey_redirect_uri")?,
             amazon_code: f("amazon_code")?,
             amazon_redirect_uri: f("amazon_redirect_uri")?,
+            amazon_code_verifier,
             stage,
         })
     }
@@ -53,7 +77,13 @@ impl AlexaService {
         // (North America) one in Amazon's app-to-app guide, whatever the user's region.
         let amazon = self
             .lwa(latchkey_core::alexa::AlexaRegion::NA)
-            .exchange_code_with_redirect(&id, &secret, &req.amazon_code, &req.amazon_redirect_uri)
+            .exchange_code_with_redirect(
+                &id,
+                &secret,
+                &req.amazon_code,
+                &req.amazon_redirect_uri,
+                req.amazon_code_verifier.as_deref(),
+            )
             .await
             .map_err(|e| AlexaError::Conflict(format!("Login with Amazon refused the Amazon code: {e}")))?;
         let api_base = self.endpoints.alexa_api_url.trim_end_matches('/');
@@ -75,39 +105,63 @@ impl AlexaService {
                 attempts: 1,
                 retry_after: None,
             })?;
-        let host = endpoints.pointer("/endpoints/0").and_then(Value::as_str).ok_or_else(|| AlexaError::Gateway {
-            status: 502,
-            code: "NO_ENDPOINT".into(),
-            description: "alexaApiEndpoint named no endpoint".into(),
-            probable_cause: None,
-            attempts: 1,
-            retry_after: None,
-        })?;
-        let body = json!({
-            "stage": req.stage,
-            "accountLinkRequest": {"redirectUri": req.latchkey_redirect_uri, "authCode": req.latchkey_code, "type": "AUTH_CODE"}
-        });
-        let resp = self
-            .http
-            .post(format!("{scheme}://{host}/v1/users/~current/skills/{}/enablement", skill.alexa_skill_id))
-            .bearer_auth(&amazon.access_token)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| AlexaError::Unavailable(format!("the Alexa API is unreachable: {e}")))?;
-        let status = resp.status().as_u16();
-        let answer: Value = resp.json().await.unwrap_or(Value::Null);
-        if status != 201 && status != 200 {
-            let message = answer["message"].as_str().unwrap_or("").to_owned();
+        let hosts: Vec<&str> = endpoints["endpoints"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).filter(|h| valid_host(h)).collect())
+            .unwrap_or_default();
+        if hosts.is_empty() {
             return Err(AlexaError::Gateway {
-                status,
-                code: "ENABLEMENT_FAILED".into(),
-                description: message,
+                status: 502,
+                code: "NO_ENDPOINT".into(),
+                description: "alexaApiEndpoint named no endpoint".into(),
                 probable_cause: None,
                 attempts: 1,
                 retry_after: None,
             });
         }
+        let body = json!({
+            "stage": req.stage,
+            "accountLinkRequest": {"redirectUri": req.latchkey_redirect_uri, "authCode": req.latchkey_code, "type": "AUTH_CODE"}
+        });
+        // Amazon: when alexaApiEndpoint names several endpoints it cannot tell which region holds the
+        // user, so the enablement goes to every one of them; the user's own answers 201.
+        let mut outcomes = Vec::new();
+        let mut enabled: Option<(String, Value)> = None;
+        for host in &hosts {
+            let resp = self
+                .http
+                .post(format!("{scheme}://{host}/v1/users/~current/skills/{}/enablement", skill.alexa_skill_id))
+                .bearer_auth(&amazon.access_token)
+                .json(&body)
+                .send()
+                .await;
+            let (status, answer) = match resp {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    (Some(status), r.json::<Value>().await.unwrap_or(Value::Null))
+                }
+                Err(e) => (None, json!({"message": format!("unreachable: {e}")})),
+            };
+            outcomes.push(json!({"endpoint": host, "status": status, "message": answer["message"]}));
+            if matches!(status, Some(200 | 201)) && enabled.is_none() {
+                enabled = Some(((*host).to_owned(), answer));
+            }
+        }
+        let Some((host, answer)) = enabled else {
+            let first = outcomes.first().cloned().unwrap_or_default();
+            return Err(AlexaError::Gateway {
+                status: first["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(502),
+                code: "ENABLEMENT_FAILED".into(),
+                description: outcomes
+                    .iter()
+                    .map(|o| format!("{}: {}", o["endpoint"], o["message"]))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                probable_cause: None,
+                attempts: u32::try_from(outcomes.len()).unwrap_or(u32::MAX),
+                retry_after: None,
+            });
+        };
         scoped
             .audit(
                 "app-to-app",
@@ -117,6 +171,23 @@ impl AlexaService {
                 None,
             )
             .await?;
-        Ok(json!({"status": "enabled", "alexa_api_endpoint": host, "enablement": answer}))
+        Ok(json!({"status": "enabled", "alexa_api_endpoint": host, "enablement": answer, "endpoints": outcomes}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifiers_and_hosts_are_what_the_specs_allow() {
+        assert!(valid_verifier(&"a".repeat(43)) && valid_verifier(&"A-._~1".repeat(20)));
+        assert!(
+            !valid_verifier(&"a".repeat(42)) && !valid_verifier(&"a".repeat(129)) && !valid_verifier(&"a b".repeat(20))
+        );
+        assert!(valid_host("api.eu.amazonalexa.com") && valid_host("127.0.0.1:8080"));
+        for bad in ["", "evil.example/path", "user@evil.example", "evil.example?x", "h\nx"] {
+            assert!(!valid_host(bad), "{bad:?}");
+        }
     }
 }

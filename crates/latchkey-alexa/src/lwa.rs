@@ -63,22 +63,23 @@ impl Lwa<'_> {
         to_tokens(&resp, None)
     }
 
-    /// The code exchange for app-to-app linking, which names the app's redirect URI.
+    /// The code exchange for app-to-app linking, which names the app's redirect URI and, when the app
+    /// used PKCE, its verifier.
     pub async fn exchange_code_with_redirect(
         &self,
         client_id: &str,
         client_secret: &str,
         code: &str,
         redirect_uri: &str,
+        pkce_verifier: Option<&str>,
     ) -> Result<AmazonTokens, LwaError> {
         let redirect = oauth2::RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| LwaError::Other(e.to_string()))?;
-        let resp = self
-            .client(client_id, client_secret)?
-            .set_redirect_uri(redirect)
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .request_async(self.http)
-            .await
-            .map_err(map_error)?;
+        let client = self.client(client_id, client_secret)?.set_redirect_uri(redirect);
+        let mut request = client.exchange_code(AuthorizationCode::new(code.to_owned()));
+        if let Some(v) = pkce_verifier {
+            request = request.set_pkce_verifier(oauth2::PkceCodeVerifier::new(v.to_owned()));
+        }
+        let resp = request.request_async(self.http).await.map_err(map_error)?;
         to_tokens(&resp, None).or_else(|_| {
             // App-to-app answers may omit the refresh token; only the access token is needed here.
             Ok(AmazonTokens {
