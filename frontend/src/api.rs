@@ -52,6 +52,8 @@ pub struct SkillRow {
     pub grace_secs: i64,
     pub lwa_client_id: Option<String>,
     pub has_lwa_client_secret: bool,
+    /// The app's redirect URLs (app-to-app linking): the client's redirect URIs that are not Alexa's.
+    pub app_redirect_urls: Vec<String>,
     /// Events handed to `POST /alexa/events`, by delivery status, and the latest few deliveries.
     pub events: EventSummary,
 }
@@ -277,6 +279,7 @@ fn skill_row(v: latchkey_oauth::manage::SkillView) -> SkillRow {
         RefreshPolicy::Fixed { .. } => ("fixed", latchkey_core::refresh::DEFAULT_GRACE_SECS),
     };
     SkillRow {
+        app_redirect_urls: latchkey_alexa::registration::app_redirect_urls(&v.skill, &v.client),
         vendor_id: v.skill.vendor_id,
         regions: v.skill.regions.iter().map(|r| r.as_str().to_owned()).collect(),
         auth_method: v.client.auth_method.as_str().into(),
@@ -393,6 +396,7 @@ pub async fn update_skill(
     lwa_client_id: String,
     lwa_client_secret: String,
     remove_lwa: Option<String>,
+    app_redirect_urls: String,
 ) -> Result<SkillRow, ServerFnError> {
     use latchkey_core::refresh::RefreshPolicy;
     let (c, a) = access(&slug).await?;
@@ -421,6 +425,9 @@ pub async fn update_skill(
         lwa_client_id: (!remove && !lwa_id.is_empty()).then(|| lwa_id.to_owned()),
         lwa_client_secret: (!remove && !lwa_secret.is_empty()).then(|| lwa_secret.to_owned()),
         remove_lwa_credentials: remove,
+        app_redirect_urls: Some(
+            app_redirect_urls.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+        ),
         auth_method: Some(auth_method.parse().map_err(bad)?),
         access_token_ttl: Some(access_token_ttl),
         refresh_policy: Some(refresh_policy),

@@ -78,6 +78,14 @@ async fn a_skill_changes_without_relinking(backend: Backend) {
     let view = json_ok(api.patch(&path, json!({"remove_lwa_credentials": true})).await).await;
     assert!(view["lwa_client_id"].is_null() && view["has_lwa_client_secret"] == false, "{view}");
 
+    // The app's redirect URLs for app-to-app linking sit beside Alexa's three, and can be emptied.
+    let app_url = "https://app.acme.example/alexa/linked";
+    let view = json_ok(api.patch(&path, json!({"app_redirect_urls": [app_url]})).await).await;
+    let expected = [alexa::redirect_uris(NEW_VENDOR), vec![app_url.to_owned()]].concat();
+    assert_eq!(view["client"]["redirect_uris"], json!(expected), "{view}");
+    let view = json_ok(api.patch(&path, json!({"app_redirect_urls": []})).await).await;
+    assert_eq!(view["client"]["redirect_uris"], json!(alexa::redirect_uris(NEW_VENDOR)));
+
     // An update that changes nothing writes nothing and logs nothing.
     let before = json_ok(api.get("/audit?action=skill.updated").await).await["items"].as_array().map(Vec::len);
     json_ok(api.patch(&path, json!({"name": "Acme Home (EU)", "regions": ["EU", "NA"]})).await).await;
@@ -116,6 +124,9 @@ async fn skill_updates_refuse_bad_input_and_other_tenants(backend: Backend) {
         json!({"lwa_client_id": "two words", "lwa_client_secret": "s"}),
         json!({"lwa_client_id": LWA_ID, "lwa_client_secret": long}),
         json!({"name": 7}),
+        json!({"app_redirect_urls": ["https://pitangui.amazon.com/api/skill/link/M2TESTVENDOR"]}),
+        json!({"app_redirect_urls": ["http://app.example.com/cb"]}),
+        json!({"app_redirect_urls": (0..16).map(|i| format!("https://app.example.com/{i}")).collect::<Vec<_>>()}),
         json!([1, 2]),
     ];
     for body in bad {

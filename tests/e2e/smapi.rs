@@ -105,6 +105,13 @@ async fn a_skill_is_published_and_compared_with_the_console(backend: Backend) {
     );
     let report = json_ok(api.get(&readiness).await).await;
     assert_eq!((status(&report, "auth_scheme"), status(&report, "console")), ("pass".into(), "pass".into()));
+    // The app's redirect URLs are what the console's redirectUrls get.
+    let app_url = "https://app.acme.example/alexa/linked";
+    json_ok(api.patch(&format!("/skills/{skill}"), json!({"app_redirect_urls": [app_url]})).await).await;
+    assert_eq!(status(&json_ok(api.get(&readiness).await).await, "console"), "fail", "the console lacks the app's URL");
+    json_ok(api.post(&publish, json!({"client_secret": f.skill.client_secret})).await).await;
+    let sent = amazon.smapi_state(|s| s.linking.get(&(skill.clone(), "development".into())).cloned()).expect("stored");
+    assert_eq!(sent["redirectUrls"], json!([app_url]));
 
     // The vendor's refresh token stops working: publishing says what to do, as a conflict.
     amazon.smapi_state(|s| s.refresh_revoked = true);

@@ -23,6 +23,9 @@ pub struct SkillUpdate {
     /// Replaces Alexa's three redirect URIs of the old vendor id with the new one's; any other redirect
     /// URI of the client stays.
     pub vendor_id: Option<String>,
+    /// Your app's redirect URLs for app-to-app linking (the console's "Your Redirect URLs"), replacing
+    /// the ones the skill has; Alexa's three stay registered. At most 15; `[]` for none.
+    pub app_redirect_urls: Option<Vec<String>>,
     /// Every region the skill is live in, the first being the default. Grants already made in a region
     /// that is dropped keep their events' region until unlinked; new AcceptGrants from it are refused.
     pub regions: Option<Vec<AlexaRegion>>,
@@ -66,6 +69,21 @@ fn lwa_change(skill: &Skill, u: &SkillUpdate) -> ServiceResult<LwaChange> {
         (Some(id), None, false) if skill.lwa_client_id.as_deref() == Some(id) => Ok(LwaChange::Keep),
         (Some(_), None, false) => invalid("a new lwa_client_id needs its lwa_client_secret"),
     }
+}
+
+/// An app's redirect URLs: registrable redirect URIs, none of them Alexa's, at most Alexa's 15.
+fn check_app_redirect_urls(urls: &[String], vendor_id: &str) -> ServiceResult<()> {
+    if urls.len() > alexa::MAX_DOMAINS {
+        return Err(ServiceError::Invalid(format!("at most {} app redirect URLs", alexa::MAX_DOMAINS)));
+    }
+    let alexas = alexa::redirect_uris(vendor_id);
+    for u in urls {
+        latchkey_core::redirect::validate_registered(u).map_err(ServiceError::Invalid)?;
+        if alexas.contains(u) || u.contains("/api/skill/link/") {
+            return Err(ServiceError::Invalid(format!("'{u}' is Alexa's redirect URL, not your app's")));
+        }
+    }
+    Ok(())
 }
 
 /// The client's redirect URIs with Alexa's URIs for `old` vendor replaced by `new`'s, others kept.
@@ -132,6 +150,10 @@ fn apply_skill_update(
         alexa::validate_vendor_id(v).map_err(ServiceError::Invalid)?;
         redirect_uris = Some(move_vendor(&client.redirect_uris, &skill.vendor_id, v));
         set_if_changed(&mut next.vendor_id, v.to_owned(), "vendor_id", changed);
+    }
+    if let Some(app) = &u.app_redirect_urls {
+        check_app_redirect_urls(app, &next.vendor_id)?;
+        redirect_uris = Some([alexa::redirect_uris(&next.vendor_id), app.clone()].concat());
     }
     if let Some(list) = &u.regions {
         let regions = alexa::parse_regions(&alexa::regions_text(list)).map_err(ServiceError::Invalid)?;

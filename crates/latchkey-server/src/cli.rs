@@ -398,6 +398,12 @@ pub enum SkillCmd {
         /// Every region the skill is live in (replaces the list; repeat or give NA,EU), the first the default.
         #[arg(long = "region", value_delimiter = ',', num_args = 1)]
         regions: Vec<AlexaRegion>,
+        /// Your app's redirect URL for app-to-app linking (replaces the list; repeat for several).
+        #[arg(long = "app-redirect-url")]
+        app_redirect_urls: Vec<String>,
+        /// Remove every app redirect URL.
+        #[arg(long, conflicts_with = "app_redirect_urls")]
+        no_app_redirect_urls: bool,
         /// A new Alexa Skill Messaging client id (its secret is read from stdin: --lwa-client-secret-stdin).
         #[arg(long, requires = "lwa_client_secret_stdin")]
         lwa_client_id: Option<String>,
@@ -845,6 +851,8 @@ async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::
             name,
             vendor_id,
             regions,
+            app_redirect_urls,
+            no_app_redirect_urls,
             lwa_client_id,
             lwa_client_secret_stdin,
             remove_lwa_credentials,
@@ -858,6 +866,7 @@ async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::
                 name,
                 vendor_id,
                 regions: (!regions.is_empty()).then_some(regions),
+                app_redirect_urls: (no_app_redirect_urls || !app_redirect_urls.is_empty()).then_some(app_redirect_urls),
                 lwa_client_id,
                 lwa_client_secret,
                 remove_lwa_credentials,

@@ -40,7 +40,7 @@ fn EventCounts(e: EventSummary) -> impl IntoView {
 /// Everything about a skill that can change without a new client id (so without users relinking).
 #[component]
 fn SkillEditor(s: SkillRow, slug: String, update: ServerAction<UpdateSkill>) -> impl IntoView {
-    let [name_id, vendor_id, default_id, auth_id, ttl_id, rp_id, grace_id, lwa_id, secret_id, hint_id] = [
+    let [name_id, vendor_id, default_id, auth_id, ttl_id, rp_id, grace_id, lwa_id, secret_id, hint_id, app_id] = [
         "e-name",
         "e-vendor",
         "e-default",
@@ -51,6 +51,7 @@ fn SkillEditor(s: SkillRow, slug: String, update: ServerAction<UpdateSkill>) -> 
         "e-lwa-id",
         "e-lwa-secret",
         "e-lwa-hint",
+        "e-app",
     ]
     .map(|field| format!("{field}-{}", s.id));
     let [na, eu, fe] = ["NA", "EU", "FE"].map(|r| s.regions.iter().any(|x| x == r));
@@ -101,6 +102,8 @@ fn SkillEditor(s: SkillRow, slug: String, update: ServerAction<UpdateSkill>) -> 
                 <input id=secret_id.clone() name="lwa_client_secret" type="password" autocomplete="off" aria-describedby=hint_id.clone() />
                 <p class="hint" id=hint_id.clone()>{lwa_hint}</p>
                 <label><input type="checkbox" name="remove_lwa" value="on" style="width:auto" />" Forget the messaging credentials"</label>
+                <label for=app_id.clone()>"Your app's redirect URLs, for app-to-app linking (one per line)"</label>
+                <textarea id=app_id name="app_redirect_urls" rows="2" style="width:100%">{s.app_redirect_urls.join("\n")}</textarea>
                 <button type="submit">"Save skill"</button>
             </ActionForm>
         </details>
