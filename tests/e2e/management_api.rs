@@ -94,6 +94,10 @@ async fn resources_pagination_and_unlinking(backend: Backend) {
     // Clients: edit, rotate, refuse a smart-home lifetime below Alexa's minimum.
     let path = format!("/clients/{}", f.skill.client_id);
     problem(api.patch(&path, json!({"access_token_ttl": 120})).await, 400).await;
+    // A skill's client keeps Alexa's limits when edited as a client, and a misspelt field is refused.
+    let many: Vec<String> = (0..16).map(|i| format!("s{i}")).collect();
+    problem(api.patch(&path, json!({"scopes": many.join(" ")})).await, 400).await;
+    problem(api.patch(&path, json!({"acess_token_ttl": 7200})).await, 400).await;
     assert_eq!(json_ok(api.patch(&path, json!({"access_token_ttl": 7200})).await).await["access_token_ttl"], 7200);
     let rotated = json_ok(api.post(&format!("{path}/rotate-secret"), json!({})).await).await;
     assert!(rotated["client_secret"].as_str().is_some_and(|s| s.len() >= 40));

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::access::{Access, Actor};
-use crate::admin::{check_name, check_redirect_uris, check_refresh_policy, check_ttl, parse_scopes};
+use crate::admin::{
+    check_name, check_redirect_uris, check_refresh_policy, check_skill_scopes, check_ttl, parse_scopes,
+};
 use crate::alexa_grants::GrantRef;
 use crate::error::{ServiceError, ServiceResult};
 use crate::password::PasswordHasher;
@@ -299,7 +301,12 @@ impl AuthServer {
         let mut c = self.get_client(a, client_id).await?;
         let skill = self.store.scoped(a.id()).list_skills().await?.into_iter().find(|s| s.oauth_client_id == c.id);
         // Alexa refuses shorter lifetimes for smart-home skills; the same rule as at creation.
-        let changed = apply_client_update(&mut c, u, skill.map(|s| s.kind.min_access_token_ttl()).unwrap_or(60))?;
+        let changed =
+            apply_client_update(&mut c, u, skill.as_ref().map(|s| s.kind.min_access_token_ttl()).unwrap_or(60))?;
+        // A skill's client keeps Alexa's limits however it is edited.
+        if skill.is_some() {
+            check_skill_scopes(&c.scopes)?;
+        }
         self.store.scoped(a.id()).update_client(&c).await.map_err(not_found(format!("client '{client_id}'")))?;
         self.invalidate_client(a.id(), client_id);
         a.audit(self, "client.updated", Some(client_id), json!({"changed": changed})).await?;
