@@ -164,6 +164,21 @@ async fn racing_updates_keep_each_others_changes(backend: Backend) {
         assert_eq!(now["name"], name.as_str(), "round {round}: {now}");
         assert_eq!(now["client"]["access_token_ttl"], ttl, "round {round}: {now}");
     }
+    // The same through the clients API.
+    let client = format!("/clients/{}", f.skill.client_id);
+    for round in 0..8 {
+        let scopes = if round % 2 == 0 { "openid profile" } else { "openid" };
+        let ttl = 7200 + round;
+        let (a, b) = tokio::join!(
+            api.patch(&client, json!({"scopes": scopes})),
+            api.patch(&client, json!({"access_token_ttl": ttl}))
+        );
+        json_ok(a).await;
+        json_ok(b).await;
+        let now = json_ok(api.get(&client).await).await;
+        assert_eq!(now["scopes"], json!(scopes.split(' ').collect::<Vec<_>>()), "round {round}: {now}");
+        assert_eq!(now["access_token_ttl"], ttl, "round {round}: {now}");
+    }
     app.cleanup().await;
 }
 

@@ -298,18 +298,30 @@ impl AuthServer {
 
     pub async fn update_client(&self, a: &Access, client_id: &str, u: ClientUpdate) -> ServiceResult<Client> {
         a.require_write()?;
-        let mut c = self.get_client(a, client_id).await?;
-        let skill = self.store.scoped(a.id()).list_skills().await?.into_iter().find(|s| s.oauth_client_id == c.id);
-        // Alexa refuses shorter lifetimes for smart-home skills; the same rule as at creation.
-        let changed =
-            apply_client_update(&mut c, u, skill.as_ref().map(|s| s.kind.min_access_token_ttl()).unwrap_or(60))?;
-        // A skill's client keeps Alexa's limits however it is edited.
-        if skill.is_some() {
-            check_skill_scopes(&c.scopes)?;
+        let found = self.get_client(a, client_id).await?;
+        // Whether it is a skill's client does not change; Alexa's rules then hold however it is edited.
+        let skill = self.store.scoped(a.id()).list_skills().await?.into_iter().find(|s| s.oauth_client_id == found.id);
+        let min_ttl = skill.as_ref().map(|s| s.kind.min_access_token_ttl()).unwrap_or(60);
+        let mut changed = Vec::new();
+        let c = self
+            .store
+            .scoped(a.id())
+            .modify_client(client_id, |mut c| {
+                changed = apply_client_update(&mut c, u, min_ttl)?;
+                if skill.is_some() {
+                    check_skill_scopes(&c.scopes)?;
+                }
+                Ok::<_, ServiceError>((!changed.is_empty()).then_some(c))
+            })
+            .await
+            .map_err(|e| match e {
+                ServiceError::NotFound(_) => ServiceError::NotFound(format!("client '{client_id}'")),
+                other => other,
+            })?;
+        if !changed.is_empty() {
+            self.invalidate_client(a.id(), client_id);
+            a.audit(self, "client.updated", Some(client_id), json!({"changed": changed})).await?;
         }
-        self.store.scoped(a.id()).update_client(&c).await.map_err(not_found(format!("client '{client_id}'")))?;
-        self.invalidate_client(a.id(), client_id);
-        a.audit(self, "client.updated", Some(client_id), json!({"changed": changed})).await?;
         Ok(c)
     }
 

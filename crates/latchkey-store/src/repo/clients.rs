@@ -149,9 +149,28 @@ impl Scoped<'_> {
 }
 
 impl Scoped<'_> {
-    /// Writes a client's editable settings (everything but its ids, secret and grant types).
-    pub async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
-        write_client(self.writer(), self.tenant, c).await
+    /// Changes a client's editable settings (everything but its ids, secrets and grant types) in one
+    /// transaction: `change` sees the client as it is inside it (the row locked on PostgreSQL; SQLite
+    /// has one writer), so two edits racing keep each other's fields. `None` from `change` writes
+    /// nothing.
+    pub async fn modify_client<E: From<StoreError>>(
+        &self,
+        client_id: &str,
+        change: impl FnOnce(Client) -> Result<Option<Client>, E>,
+    ) -> Result<Client, E> {
+        use sea_orm::{DbBackend, QuerySelect, TransactionTrait};
+        let txn = self.writer().begin().await.map_err(StoreError::from)?;
+        let mut find = oauth_client::Entity::find()
+            .filter(oauth_client::Column::TenantId.eq(self.tid()))
+            .filter(oauth_client::Column::ClientId.eq(client_id));
+        if txn.get_database_backend() == DbBackend::Postgres {
+            find = find.lock_exclusive();
+        }
+        let current = to_record(find.one(&txn).await.map_err(StoreError::from)?.ok_or(StoreError::NotFound)?)?;
+        let Some(next) = change(current.clone())? else { return Ok(current) };
+        write_client(&txn, self.tenant, &next).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(next)
     }
 }
 
