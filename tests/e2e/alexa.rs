@@ -481,9 +481,10 @@ async fn readiness_check_on_good_and_bad_configurations() {
     w.app.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn app_to_app_linking() {
-    let w = world(Backend::Embedded, &[AlexaRegion::NA]).await;
+on_both_backends!(app_to_app_linking);
+
+async fn app_to_app_linking(backend: Backend) {
+    let w = world(backend, &[AlexaRegion::NA]).await;
     // Alexa exchanges the Latchkey code with the skill's account-linking client, like the real one.
     w.amazon.alexa_api.lock().expect("lock").latchkey_token_url = w.app.url(&format!("/t/{}/oauth2/token", w.f.slug));
     w.amazon.alexa_api.lock().expect("lock").client_id = w.f.skill.client_id.clone();
@@ -540,6 +541,44 @@ async fn app_to_app_linking() {
     assert_eq!(tried[0], (elsewhere.clone(), json!(404)));
     assert_eq!(tried[1].1, json!(201));
     assert_eq!(w.amazon.alexa_api.lock().expect("lock").enablements.len(), 2);
+
+    // A user already signed in to Latchkey in the app: an access token Latchkey issued them stands in
+    // for a second sign-in, and Latchkey issues the code for the app's redirect URL itself.
+    w.amazon.alexa_api.lock().expect("lock").other_regions.clear();
+    let app_url = "https://app.acme.example/alexa/linked";
+    let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
+    let add_app = latchkey_oauth::skill_update::SkillUpdate {
+        app_redirect_urls: Some(vec![app_url.to_owned()]),
+        ..Default::default()
+    };
+    w.app.auth.update_skill(&t, &w.alexa_skill_id, add_app).await.expect("app URL");
+    let signed_in = linked_tokens(&w.app, &w.f).await["access_token"].as_str().expect("token").to_owned();
+    let request = |token: &str, redirect: &str| {
+        json!({
+            "skill": w.alexa_skill_id, "stage": "development", "latchkey_access_token": token,
+            "latchkey_redirect_uri": redirect, "amazon_code": w.amazon.issue_code(),
+            "amazon_redirect_uri": "https://app.example.com/alexa/callback",
+        })
+    };
+    // Refused before Amazon's single-use code is spent: a made-up token, a URL that is not the skill's,
+    // and a code and a token together.
+    let exchanges = w.amazon.lwa_state(|s| s.code_exchanges);
+    assert_eq!(w.post("app-to-app", &request("not-a-token", app_url)).await.status(), StatusCode::BAD_REQUEST);
+    let elsewhere = request(&signed_in, "https://evil.example/steal");
+    assert_eq!(w.post("app-to-app", &elsewhere).await.status(), StatusCode::BAD_REQUEST);
+    let mut both = request(&signed_in, app_url);
+    both["latchkey_code"] = json!("a-code");
+    assert_eq!(w.post("app-to-app", &both).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(w.amazon.lwa_state(|s| s.code_exchanges), exchanges);
+    let out = json_ok(w.post("app-to-app", &request(&signed_in, app_url)).await).await;
+    assert_eq!(out["status"], "enabled", "{out}");
+    let api = w.amazon.alexa_api.lock().expect("lock").clone();
+    let last = api.enablements.last().cloned().unwrap_or_default();
+    assert_eq!(last["accountLinkRequest"]["redirectUri"], app_url);
+    assert!(api.linked_tokens.last().is_some_and(|t| t["access_token"].is_string()), "Alexa redeemed Latchkey's code");
+    // A disabled user's token no longer signs anyone in.
+    w.app.auth.set_user_disabled(&t, &w.f.user_id, true).await.expect("disable");
+    assert_eq!(w.post("app-to-app", &request(&signed_in, app_url)).await.status(), StatusCode::BAD_REQUEST);
     w.app.cleanup().await;
 }
 

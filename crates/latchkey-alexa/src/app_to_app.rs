@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 use crate::AlexaService;
 use crate::error::AlexaError;
 
-/// `{"skill", "latchkey_code", "latchkey_redirect_uri", "amazon_code", "amazon_redirect_uri",
-/// "amazon_code_verifier"?, "stage"}`.
+/// `{"skill", "latchkey_code" | "latchkey_access_token", "latchkey_redirect_uri", "amazon_code",
+/// "amazon_redirect_uri", "amazon_code_verifier"?, "stage"}`.
 pub struct AppToAppRequest {
     pub skill: String,
-    pub latchkey_code: String,
+    pub latchkey: LatchkeyGrant,
     pub latchkey_redirect_uri: String,
     pub amazon_code: String,
     pub amazon_redirect_uri: String,
@@ -19,6 +19,13 @@ pub struct AppToAppRequest {
     /// it with the code.
     pub amazon_code_verifier: Option<String>,
     pub stage: String,
+}
+
+/// How the app proves the user: a code from the browser flow, or, for a user already signed in to
+/// Latchkey in the app, an access token this tenant issued to them (Latchkey then issues the code).
+pub enum LatchkeyGrant {
+    Code(String),
+    SignedIn { access_token: String },
 }
 
 /// RFC 7636 §4.1: 43-128 unreserved characters.
@@ -53,9 +60,18 @@ impl AppToAppRequest {
         if stage != "live" && stage != "development" {
             return Err(AlexaError::BadRequest("'stage' must be live or development".into()));
         }
+        let latchkey = match (v.get("latchkey_code").is_some(), v.get("latchkey_access_token").is_some()) {
+            (true, false) => LatchkeyGrant::Code(f("latchkey_code")?),
+            (false, true) => LatchkeyGrant::SignedIn { access_token: f("latchkey_access_token")? },
+            _ => {
+                return Err(AlexaError::BadRequest(
+                    "give 'latchkey_code' or, for a user signed in to Latchkey, 'latchkey_access_token'".into(),
+                ));
+            }
+        };
         Ok(Self {
             skill: f("skill")?,
-            latchkey_code: f("latchkey_code")?,
+            latchkey,
             latchkey_redirect_uri: f("latchkey_redirect_uri")?,
             amazon_code: f("amazon_code")?,
             amazon_redirect_uri: f("amazon_redirect_uri")?,
@@ -72,6 +88,19 @@ impl AlexaService {
             scoped.skill(&req.skill).await?.ok_or_else(|| AlexaError::NotFound(format!("skill '{}'", req.skill)))?;
         let (Some(id), Some(secret)) = (skill.lwa_client_id.clone(), scoped.skill_lwa_secret(&skill.id).await?) else {
             return Err(AlexaError::Conflict("the skill has no Login with Amazon credentials configured".into()));
+        };
+        // Before the Amazon code (single use) is spent: the user's Latchkey code, issued here for a user
+        // already signed in to Latchkey in the app.
+        let latchkey_code = match &req.latchkey {
+            LatchkeyGrant::Code(c) => c.clone(),
+            LatchkeyGrant::SignedIn { access_token } => self
+                .auth
+                .code_for_signed_in_user(t, access_token, &skill.oauth_client_id, &req.latchkey_redirect_uri)
+                .await
+                .map_err(|e| match e {
+                    latchkey_oauth::ServiceError::OAuth(o) => AlexaError::BadRequest(o.description),
+                    other => other.into(),
+                })?,
         };
         // App-to-app codes come from the Alexa app or LWA's own page, whose token endpoint is the global
         // (North America) one in Amazon's app-to-app guide, whatever the user's region.
@@ -121,7 +150,7 @@ impl AlexaService {
         }
         let body = json!({
             "stage": req.stage,
-            "accountLinkRequest": {"redirectUri": req.latchkey_redirect_uri, "authCode": req.latchkey_code, "type": "AUTH_CODE"}
+            "accountLinkRequest": {"redirectUri": req.latchkey_redirect_uri, "authCode": latchkey_code, "type": "AUTH_CODE"}
         });
         // Amazon: when alexaApiEndpoint names several endpoints it cannot tell which region holds the
         // user, so the enablement goes to every one of them; the user's own answers 201.
@@ -167,7 +196,7 @@ impl AlexaService {
                 "app-to-app",
                 "alexa.app_to_app.enabled",
                 Some(&skill.alexa_skill_id),
-                json!({"endpoint": host, "stage": req.stage}),
+                json!({"endpoint": host, "stage": req.stage, "signed_in": matches!(req.latchkey, LatchkeyGrant::SignedIn { .. })}),
                 None,
             )
             .await?;

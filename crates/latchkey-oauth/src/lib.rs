@@ -23,6 +23,7 @@ pub mod outbound;
 pub mod password;
 pub mod random;
 pub mod revoke;
+pub mod signed_in_code;
 pub mod skill_update;
 mod throttle;
 pub mod token;
