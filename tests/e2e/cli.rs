@@ -335,6 +335,15 @@ fn cli_manages_resources_and_reports_errors() {
     assert_eq!(p["scopes"], serde_json::json!(["openid", "email", "profile"]));
     let (_, out, _) = latchkey(&env, &["provider", "show", "--tenant", "acme", "--provider", "corp", "--json"], None);
     assert!(!out.contains("upstream-secret"));
+    // Shown through the services like every other command: what is not there is exit 5, not found.
+    for args in [
+        ["provider", "show", "--tenant", "acme", "--provider", "nope", "--json"],
+        ["client", "show", "--tenant", "acme", "--client-id", "nope", "--json"],
+    ] {
+        let (code, _, err) = latchkey(&env, &args, None);
+        assert_eq!(code, 5, "{args:?}: {err}");
+        assert!(err.contains("not found"), "{err}");
+    }
     let (code, _, err) = latchkey(
         &env,
         &[

@@ -497,6 +497,14 @@ impl AuthServer {
         Ok(self.store.scoped(a.id()).list_providers().await?)
     }
 
+    pub async fn get_provider(&self, a: &Access, slug: &str) -> ServiceResult<UpstreamProvider> {
+        self.store
+            .scoped(a.id())
+            .provider(slug)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("provider '{slug}'")))
+    }
+
     pub async fn delete_provider(&self, a: &Access, slug: &str) -> ServiceResult<()> {
         a.require_write()?;
         self.store.scoped(a.id()).delete_provider(slug).await.map_err(not_found(format!("provider '{slug}'")))?;

@@ -6,11 +6,11 @@ use clap::{Args, Parser, Subcommand};
 use latchkey_core::alexa::{AlexaRegion, SkillKind};
 use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_core::refresh::RefreshPolicy;
+use latchkey_oauth::AuthServer;
 use latchkey_oauth::access::Actor;
 use latchkey_oauth::admin::ClientOptions;
 use latchkey_oauth::manage::ClientUpdate;
 use latchkey_oauth::skill_update::SkillUpdate;
-use latchkey_oauth::{AuthServer, ServiceError};
 use latchkey_store::records::TenantStatus;
 use serde_json::{Value, json};
 use std::io::BufRead;
@@ -675,10 +675,6 @@ fn read_stdin_line() -> anyhow::Result<String> {
     Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned())
 }
 
-fn not_found(what: &str) -> anyhow::Error {
-    anyhow::Error::new(ServiceError::NotFound(what.to_owned()))
-}
-
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     if let Command::Serve { bind } = cli.command {
         let mut config = config;
@@ -935,13 +931,7 @@ async fn client(auth: &AuthServer, c: ClientCmd) -> anyhow::Result<()> {
         }
         ClientCmd::Show { t, client_id, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let c = auth
-                .store
-                .scoped(tc.id())
-                .client(&client_id)
-                .await?
-                .ok_or_else(|| not_found(&format!("client '{client_id}'")))?;
-            emit(out, client_json(&c));
+            emit(out, client_json(&auth.get_client(&tc, &client_id).await?));
         }
         ClientCmd::Update { t, client_id, name, redirect_uris, opts, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
@@ -1105,12 +1095,7 @@ async fn provider(auth: &AuthServer, c: ProviderCmd) -> anyhow::Result<()> {
         }
         ProviderCmd::Show { t, provider, out } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let p = auth
-                .store
-                .scoped(tc.id())
-                .provider(&provider)
-                .await?
-                .ok_or_else(|| not_found(&format!("provider '{provider}'")))?;
+            let p = auth.get_provider(&tc, &provider).await?;
             let mut v = serde_json::to_value(&p)?;
             v["callback_uri"] = json!(auth.federation_callback_uri(&tc, &p.slug));
             emit(out, v);
