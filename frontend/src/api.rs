@@ -227,14 +227,10 @@ pub async fn load_home() -> Result<Home, ServerFnError> {
             })
             .collect()
     } else {
-        let latchkey_oauth::access::Principal::Account { id, .. } = &actor.principal else {
-            return Err(crate::server::fail(actix_web::http::StatusCode::UNAUTHORIZED, "sign in first"));
-        };
         c.auth
-            .store
-            .memberships(id)
+            .my_tenants(&actor)
             .await
-            .map_err(|e| err(e.into()))?
+            .map_err(err)?
             .into_iter()
             .map(|(t, role)| TenantRow {
                 slug: t.slug,

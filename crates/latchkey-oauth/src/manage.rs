@@ -605,6 +605,32 @@ impl AuthServer {
         }
     }
 
+    /// The tenants a signed-in account is a member of, with its role in each.
+    pub async fn my_tenants(&self, actor: &Actor) -> ServiceResult<Vec<(Tenant, latchkey_core::role::Role)>> {
+        let crate::access::Principal::Account { id, .. } = &actor.principal else {
+            return Err(ServiceError::Unauthorized("sign in first".into()));
+        };
+        Ok(self.store.memberships(id).await?)
+    }
+
+    /// The caller's access to tenant `slug` with a tenant API key (`lk_…`), as the management API and
+    /// the skill backend present it; an unknown tenant or key is `Unauthorized` alike.
+    pub async fn api_key_access(&self, slug: &str, key: &str, ip: Option<String>) -> ServiceResult<Access> {
+        let unauthorized = || ServiceError::Unauthorized("a valid tenant API key is required".into());
+        let tenant = self.store.tenant_by_slug(slug).await?.ok_or_else(unauthorized)?;
+        let api_key = self.tenant_api_key(&tenant.id, key).await?.ok_or_else(unauthorized)?;
+        self.rate_limit(&format!("api:{}", api_key.id), self.config.api_rate_per_key).await?;
+        let actor = Actor {
+            principal: crate::access::Principal::ApiKey {
+                id: api_key.id.clone(),
+                prefix: api_key.prefix.clone(),
+                tenant_id: tenant.id.as_str().to_owned(),
+            },
+            ip,
+        };
+        self.access(&actor, slug).await
+    }
+
     pub async fn list_tenants_for_operator(&self, actor: &Actor) -> ServiceResult<Vec<TenantOverview>> {
         Self::require_operator(actor)?;
         let mut out = Vec::new();

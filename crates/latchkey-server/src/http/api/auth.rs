@@ -3,7 +3,7 @@
 //! request that changes something; API keys are not sent by browsers on their own, so they need none.
 use actix_web::HttpRequest;
 use actix_web::http::Method;
-use latchkey_oauth::access::{Access, Actor, Principal};
+use latchkey_oauth::access::{Access, Actor};
 use latchkey_oauth::accounts::DashboardSession;
 use subtle::ConstantTimeEq;
 
@@ -46,22 +46,9 @@ pub async fn tenant_access(state: &AppState, req: &HttpRequest, slug: &str) -> R
         let actor = session_actor(state, req).await?;
         return Ok(state.auth.access(&actor, slug).await?);
     };
-    let tenant = state
-        .auth
-        .store
-        .tenant_by_slug(slug)
-        .await
-        .map_err(latchkey_oauth::ServiceError::from)?
-        .ok_or_else(Problem::unauthorized)?;
-    let api_key = state.auth.tenant_api_key(&tenant.id, &key).await?.ok_or_else(Problem::unauthorized)?;
-    state.auth.rate_limit(&format!("api:{}", api_key.id), state.auth.config.api_rate_per_key).await?;
-    let actor = Actor {
-        principal: Principal::ApiKey {
-            id: api_key.id.clone(),
-            prefix: api_key.prefix.clone(),
-            tenant_id: tenant.id.as_str().to_owned(),
-        },
-        ip: Some(client_ip(req, &state.trusted_proxies)),
-    };
-    Ok(state.auth.access(&actor, slug).await?)
+    let ip = Some(client_ip(req, &state.trusted_proxies));
+    state.auth.api_key_access(slug, &key, ip).await.map_err(|e| match e {
+        latchkey_oauth::ServiceError::Unauthorized(_) => Problem::unauthorized(),
+        other => other.into(),
+    })
 }
