@@ -152,28 +152,28 @@ impl AlexaService {
             "latchkey skill publish --tenant {} --skill {} (reads the client secret from stdin), or Publish on the skill in the dashboard",
             t.tenant.slug, skill.alexa_skill_id
         );
-        if !self.auth.store.scoped(t.id()).smapi_status().await?.configured {
-            let warn = |id, detail: String| Item {
-                id,
-                status: Status::Warn,
-                detail,
-                fix: Some(format!(
-                    "set SMAPI credentials (latchkey tenant set-smapi {} --lwa-client-id …) to compare",
-                    t.tenant.slug
-                )),
-            };
-            return Ok(vec![
-                warn(
-                    "auth_scheme",
-                    format!(
-                        "the client authenticates with {scheme}; the console's Authentication Scheme must say the same, and cannot be read without SMAPI credentials"
-                    ),
-                ),
-                warn("console", "the console's account linking cannot be read without SMAPI credentials".into()),
-            ]);
-        }
         let fields = match self.compare_with_console(t, skill, client, crate::smapi::Stage::Development).await {
-            Ok(f) => f,
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                let warn = |id, detail: String| Item {
+                    id,
+                    status: Status::Warn,
+                    detail,
+                    fix: Some(format!(
+                        "set SMAPI credentials (latchkey tenant set-smapi {} --lwa-client-id …) to compare",
+                        t.tenant.slug
+                    )),
+                };
+                return Ok(vec![
+                    warn(
+                        "auth_scheme",
+                        format!(
+                            "the client authenticates with {scheme}; the console's Authentication Scheme must say the same, and cannot be read without SMAPI credentials"
+                        ),
+                    ),
+                    warn("console", "the console's account linking cannot be read without SMAPI credentials".into()),
+                ]);
+            }
             Err(e) => {
                 let detail = format!("the console's account linking could not be read: {e}");
                 return Ok(vec![item("console", false, detail, publish)]);

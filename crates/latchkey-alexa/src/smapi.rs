@@ -159,14 +159,21 @@ impl AlexaService {
         }
     }
 
+    /// An SMAPI access token when the tenant has credentials (one read of them), `None` when it has none.
+    async fn smapi_token_if_configured(&self, t: &TenantCtx) -> Result<Option<String>, AlexaError> {
+        match self.auth.store.scoped(t.id()).smapi_credentials().await? {
+            Some(creds) => Ok(Some(self.smapi_access_token(&creds).await?)),
+            None => Ok(None),
+        }
+    }
+
     async fn smapi_token(&self, t: &TenantCtx) -> Result<String, AlexaError> {
-        let creds = self.auth.store.scoped(t.id()).smapi_credentials().await?.ok_or_else(|| {
+        self.smapi_token_if_configured(t).await?.ok_or_else(|| {
             AlexaError::Conflict(format!(
                 "no SMAPI credentials: set them with `latchkey tenant set-smapi {} --lwa-client-id …` or PUT /t/{}/api/v1/smapi-credentials",
                 t.tenant.slug, t.tenant.slug
             ))
-        })?;
-        self.smapi_access_token(&creds).await
+        })
     }
 
     /// Stores the tenant's SMAPI credentials once Login with Amazon has accepted them (a typo is caught
@@ -252,36 +259,27 @@ impl AlexaService {
         Ok(registration::smapi_body(skill, client, &t.issuer, &domains, secret)["accountLinkingRequest"].clone())
     }
 
-    /// Compares the console's account linking (SMAPI `GET`) with Latchkey's side.
+    /// Compares the console's account linking (SMAPI `GET`) with Latchkey's side; `None` when the
+    /// tenant has no SMAPI credentials to read it with.
     pub async fn compare_with_console(
         &self,
         t: &TenantCtx,
         skill: &Skill,
         client: &Client,
         stage: Stage,
-    ) -> Result<Vec<ConsoleField>, AlexaError> {
-        let token = self.smapi_token(t).await?;
+    ) -> Result<Option<Vec<ConsoleField>>, AlexaError> {
+        let Some(token) = self.smapi_token_if_configured(t).await? else { return Ok(None) };
         let console = self.console_account_linking(&token, &skill.alexa_skill_id, stage).await?;
         let expected = self.expected_request(t, skill, client, "").await?;
-        Ok(compare(&console, &expected))
+        Ok(Some(compare(&console, &expected)))
     }
 
     /// The Authentication Scheme the console holds for the skill (development stage), when the tenant
-    /// has SMAPI credentials and the console answers; `None` otherwise.
-    pub async fn console_scheme(
-        &self,
-        t: &TenantCtx,
-        skill: &Skill,
-        client: &Client,
-    ) -> Result<Option<String>, AlexaError> {
-        if !self.auth.store.scoped(t.id()).smapi_status().await?.configured {
-            return Ok(None);
-        }
-        let fields = self.compare_with_console(t, skill, client, Stage::Development).await?;
-        Ok(fields
-            .into_iter()
-            .find(|f| f.field == "accessTokenScheme")
-            .and_then(|f| f.console.as_str().map(str::to_owned)))
+    /// has SMAPI credentials; `None` otherwise.
+    pub async fn console_scheme(&self, t: &TenantCtx, skill: &Skill) -> Result<Option<String>, AlexaError> {
+        let Some(token) = self.smapi_token_if_configured(t).await? else { return Ok(None) };
+        let console = self.console_account_linking(&token, &skill.alexa_skill_id, Stage::Development).await?;
+        Ok(console["accessTokenScheme"].as_str().map(str::to_owned))
     }
 
     /// Pushes the skill's account-linking settings to the console and reads them back. The client

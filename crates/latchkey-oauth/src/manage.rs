@@ -240,19 +240,24 @@ const USAGE_DAYS: i64 = 7;
 impl AuthServer {
     // ---- skills ----
 
-    pub(crate) async fn skill_view(&self, a: &Access, s: Skill) -> ServiceResult<SkillView> {
+    async fn skill_view(&self, a: &Access, s: Skill) -> ServiceResult<SkillView> {
         let client = self
             .store
             .scoped(a.id())
             .client_by_row_id(&s.oauth_client_id)
             .await?
             .ok_or_else(|| ServiceError::internal("skill without its client"))?;
-        Ok(SkillView {
+        Ok(self.view_of(a, s, client))
+    }
+
+    /// A skill with its client, as the console needs it.
+    pub(crate) fn view_of(&self, a: &Access, skill: Skill, client: Client) -> SkillView {
+        SkillView {
             authorization_uri: format!("{}/oauth2/authorize", a.issuer),
             access_token_uri: format!("{}/oauth2/token", a.issuer),
-            skill: s,
+            skill,
             client,
-        })
+        }
     }
 
     pub async fn list_skills(&self, a: &Access) -> ServiceResult<Vec<SkillView>> {

@@ -97,30 +97,26 @@ fn move_vendor(uris: &[String], old: &str, new: &str) -> Vec<String> {
 impl AuthServer {
     pub async fn update_skill(&self, a: &Access, id: &str, u: SkillUpdate) -> ServiceResult<SkillView> {
         a.require_write()?;
-        let found = self.find_skill(a, id).await?;
         let mut changed: Vec<&'static str> = Vec::new();
-        let mut client_id = String::new();
         // Checked and applied inside the store's transaction, against the skill as it is there.
-        let updated = self
+        let (updated, client) = self
             .store
             .scoped(a.id())
-            .modify_skill(&found.id, |skill, mut client| {
+            .modify_skill(id, |skill, mut client| {
                 let next = apply_skill_update(&skill, &mut client, u, &mut changed)?;
-                client_id.clone_from(&client.client_id);
                 Ok::<_, ServiceError>((!changed.is_empty()).then_some((next, client)))
             })
             .await
             .map_err(|e| match e {
-                // Deleted since it was found.
                 ServiceError::NotFound(_) => ServiceError::NotFound(format!("skill '{id}'")),
                 other => other,
             })?;
         if !changed.is_empty() {
-            self.invalidate_client(a.id(), &client_id);
+            self.invalidate_client(a.id(), &client.client_id);
             self.invalidate_skills(a.id());
             a.audit(self, "skill.updated", Some(&updated.alexa_skill_id), json!({"changed": changed})).await?;
         }
-        self.skill_view(a, updated).await
+        Ok(self.view_of(a, updated, client))
     }
 }
 

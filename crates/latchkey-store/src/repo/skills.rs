@@ -101,19 +101,20 @@ impl Scoped<'_> {
         m.lwa_client_secret.map(|s| self.store.secrets().open_str(&lwa_context(self.tenant, &m.id), &s)).transpose()
     }
 
-    /// Changes a skill and its client in one transaction: `change` sees both as they are inside it (the
+    /// Changes a skill (by internal or Alexa id) and its client in one transaction: `change` sees both as they are inside it (the
     /// skill's row locked on PostgreSQL; SQLite has one writer), so two updates racing each keep the
     /// other's fields instead of writing back what they read before it. `change` answers `None` when
     /// nothing changes; the skill is then returned as it is.
     pub async fn modify_skill<E: From<StoreError>>(
         &self,
-        skill_id: &str,
+        id_or_alexa_id: &str,
         change: impl FnOnce(Skill, Client) -> Result<Option<(SkillChanges, Client)>, E>,
-    ) -> Result<Skill, E> {
+    ) -> Result<(Skill, Client), E> {
         use sea_orm::{ConnectionTrait, DbBackend, QuerySelect};
         let txn = self.writer().begin().await.map_err(StoreError::from)?;
-        let mut find =
-            skill::Entity::find().filter(skill::Column::TenantId.eq(self.tid())).filter(skill::Column::Id.eq(skill_id));
+        let mut find = skill::Entity::find()
+            .filter(skill::Column::TenantId.eq(self.tid()))
+            .filter(skill::Column::Id.eq(id_or_alexa_id).or(skill::Column::AlexaSkillId.eq(id_or_alexa_id)));
         if txn.get_database_backend() == DbBackend::Postgres {
             find = find.lock_exclusive();
         }
@@ -126,8 +127,8 @@ impl Scoped<'_> {
             .map_err(StoreError::from)?
             .ok_or(StoreError::NotFound)?;
         let client = super::clients::to_record(client)?;
-        let Some((s, client)) = change(to_record(current.clone())?, client)? else {
-            return Ok(to_record(current)?);
+        let Some((s, client)) = change(to_record(current.clone())?, client.clone())? else {
+            return Ok((to_record(current)?, client));
         };
         let seal = |secret: &str| self.store.secrets().seal_str(&lwa_context(self.tenant, &current.id), secret);
         let (lwa_client_id, lwa_client_secret) = match &s.lwa {
@@ -145,7 +146,7 @@ impl Scoped<'_> {
         let m = m.update(&txn).await.map_err(StoreError::from)?;
         write_client(&txn, self.tenant, &client).await?;
         txn.commit().await.map_err(StoreError::from)?;
-        Ok(to_record(m)?)
+        Ok((to_record(m)?, client))
     }
 
     /// Deletes the skill and its OAuth client.
