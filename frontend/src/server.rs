@@ -28,24 +28,12 @@ pub fn ctx() -> Result<DashboardContext, ServerFnError> {
 /// status says what kind of error it was (see `fail`): 500 only for real faults, so a refusal never
 /// trips the 5xx alert.
 pub fn err(e: ServiceError) -> ServerFnError {
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let message = match e {
-        ServiceError::Internal(m) => {
-            tracing::error!(detail = %m, "internal error in the dashboard");
-            "something went wrong on our side; try again".to_owned()
-        }
-        ServiceError::Unavailable(m) => {
-            tracing::warn!(detail = %m, "dependency unavailable");
-            "the service is temporarily unavailable; try again shortly".to_owned()
-        }
-        ServiceError::NotFound(what) => format!("{what} not found"),
-        ServiceError::RateLimited { retry_after } => {
-            set_retry_after(retry_after);
-            format!("too many requests; retry in {retry_after} s")
-        }
-        other => other.to_string(),
-    };
-    fail(status, message)
+    e.log("dashboard");
+    let shown = e.shown();
+    if let Some(secs) = shown.retry_after {
+        set_retry_after(secs);
+    }
+    fail(StatusCode::from_u16(shown.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), shown.message)
 }
 
 /// A server function's error with its HTTP status. A plain form post (no JavaScript) keeps the
@@ -68,13 +56,9 @@ pub fn bad_input(message: impl Into<String>) -> ServerFnError {
 
 /// An error of the Alexa services, with the status they give it.
 pub fn alexa_err(e: latchkey_alexa::AlexaError) -> ServerFnError {
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match e {
-        latchkey_alexa::AlexaError::Internal(m) => {
-            tracing::error!(detail = %m, "internal error in the dashboard");
-            fail(StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side; try again")
-        }
-        e => fail(status, e.to_string()),
+        latchkey_alexa::AlexaError::Service(e) => err(e),
+        e => fail(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY), e.to_string()),
     }
 }
 

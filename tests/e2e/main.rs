@@ -30,6 +30,7 @@ mod cli;
 mod cluster;
 mod crash;
 mod dashboard_statuses;
+mod error_mapping;
 mod errors;
 mod event_group_commit;
 mod event_outbox;

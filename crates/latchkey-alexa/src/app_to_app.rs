@@ -47,25 +47,25 @@ impl AppToAppRequest {
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty() && s.len() <= 2048)
                 .map(str::to_owned)
-                .ok_or_else(|| AlexaError::BadRequest(format!("'{k}' is required")))
+                .ok_or_else(|| AlexaError::bad_request(format!("'{k}' is required")))
         };
         let amazon_code_verifier = match v.get("amazon_code_verifier") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if valid_verifier(s) => Some(s.clone()),
             Some(_) => {
-                return Err(AlexaError::BadRequest("'amazon_code_verifier' must be 43-128 PKCE characters".into()));
+                return Err(AlexaError::bad_request("'amazon_code_verifier' must be 43-128 PKCE characters"));
             }
         };
         let stage = v.get("stage").and_then(Value::as_str).unwrap_or("live").to_owned();
         if stage != "live" && stage != "development" {
-            return Err(AlexaError::BadRequest("'stage' must be live or development".into()));
+            return Err(AlexaError::bad_request("'stage' must be live or development"));
         }
         let latchkey = match (v.get("latchkey_code").is_some(), v.get("latchkey_access_token").is_some()) {
             (true, false) => LatchkeyGrant::Code(f("latchkey_code")?),
             (false, true) => LatchkeyGrant::SignedIn { access_token: f("latchkey_access_token")? },
             _ => {
-                return Err(AlexaError::BadRequest(
-                    "give 'latchkey_code' or, for a user signed in to Latchkey, 'latchkey_access_token'".into(),
+                return Err(AlexaError::bad_request(
+                    "give 'latchkey_code' or, for a user signed in to Latchkey, 'latchkey_access_token'",
                 ));
             }
         };
@@ -85,9 +85,9 @@ impl AlexaService {
     pub async fn app_to_app(&self, t: &TenantCtx, req: &AppToAppRequest) -> Result<Value, AlexaError> {
         let scoped = self.auth.store.scoped(t.id());
         let skill =
-            scoped.skill(&req.skill).await?.ok_or_else(|| AlexaError::NotFound(format!("skill '{}'", req.skill)))?;
+            scoped.skill(&req.skill).await?.ok_or_else(|| AlexaError::not_found(format!("skill '{}'", req.skill)))?;
         let (Some(id), Some(secret)) = (skill.lwa_client_id.clone(), scoped.skill_lwa_secret(&skill.id).await?) else {
-            return Err(AlexaError::Conflict("the skill has no Login with Amazon credentials configured".into()));
+            return Err(AlexaError::conflict("the skill has no Login with Amazon credentials configured"));
         };
         // Before the Amazon code (single use) is spent: the user's Latchkey code, issued here for a user
         // already signed in to Latchkey in the app.
@@ -98,7 +98,7 @@ impl AlexaService {
                 .code_for_signed_in_user(t, access_token, &skill.oauth_client_id, &req.latchkey_redirect_uri)
                 .await
                 .map_err(|e| match e {
-                    latchkey_oauth::ServiceError::OAuth(o) => AlexaError::BadRequest(o.description),
+                    latchkey_oauth::ServiceError::OAuth(o) => AlexaError::bad_request(o.description),
                     other => other.into(),
                 })?,
         };
@@ -114,7 +114,7 @@ impl AlexaService {
                 req.amazon_code_verifier.as_deref(),
             )
             .await
-            .map_err(|e| AlexaError::Conflict(format!("Login with Amazon refused the Amazon code: {e}")))?;
+            .map_err(|e| AlexaError::conflict(format!("Login with Amazon refused the Amazon code: {e}")))?;
         let api_base = self.endpoints.alexa_api_url.trim_end_matches('/');
         let scheme = api_base.split("://").next().unwrap_or("https");
         let endpoints: Value = self
@@ -123,7 +123,7 @@ impl AlexaService {
             .bearer_auth(&amazon.access_token)
             .send()
             .await
-            .map_err(|e| AlexaError::Unavailable(format!("the Alexa API is unreachable: {e}")))?
+            .map_err(|e| AlexaError::unavailable(format!("the Alexa API is unreachable: {e}")))?
             .json()
             .await
             .map_err(|e| AlexaError::Gateway {

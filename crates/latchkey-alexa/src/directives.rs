@@ -23,7 +23,7 @@ impl AlexaService {
         body: &Value,
         region: Option<AlexaRegion>,
     ) -> Result<Value, AlexaError> {
-        match messages::parse(body).map_err(AlexaError::BadRequest)? {
+        match messages::parse(body).map_err(AlexaError::bad_request)? {
             Incoming::AcceptGrant { code, grantee_token } => self.accept_grant(t, &code, &grantee_token, region).await,
             Incoming::SkillEvent { kind, alexa_skill_id, access_token, body } => {
                 self.skill_event(t, kind, &alexa_skill_id, access_token.as_deref(), &body).await
@@ -61,7 +61,7 @@ impl AlexaService {
         };
         // A backend that does not say where the AcceptGrant arrived, for a skill live in several regions,
         // is an integration error to fix, not the user's: a 400, before Amazon's one-use code is spent.
-        let region = alexa::accept_grant_region(&skill.regions, region).map_err(AlexaError::BadRequest)?;
+        let region = alexa::accept_grant_region(&skill.regions, region).map_err(AlexaError::bad_request)?;
         let scoped = self.auth.store.scoped(t.id());
         let (Some(lwa_id), Some(lwa_secret)) = (skill.lwa_client_id.clone(), scoped.skill_lwa_secret(&skill.id).await?)
         else {
@@ -117,9 +117,10 @@ impl AlexaService {
         body: &Value,
     ) -> Result<Value, AlexaError> {
         let scoped = self.auth.store.scoped(t.id());
-        let skill = scoped.skill(alexa_skill_id).await?.ok_or_else(|| {
-            AlexaError::NotFound(format!("skill '{alexa_skill_id}' is not registered in this tenant"))
-        })?;
+        let skill = scoped
+            .skill(alexa_skill_id)
+            .await?
+            .ok_or_else(|| AlexaError::not_found(format!("skill '{alexa_skill_id}' in this tenant")))?;
         // Skill events can arrive long after the token in them expired: identify the user's grant by a
         // token we signed, expired or not, issued to this skill's client.
         let claims = match access_token {

@@ -1,22 +1,15 @@
-//! Errors of the Alexa endpoints, each with the status and JSON the skill backend gets.
+//! Errors of the Alexa endpoints, each with the status and JSON the skill backend gets. Everything but
+//! Amazon's own answers is a `ServiceError`, so it gets the status, words and logging every surface
+//! gives it.
 use latchkey_oauth::ServiceError;
 use latchkey_store::{KvError, StoreError};
 use serde_json::{Value, json};
 
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum AlexaError {
-    #[error("a valid tenant API key is required as Authorization: Bearer")]
-    Unauthorized,
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    NotFound(String),
-    /// The tenant is suspended or the key's role may not do this.
-    #[error("{0}")]
-    Forbidden(String),
-    /// The link cannot take events now (no Amazon tokens, skill disabled, revoked).
-    #[error("{0}")]
-    Conflict(String),
+    /// Refusals and faults of our own (bad input, unknown skill, suspended tenant, storage down).
+    #[error(transparent)]
+    Service(ServiceError),
     /// Amazon refused or failed.
     #[error("Alexa Event Gateway answered {status} {code}")]
     Gateway {
@@ -34,33 +27,48 @@ pub enum AlexaError {
     /// told).
     #[error("{message}")]
     GrantDisabled { status: u16, code: String, via: &'static str, message: String },
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("too many requests for this API key; retry in {0} s")]
-    RateLimited(u64),
-    #[error("internal error: {0}")]
-    Internal(String),
 }
 
+/// Shorthands for the service errors the Alexa code raises most.
 impl AlexaError {
+    pub fn unauthorized() -> Self {
+        Self::Service(ServiceError::Unauthorized("a valid tenant API key is required as Authorization: Bearer".into()))
+    }
+    pub fn bad_request(m: impl Into<String>) -> Self {
+        Self::Service(ServiceError::Invalid(m.into()))
+    }
+    /// `what` names the missing thing; the message adds "not found".
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::Service(ServiceError::NotFound(what.into()))
+    }
+    /// The link cannot take events now (no Amazon tokens, skill disabled, revoked).
+    pub fn conflict(m: impl Into<String>) -> Self {
+        Self::Service(ServiceError::Conflict(m.into()))
+    }
+    pub fn unavailable(m: impl Into<String>) -> Self {
+        Self::Service(ServiceError::Unavailable(m.into()))
+    }
+    pub fn internal(m: impl Into<String>) -> Self {
+        Self::Service(ServiceError::Internal(m.into()))
+    }
+
     /// The status for the skill backend. Amazon's own 4xx answers are passed on; its 5xx and
     /// throttling after retries become 502.
     pub fn status(&self) -> u16 {
         match self {
-            Self::Unauthorized => 401,
-            Self::BadRequest(_) => 400,
-            Self::NotFound(_) => 404,
-            Self::Forbidden(_) => 403,
-            Self::Conflict(_) => 409,
+            Self::Service(e) => e.status(),
             Self::Gateway { status, .. } if (400..500).contains(status) && *status != 429 && *status != 401 => *status,
             Self::Gateway { .. } => 502,
             Self::GrantDisabled { status, .. } => *status,
-            Self::Unavailable(_) => 503,
-            Self::RateLimited(_) => 429,
-            Self::Internal(_) => 500,
         }
     }
 
+    /// Our own fault or an outage (not Amazon's answer): worth retrying later.
+    pub fn is_transient_fault(&self) -> bool {
+        matches!(self, Self::Service(e) if e.status() >= 500)
+    }
+
+    /// The JSON body: Amazon's answer, or what every surface shows of a service error.
     pub fn body(&self) -> Value {
         match self {
             Self::Gateway { status, code, description, probable_cause, attempts, .. } => json!({
@@ -70,57 +78,36 @@ impl AlexaError {
             Self::GrantDisabled { code, via, message, .. } => json!({
                 "status": "failed", "error": "skill_disabled", "code": code, "via": via, "message": message,
             }),
-            Self::Internal(_) => json!({"status": "failed", "error": "internal_error", "message": "internal error"}),
-            other => json!({"status": "failed", "error": other.kind(), "message": other.to_string()}),
+            Self::Service(e) => {
+                let shown = e.shown();
+                json!({"status": "failed", "error": shown.kind, "message": shown.message})
+            }
         }
     }
 
-    fn kind(&self) -> &'static str {
+    /// Seconds the caller should wait before retrying, when we know.
+    pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::Unauthorized => "unauthorized",
-            Self::BadRequest(_) => "bad_request",
-            Self::NotFound(_) => "not_found",
-            Self::Forbidden(_) => "forbidden",
-            Self::Conflict(_) => "conflict",
-            Self::Gateway { .. } => "gateway_error",
-            Self::GrantDisabled { .. } => "skill_disabled",
-            Self::Unavailable(_) => "unavailable",
-            Self::RateLimited(_) => "rate_limited",
-            Self::Internal(_) => "internal_error",
+            Self::Service(e) => e.shown().retry_after,
+            _ => None,
         }
-    }
-}
-
-impl From<StoreError> for AlexaError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => Self::NotFound("not found".into()),
-            StoreError::Unavailable(m) => Self::Unavailable(m),
-            other => Self::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<KvError> for AlexaError {
-    fn from(e: KvError) -> Self {
-        Self::Unavailable(e.to_string())
     }
 }
 
 impl From<ServiceError> for AlexaError {
     fn from(e: ServiceError) -> Self {
-        match e {
-            // Each kind keeps the status ServiceError::status gives it (Unauthorized used to be a 400,
-            // Forbidden a 409).
-            ServiceError::NotFound(m) => Self::NotFound(format!("{m} not found")),
-            ServiceError::Forbidden(m) => Self::Forbidden(m),
-            ServiceError::Conflict(m) => Self::Conflict(m),
-            ServiceError::Unauthorized(_) => Self::Unauthorized,
-            ServiceError::Invalid(m) => Self::BadRequest(m),
-            ServiceError::OAuth(o) => Self::BadRequest(o.description),
-            ServiceError::Unavailable(m) => Self::Unavailable(m),
-            ServiceError::RateLimited { retry_after } => Self::RateLimited(retry_after),
-            ServiceError::Internal(m) => Self::Internal(m),
-        }
+        Self::Service(e)
+    }
+}
+
+impl From<StoreError> for AlexaError {
+    fn from(e: StoreError) -> Self {
+        Self::Service(e.into())
+    }
+}
+
+impl From<KvError> for AlexaError {
+    fn from(e: KvError) -> Self {
+        Self::Service(e.into())
     }
 }

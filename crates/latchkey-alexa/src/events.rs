@@ -26,20 +26,19 @@ impl EventRequest {
     pub fn parse(v: &Value) -> Result<Self, AlexaError> {
         let field =
             |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty() && s.len() <= 256).map(str::to_owned);
-        let user = field("user").ok_or_else(|| {
-            AlexaError::BadRequest("'user' (the sub of the user's Latchkey tokens) is required".into())
-        })?;
+        let user = field("user")
+            .ok_or_else(|| AlexaError::bad_request("'user' (the sub of the user's Latchkey tokens) is required"))?;
         let skill =
-            field("skill").ok_or_else(|| AlexaError::BadRequest("'skill' (the Alexa skill id) is required".into()))?;
+            field("skill").ok_or_else(|| AlexaError::bad_request("'skill' (the Alexa skill id) is required"))?;
         let event = v
             .get("event")
             .filter(|e| e.is_object())
             .cloned()
-            .ok_or_else(|| AlexaError::BadRequest("'event' must be an object".into()))?;
+            .ok_or_else(|| AlexaError::bad_request("'event' must be an object"))?;
         let context = match v.get("context") {
             None | Some(Value::Null) => None,
             Some(c) if c.is_object() => Some(c.clone()),
-            Some(_) => return Err(AlexaError::BadRequest("'context' must be an object".into())),
+            Some(_) => return Err(AlexaError::bad_request("'context' must be an object")),
         };
         Ok(Self { user, skill, event, context })
     }
@@ -169,10 +168,11 @@ impl AlexaService {
         t: &TenantCtx,
         req: &EventRequest,
     ) -> Result<(Skill, Vec<AmazonGrant>), AlexaError> {
-        let skill =
-            self.auth.cached_skill(t.id(), &req.skill).await?.ok_or_else(|| {
-                AlexaError::NotFound(format!("skill '{}' is not registered in this tenant", req.skill))
-            })?;
+        let skill = self
+            .auth
+            .cached_skill(t.id(), &req.skill)
+            .await?
+            .ok_or_else(|| AlexaError::not_found(format!("skill '{}' in this tenant", req.skill)))?;
         let scoped = self.auth.store.scoped(t.id());
         // The common case in one query; the reasons there is nowhere to deliver only when there is not.
         let grants = scoped.event_destination_grants(&req.user, &skill.oauth_client_id).await?;
@@ -186,17 +186,16 @@ impl AlexaService {
     async fn why_no_destination(&self, t: &TenantCtx, user: &str, skill: &Skill) -> Result<AlexaError, AlexaError> {
         let scoped = self.auth.store.scoped(t.id());
         let Some(link) = scoped.link(user, &skill.oauth_client_id).await? else {
-            return Ok(AlexaError::NotFound("this user has not linked this skill".into()));
+            return Ok(AlexaError::not_found("a link of this user to this skill"));
         };
         if link.status == "revoked" {
-            return Ok(AlexaError::Conflict("this link has been revoked".into()));
+            return Ok(AlexaError::conflict("this link has been revoked"));
         }
         let all = scoped.amazon_grants(&link.id).await?;
-        Ok(AlexaError::Conflict(if all.iter().any(|g| g.status == "disabled") {
-            "the user disabled the skill in Alexa; events stop until the user enables it and links again".into()
+        Ok(AlexaError::conflict(if all.iter().any(|g| g.status == "disabled") {
+            "the user disabled the skill in Alexa; events stop until the user enables it and links again"
         } else {
             "no Amazon tokens for this link: Alexa has not sent AcceptGrant for it (is \"Send Alexa Events\" enabled?)"
-                .into()
         }))
     }
 
@@ -220,7 +219,7 @@ impl AlexaService {
         loop {
             attempts += 1;
             let mut event = req.event.clone();
-            let location = messages::insert_token(&mut event, &token).map_err(AlexaError::BadRequest)?;
+            let location = messages::insert_token(&mut event, &token).map_err(AlexaError::bad_request)?;
             let mut body = json!({"event": event});
             if let Some(c) = &req.context {
                 body["context"] = c.clone();
@@ -338,9 +337,9 @@ impl AlexaService {
         let items = body
             .get("events")
             .and_then(Value::as_array)
-            .ok_or_else(|| AlexaError::BadRequest("'events' must be an array".into()))?;
+            .ok_or_else(|| AlexaError::bad_request("'events' must be an array"))?;
         if items.is_empty() || items.len() > 100 {
-            return Err(AlexaError::BadRequest("'events' must hold 1 to 100 events".into()));
+            return Err(AlexaError::bad_request("'events' must hold 1 to 100 events"));
         }
         let mut results = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
@@ -351,8 +350,8 @@ impl AlexaService {
             };
             results.push(match r {
                 Ok((status, body)) => json!({"index": i, "http_status": status, "result": body}),
-                Err(AlexaError::Internal(m)) => return Err(AlexaError::Internal(m)),
-                Err(AlexaError::Unavailable(m)) => return Err(AlexaError::Unavailable(m)),
+                // Our own fault or an outage fails the whole batch: the caller retries it.
+                Err(e) if e.is_transient_fault() => return Err(e),
                 Err(e) => json!({"index": i, "http_status": e.status(), "result": e.body()}),
             });
         }

@@ -75,7 +75,7 @@ impl AlexaService {
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| AlexaError::Internal(e.to_string()))?;
+            .map_err(|e| AlexaError::internal(e.to_string()))?;
         Ok(Self {
             auth,
             http,
@@ -89,8 +89,8 @@ impl AlexaService {
 
     /// Checks `Authorization: Bearer <tenant API key>`; the skill backend's credential.
     pub async fn authenticate(&self, t: &TenantCtx, bearer: Option<&str>) -> Result<ApiKey, AlexaError> {
-        let key = bearer.ok_or(AlexaError::Unauthorized)?;
-        let key = self.auth.tenant_api_key(t.id(), key).await?.ok_or(AlexaError::Unauthorized)?;
+        let key = bearer.ok_or(AlexaError::unauthorized())?;
+        let key = self.auth.tenant_api_key(t.id(), key).await?.ok_or(AlexaError::unauthorized())?;
         self.auth.rate_limit(&format!("apikey:{}:{}", t.id(), key.id), self.auth.config.api_rate_per_key).await?;
         Ok(key)
     }

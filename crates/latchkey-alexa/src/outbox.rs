@@ -30,7 +30,7 @@ impl AlexaService {
     pub async fn accept_event(&self, t: &TenantCtx, req: &EventRequest) -> Result<Value, AlexaError> {
         let (skill, grants) = self.event_destinations(t, req).await?;
         // An event the token cannot be put into is refused now, not after the caller has left.
-        messages::token_location(&req.event).map_err(AlexaError::BadRequest)?;
+        messages::token_location(&req.event).map_err(AlexaError::bad_request)?;
         let mut payload = json!({"event": req.event});
         if let Some(c) = &req.context {
             payload["context"] = c.clone();
@@ -122,8 +122,8 @@ impl AlexaService {
             .grants
             .get(&(d.tenant_id.clone(), d.grant_id.clone()))
             .filter(|g| g.status == "active")
-            .ok_or_else(|| AlexaError::Conflict("this Alexa grant ended before the event was delivered".into()))?;
-        let payload: Value = serde_json::from_str(&d.payload).map_err(|e| AlexaError::Internal(e.to_string()))?;
+            .ok_or_else(|| AlexaError::conflict("this Alexa grant ended before the event was delivered"))?;
+        let payload: Value = serde_json::from_str(&d.payload).map_err(|e| AlexaError::internal(e.to_string()))?;
         let req = EventRequest {
             user: d.user_id.clone(),
             skill: skill.alexa_skill_id.clone(),
@@ -204,7 +204,7 @@ fn settlement(d: &Delivery, result: Result<Value, AlexaError>, retry_base: Durat
 }
 
 fn gone(what: &str) -> AlexaError {
-    AlexaError::NotFound(format!("the event's {what} no longer exists"))
+    AlexaError::not_found(format!("the event's {what}"))
 }
 
 /// Throttling, Amazon's 5xx, an unreachable gateway and our own passing troubles are worth another try;
@@ -212,8 +212,7 @@ fn gone(what: &str) -> AlexaError {
 fn retryable(e: &AlexaError) -> bool {
     match e {
         AlexaError::Gateway { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
-        AlexaError::Unavailable(_) | AlexaError::Internal(_) => true,
-        _ => false,
+        other => other.is_transient_fault(),
     }
 }
 
@@ -284,7 +283,7 @@ mod tests {
             panic!("a retry past the deadline is a failure");
         };
         assert!(outcome.contains("deadline") && last_code.as_deref() == Some("THROTTLING_EXCEPTION"));
-        let refused = settlement(&row(1, 5000), Err(AlexaError::Conflict("ended".into())), base, 1000);
+        let refused = settlement(&row(1, 5000), Err(AlexaError::conflict("ended")), base, 1000);
         assert!(matches!(refused, Settlement::Failed { last_status: None, .. }), "{refused:?}");
     }
 
@@ -300,6 +299,6 @@ mod tests {
         };
         assert!(retryable(&gw(429)) && retryable(&gw(503)));
         assert!(!retryable(&gw(400)) && !retryable(&gw(404)) && !retryable(&gw(403)));
-        assert!(!retryable(&AlexaError::Conflict("ended".into())));
+        assert!(!retryable(&AlexaError::conflict("ended")));
     }
 }

@@ -60,11 +60,11 @@ impl AlexaService {
     pub async fn readiness(&self, t: &TenantCtx, skill_ref: &str) -> Result<Readiness, AlexaError> {
         let scoped = self.auth.store.scoped(t.id());
         let skill =
-            scoped.skill(skill_ref).await?.ok_or_else(|| AlexaError::NotFound(format!("skill '{skill_ref}'")))?;
+            scoped.skill(skill_ref).await?.ok_or_else(|| AlexaError::not_found(format!("skill '{skill_ref}'")))?;
         let client = scoped
             .client_by_row_id(&skill.oauth_client_id)
             .await?
-            .ok_or_else(|| AlexaError::NotFound("the skill's OAuth client".into()))?;
+            .ok_or_else(|| AlexaError::not_found("the skill's OAuth client"))?;
         let mut items = Vec::new();
 
         let expected = alexa::redirect_uris(&skill.vendor_id);
@@ -112,7 +112,7 @@ impl AlexaService {
             update_command(t, &skill, "--refresh-grace 3600 (or --refresh-policy fixed)"),
         ));
 
-        let public = url::Url::parse(&t.issuer).map_err(|e| AlexaError::Internal(e.to_string()))?;
+        let public = url::Url::parse(&t.issuer).map_err(|e| AlexaError::internal(e.to_string()))?;
         let https = public.scheme() == "https";
         let no_port = public.port().is_none();
         items.push(item(

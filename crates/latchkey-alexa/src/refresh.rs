@@ -43,7 +43,7 @@ impl AlexaService {
         let mut waited = Duration::ZERO;
         while !self.auth.kv.set_nx(&kv_key, b"1", Duration::from_secs(15)).await? {
             if waited > Duration::from_secs(15) {
-                return Err(AlexaError::Unavailable("another instance is refreshing this grant's Amazon token".into()));
+                return Err(AlexaError::unavailable("another instance is refreshing this grant's Amazon token"));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
             waited += Duration::from_millis(50);
@@ -67,7 +67,7 @@ impl AlexaService {
             return Ok((current.access_token, false));
         }
         let (Some(id), Some(secret)) = (skill.lwa_client_id.clone(), scoped.skill_lwa_secret(&skill.id).await?) else {
-            return Err(AlexaError::Conflict("the skill has no Alexa Skill Messaging credentials configured".into()));
+            return Err(AlexaError::conflict("the skill has no Alexa Skill Messaging credentials configured"));
         };
         let fresh = match self.lwa(grant.region).refresh(&id, &secret, &current.refresh_token).await {
             Ok(fresh) => fresh,
@@ -80,12 +80,12 @@ impl AlexaService {
             }
             Err(e) => {
                 tracing::warn!(tenant = %t.tenant.slug, grant = %grant.id, error = %e, "LWA refresh failed");
-                return Err(AlexaError::Conflict(format!("could not refresh the Amazon token: {e}")));
+                return Err(AlexaError::conflict(format!("could not refresh the Amazon token: {e}")));
             }
         };
         scoped.store_refreshed_amazon_tokens(&grant.id, &fresh).await.map_err(|e| match e {
             latchkey_store::StoreError::NotFound => {
-                AlexaError::Conflict("this Alexa grant ended while its Amazon token was being refreshed".into())
+                AlexaError::conflict("this Alexa grant ended while its Amazon token was being refreshed")
             }
             other => other.into(),
         })?;
@@ -101,8 +101,7 @@ fn usable(t: &AmazonTokens, rejected: Option<&str>) -> bool {
 }
 
 fn no_tokens() -> AlexaError {
-    AlexaError::Conflict(
-        "no Amazon tokens for this grant: Alexa has not sent AcceptGrant for it (is \"Send Alexa Events\" enabled?)"
-            .into(),
+    AlexaError::conflict(
+        "no Amazon tokens for this grant: Alexa has not sent AcceptGrant for it (is \"Send Alexa Events\" enabled?)",
     )
 }

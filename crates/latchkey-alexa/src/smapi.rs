@@ -4,8 +4,8 @@
 //! have the console say and reads it back; the readiness check compares the two.
 use latchkey_core::alexa::{self, AlexaRegion};
 use latchkey_core::hashing::verify_secret;
-use latchkey_oauth::TenantCtx;
 use latchkey_oauth::access::Access;
+use latchkey_oauth::{ServiceError, TenantCtx};
 use latchkey_store::records::{Client, Skill, SmapiCredentials, SmapiStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -124,12 +124,15 @@ fn smapi_error(status: u16, body: &str, skill: &str, stage: Stage) -> AlexaError
         .and_then(|v| v["message"].as_str().map(str::to_owned))
         .unwrap_or_else(|| body.chars().take(200).collect());
     match status {
-        400 => AlexaError::BadRequest(format!("the Alexa console (SMAPI) refused the settings: {message}")),
-        401 | 403 => AlexaError::Conflict(format!(
+        400 => AlexaError::bad_request(format!("the Alexa console (SMAPI) refused the settings: {message}")),
+        401 | 403 => AlexaError::conflict(format!(
             "SMAPI refused the vendor's credentials ({status}: {message}); they must belong to the skill's vendor"
         )),
-        404 => AlexaError::NotFound(format!("SMAPI has no skill {skill} at stage {} ({message})", stage.as_str())),
-        _ => AlexaError::Unavailable(format!("SMAPI answered {status}: {message}")),
+        404 => AlexaError::not_found(format!(
+            "the Alexa console's skill {skill} at stage {} (SMAPI: {message})",
+            stage.as_str()
+        )),
+        _ => AlexaError::unavailable(format!("SMAPI answered {status}: {message}")),
     }
 }
 
@@ -150,12 +153,12 @@ impl AlexaService {
         match lwa.refresh(&creds.lwa_client_id, &creds.lwa_client_secret, &creds.refresh_token).await {
             Ok(tokens) => Ok(tokens.access_token),
             Err(LwaError::InvalidClient) => {
-                Err(AlexaError::Conflict("Login with Amazon rejected the SMAPI client id or secret".into()))
+                Err(AlexaError::conflict("Login with Amazon rejected the SMAPI client id or secret"))
             }
-            Err(LwaError::InvalidGrant(m)) => Err(AlexaError::Conflict(format!(
+            Err(LwaError::InvalidGrant(m)) => Err(AlexaError::conflict(format!(
                 "Login with Amazon rejected the SMAPI refresh token ({m}): generate a new one with `ask util generate-lwa-tokens`"
             ))),
-            Err(e) => Err(AlexaError::Unavailable(e.to_string())),
+            Err(e) => Err(AlexaError::unavailable(e.to_string())),
         }
     }
 
@@ -169,7 +172,7 @@ impl AlexaService {
 
     async fn smapi_token(&self, t: &TenantCtx) -> Result<String, AlexaError> {
         self.smapi_token_if_configured(t).await?.ok_or_else(|| {
-            AlexaError::Conflict(format!(
+            AlexaError::conflict(format!(
                 "no SMAPI credentials: set them with `latchkey tenant set-smapi {} --lwa-client-id …` or PUT /t/{}/api/v1/smapi-credentials",
                 t.tenant.slug, t.tenant.slug
             ))
@@ -186,7 +189,7 @@ impl AlexaService {
         a.require_write()?;
         let check = |what: &str, v: &str, max: usize| {
             alexa::validate_lwa_credential(what, v, max)
-                .map_err(|m| AlexaError::BadRequest(m.replace("messaging", "SMAPI")))
+                .map_err(|m| AlexaError::bad_request(m.replace("messaging", "SMAPI")))
         };
         check("client id", &input.lwa_client_id, alexa::MAX_LWA_CLIENT_ID)?;
         check("client secret", &input.lwa_client_secret, alexa::MAX_LWA_CLIENT_SECRET)?;
@@ -197,7 +200,7 @@ impl AlexaService {
             refresh_token: input.refresh_token,
         };
         self.smapi_access_token(&creds).await.map_err(|e| match e {
-            AlexaError::Conflict(m) => AlexaError::BadRequest(m),
+            AlexaError::Service(ServiceError::Conflict(m)) => AlexaError::bad_request(m),
             other => other,
         })?;
         let scoped = self.auth.store.scoped(a.id());
@@ -226,14 +229,14 @@ impl AlexaService {
             .bearer_auth(token)
             .send()
             .await
-            .map_err(|e| AlexaError::Unavailable(format!("SMAPI could not be reached: {e}")))?;
+            .map_err(|e| AlexaError::unavailable(format!("SMAPI could not be reached: {e}")))?;
         let status = r.status().as_u16();
-        let body = r.text().await.map_err(|e| AlexaError::Unavailable(e.to_string()))?;
+        let body = r.text().await.map_err(|e| AlexaError::unavailable(e.to_string()))?;
         if status != 200 {
             return Err(smapi_error(status, &body, skill, stage));
         }
         let v: Value = serde_json::from_str(&body)
-            .map_err(|e| AlexaError::Unavailable(format!("SMAPI answered something unreadable: {e}")))?;
+            .map_err(|e| AlexaError::unavailable(format!("SMAPI answered something unreadable: {e}")))?;
         Ok(v.get("accountLinkingResponse").cloned().unwrap_or(v))
     }
 
@@ -296,9 +299,8 @@ impl AlexaService {
         let view = self.auth.get_skill(a, skill_ref).await?;
         let current = view.client.secret_hash.as_deref().is_some_and(|h| verify_secret(client_secret, h));
         if !current {
-            return Err(AlexaError::BadRequest(
-                "that is not the skill client's current secret (`latchkey client rotate-secret` issues a new one)"
-                    .into(),
+            return Err(AlexaError::bad_request(
+                "that is not the skill client's current secret (`latchkey client rotate-secret` issues a new one)",
             ));
         }
         let request = self.expected_request(a, &view.skill, &view.client, client_secret).await?;
@@ -311,7 +313,7 @@ impl AlexaService {
             .json(&json!({ "accountLinkingRequest": request }))
             .send()
             .await
-            .map_err(|e| AlexaError::Unavailable(format!("SMAPI could not be reached: {e}")))?;
+            .map_err(|e| AlexaError::unavailable(format!("SMAPI could not be reached: {e}")))?;
         let status = r.status().as_u16();
         if !(200..300).contains(&status) {
             let body = r.text().await.unwrap_or_default();
@@ -367,9 +369,9 @@ mod tests {
     #[test]
     fn smapi_errors_say_what_to_do() {
         let e = smapi_error(400, r#"{"message":"Invalid scope"}"#, "amzn1.ask.skill.x", Stage::Development);
-        assert!(matches!(&e, AlexaError::BadRequest(m) if m.contains("Invalid scope")));
-        assert!(matches!(smapi_error(403, "{}", "s", Stage::Live), AlexaError::Conflict(_)));
-        assert!(matches!(smapi_error(404, "", "s", Stage::Live), AlexaError::NotFound(_)));
-        assert!(matches!(smapi_error(503, "<html>", "s", Stage::Live), AlexaError::Unavailable(_)));
+        assert!(matches!(&e, AlexaError::Service(ServiceError::Invalid(m)) if m.contains("Invalid scope")));
+        assert_eq!(smapi_error(403, "{}", "s", Stage::Live).status(), 409);
+        assert_eq!(smapi_error(404, "", "s", Stage::Live).status(), 404);
+        assert_eq!(smapi_error(503, "<html>", "s", Stage::Live).status(), 503);
     }
 }

@@ -146,7 +146,10 @@ impl AuthServer {
             latchkey_mail::MailError::Address(_) => {
                 ServiceError::Invalid(format!("mail cannot be sent to this address ({e}); correct the address"))
             }
-            e => ServiceError::Unavailable(format!("mail could not be sent: {e}")),
+            e => {
+                tracing::warn!(detail = %crate::error::chain(&e), "mail could not be sent");
+                ServiceError::Unavailable("mail could not be sent; try again shortly".into())
+            }
         })
     }
 

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::authorize::{Flow, Step, StepOutcome};
+use crate::error::chain;
 use crate::error::{ServiceError, ServiceResult};
-use crate::outbound::chain;
 use crate::upstream_identity::UpstreamIdentity;
 use crate::{AuthServer, TenantCtx};
 

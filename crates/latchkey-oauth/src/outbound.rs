@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_core::outbound::{OutboundPolicy, Refusal, UrlCheck};
+
+use crate::error::chain;
 use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
 
 /// The largest answer read from an upstream provider.
@@ -48,21 +50,6 @@ impl From<reqwest::Error> for OutboundError {
         }
         Self::Http(e)
     }
-}
-
-/// An error and its causes on one line.
-pub fn chain(e: &dyn StdError) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let s = c.to_string();
-        if !out.contains(&s) {
-            out.push_str(": ");
-            out.push_str(&s);
-        }
-        cause = c.source();
-    }
-    out
 }
 
 /// Resolves names for reqwest and refuses the lot when any address is not allowed.

@@ -2,6 +2,10 @@
 //! logs the detail.
 use thiserror::Error;
 
+/// The database's own error, shared so that `StoreError` stays cheap to clone and keeps it as its
+/// `source()`: logs print the whole chain (sea-orm's error, then sqlx's).
+pub type Cause = std::sync::Arc<sea_orm::DbErr>;
+
 #[derive(Clone, Debug, Error)]
 pub enum StoreError {
     #[error("not found")]
@@ -10,10 +14,11 @@ pub enum StoreError {
     Conflict(String),
     #[error("invalid: {0}")]
     Invalid(String),
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    #[error("database error: {0}")]
-    Db(String),
+    /// The database went away (or a store worker stopped); retrying later may work.
+    #[error("database unavailable")]
+    Unavailable(#[source] Option<Cause>),
+    #[error("database error")]
+    Db(#[source] Cause),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("secret could not be decrypted (is the master key right?)")]
@@ -37,14 +42,14 @@ impl From<sea_orm::DbErr> for StoreError {
         }
         match e {
             DbErr::RecordNotFound(_) => Self::NotFound,
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(e.to_string()),
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(Some(e.into())),
             DbErr::Exec(sea_orm::RuntimeErr::SqlxError(ref se))
             | DbErr::Query(sea_orm::RuntimeErr::SqlxError(ref se))
                 if connection_lost(se) =>
             {
-                Self::Unavailable(e.to_string())
+                Self::Unavailable(Some(e.into()))
             }
-            other => Self::Db(other.to_string()),
+            other => Self::Db(other.into()),
         }
     }
 }

@@ -40,7 +40,10 @@ impl OutboxWriter {
     /// Stores one event's rows; returns once they are committed.
     pub(crate) async fn write(&self, rows: Vec<alexa_delivery::ActiveModel>) -> Result<(), StoreError> {
         let (done, answer) = oneshot::channel();
-        let gone = || StoreError::Unavailable("the outbox writer stopped".into());
+        let gone = || {
+            tracing::error!("the outbox writer stopped");
+            StoreError::Unavailable(None)
+        };
         self.queue.send(Pending { rows, done }).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }

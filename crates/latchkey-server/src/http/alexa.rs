@@ -10,15 +10,15 @@ use super::extract::bearer;
 use crate::app::AppState;
 
 fn error(e: AlexaError) -> HttpResponse {
-    if let AlexaError::Internal(m) = &e {
-        tracing::error!(detail = %m, "alexa endpoint failed");
+    if let AlexaError::Service(s) = &e {
+        s.log("alexa");
     }
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut resp = HttpResponse::build(status);
-    if matches!(e, AlexaError::Unauthorized) {
+    if status == StatusCode::UNAUTHORIZED {
         resp.insert_header(("WWW-Authenticate", "Bearer realm=\"latchkey\""));
     }
-    if let AlexaError::RateLimited(s) = e {
+    if let Some(s) = e.retry_after() {
         resp.insert_header(("Retry-After", s.to_string()));
     }
     resp.json(e.body())
@@ -33,8 +33,8 @@ async fn prepare(
 ) -> Result<(TenantCtx, Value), AlexaError> {
     let t = state.auth.tenant(slug).await.map_err(AlexaError::from)?;
     state.alexa.authenticate(&t, bearer(req).as_deref()).await?;
-    let json: Value =
-        serde_json::from_slice(body).map_err(|e| AlexaError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    let json: Value = serde_json::from_slice(body)
+        .map_err(|e| AlexaError::bad_request(format!("the body is not valid JSON: {e}")))?;
     Ok((t, json))
 }
 
@@ -55,7 +55,7 @@ pub async fn directives(
     let result = async {
         let (t, json) = prepare(&state, &req, &slug, &body).await?;
         let region = match query.region.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-            Some(r) => Some(r.parse().map_err(AlexaError::BadRequest)?),
+            Some(r) => Some(r.parse().map_err(AlexaError::bad_request)?),
             None => None,
         };
         state.alexa.handle_directive(&t, &json, region).await

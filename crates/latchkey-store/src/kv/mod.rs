@@ -12,7 +12,7 @@ use thiserror::Error;
 pub use memory::MemoryKv;
 pub use redis_kv::RedisKv;
 
-#[derive(Debug, Error)]
+#[derive(Clone, Debug, Error)]
 pub enum KvError {
     #[error("KV store unavailable: {0}")]
     Unavailable(String),

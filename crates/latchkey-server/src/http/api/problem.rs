@@ -4,6 +4,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use latchkey_alexa::AlexaError;
 use latchkey_oauth::ServiceError;
+use latchkey_oauth::error::Shown;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -63,40 +64,23 @@ impl ResponseError for Problem {
 
 impl From<ServiceError> for Problem {
     fn from(e: ServiceError) -> Self {
-        let status = e.status();
-        match e {
-            ServiceError::NotFound(what) => Self::new(status, format!("{what} not found")),
-            ServiceError::OAuth(o) => Self::new(status, o.description),
-            ServiceError::Conflict(m)
-            | ServiceError::Invalid(m)
-            | ServiceError::Forbidden(m)
-            | ServiceError::Unauthorized(m) => Self::new(status, m),
-            ServiceError::RateLimited { retry_after } => Self {
-                retry_after: Some(retry_after),
-                ..Self::new(429, format!("too many requests; retry in {retry_after} s"))
-            },
-            ServiceError::Unavailable(m) => {
-                tracing::warn!(detail = %m, "dependency unavailable");
-                Self { retry_after: Some(5), ..Self::new(503, "the service is temporarily unavailable; retry shortly") }
-            }
-            ServiceError::Internal(m) => {
-                tracing::error!(detail = %m, "internal error");
-                Self::new(500, "internal error")
-            }
-        }
+        e.log("api");
+        Self::shown(e.shown())
     }
 }
 
 impl From<AlexaError> for Problem {
     fn from(e: AlexaError) -> Self {
         match e {
-            AlexaError::Internal(m) => {
-                tracing::error!(detail = %m, "internal error");
-                Self::new(500, "internal error")
-            }
-            AlexaError::RateLimited(s) => Self { retry_after: Some(s), ..Self::new(429, e.to_string()) },
+            AlexaError::Service(e) => e.into(),
             other => Self::new(other.status(), other.to_string()),
         }
+    }
+}
+
+impl Problem {
+    fn shown(s: Shown) -> Self {
+        Self { retry_after: s.retry_after, ..Self::new(s.status, s.message) }
     }
 }
 
