@@ -68,7 +68,7 @@ async fn signup_verify_invite_and_roles(backend: Backend) {
         password: PASSWORD.into(),
     };
     app.auth.sign_up(input(), "127.0.0.1").await.expect("signup");
-    let tenant = app.auth.store.tenant_by_slug(&slug).await.expect("q").expect("pending tenant");
+    let tenant = app.store.tenant_by_slug(&slug).await.expect("q").expect("pending tenant");
     assert_eq!(tenant.status.as_str(), "pending");
     assert!(app.auth.slug_available(&slug).await.expect("check").is_err(), "slug now taken");
     let other = SignupInput { email: format!("{}@example.com", unique("other")), ..input() };
@@ -143,7 +143,7 @@ async fn signup_verify_invite_and_roles(backend: Backend) {
     assert!(app.auth.dashboard_session(&sid2).await.expect("lookup").is_none());
 
     // The audit log says who did what.
-    let events = app.auth.store.scoped(&tenant.id).audit_events(None, 50).await.expect("audit");
+    let events = app.store.scoped(&tenant.id).audit_events(None, 50).await.expect("audit");
     for action in ["tenant.signed_up", "tenant.activated", "member.invited", "member.joined"] {
         assert!(events.iter().any(|e| e.action == action), "{action} audited");
     }
@@ -214,14 +214,14 @@ async fn the_signup_form_answers_the_same_for_every_address() {
     };
     let existing = format!("{}@example.com", unique("taken"));
     let hasher = latchkey_oauth::password::PasswordHasher::new().expect("hasher");
-    app.auth.store.create_account(&existing, &hasher.hash(PASSWORD).await.expect("hash"), true).await.expect("acct");
+    app.store.create_account(&existing, &hasher.hash(PASSWORD).await.expect("hash"), true).await.expect("acct");
     let (new_slug, taken_slug) = (format!("co{}", &unique("")[..10]), format!("co{}", &unique("")[..10]));
     let fresh = post(format!("{}@example.com", unique("new")), new_slug.clone()).await;
     let known = post(existing.clone(), taken_slug.clone()).await;
     assert!(fresh.0.is_success() || fresh.0.is_redirection(), "{fresh:?}");
     assert_eq!(fresh, known, "the same answer whether or not the address has an account");
-    assert!(app.auth.store.tenant_by_slug(&new_slug).await.expect("q").is_some());
-    assert!(app.auth.store.tenant_by_slug(&taken_slug).await.expect("q").is_none(), "nothing created");
+    assert!(app.store.tenant_by_slug(&new_slug).await.expect("q").is_some());
+    assert!(app.store.tenant_by_slug(&taken_slug).await.expect("q").is_none(), "nothing created");
     assert!(mailed_text(&app.data_dir, &existing).contains("Someone tried to sign up"));
     app.cleanup().await;
 }
@@ -251,9 +251,9 @@ async fn operators_and_members_never_shadow_each_other(backend: Backend) {
         password: "stranger's password 1".into(),
     };
     app.auth.sign_up(input, "192.0.2.9").await.expect("the same answer as for any address");
-    assert!(app.auth.store.account_by_email(&operator.email).await.expect("q").is_none());
+    assert!(app.store.account_by_email(&operator.email).await.expect("q").is_none());
     assert!(mailed_text(&app.data_dir, &operator.email).contains("Someone tried to sign up"));
-    assert!(app.auth.store.tenant_by_slug(&slug).await.expect("q").is_none());
+    assert!(app.store.tenant_by_slug(&slug).await.expect("q").is_none());
     let (_, s) = app.auth.dashboard_sign_in(&shouted, "operator password 1", "127.0.0.1").await.expect("operator");
     assert_eq!(s.kind, latchkey_oauth::accounts::SessionKind::Operator);
 
@@ -261,14 +261,14 @@ async fn operators_and_members_never_shadow_each_other(backend: Backend) {
     // member's address), even an unverified one, never locks the operator out; nor the reverse.
     let hasher = latchkey_oauth::password::PasswordHasher::new().expect("hasher");
     let hash = hasher.hash("member password 1").await.expect("hash");
-    let acc = app.auth.store.create_account(&shouted, &hash, false).await.expect("account");
+    let acc = app.store.create_account(&shouted, &hash, false).await.expect("account");
     let (_, s) = app.auth.dashboard_sign_in(&operator.email, "operator password 1", "127.0.0.1").await.expect("op");
     assert_eq!(s.kind, latchkey_oauth::accounts::SessionKind::Operator, "the unverified account shadows nothing");
     assert!(matches!(
         app.auth.dashboard_sign_in(&operator.email, "member password 1", "127.0.0.1").await,
         Err(ServiceError::Forbidden(_))
     ));
-    app.auth.store.verify_account(&acc.id, None).await.expect("verify");
+    app.store.verify_account(&acc.id, None).await.expect("verify");
     let (_, s) = app.auth.dashboard_sign_in(&shouted, "member password 1", "127.0.0.1").await.expect("member");
     assert_eq!((s.kind, s.subject_id), (latchkey_oauth::accounts::SessionKind::Account, acc.id.clone()));
     let (_, s) = app.auth.dashboard_sign_in(&operator.email, "operator password 1", "127.0.0.1").await.expect("op");
@@ -292,7 +292,7 @@ async fn operators_and_members_never_shadow_each_other(backend: Backend) {
         app.auth.accept_invitation(&token, "stranger's password 1", "192.0.2.9").await,
         Err(ServiceError::Conflict(_))
     ));
-    assert!(app.auth.store.account_by_email(&invited).await.expect("q").is_none());
+    assert!(app.store.account_by_email(&invited).await.expect("q").is_none());
     app.cleanup().await;
 }
 
@@ -312,17 +312,17 @@ async fn a_signup_cannot_hold_someone_elses_address(backend: Backend) {
     let slug = format!("co{}", &unique("")[..10]);
     let stranger_password = "stranger's password 1";
     app.auth.sign_up(signup(&slug, stranger_password), "192.0.2.7").await.expect("signup");
-    let first = app.auth.store.tenant_by_slug(&slug).await.expect("q").expect("first");
+    let first = app.store.tenant_by_slug(&slug).await.expect("q").expect("first");
     let first_token = mailed_token(&app.data_dir, &victim, "/verify");
 
     // The owner signs up too: the stranger's signup is replaced, its link void, even its slug reusable.
     app.auth.sign_up(signup(&slug, PASSWORD), "127.0.0.1").await.expect("replaces");
-    let second = app.auth.store.tenant_by_slug(&slug).await.expect("q").expect("second");
+    let second = app.store.tenant_by_slug(&slug).await.expect("q").expect("second");
     assert_ne!(first.id, second.id);
     assert!(app.auth.verification_info(&first_token).await.is_err(), "the replaced signup's link is void");
     assert!(app.auth.verify_email(&first_token, stranger_password, "192.0.2.7").await.is_err());
-    assert!(app.auth.store.tenant_by_id(&first.id).await.expect("q").is_none(), "the replaced tenant is gone");
-    let audit = app.auth.store.scoped(&second.id).audit_events(Some("signup.replaced"), 5).await.expect("audit");
+    assert!(app.store.tenant_by_id(&first.id).await.expect("q").is_none(), "the replaced tenant is gone");
+    let audit = app.store.scoped(&second.id).audit_events(Some("signup.replaced"), 5).await.expect("audit");
     assert_eq!(audit.len(), 1, "the replacement is audited");
 
     // The stranger signs up once more (another slug), after the owner: the owner's link dies, and the
@@ -358,7 +358,7 @@ async fn a_signup_cannot_hold_someone_elses_address(backend: Backend) {
     let slug5 = format!("co{}", &unique("")[..10]);
     let again = SignupInput { slug: slug5.clone(), ..signup(&slug, stranger_password) };
     app.auth.sign_up(again, "192.0.2.7").await.expect("the same answer as a new address");
-    assert!(app.auth.store.tenant_by_slug(&slug5).await.expect("q").is_none(), "nothing was created");
+    assert!(app.store.tenant_by_slug(&slug5).await.expect("q").is_none(), "nothing was created");
     assert!(mailed_text(&app.data_dir, &victim).contains("Someone tried to sign up"), "the owner is told");
     app.auth.dashboard_sign_in(&victim, PASSWORD, "127.0.0.1").await.expect("still the owner's");
 
@@ -368,13 +368,13 @@ async fn a_signup_cannot_hold_someone_elses_address(backend: Backend) {
     let input =
         SignupInput { company: "Late".into(), slug: slug4.clone(), email: late.clone(), password: PASSWORD.into() };
     app.auth.sign_up(input, "127.0.0.1").await.expect("signup");
-    let pending = app.auth.store.tenant_by_slug(&slug4).await.expect("q").expect("pending");
+    let pending = app.store.tenant_by_slug(&slug4).await.expect("q").expect("pending");
     let late_token = mailed_token(&app.data_dir, &late, "/verify");
     assert_eq!(app.auth.prune_expired_signups(latchkey_store::now()).await.expect("prune"), 0, "not yet");
     let tomorrow = latchkey_store::now() + 24 * 3600 + 60;
     assert!(app.auth.prune_expired_signups(tomorrow).await.expect("prune") >= 1);
-    assert!(app.auth.store.tenant_by_id(&pending.id).await.expect("q").is_none());
-    assert!(app.auth.store.account_by_email(&late).await.expect("q").is_none());
+    assert!(app.store.tenant_by_id(&pending.id).await.expect("q").is_none());
+    assert!(app.store.account_by_email(&late).await.expect("q").is_none());
     assert!(app.auth.slug_available(&slug4).await.expect("check").is_ok(), "the slug is free again");
     assert!(app.auth.verification_info(&late_token).await.is_err());
     app.cleanup().await;

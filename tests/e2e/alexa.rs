@@ -202,7 +202,7 @@ async fn accept_grant_and_events(backend: Backend) {
     assert!(resp.json::<Value>().await.expect("json")["message"].as_str().is_some_and(|m| m.contains("disabled")));
     assert_eq!(w.amazon.gateway_state(|g| g.received.len()), sent, "nothing more was sent to Amazon");
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
-    let scoped = w.app.auth.store.scoped(t.id());
+    let scoped = w.app.store.scoped(t.id());
     let link = scoped.list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
     let grants = scoped.amazon_grants(&link.id).await.expect("grants");
     assert_eq!(grants.len(), 1);
@@ -366,7 +366,7 @@ async fn skill_disabled_revokes_the_link() {
     assert_eq!(out, json!({"version": "1.0", "response": {}}));
     json_err(refresh(&w.app, &w.f, tokens["refresh_token"].as_str().expect("rt")).await, 400, "invalid_grant").await;
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
-    let scoped = w.app.auth.store.scoped(t.id());
+    let scoped = w.app.store.scoped(t.id());
     let link = scoped.list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
     assert_eq!(link.status, "revoked", "its only grant ended, so the link did");
     let grants = scoped.amazon_grants(&link.id).await.expect("grants");
@@ -696,7 +696,7 @@ async fn a_household_links_one_account_from_two_alexa_accounts(backend: Backend)
 
     // The management API shows one link with two grants.
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
-    let link = w.app.auth.store.scoped(t.id()).list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
+    let link = w.app.store.scoped(t.id()).list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
     let api = |path: String| server_client().get(w.app.url(&path)).bearer_auth(&w.api_key);
     let view = json_ok(api(format!("/t/{}/api/v1/links/{}", w.f.slug, link.id)).send().await.expect("get")).await;
     let grants = view["alexa_grants"].as_array().expect("grants").clone();
@@ -804,7 +804,7 @@ async fn amazon_reports_a_disabled_skill_per_grant(backend: Backend) {
 
     // Both grants are disabled without tokens; the link itself stands (Alexa's side ended, not ours).
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
-    let scoped = w.app.auth.store.scoped(t.id());
+    let scoped = w.app.store.scoped(t.id());
     let link = scoped.list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
     let grants = scoped.amazon_grants(&link.id).await.expect("grants");
     assert!(grants.iter().all(|g| g.status == "disabled" && !g.has_amazon_tokens), "{grants:?}");
@@ -914,7 +914,7 @@ async fn grants_resist_races_and_crossed_references(backend: Backend) {
         assert_eq!(json_ok(resp).await["event"]["header"]["name"], "AcceptGrant.Response");
     }
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
-    let scoped = w.app.auth.store.scoped(t.id());
+    let scoped = w.app.store.scoped(t.id());
     let link = scoped.list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
     assert_eq!(scoped.amazon_grants(&link.id).await.expect("grants").len(), 1, "one grant per Latchkey grant");
 
@@ -958,7 +958,7 @@ async fn accepted_events_are_stored_then_delivered(backend: Backend) {
     let w = world(backend, &[AlexaRegion::NA]).await;
     w.link_and_accept().await;
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
-    let scoped = w.app.auth.store.scoped(t.id());
+    let scoped = w.app.store.scoped(t.id());
     let body = json!({"user": w.f.user_id, "skill": w.alexa_skill_id, "event": change_report()});
     let settled = |id: String| async move {
         for _ in 0..150 {

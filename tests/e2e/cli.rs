@@ -503,7 +503,7 @@ async fn cli_changes_are_audited_like_their_api_twins() {
     );
     run(&["tenant", "delete", "audited", "--json"], None);
 
-    let events = app.auth.store.scoped(&tid).audit_events(None, 100).await.expect("audit");
+    let events = app.store.scoped(&tid).audit_events(None, 100).await.expect("audit");
     for action in [
         "tenant.suspended",
         "tenant.active",
@@ -525,7 +525,7 @@ async fn cli_changes_are_audited_like_their_api_twins() {
         Some("operator password 1\n"),
     );
     run(&["operator", "delete", "ops@example.com", "--json"], None);
-    let global = app.auth.store.global_audit_events(10).await.expect("global audit");
+    let global = app.store.global_audit_events(10).await.expect("global audit");
     for action in ["operator.created", "operator.deleted"] {
         assert!(
             global.iter().any(|e| e.action == action && e.actor == "cli" && e.target.as_deref() == op["id"].as_str()),
@@ -599,7 +599,7 @@ async fn master_key_rotation_reseals_every_secret() {
         reqwest::get(app.url("/t/acme/.well-known/jwks.json")).await.expect("jwks").json().await.expect("json");
     assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(1));
     let t = app.auth.tenant_for_admin("acme").await.expect("tenant");
-    let scoped = app.auth.store.scoped(t.id());
+    let scoped = app.store.scoped(t.id());
     let skill = scoped.skill("amzn1.ask.skill.m").await.expect("q").expect("skill");
     assert_eq!(scoped.skill_lwa_secret(&skill.id).await.expect("decrypts").as_deref(), Some("lwa-secret"));
     let p = scoped.provider("corp").await.expect("q").expect("provider");

@@ -133,7 +133,7 @@ async fn suspended_tenant_is_refused_clearly() {
     let tokens = linked_tokens(&app, &f).await;
     let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
     let key = app.auth.create_api_key(&t, "backend").await.expect("key").key;
-    app.auth.store.set_tenant_status(t.id(), TenantStatus::Suspended).await.expect("suspend");
+    app.store.set_tenant_status(t.id(), TenantStatus::Suspended).await.expect("suspend");
     // The tenant cache lives a few seconds at most.
     tokio::time::sleep(app.auth.config.cache_ttl + std::time::Duration::from_millis(100)).await;
     // The skill backend's endpoints say "forbidden" with 403, as the management API does (they
@@ -155,7 +155,7 @@ async fn suspended_tenant_is_refused_clearly() {
     assert!(err["error_description"].as_str().is_some_and(|d| d.contains("suspended")));
     let resp = browser().get(authorize_url(&app, &f, "s", None, &[])).send().await.expect("r");
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-    app.auth.store.set_tenant_status(t.id(), TenantStatus::Active).await.expect("resume");
+    app.store.set_tenant_status(t.id(), TenantStatus::Active).await.expect("resume");
     app.cleanup().await;
 }
 

@@ -21,7 +21,7 @@ fn report(n: usize) -> Value {
 /// The user's link and its one Alexa grant.
 async fn the_grant(w: &AlexaWorld) -> (LinkedAccount, AmazonGrant) {
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
-    let scoped = w.app.auth.store.scoped(t.id());
+    let scoped = w.app.store.scoped(t.id());
     let link = scoped.list_links(Some(&w.f.user_id)).await.expect("links").remove(0);
     let grant = scoped.amazon_grants(&link.id).await.expect("grants").remove(0);
     (link, grant)
@@ -33,7 +33,7 @@ async fn settled(w: &AlexaWorld, ids: &[String]) -> Vec<latchkey_store::repo::De
     for _ in 0..200 {
         let mut rows = Vec::new();
         for id in ids {
-            rows.extend(w.app.auth.store.scoped(t.id()).event_deliveries(id).await.expect("rows"));
+            rows.extend(w.app.store.scoped(t.id()).event_deliveries(id).await.expect("rows"));
         }
         if rows.len() >= ids.len() && rows.iter().all(|r| r.status != "pending") {
             return rows;
@@ -81,7 +81,7 @@ async fn one_event_that_cannot_be_stored_does_not_refuse_the_others(backend: Bac
     let w = world(backend, &[AlexaRegion::NA]).await;
     w.link_and_accept().await;
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
-    let scoped = w.app.auth.store.scoped(t.id());
+    let scoped = w.app.store.scoped(t.id());
     let skill = scoped.skill(&w.alexa_skill_id).await.expect("skill").expect("skill");
     let (_, grant) = the_grant(&w).await;
     let payload = json!({"event": change_report()}).to_string();
@@ -123,7 +123,7 @@ async fn a_grant_that_ends_before_its_retry_fails_the_event(backend: Backend) {
     let w = world(backend, &[AlexaRegion::NA]).await;
     w.link_and_accept().await;
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
-    let scoped = w.app.auth.store.scoped(t.id());
+    let scoped = w.app.store.scoped(t.id());
     let (link, grant) = the_grant(&w).await;
     w.amazon.gateway_state(|g| g.script.push_back((503, "SERVICE_UNAVAILABLE_EXCEPTION")));
     let body = json!({"user": w.f.user_id, "skill": w.alexa_skill_id, "event": change_report()});

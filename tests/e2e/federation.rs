@@ -152,10 +152,10 @@ async fn federated_sign_in_creates_and_reuses_the_user(backend: Backend) {
     let tokens = f.finish_at_a(&b, resp).await;
     let sub = f.sub(&tokens).await;
     let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
-    let user = f.app.auth.store.scoped(ta.id()).user(&sub).await.expect("q").expect("created user");
+    let user = f.app.store.scoped(ta.id()).user(&sub).await.expect("q").expect("created user");
     assert_eq!(user.email, f.b_email);
     assert_eq!(user.name.as_deref(), Some("Bob Upstream"));
-    assert_eq!(f.app.auth.store.scoped(ta.id()).federated_identities(&sub).await.expect("q").len(), 1);
+    assert_eq!(f.app.store.scoped(ta.id()).federated_identities(&sub).await.expect("q").len(), 1);
     // A second sign-in, from a new browser: the same user.
     let b2 = browser();
     let resp = f.via_upstream(&b2, "corp", "allow").await;
@@ -183,7 +183,7 @@ async fn link_by_email_and_refusals() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.text().await.expect("page").contains("name=\"password\""));
     // Once the upstream says the email is verified, the existing user is signed in and linked.
-    f.app.auth.store.scoped(tb.id()).set_email_verified(&f.b_user_id, true).await.expect("verify");
+    f.app.store.scoped(tb.id()).set_email_verified(&f.b_user_id, true).await.expect("verify");
     let b = browser();
     let resp = f.via_upstream(&b, "bymail", "allow").await;
     let tokens = f.finish_at_a(&b, resp).await;
@@ -196,6 +196,7 @@ async fn link_by_email_and_refusals() {
         app: TestApp {
             base: f.app.base.clone(),
             auth: f.app.auth.clone(),
+            store: f.app.store.clone(),
             data_dir: f.app.data_dir.clone(),
             pg_url: None,
         },
@@ -220,7 +221,7 @@ async fn link_by_email_and_refusals() {
         .await
         .expect("cb");
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let events = f.app.auth.store.scoped(ta.id()).audit_events(Some("federation.failed"), 20).await.expect("audit");
+    let events = f.app.store.scoped(ta.id()).audit_events(Some("federation.failed"), 20).await.expect("audit");
     assert!(events.len() >= 4, "every failure is audited: {events:?}");
     f.app.cleanup().await;
 }
@@ -339,7 +340,7 @@ async fn bad_id_tokens_are_refused() {
         }
     }
     let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
-    let scoped = f.app.auth.store.scoped(ta.id());
+    let scoped = f.app.store.scoped(ta.id());
     let user =
         scoped.user_by_email("mallory@fake.example").await.expect("q").expect("only the good token created a user");
     assert_eq!(
@@ -364,7 +365,7 @@ async fn claims_only_at_userinfo() {
     let f = fed(Backend::Embedded).await;
     let upstream = fake_provider(&f).await;
     let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
-    let scoped = f.app.auth.store.scoped(ta.id());
+    let scoped = f.app.store.scoped(ta.id());
     for (mode, refusal, reason) in [
         (IdTokenMode::UserinfoOtherSubject, "described a different person", "another subject"),
         (IdTokenMode::UserinfoUnauthorized, "profile information could not be read", "HTTP 401"),
@@ -407,7 +408,7 @@ async fn a_mapped_claim_cannot_take_over_an_account(backend: Backend) {
     let f = fed(backend).await;
     let upstream = fake_provider(&f).await;
     let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
-    let scoped = f.app.auth.store.scoped(ta.id());
+    let scoped = f.app.store.scoped(ta.id());
     let victim_email = format!("{}@acme.example", unique("victim"));
     let victim = f.app.auth.create_user(&ta, &victim_email, Some(PASSWORD), None).await.expect("victim");
     upstream.state.lock().expect("lock").victim = victim_email.clone();
@@ -521,7 +522,7 @@ async fn a_mapped_claim_cannot_take_over_an_account(backend: Backend) {
     .await
     .expect("forget the migration");
     db.close().await.expect("close");
-    f.app.auth.store.migrate().await.expect("migrate again");
+    f.app.store.migrate().await.expect("migrate again");
     let after = scoped.provider("renamed").await.expect("q").expect("kept");
     assert_eq!(after.claim_map.get("email"), None, "the unsafe entry is gone");
     assert_eq!(after.claim_map.get("name").map(String::as_str), Some("given_name"), "the rest is kept");

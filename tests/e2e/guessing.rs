@@ -152,7 +152,7 @@ async fn a_forged_forwarded_for_is_not_believed() {
                 .await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
-        let events = app.auth.store.scoped(t.id()).audit_events(Some("login.failed"), 1).await.expect("audit");
+        let events = app.store.scoped(t.id()).audit_events(Some("login.failed"), 1).await.expect("audit");
         assert_eq!(events[0].ip.as_deref(), Some(expected), "trusted proxies: '{trusted}'");
         app.cleanup().await;
     }

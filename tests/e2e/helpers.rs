@@ -8,6 +8,7 @@ use latchkey_oauth::AuthServer;
 use latchkey_oauth::admin::{ClientOptions, CreatedSkill};
 use latchkey_server::Application;
 use latchkey_server::config::{Config, Secret};
+use latchkey_store::{SecretBox, Store};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -57,6 +58,9 @@ pub fn redis_url() -> String {
 pub struct TestApp {
     pub base: String,
     pub auth: AuthServer,
+    /// The test's own connection to the server's database, to look at (and tamper with) what is
+    /// stored from outside the services, as an operator with a SQL prompt could.
+    pub store: Store,
     pub data_dir: PathBuf,
     pub pg_url: Option<String>,
 }
@@ -89,11 +93,13 @@ impl TestApp {
             pg_url = Some(url);
         }
         customize(&mut config);
-        let app = Application::build(config).await.expect("application builds");
+        let app = Application::build(config.clone()).await.expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let auth = app.auth().clone();
         tokio::spawn(app.run_until_stopped());
-        Self { base, auth, data_dir, pg_url }
+        let secrets = SecretBox::from_base64(config.master_key().expect("master key").expose()).expect("master key");
+        let store = Store::connect(&config.database_url().expect("database url"), secrets).await.expect("store");
+        Self { base, auth, store, data_dir, pg_url }
     }
 
     pub async fn cleanup(self) {

@@ -135,7 +135,7 @@ async fn tenants_cannot_cross(backend: Backend) {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 
     // Repositories scoped to B cannot see A's rows.
-    let scoped_b = app.auth.store.scoped(tb.id());
+    let scoped_b = app.store.scoped(tb.id());
     assert!(scoped_b.user(&a.user_id).await.expect("q").is_none());
     assert!(scoped_b.user_by_email(&a.email).await.expect("q").is_none());
     assert!(scoped_b.skill(&a.skill.id).await.expect("q").is_none());
@@ -156,7 +156,7 @@ async fn tenants_cannot_cross(backend: Backend) {
             .all(|e| e.tenant_id.as_deref() == Some(tb.id().as_str()))
     );
     // A's user and link survived all of that.
-    let scoped_a = app.auth.store.scoped(ta.id());
+    let scoped_a = app.store.scoped(ta.id());
     assert!(scoped_a.user(&a.user_id).await.expect("q").is_some());
     assert_eq!(scoped_a.list_links(Some(&a.user_id)).await.expect("q").len(), 1);
     app.cleanup().await;

@@ -67,7 +67,7 @@ async fn signing_keys_rotate_on_schedule_with_overlap() {
     assert!(kids.contains(&k1) && kids.contains(&k2), "{kids:?}");
     assert_eq!(introspect(&app, &f, &first_token).await["active"], true);
     let tid = app.auth.tenant_for_admin(&f.slug).await.expect("t").id().clone();
-    let audit = app.auth.store.scoped(&tid);
+    let audit = app.store.scoped(&tid);
     let events = audit.audit_events(Some("keys.rotated"), 10).await.expect("audit");
     assert!(events.iter().any(|e| e.target.as_deref() == Some(k2.as_str())), "the rotation is audited");
     app.cleanup().await;
@@ -92,7 +92,7 @@ async fn pruning_keeps_what_can_still_be_used(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.maintenance_interval_secs = 0).await;
     let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
     let tenant = app.auth.tenant_for_admin(&f.slug).await.expect("t").id().clone();
-    let scoped = app.auth.store.scoped(&tenant);
+    let scoped = app.store.scoped(&tenant);
 
     // A link refreshed three times: four token rows, three of them used.
     let tokens = linked_tokens(&app, &f).await;
@@ -140,12 +140,7 @@ async fn pruning_keeps_what_can_still_be_used(backend: Backend) {
     let other = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
     let other_tid = app.auth.tenant_for_admin(&other.slug).await.expect("t").id().clone();
     scoped.audit("test", "old.event", None, serde_json::json!({}), None).await.expect("audit");
-    app.auth
-        .store
-        .scoped(&other_tid)
-        .audit("test", "old.event", None, serde_json::json!({}), None)
-        .await
-        .expect("audit");
+    app.store.scoped(&other_tid).audit("test", "old.event", None, serde_json::json!({}), None).await.expect("audit");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(scoped.prune_audit(latchkey_store::now()).await.expect("prune"), total as u64 + 1);
     assert_eq!(count(&app, &audit("")).await, 0);
@@ -164,11 +159,11 @@ async fn pruning_keeps_what_can_still_be_used(backend: Backend) {
     // The installation's own events (operators) and a deleted tenant's are pruned by the same
     // retention: no tenant's pruning reaches them.
     let global = "SELECT COUNT(*) FROM audit_events WHERE tenant_id IS NULL OR tenant_id = 'deleted-tenant'";
-    app.auth.store.audit_global("test", "old.global", None, serde_json::json!({})).await.expect("audit");
+    app.store.audit_global("test", "old.global", None, serde_json::json!({})).await.expect("audit");
     let deleted = latchkey_core::TenantId::new("deleted-tenant");
-    app.auth.store.scoped(&deleted).audit("test", "old.event", None, serde_json::json!({}), None).await.expect("audit");
+    app.store.scoped(&deleted).audit("test", "old.event", None, serde_json::json!({}), None).await.expect("audit");
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    app.auth.store.audit_global("test", "new.global", None, serde_json::json!({})).await.expect("audit");
+    app.store.audit_global("test", "new.global", None, serde_json::json!({})).await.expect("audit");
     let policy = latchkey_oauth::maintenance::MaintenancePolicy {
         key_rotation: None,
         refresh_retention: None,

@@ -113,8 +113,7 @@ impl Admin {
     /// name resolved elsewhere when it was saved.
     async fn stored(&self, app: &TestApp, slug: &str, issuer: &str) {
         let t = app.auth.tenant_for_admin(&self.slug).await.expect("tenant");
-        app.auth
-            .store
+        app.store
             .scoped(t.id())
             .create_provider(NewUpstreamProvider {
                 slug: slug.into(),
@@ -170,7 +169,7 @@ async fn internal_and_non_https_issuers_are_refused_when_saved() {
         assert!(detail.contains(why), "{issuer}: {detail}");
     }
     let t = app.auth.tenant_for_admin(&a.slug).await.expect("tenant");
-    assert!(app.auth.store.scoped(t.id()).list_providers().await.expect("list").is_empty(), "nothing stored");
+    assert!(app.store.scoped(t.id()).list_providers().await.expect("list").is_empty(), "nothing stored");
 
     // A public https issuer is accepted (`.invalid` never resolves: it is checked again at each fetch).
     let (status, _) = a.create(&app, "corp", "https://idp.invalid/realms/corp").await;
@@ -179,7 +178,7 @@ async fn internal_and_non_https_issuers_are_refused_when_saved() {
         let (status, problem) = a.update(&app, "corp", issuer).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "update to {issuer}: {problem}");
     }
-    let kept = app.auth.store.scoped(t.id()).provider("corp").await.expect("q").expect("corp");
+    let kept = app.store.scoped(t.id()).provider("corp").await.expect("q").expect("corp");
     assert_eq!(kept.issuer, "https://idp.invalid/realms/corp", "a refused update changes nothing");
     assert_eq!(local.hits.load(Ordering::SeqCst), 0, "saving never connects");
     app.cleanup().await;

@@ -34,7 +34,7 @@ async fn simultaneous_first_consents_make_one_link(backend: Backend) {
         assert!(query_param(&location(resp), "code").is_some());
     }
     let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
-    let links = app.auth.store.scoped(t.id()).list_links(Some(&f.user_id)).await.expect("links");
+    let links = app.store.scoped(t.id()).list_links(Some(&f.user_id)).await.expect("links");
     assert_eq!(links.len(), 1, "one link for one user and one skill");
     app.cleanup().await;
 }

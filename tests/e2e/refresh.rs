@@ -58,7 +58,7 @@ async fn reuse_after_window_revokes_family(backend: Backend) {
     assert_eq!(introspect(&app, &f, t2["access_token"].as_str().expect("at2")).await["active"], false);
     // And it is in the audit log.
     let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
-    let events = app.auth.store.scoped(t.id()).audit_events(Some("grant.revoked"), 10).await.expect("audit");
+    let events = app.store.scoped(t.id()).audit_events(Some("grant.revoked"), 10).await.expect("audit");
     assert!(events.iter().any(|e| e.detail["reason"].as_str().is_some_and(|r| r.contains("reused"))), "{events:?}");
     app.cleanup().await;
 }

@@ -46,7 +46,7 @@ async fn a_skill_changes_without_relinking(backend: Backend) {
 
     // The stored secret is the new one, sealed (the skill's AcceptGrant uses it).
     let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
-    let sealed = app.auth.store.scoped(t.id()).skill_lwa_secret(&f.skill.id).await.expect("secret");
+    let sealed = app.store.scoped(t.id()).skill_lwa_secret(&f.skill.id).await.expect("secret");
     assert_eq!(sealed.as_deref(), Some(LWA_SECRET));
 
     // The user linked before the change keeps refreshing, now with the new lifetime.
@@ -73,7 +73,7 @@ async fn a_skill_changes_without_relinking(backend: Backend) {
     // A new secret alone keeps the client id; removing the credentials forgets both.
     let view = json_ok(api.patch(&path, json!({"lwa_client_secret": "rotated-in-console"})).await).await;
     assert_eq!(view["lwa_client_id"], LWA_ID);
-    let sealed = app.auth.store.scoped(t.id()).skill_lwa_secret(&f.skill.id).await.expect("secret");
+    let sealed = app.store.scoped(t.id()).skill_lwa_secret(&f.skill.id).await.expect("secret");
     assert_eq!(sealed.as_deref(), Some("rotated-in-console"));
     let view = json_ok(api.patch(&path, json!({"remove_lwa_credentials": true})).await).await;
     assert!(view["lwa_client_id"].is_null() && view["has_lwa_client_secret"] == false, "{view}");

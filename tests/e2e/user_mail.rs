@@ -67,8 +67,8 @@ async fn invite_and_reset_by_mail(backend: Backend) {
     assert_eq!(choose_password(&app, &f.slug, &token, NEW_PASSWORD).await.status(), StatusCode::BAD_REQUEST);
     // The new password signs in during linking; the address counts as verified now.
     assert_eq!(sign_in_status(&app, &f, &invited, NEW_PASSWORD).await, StatusCode::OK);
-    let user_id = app.auth.store.scoped(t.id()).user_by_email(&invited).await.expect("db").expect("user").id;
-    let user = app.auth.store.scoped(t.id()).user(&user_id).await.expect("db").expect("user");
+    let user_id = app.store.scoped(t.id()).user_by_email(&invited).await.expect("db").expect("user").id;
+    let user = app.store.scoped(t.id()).user(&user_id).await.expect("db").expect("user");
     assert!(user.email_verified);
     // Staff mail a reset link through the API.
     let resp = api
@@ -112,7 +112,7 @@ async fn invite_and_reset_by_mail(backend: Backend) {
     assert_eq!(sign_in_status(&app, &f, &f.email, NEW_PASSWORD).await, StatusCode::OK);
 
     // Audited, under the staff's key and the user.
-    let events = app.auth.store.scoped(t.id()).audit_events(None, 50).await.expect("audit");
+    let events = app.store.scoped(t.id()).audit_events(None, 50).await.expect("audit");
     for action in
         ["user.invited", "user.password_reset_sent", "user.password_set_by_link", "user.password_reset_requested"]
     {

@@ -83,7 +83,7 @@ impl AppToAppRequest {
 
 impl AlexaService {
     pub async fn app_to_app(&self, t: &TenantCtx, req: &AppToAppRequest) -> Result<Value, AlexaError> {
-        let scoped = self.auth.store.scoped(t.id());
+        let scoped = self.store.scoped(t.id());
         let skill =
             scoped.skill(&req.skill).await?.ok_or_else(|| AlexaError::not_found(format!("skill '{}'", req.skill)))?;
         let (Some(id), Some(secret)) = (skill.lwa_client_id.clone(), scoped.skill_lwa_secret(&skill.id).await?) else {

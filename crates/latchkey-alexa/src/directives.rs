@@ -33,7 +33,7 @@ impl AlexaService {
 
     /// The skill that owns the client a token was issued to.
     async fn skill_of_client(&self, t: &TenantCtx, client_id: &str) -> Result<Option<Skill>, AlexaError> {
-        let scoped = self.auth.store.scoped(t.id());
+        let scoped = self.store.scoped(t.id());
         let Some(client) = scoped.client(client_id).await? else {
             return Ok(None);
         };
@@ -62,7 +62,7 @@ impl AlexaService {
         // A backend that does not say where the AcceptGrant arrived, for a skill live in several regions,
         // is an integration error to fix, not the user's: a 400, before Amazon's one-use code is spent.
         let region = alexa::accept_grant_region(&skill.regions, region).map_err(AlexaError::bad_request)?;
-        let scoped = self.auth.store.scoped(t.id());
+        let scoped = self.store.scoped(t.id());
         let (Some(lwa_id), Some(lwa_secret)) = (skill.lwa_client_id.clone(), scoped.skill_lwa_secret(&skill.id).await?)
         else {
             return fail("the skill has no Alexa Skill Messaging credentials configured in Latchkey");
@@ -116,7 +116,7 @@ impl AlexaService {
         access_token: Option<&str>,
         body: &Value,
     ) -> Result<Value, AlexaError> {
-        let scoped = self.auth.store.scoped(t.id());
+        let scoped = self.store.scoped(t.id());
         let skill = scoped
             .skill(alexa_skill_id)
             .await?
@@ -166,8 +166,7 @@ async fn audit(
     action: &str,
     detail: Value,
 ) -> Result<(), AlexaError> {
-    s.auth
-        .store
+    s.store
         .scoped(t.id())
         .audit(&format!("user:{}", claims.sub), action, Some(&claims.client_id), detail, None)
         .await?;

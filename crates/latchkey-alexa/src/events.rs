@@ -173,7 +173,7 @@ impl AlexaService {
             .cached_skill(t.id(), &req.skill)
             .await?
             .ok_or_else(|| AlexaError::not_found(format!("skill '{}' in this tenant", req.skill)))?;
-        let scoped = self.auth.store.scoped(t.id());
+        let scoped = self.store.scoped(t.id());
         // The common case in one query; the reasons there is nowhere to deliver only when there is not.
         let grants = scoped.event_destination_grants(&req.user, &skill.oauth_client_id).await?;
         if grants.is_empty() {
@@ -184,7 +184,7 @@ impl AlexaService {
 
     /// Why an event for this user and skill has nowhere to go, in words the skill backend can act on.
     async fn why_no_destination(&self, t: &TenantCtx, user: &str, skill: &Skill) -> Result<AlexaError, AlexaError> {
-        let scoped = self.auth.store.scoped(t.id());
+        let scoped = self.store.scoped(t.id());
         let Some(link) = scoped.link(user, &skill.oauth_client_id).await? else {
             return Ok(AlexaError::not_found("a link of this user to this skill"));
         };
@@ -210,7 +210,7 @@ impl AlexaService {
         req: &EventRequest,
         max_backoffs: u32,
     ) -> Result<EventOutcome, AlexaError> {
-        let scoped = self.auth.store.scoped(t.id());
+        let scoped = self.store.scoped(t.id());
         let (mut token, mut refreshed) = self.amazon_token(t, skill, grant, None).await?;
         let url = self.gateway_url(grant.region);
         let mut attempts = 0u32;
@@ -308,7 +308,7 @@ impl AlexaService {
         code: &str,
         via: &'static str,
     ) -> Result<AlexaError, AlexaError> {
-        let scoped = self.auth.store.scoped(t.id());
+        let scoped = self.store.scoped(t.id());
         if scoped.end_amazon_grant(&grant.id, GrantEnd::SkillDisabled, "skill_disabled").await? {
             tracing::info!(tenant = %t.tenant.slug, grant = %grant.id, via, "Alexa grant disabled by Amazon");
             scoped

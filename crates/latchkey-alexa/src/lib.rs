@@ -21,6 +21,7 @@ mod refresh;
 use latchkey_core::alexa::AlexaRegion;
 use latchkey_oauth::{AuthServer, TenantCtx};
 use latchkey_store::records::ApiKey;
+use latchkey_store::{Kv, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,6 +56,10 @@ impl Default for AmazonEndpoints {
 #[derive(Clone)]
 pub struct AlexaService {
     pub auth: AuthServer,
+    /// The same database and key-value store the authorization server was built with: this crate is
+    /// part of the service layer, and nothing outside the services holds these handles.
+    store: Store,
+    kv: Kv,
     http: reqwest::Client,
     endpoints: Arc<AmazonEndpoints>,
     /// One in-process lock per link, so concurrent events refresh an Amazon token once.
@@ -68,7 +73,7 @@ pub struct AlexaService {
 }
 
 impl AlexaService {
-    pub fn new(auth: AuthServer, endpoints: AmazonEndpoints) -> Result<Self, AlexaError> {
+    pub fn new(auth: AuthServer, store: Store, kv: Kv, endpoints: AmazonEndpoints) -> Result<Self, AlexaError> {
         let http = reqwest::Client::builder()
             // Never follow redirects from a token endpoint (oauth2 crate guidance), and never hang.
             .redirect(reqwest::redirect::Policy::none())
@@ -78,6 +83,8 @@ impl AlexaService {
             .map_err(|e| AlexaError::internal(e.to_string()))?;
         Ok(Self {
             auth,
+            store,
+            kv,
             http,
             endpoints: Arc::new(endpoints),
             refresh_locks: Arc::new(Mutex::new(HashMap::new())),

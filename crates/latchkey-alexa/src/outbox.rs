@@ -42,7 +42,6 @@ impl AlexaService {
             .map(|g| NewDelivery { grant_id: g.id.clone(), region: g.region.as_str().to_owned() })
             .collect();
         let rows = self
-            .auth
             .store
             .scoped(t.id())
             .enqueue_event(
@@ -69,7 +68,7 @@ impl AlexaService {
     /// instance's events, retries coming due).
     pub async fn run_outbox(self) {
         loop {
-            match self.auth.store.claim_due_deliveries(self.outbox_lease.as_secs() as i64, CLAIM_BATCH).await {
+            match self.store.claim_due_deliveries(self.outbox_lease.as_secs() as i64, CLAIM_BATCH).await {
                 Ok(rows) if !rows.is_empty() => self.deliver_batch(rows).await,
                 Ok(_) => {
                     tokio::select! {
@@ -108,7 +107,7 @@ impl AlexaService {
                 settled.push((TenantId::new(row.tenant_id), row.id, s));
             }
         }
-        if let Err(e) = self.auth.store.settle_deliveries(&settled).await {
+        if let Err(e) = self.store.settle_deliveries(&settled).await {
             // The leases run out and the rows are attempted again: at least once.
             tracing::warn!(deliveries = settled.len(), error = %e, "recording Alexa event deliveries failed");
         }
@@ -152,7 +151,7 @@ impl BatchContext {
         let mut ctx = BatchContext { tenants: HashMap::new(), skills: HashMap::new(), grants: HashMap::new() };
         for (tid, rows) in by_tenant {
             let tenant_id = TenantId::new(tid.to_owned());
-            let Some(tenant) = svc.auth.store.tenant_by_id(&tenant_id).await? else { continue };
+            let Some(tenant) = svc.store.tenant_by_id(&tenant_id).await? else { continue };
             ctx.tenants.insert(tid.to_owned(), TenantCtx { issuer: svc.auth.issuer_for(&tenant.slug), tenant });
             let mut skill_ids: Vec<&str> = rows.iter().map(|r| r.skill_id.as_str()).collect();
             skill_ids.sort_unstable();
@@ -165,7 +164,7 @@ impl BatchContext {
             let mut grant_ids: Vec<String> = rows.iter().map(|r| r.grant_id.clone()).collect();
             grant_ids.sort_unstable();
             grant_ids.dedup();
-            for g in svc.auth.store.scoped(&tenant_id).amazon_grants_by_ids(&grant_ids).await? {
+            for g in svc.store.scoped(&tenant_id).amazon_grants_by_ids(&grant_ids).await? {
                 ctx.grants.insert((tid.to_owned(), g.id.clone()), g);
             }
         }

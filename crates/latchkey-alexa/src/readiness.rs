@@ -58,7 +58,7 @@ const REJECTED_ISSUERS: &[&str] = &["Let's Encrypt"];
 
 impl AlexaService {
     pub async fn readiness(&self, t: &TenantCtx, skill_ref: &str) -> Result<Readiness, AlexaError> {
-        let scoped = self.auth.store.scoped(t.id());
+        let scoped = self.store.scoped(t.id());
         let skill =
             scoped.skill(skill_ref).await?.ok_or_else(|| AlexaError::not_found(format!("skill '{skill_ref}'")))?;
         let client = scoped
@@ -208,7 +208,7 @@ impl AlexaService {
     /// A dry-run exchange of a code that cannot be valid: `invalid_grant` means LWA accepted the client
     /// credentials, `invalid_client` means it did not.
     async fn check_lwa(&self, t: &TenantCtx, skill: &latchkey_store::records::Skill) -> Result<Item, AlexaError> {
-        let secret = self.auth.store.scoped(t.id()).skill_lwa_secret(&skill.id).await?;
+        let secret = self.store.scoped(t.id()).skill_lwa_secret(&skill.id).await?;
         let (Some(id), Some(secret)) = (skill.lwa_client_id.as_deref(), secret) else {
             return Ok(item(
                 "lwa_credentials",

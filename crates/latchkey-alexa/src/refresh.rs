@@ -32,7 +32,7 @@ impl AlexaService {
         grant: &AmazonGrant,
         rejected: Option<&str>,
     ) -> Result<(String, bool), AlexaError> {
-        let scoped = self.auth.store.scoped(t.id());
+        let scoped = self.store.scoped(t.id());
         let current = scoped.amazon_tokens(&grant.id).await?.ok_or_else(no_tokens)?;
         if usable(&current, rejected) {
             return Ok((current.access_token, false));
@@ -41,7 +41,7 @@ impl AlexaService {
         let _local = lock.lock().await;
         let kv_key = format!("lwa_refresh:{}:{}", t.id(), grant.id);
         let mut waited = Duration::ZERO;
-        while !self.auth.kv.set_nx(&kv_key, b"1", Duration::from_secs(15)).await? {
+        while !self.kv.set_nx(&kv_key, b"1", Duration::from_secs(15)).await? {
             if waited > Duration::from_secs(15) {
                 return Err(AlexaError::unavailable("another instance is refreshing this grant's Amazon token"));
             }
@@ -49,7 +49,7 @@ impl AlexaService {
             waited += Duration::from_millis(50);
         }
         let result = self.refresh_locked(t, skill, grant, rejected).await;
-        self.auth.kv.delete(&kv_key).await?;
+        self.kv.delete(&kv_key).await?;
         result
     }
 
@@ -60,7 +60,7 @@ impl AlexaService {
         grant: &AmazonGrant,
         rejected: Option<&str>,
     ) -> Result<(String, bool), AlexaError> {
-        let scoped = self.auth.store.scoped(t.id());
+        let scoped = self.store.scoped(t.id());
         // Someone may have refreshed while we waited.
         let current = scoped.amazon_tokens(&grant.id).await?.ok_or_else(no_tokens)?;
         if usable(&current, rejected) {

@@ -164,7 +164,7 @@ impl AlexaService {
 
     /// An SMAPI access token when the tenant has credentials (one read of them), `None` when it has none.
     async fn smapi_token_if_configured(&self, t: &TenantCtx) -> Result<Option<String>, AlexaError> {
-        match self.auth.store.scoped(t.id()).smapi_credentials().await? {
+        match self.store.scoped(t.id()).smapi_credentials().await? {
             Some(creds) => Ok(Some(self.smapi_access_token(&creds).await?)),
             None => Ok(None),
         }
@@ -203,7 +203,7 @@ impl AlexaService {
             AlexaError::Service(ServiceError::Conflict(m)) => AlexaError::bad_request(m),
             other => other,
         })?;
-        let scoped = self.auth.store.scoped(a.id());
+        let scoped = self.store.scoped(a.id());
         scoped.set_smapi_credentials(&creds).await?;
         a.audit(&self.auth, "tenant.smapi_credentials_set", None, json!({"lwa_client_id": creds.lwa_client_id}))
             .await?;
@@ -211,12 +211,12 @@ impl AlexaService {
     }
 
     pub async fn smapi_status(&self, a: &Access) -> Result<SmapiStatus, AlexaError> {
-        Ok(self.auth.store.scoped(a.id()).smapi_status().await?)
+        Ok(self.store.scoped(a.id()).smapi_status().await?)
     }
 
     pub async fn delete_smapi_credentials(&self, a: &Access) -> Result<(), AlexaError> {
         a.require_write()?;
-        self.auth.store.scoped(a.id()).delete_smapi_credentials().await?;
+        self.store.scoped(a.id()).delete_smapi_credentials().await?;
         a.audit(&self.auth, "tenant.smapi_credentials_deleted", None, json!({})).await?;
         Ok(())
     }
@@ -242,7 +242,7 @@ impl AlexaService {
 
     /// The extra domains the console's Domain List needs for this tenant's sign-in page.
     pub async fn registration_domains(&self, t: &TenantCtx) -> Result<Vec<String>, AlexaError> {
-        let providers = self.auth.store.scoped(t.id()).list_providers().await?;
+        let providers = self.store.scoped(t.id()).list_providers().await?;
         let mut urls: Vec<&str> = providers.iter().map(|p| p.issuer.as_str()).collect();
         if let Some(logo) = t.tenant.settings.logo_url.as_deref() {
             urls.push(logo);

@@ -122,8 +122,10 @@ impl TenantCtx {
 /// The authorization server: one per process, shared by every request.
 #[derive(Clone)]
 pub struct AuthServer {
-    pub store: Store,
-    pub kv: Kv,
+    /// Private to the service layer: every surface goes through a service function, which does its
+    /// own checks and audit (the Alexa services get the same handles when they are wired).
+    pub(crate) store: Store,
+    pub(crate) kv: Kv,
     pub config: Arc<AuthConfig>,
     pub hasher: PasswordHasher,
     tenants: Arc<TtlCache<String, Option<Tenant>>>,

@@ -29,8 +29,16 @@ pub struct AppState {
 
 use crate::http::body_limit::{self, BODY_LIMIT};
 
-/// Opens the database (running migrations) and the KV store, and builds the authorization server.
-pub async fn open_auth_server(config: &Config, public_url: &str) -> anyhow::Result<AuthServer> {
+/// The service layer, wired: the authorization server and the Alexa services over one database and
+/// one key-value store. Only this wiring sees the store's handles; every surface calls the services.
+#[derive(Clone)]
+pub struct Services {
+    pub auth: AuthServer,
+    pub alexa: AlexaService,
+}
+
+/// Opens the database (running migrations) and the KV store, and builds the services over them.
+pub async fn open_services(config: &Config, public_url: &str) -> anyhow::Result<Services> {
     let previous = config.previous_master_keys();
     let previous: Vec<&str> = previous.iter().map(String::as_str).collect();
     let secrets = SecretBox::from_base64(config.master_key()?.expose())?.with_previous(&previous)?;
@@ -43,7 +51,9 @@ pub async fn open_auth_server(config: &Config, public_url: &str) -> anyhow::Resu
     auth_config.per_ip_limits = config.per_ip_limits()?;
     auth_config.flows_per_ip_minute = config.flows_per_ip_minute;
     auth_config.allowed_upstream_networks = config.allowed_upstream_networks()?;
-    Ok(AuthServer::new(store, kv, auth_config)?.with_mailer(config.mailer()?))
+    let auth = AuthServer::new(store.clone(), kv.clone(), auth_config)?.with_mailer(config.mailer()?);
+    let alexa = AlexaService::new(auth.clone(), store, kv, amazon_endpoints(config))?;
+    Ok(Services { auth, alexa })
 }
 
 pub fn amazon_endpoints(config: &Config) -> AmazonEndpoints {
@@ -74,8 +84,7 @@ impl Application {
         let listener = TcpListener::bind(&config.bind)?;
         let addr = listener.local_addr()?;
         let public_url = config.public_url_for(&addr.to_string())?;
-        let auth = open_auth_server(&config, &public_url).await?;
-        let mut alexa = AlexaService::new(auth.clone(), amazon_endpoints(&config))?;
+        let Services { auth, mut alexa } = open_services(&config, &public_url).await?;
         // At least the 25 s one delivery can take (two gateway calls and an LWA refresh).
         alexa.outbox_lease = std::time::Duration::from_secs(config.alexa_event_lease_secs.max(1));
         let metrics = Arc::new(Metrics::default());

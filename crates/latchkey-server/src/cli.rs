@@ -15,7 +15,7 @@ use latchkey_store::records::TenantStatus;
 use serde_json::{Value, json};
 use std::io::BufRead;
 
-use crate::app::{Application, amazon_endpoints, open_auth_server};
+use crate::app::{Application, Services, open_services};
 use crate::config::Config;
 use latchkey_alexa::{AlexaService, registration};
 
@@ -690,26 +690,20 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         if generate {
             config.generate_new_master_key()?;
         }
-        let auth = open_auth_server(&config, &public_url).await?;
+        let Services { auth, .. } = open_services(&config, &public_url).await?;
         let report = auth.reseal_secrets(&Actor::cli()).await?;
         emit(out, serde_json::to_value(&report)?);
         return Ok(());
     }
-    let auth = open_auth_server(&config, &public_url).await?;
+    let Services { auth, alexa } = open_services(&config, &public_url).await?;
     match cli.command {
         Command::Serve { .. } => Ok(()),
         Command::Migrate(out) => {
             emit(out, json!({"migrated": true, "database": auth.database_backend()}));
             Ok(())
         }
-        Command::Tenant(c) => {
-            let alexa = AlexaService::new(auth.clone(), amazon_endpoints(&config))?;
-            tenant(&auth, &alexa, c).await
-        }
-        Command::Skill(c) => {
-            let alexa = AlexaService::new(auth.clone(), amazon_endpoints(&config))?;
-            skill(&auth, &alexa, c).await
-        }
+        Command::Tenant(c) => tenant(&auth, &alexa, c).await,
+        Command::Skill(c) => skill(&auth, &alexa, c).await,
         Command::Client(c) => client(&auth, c).await,
         Command::User(c) => user(&auth, c).await,
         Command::Apikey(c) => apikey(&auth, c).await,
