@@ -445,94 +445,211 @@ async fn cli_changes_reach_a_running_server() {
     app.cleanup().await;
 }
 
-/// Every change the CLI makes is audited like its API twin, under the actor `cli`: it calls the same
-/// services (suspending a tenant from the CLI used to leave no trace).
+/// Every CLI command, listed from the CLI's own definition, is driven against a running server's store.
+/// Each one that changes something is audited under actor `cli` with the action its service writes
+/// for every door (the management API and the dashboard call the same service functions), and each
+/// read leaves no trace. A command added to the CLI without a line here fails this test.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cli_changes_are_audited_like_their_api_twins() {
+async fn every_cli_command_is_driven_and_each_change_is_audited() {
+    use crate::fakes::{self, SMAPI_CLIENT_ID, SMAPI_CLIENT_SECRET, SMAPI_REFRESH_TOKEN};
+    let amazon = fakes::start().await;
     let app = TestApp::spawn(Backend::Embedded).await;
-    let d = app.data_dir.display().to_string();
-    let env = [("LATCHKEY_DATA_DIR", d.as_str())];
-    let run = |args: &[&str], stdin: Option<&str>| {
-        let (code, out, err) = latchkey(&env, args, stdin);
+    let (dir, lwa) = (app.data_dir.display().to_string(), amazon.regional_lwa_url());
+    let env = [
+        ("LATCHKEY_DATA_DIR", dir.as_str()),
+        ("LATCHKEY_PUBLIC_URL", app.base.as_str()),
+        ("LATCHKEY_LWA_TOKEN_URL", lwa.as_str()),
+        ("LATCHKEY_SMAPI_URL", amazon.base.as_str()),
+    ];
+    // Amazon's console takes only https addresses: publishing runs as the https deployment would.
+    let https_env = [env[0], ("LATCHKEY_PUBLIC_URL", "https://id.every.example"), env[2], env[3]];
+    let driven: std::cell::RefCell<Vec<(String, Option<&'static str>)>> = Default::default();
+    let note = |args: &[&str], audited: Option<&'static str>| {
+        let path = args.iter().take_while(|a| !a.starts_with('-')).take(2).copied().collect::<Vec<_>>();
+        let path = if path.first() == Some(&"migrate") { "migrate".to_owned() } else { path.join(" ") };
+        driven.borrow_mut().push((path, audited));
+    };
+    let run = |env: &[(&str, &str)], args: &[&str], stdin: Option<&str>, audited: Option<&'static str>| {
+        let (code, out, err) = latchkey(env, args, stdin);
         assert_eq!(code, 0, "{args:?}: {err}");
+        note(args, audited);
         json_line(&out)
     };
-    run(&["tenant", "create", "--slug", "audited", "--name", "Audited", "--json"], None);
-    let tid = app.auth.tenant_for_admin("audited").await.expect("tenant").id().clone();
-    let t = ["--tenant", "audited"];
+    let t = ["--tenant", "every"];
+    let skill = ["--skill", "amzn1.ask.skill.every"];
+
+    run(&env, &["migrate", "--json"], None, None);
+    run(&env, &["tenant", "create", "--slug", "every", "--name", "Every", "--json"], None, Some("tenant.created"));
+    let tid = app.auth.tenant_for_admin("every").await.expect("tenant").id().clone();
+    run(&env, &["tenant", "list", "--json"], None, None);
+    run(&env, &["tenant", "show", "every", "--json"], None, None);
     run(
-        &[
-            &["skill", "create"][..],
+        &env,
+        &["tenant", "set-login-methods", "every", "--methods", "password", "--json"],
+        None,
+        Some("tenant.login_methods"),
+    );
+    let policy = ["tenant", "set-password-policy", "every", "--keep-grants-on-self-service-reset", "true", "--json"];
+    run(&env, &policy, None, Some("tenant.password_policy"));
+    let creds = format!("{SMAPI_CLIENT_SECRET}\n{SMAPI_REFRESH_TOKEN}\n");
+    let smapi = ["tenant", "set-smapi", "every", "--lwa-client-id", SMAPI_CLIENT_ID, "--json"];
+    run(&env, &smapi, Some(&creds), Some("tenant.smapi_credentials_set"));
+    let created = run(
+        &env,
+        &cat(&[
+            &["skill", "create"],
             &t,
-            &["--name", "S", "--alexa-skill-id", "amzn1.ask.skill.a", "--vendor-id", "V"],
+            &["--name", "S", "--alexa-skill-id", "amzn1.ask.skill.every", "--vendor-id", "M2EVERY"],
             &["--lwa-client-id", "i", "--lwa-client-secret", "s", "--json"],
-        ]
-        .concat(),
+        ]),
         None,
+        Some("skill.created"),
     );
+    amazon.smapi_state(|s| s.skills.insert("amzn1.ask.skill.every".into()));
+    let skill_secret = created["client_secret"].as_str().expect("secret").to_owned();
+    run(&env, &cat(&[&["skill", "list"], &t, &["--json"]]), None, None);
+    run(&env, &cat(&[&["skill", "show"], &t, &skill, &["--json"]]), None, None);
+    run(
+        &env,
+        &cat(&[&["skill", "update"], &t, &skill, &["--access-token-ttl", "7200", "--json"]]),
+        None,
+        Some("skill.updated"),
+    );
+    // A skill served over plain http is not ready for Alexa: the check says so and exits 1, with its
+    // report on stdout.
+    let check = cat(&[&["skill", "check"], &t, &skill, &["--json"]]);
+    let (code, out, err) = latchkey(&env, &check, None);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(json_line(&out)["ready"], false, "{out}");
+    note(&check, None);
     let user = run(
-        &[&["user", "create"][..], &t, &["--email", "u@example.com", "--password-stdin", "--json"]].concat(),
-        Some("a long password 1\n"),
+        &env,
+        &cat(&[&["user", "create"], &t, &["--email", "u@example.com", "--password-stdin", "--json"]]),
+        Some(&format!("{PASSWORD}\n")),
+        Some("user.created"),
     );
-    let key = run(&[&["apikey", "create"][..], &t, &["--name", "ci", "--json"]].concat(), None);
+    run(&env, &cat(&[&["user", "list"], &t, &["--json"]]), None, None);
+    run(&env, &cat(&[&["user", "show"], &t, &["--user", "u@example.com", "--json"]]), None, None);
     run(
-        &[
-            &["provider", "create"][..],
-            &t,
-            &["--slug", "corp", "--name", "Corp", "--issuer", "https://idp.invalid"],
-            &["--client-id", "c", "--client-secret", "s", "--json"],
-        ]
-        .concat(),
-        None,
+        &env,
+        &cat(&[&["skill", "simulate"], &t, &skill, &["--user", "u@example.com", "--json"]]),
+        Some(&format!("{PASSWORD}\n{skill_secret}\n")),
+        Some("skill.simulated"),
     );
+    run(
+        &https_env,
+        &cat(&[&["skill", "publish"], &t, &skill, &["--json"]]),
+        Some(&format!("{skill_secret}\n")),
+        Some("skill.published"),
+    );
+    run(&env, &["tenant", "remove-smapi", "every", "--json"], None, Some("tenant.smapi_credentials_deleted"));
     let client = run(
-        &[&["client", "create"][..], &t, &["--name", "C", "--redirect-uri", "https://app.example/cb", "--json"]]
-            .concat(),
+        &env,
+        &cat(&[&["client", "create"], &t, &["--name", "C", "--redirect-uri", "https://app.example/cb", "--json"]]),
         None,
+        Some("client.created"),
     );
-    run(&["tenant", "suspend", "audited", "--json"], None);
-    run(&["tenant", "resume", "audited", "--json"], None);
-    run(&[&["skill", "delete"][..], &t, &["--skill", "amzn1.ask.skill.a", "--json"]].concat(), None);
-    run(&[&["user", "delete"][..], &t, &["--user", "u@example.com", "--json"]].concat(), None);
-    run(&[&["apikey", "delete"][..], &t, &["--id", key["id"].as_str().unwrap_or_default(), "--json"]].concat(), None);
-    run(&[&["provider", "delete"][..], &t, &["--provider", "corp", "--json"]].concat(), None);
+    let client_id = client["client_id"].as_str().expect("client id").to_owned();
+    let c = ["--client-id", client_id.as_str()];
+    run(&env, &cat(&[&["client", "list"], &t, &["--json"]]), None, None);
+    run(&env, &cat(&[&["client", "show"], &t, &c, &["--json"]]), None, None);
+    run(&env, &cat(&[&["client", "update"], &t, &c, &["--name", "C2", "--json"]]), None, Some("client.updated"));
+    run(&env, &cat(&[&["client", "rotate-secret"], &t, &c, &["--json"]]), None, Some("client.secret_rotated"));
+    let key = run(&env, &cat(&[&["apikey", "create"], &t, &["--name", "ci", "--json"]]), None, Some("apikey.created"));
+    run(&env, &cat(&[&["apikey", "list"], &t, &["--json"]]), None, None);
+    let provider = [
+        &["--provider", "corp", "--name", "Corp", "--issuer", "https://idp.invalid"][..],
+        &["--client-id", "c", "--client-secret", "s", "--json"],
+    ]
+    .concat();
+    let provider_create: Vec<&str> = provider.iter().map(|a| if *a == "--provider" { "--slug" } else { a }).collect();
+    run(&env, &cat(&[&["provider", "create"], &t, &provider_create]), None, Some("provider.created"));
     run(
-        &[&["client", "delete"][..], &t, &["--client-id", client["client_id"].as_str().unwrap_or_default(), "--json"]]
-            .concat(),
+        &env,
+        &cat(&[&["provider", "update"], &t, &["--provider", "corp", "--name", "Corp 2", "--json"]]),
         None,
+        Some("provider.updated"),
     );
-    run(&["tenant", "delete", "audited", "--json"], None);
-
-    let events = app.store.scoped(&tid).audit_events(None, 100).await.expect("audit");
-    for action in [
-        "tenant.suspended",
-        "tenant.active",
-        "skill.deleted",
-        "user.deleted",
-        "apikey.deleted",
-        "provider.deleted",
-        "client.deleted",
-        "tenant.deleted",
-    ] {
-        let e = events.iter().find(|e| e.action == action);
-        assert!(e.is_some_and(|e| e.actor == "cli"), "{action} audited as cli: {events:?}");
-    }
-    assert!(events.iter().any(|e| e.target.as_deref() == user["id"].as_str()), "the user's deletion names them");
-
-    // Operators belong to no tenant: their changes are the installation's own audit events.
+    run(&env, &cat(&[&["provider", "list"], &t, &["--json"]]), None, None);
+    run(&env, &cat(&[&["provider", "show"], &t, &["--provider", "corp", "--json"]]), None, None);
+    run(&env, &cat(&[&["keys", "rotate"], &t, &["--json"]]), None, Some("keys.rotated"));
+    run(&env, &["tenant", "suspend", "every", "--json"], None, Some("tenant.suspended"));
+    run(&env, &["tenant", "resume", "every", "--json"], None, Some("tenant.active"));
+    run(&env, &cat(&[&["skill", "delete"], &t, &skill, &["--json"]]), None, Some("skill.deleted"));
+    run(&env, &cat(&[&["user", "delete"], &t, &["--user", "u@example.com", "--json"]]), None, Some("user.deleted"));
+    let key_id = key["id"].as_str().expect("key id").to_owned();
+    run(&env, &cat(&[&["apikey", "delete"], &t, &["--id", key_id.as_str(), "--json"]]), None, Some("apikey.deleted"));
+    run(&env, &cat(&[&["provider", "delete"], &t, &["--provider", "corp", "--json"]]), None, Some("provider.deleted"));
+    run(&env, &cat(&[&["client", "delete"], &t, &c, &["--json"]]), None, Some("client.deleted"));
+    let audited_before_reads = app.store.scoped(&tid).audit_events(None, 500).await.expect("audit").len();
+    run(&env, &["keys", "rotate-master", "--json"], None, Some("secrets.resealed"));
     let op = run(
+        &env,
         &["operator", "create", "--email", "ops@example.com", "--password-stdin", "--json"],
         Some("operator password 1\n"),
+        Some("operator.created"),
     );
-    run(&["operator", "delete", "ops@example.com", "--json"], None);
-    let global = app.store.global_audit_events(10).await.expect("global audit");
-    for action in ["operator.created", "operator.deleted"] {
-        assert!(
-            global.iter().any(|e| e.action == action && e.actor == "cli" && e.target.as_deref() == op["id"].as_str()),
-            "{action}: {global:?}"
-        );
+    run(&env, &["operator", "list", "--json"], None, None);
+    run(&env, &["operator", "show", "ops@example.com", "--json"], None, None);
+    run(&env, &["operator", "delete", "ops@example.com", "--json"], None, Some("operator.deleted"));
+    // The installation-wide commands above touch no tenant's log.
+    let events = app.store.scoped(&tid).audit_events(None, 500).await.expect("audit");
+    assert_eq!(events.len(), audited_before_reads, "{events:?}");
+    run(&env, &["tenant", "delete", "every", "--json"], None, Some("tenant.deleted"));
+
+    // Every command the CLI has was driven (`serve` runs every other test's server).
+    let listed = cli_commands();
+    let driven = driven.into_inner();
+    let ran: std::collections::BTreeSet<String> = driven.iter().map(|(p, _)| p.clone()).collect();
+    let missing: Vec<&String> = listed.iter().filter(|c| *c != "serve" && !ran.contains(*c)).collect();
+    assert!(missing.is_empty(), "CLI commands this test does not drive: {missing:?}");
+
+    // Each change is in the tenant's log (or the installation's), under `cli`, once per command run,
+    // and reads wrote nothing: the log holds exactly the changes.
+    let events = app.store.scoped(&tid).audit_events(None, 500).await.expect("audit");
+    let global = app.store.global_audit_events(50).await.expect("global audit");
+    let changes: Vec<&str> = driven.iter().filter_map(|(_, a)| *a).collect();
+    for action in &changes {
+        let found = events.iter().chain(global.iter()).filter(|e| e.action == *action && e.actor == "cli").count();
+        assert!(found >= 1, "{action} audited as cli: {events:?} {global:?}");
     }
+    let by_cli: Vec<&str> = events.iter().filter(|e| e.actor == "cli").map(|e| e.action.as_str()).collect();
+    let tenant_changes: Vec<&str> =
+        changes.iter().copied().filter(|a| !a.starts_with("operator.") && *a != "secrets.resealed").collect();
+    let mut expected = tenant_changes.clone();
+    expected.sort_unstable();
+    let mut got = by_cli.clone();
+    got.sort_unstable();
+    assert_eq!(got, expected, "the tenant's log holds exactly the CLI's changes");
+    assert!(events.iter().any(|e| e.target.as_deref() == user["id"].as_str()), "the user's deletion names them");
+    assert!(
+        global.iter().any(|e| e.action == "operator.created" && e.target.as_deref() == op["id"].as_str()),
+        "{global:?}"
+    );
     app.cleanup().await;
+}
+
+fn cat<'a>(parts: &[&[&'a str]]) -> Vec<&'a str> {
+    parts.concat()
+}
+
+/// The CLI's leaf commands (`tenant create`, `migrate`, …), from its own clap definition.
+fn cli_commands() -> std::collections::BTreeSet<String> {
+    use clap::CommandFactory;
+    fn walk(c: &clap::Command, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+        for sub in c.get_subcommands().filter(|s| s.get_name() != "help") {
+            let path =
+                if prefix.is_empty() { sub.get_name().to_owned() } else { format!("{prefix} {}", sub.get_name()) };
+            if sub.has_subcommands() {
+                walk(sub, &path, out);
+            } else {
+                out.insert(path);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(&latchkey_server::cli::Cli::command(), "", &mut out);
+    out
 }
 
 /// Master-key rotation on the embedded default: a new key, everything re-sealed, and the old key no
