@@ -101,7 +101,12 @@ async fn resources_pagination_and_unlinking(backend: Backend) {
     assert_eq!(json_ok(api.patch(&path, json!({"access_token_ttl": 7200})).await).await["access_token_ttl"], 7200);
     let rotated = json_ok(api.post(&format!("{path}/rotate-secret"), json!({})).await).await;
     assert!(rotated["client_secret"].as_str().is_some_and(|s| s.len() >= 40));
-    problem(api.http.delete(api.url(&path)).bearer_auth(&api.key).send().await.expect("delete"), 409).await;
+    // A skill's own client cannot be deleted on its own, through this door either; the skill keeps it.
+    let refused =
+        problem(api.http.delete(api.url(&path)).bearer_auth(&api.key).send().await.expect("delete"), 409).await;
+    assert!(refused["detail"].as_str().is_some_and(|d| d.contains("belongs to a skill")), "{refused}");
+    let skills = json_ok(api.get("/skills").await).await;
+    assert!(skills.to_string().contains(&f.skill.client_id), "{skills}");
 
     // Every change is in the audit log under the API key.
     let audit = json_ok(api.get("/audit?action=link.").await).await;
