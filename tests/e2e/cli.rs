@@ -500,7 +500,7 @@ async fn every_cli_command_is_driven_and_each_change_is_audited() {
             &["skill", "create"],
             &t,
             &["--name", "S", "--alexa-skill-id", "amzn1.ask.skill.every", "--vendor-id", "M2EVERY"],
-            &["--lwa-client-id", "i", "--lwa-client-secret", "s", "--json"],
+            &["--lwa-client-id", "i", "--lwa-client-secret", "-lwa-secret", "--json"],
         ]),
         None,
         Some("skill.created"),
@@ -559,7 +559,8 @@ async fn every_cli_command_is_driven_and_each_change_is_audited() {
     run(&env, &cat(&[&["apikey", "list"], &t, &["--json"]]), None, None);
     let provider = [
         &["--provider", "corp", "--name", "Corp", "--issuer", "https://idp.invalid"][..],
-        &["--client-id", "c", "--client-secret", "s", "--json"],
+        // A secret may start with '-' (one generated secret in 64 does): it is a value, not a flag.
+        &["--client-id", "c", "--client-secret", "-pV1yt5AtK2r0NHv13Y08P30IQI", "--json"],
     ]
     .concat();
     let provider_create: Vec<&str> = provider.iter().map(|a| if *a == "--provider" { "--slug" } else { a }).collect();

@@ -80,7 +80,8 @@ pub enum ProviderCmd {
         issuer: String,
         #[arg(long)]
         client_id: String,
-        #[arg(long)]
+        /// Generated secrets are base64url: one in 64 starts with '-', which is a value, not a flag.
+        #[arg(long, allow_hyphen_values = true)]
         client_secret: String,
         #[arg(long)]
         scope: Option<String>,
@@ -107,7 +108,7 @@ pub enum ProviderCmd {
         issuer: Option<String>,
         #[arg(long)]
         client_id: Option<String>,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         client_secret: Option<String>,
         #[arg(long)]
         scope: Option<String>,
@@ -357,7 +358,7 @@ pub enum SkillCmd {
         /// Alexa Skill Messaging client id (for AcceptGrant and events).
         #[arg(long, requires = "lwa_client_secret")]
         lwa_client_id: Option<String>,
-        #[arg(long, requires = "lwa_client_id")]
+        #[arg(long, requires = "lwa_client_id", allow_hyphen_values = true)]
         lwa_client_secret: Option<String>,
         #[command(flatten)]
         opts: ClientOpts,
