@@ -14,6 +14,7 @@ mod m20261204_000008_skill_regions;
 mod m20261204_000009_alexa_event_outbox;
 mod m20261204_000010_previous_client_secret;
 mod m20261204_000011_smapi_credentials;
+mod m20261204_000012_outbox_status_index;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000009_alexa_event_outbox::Migration),
             Box::new(m20261204_000010_previous_client_secret::Migration),
             Box::new(m20261204_000011_smapi_credentials::Migration),
+            Box::new(m20261204_000012_outbox_status_index::Migration),
         ]
     }
 }

@@ -29,6 +29,15 @@ impl AlexaWorld {
 }
 
 pub(crate) async fn world(backend: Backend, regions: &[AlexaRegion]) -> AlexaWorld {
+    world_with(backend, regions, |_| {}).await
+}
+
+/// `world`, with a last say over the server's configuration.
+pub(crate) async fn world_with(
+    backend: Backend,
+    regions: &[AlexaRegion],
+    customize: impl FnOnce(&mut latchkey_server::config::Config),
+) -> AlexaWorld {
     let amazon = fakes::start().await;
     let app = TestApp::spawn_with(backend, |c| {
         c.lwa_token_url = Some(amazon.regional_lwa_url());
@@ -36,10 +45,16 @@ pub(crate) async fn world(backend: Backend, regions: &[AlexaRegion]) -> AlexaWor
         c.maintenance_interval_secs = 0;
         c.alexa_event_gateway_url = Some(amazon.gateway_url());
         c.alexa_api_url = amazon.base.clone();
+        customize(c);
     })
     .await;
+    let (f, api_key, alexa_skill_id) = alexa_tenant(&app, regions).await;
+    AlexaWorld { app, amazon, f, api_key, alexa_skill_id }
+}
 
-    // A tenant whose smart-home skill has messaging credentials, and a user who linked it.
+/// A tenant whose smart-home skill has messaging credentials, a user (not linked yet) and an API key:
+/// the fixture, the key and the skill's Alexa id.
+pub(crate) async fn alexa_tenant(app: &TestApp, regions: &[AlexaRegion]) -> (Fixture, String, String) {
     let slug = format!("t{}", &unique("")[..12]);
     let (_, issuer) = app.auth.create_tenant(&slug, "Acme Locks").await.expect("tenant");
     let t = app.auth.tenant_for_admin(&slug).await.expect("tenant");
@@ -61,8 +76,7 @@ pub(crate) async fn world(backend: Backend, regions: &[AlexaRegion]) -> AlexaWor
     let email = format!("{}@example.com", unique("user"));
     let user = app.auth.create_user(&t, &email, Some(PASSWORD), None).await.expect("user");
     let api_key = app.auth.create_api_key(&t, "lambda").await.expect("key").key;
-    let f = Fixture { slug, issuer, skill, user_id: user.id, email };
-    AlexaWorld { app, amazon, f, api_key, alexa_skill_id }
+    (Fixture { slug, issuer, skill, user_id: user.id, email }, api_key, alexa_skill_id)
 }
 
 pub(crate) fn accept_grant(code: &str, token: &str) -> Value {

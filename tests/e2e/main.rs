@@ -32,6 +32,7 @@ mod crash;
 mod dashboard_statuses;
 mod error_mapping;
 mod errors;
+mod event_backlog;
 mod event_group_commit;
 mod event_outbox;
 mod federation;

@@ -13,6 +13,7 @@ pub mod registration;
 pub mod simulator;
 pub mod smapi;
 
+mod backlog;
 mod directives;
 mod events;
 pub mod outbox;
@@ -70,6 +71,10 @@ pub struct AlexaService {
     outbox_wake: Arc<tokio::sync::Notify>,
     /// How long a worker holds a claimed event before another instance may take it.
     pub outbox_lease: Duration,
+    /// The most deliveries one tenant may have waiting before new events are refused (0: no bound).
+    pub pending_cap: u64,
+    /// This instance's view of each tenant's waiting deliveries (backlog.rs).
+    backlogs: Arc<Mutex<HashMap<latchkey_core::TenantId, backlog::Seen>>>,
 }
 
 impl AlexaService {
@@ -91,6 +96,8 @@ impl AlexaService {
             retry_base: Duration::from_secs(1),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             outbox_lease: Duration::from_secs(60),
+            pending_cap: backlog::DEFAULT_PENDING_CAP,
+            backlogs: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 

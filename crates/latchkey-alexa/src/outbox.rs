@@ -20,6 +20,7 @@ use crate::messages;
 /// An event not delivered this long after it was accepted is given up, its outcome recorded. State
 /// reports older than an hour mislead more than they help.
 pub const EVENT_DEADLINE_SECS: i64 = 3600;
+pub use crate::backlog::DEFAULT_PENDING_CAP;
 /// Rows one worker claims at a time; they are delivered concurrently.
 const CLAIM_BATCH: u64 = 128;
 /// The longest wait between retries of one delivery.
@@ -41,6 +42,7 @@ impl AlexaService {
             .iter()
             .map(|g| NewDelivery { grant_id: g.id.clone(), region: g.region.as_str().to_owned() })
             .collect();
+        self.admit_to_outbox(t, destinations.len() as u64).await?;
         let rows = self
             .store
             .scoped(t.id())

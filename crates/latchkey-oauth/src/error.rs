@@ -25,6 +25,10 @@ pub enum ServiceError {
     Unavailable(String),
     #[error("too many requests; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
+    /// Too much of this caller's work is already waiting (a tenant's undelivered Alexa events): the
+    /// same answer as a rate limit, with the reason.
+    #[error("{reason}; retry in {retry_after} s")]
+    Backlog { reason: String, retry_after: u64 },
     /// A fault of ours; the message is logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -66,7 +70,7 @@ impl ServiceError {
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
-            Self::RateLimited { .. } => 429,
+            Self::RateLimited { .. } | Self::Backlog { .. } => 429,
             Self::Unavailable(_) | Self::Kv(_) | Self::Store(StoreError::Unavailable(_)) => 503,
             Self::Internal(_) | Self::Store(_) => 500,
         }
@@ -98,7 +102,9 @@ impl ServiceError {
             | Self::Forbidden(_)
             | Self::Unauthorized(_)
             | Self::Unavailable(_) => (self.to_string(), (status == 503).then_some(UNAVAILABLE_RETRY_SECS)),
-            Self::RateLimited { retry_after } => (self.to_string(), Some(*retry_after)),
+            Self::RateLimited { retry_after } | Self::Backlog { retry_after, .. } => {
+                (self.to_string(), Some(*retry_after))
+            }
             Self::Kv(_) | Self::Store(_) if status == 503 => {
                 ("the service is temporarily unavailable; retry shortly".to_owned(), Some(UNAVAILABLE_RETRY_SECS))
             }
@@ -263,6 +269,10 @@ mod tests {
         }
         assert_eq!(ServiceError::NotFound("skill 'a'".into()).shown().message, "skill 'a' not found");
         assert_eq!(ServiceError::RateLimited { retry_after: 7 }.shown().retry_after, Some(7));
+        let backlog = ServiceError::Backlog { reason: "9 events wait".into(), retry_after: 5 };
+        assert_eq!((backlog.status(), backlog.kind(), backlog.exit_code()), (429, "rate_limited", 7));
+        assert_eq!(backlog.shown().message, "9 events wait; retry in 5 s");
+        assert_eq!(backlog.to_oauth().1.code, ErrorCode::TemporarilyUnavailable);
         assert_eq!(ServiceError::internal("secret detail").shown().message, "internal error");
         let refusal = ServiceError::OAuth(OAuthError::invalid_grant("expired"));
         assert_eq!((refusal.status(), refusal.to_oauth().1.description.as_str()), (400, "expired"));

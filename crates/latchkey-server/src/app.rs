@@ -87,6 +87,7 @@ impl Application {
         let Services { auth, mut alexa } = open_services(&config, &public_url).await?;
         // At least the 25 s one delivery can take (two gateway calls and an LWA refresh).
         alexa.outbox_lease = std::time::Duration::from_secs(config.alexa_event_lease_secs.max(1));
+        alexa.pending_cap = config.alexa_pending_events_per_tenant;
         let metrics = Arc::new(Metrics::default());
         let trusted_proxies = Arc::new(config.trusted_proxies()?);
         let state = web::Data::new(AppState {

@@ -89,6 +89,9 @@ pub struct Config {
     /// Whether this instance delivers stored Alexa events (`on`, the default) or only accepts them
     /// (`off`: an instance that answers skill backends while others deliver).
     pub alexa_outbox_worker: String,
+    /// The most Alexa event deliveries one tenant may have waiting; past it, its new events are
+    /// refused with 429 until deliveries catch up (0: no bound).
+    pub alexa_pending_events_per_tenant: u64,
     /// Scheduled signing-key rotation period (0: only manual `latchkey keys rotate`).
     pub signing_key_rotation_secs: u64,
     /// How long the next signing key is published in the JWKS before it starts signing.
@@ -131,6 +134,7 @@ impl Default for Config {
             maintenance_interval_secs: 3600,
             alexa_event_lease_secs: 60,
             alexa_outbox_worker: "on".into(),
+            alexa_pending_events_per_tenant: latchkey_alexa::outbox::DEFAULT_PENDING_CAP,
             signing_key_rotation_secs: 90 * 86_400,
             signing_key_publish_ahead_secs: 86_400,
             refresh_token_retention_days: 30,

@@ -3,8 +3,8 @@
 use latchkey_core::TenantId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    Statement, TransactionTrait,
+    ColumnTrait, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, TransactionTrait,
 };
 
 use super::Scoped;
@@ -163,6 +163,15 @@ impl Scoped<'_> {
             .into_iter()
             .map(to_record)
             .collect())
+    }
+
+    /// How many of the tenant's deliveries are waiting (pending), over all its skills.
+    pub async fn pending_deliveries(&self) -> Result<u64, StoreError> {
+        Ok(alexa_delivery::Entity::find()
+            .filter(alexa_delivery::Column::TenantId.eq(self.tid()))
+            .filter(alexa_delivery::Column::Status.eq("pending"))
+            .count(self.db())
+            .await?)
     }
 
     /// How many deliveries of a skill (row id) are in each status.

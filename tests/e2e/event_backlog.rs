@@ -1,0 +1,115 @@
+//! A flood of events from one tenant is bounded: past its backlog bound its new events are refused
+//! with 429 and Retry-After, nothing of them is stored, other tenants are untouched, and events are
+//! taken again once deliveries catch up.
+use latchkey_core::alexa::AlexaRegion;
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+use crate::alexa::{AlexaWorld, accept_grant, alexa_tenant, change_report, json_ok_status, world_with};
+use crate::helpers::*;
+
+const CAP: u64 = 3;
+
+async fn post_event(w: &AlexaWorld, slug: &str, key: &str, user: &str, skill: &str) -> reqwest::Response {
+    server_client()
+        .post(w.app.url(&format!("/t/{slug}/alexa/events")))
+        .bearer_auth(key)
+        .json(&json!({"user": user, "skill": skill, "event": change_report()}))
+        .send()
+        .await
+        .expect("event")
+}
+
+async fn pending(w: &AlexaWorld, slug: &str) -> u64 {
+    let t = w.app.auth.tenant_for_admin(slug).await.expect("tenant");
+    w.app.store.scoped(t.id()).pending_deliveries().await.expect("count")
+}
+
+async fn a_tenants_backlog_is_bounded(backend: Backend) {
+    // No instance delivers: every accepted event stays waiting, as behind a gateway outage.
+    let w = world_with(backend, &[AlexaRegion::NA], |c| {
+        c.alexa_outbox_worker = "off".into();
+        c.alexa_pending_events_per_tenant = CAP;
+    })
+    .await;
+    w.link_and_accept().await;
+    let (a, key_a, skill_a) = (w.f.slug.clone(), w.api_key.clone(), w.alexa_skill_id.clone());
+    for _ in 0..CAP {
+        json_ok_status(post_event(&w, &a, &key_a, &w.f.user_id, &skill_a).await, 202).await;
+    }
+    let refused = post_event(&w, &a, &key_a, &w.f.user_id, &skill_a).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()["retry-after"], "5");
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"], "rate_limited", "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("at most 3 may wait")), "{body}");
+    assert_eq!(pending(&w, &a).await, CAP, "nothing of the refused event was stored");
+    // A batch is refused item by item, with the same answer.
+    let batch = json!({"events": [{"user": w.f.user_id, "skill": skill_a, "event": change_report()}]});
+    let resp = server_client()
+        .post(w.app.url(&format!("/t/{a}/alexa/events/batch")))
+        .bearer_auth(&key_a)
+        .json(&batch)
+        .send()
+        .await
+        .expect("batch");
+    let out: Value = resp.json().await.expect("json");
+    assert_eq!(out["results"][0]["http_status"], 429, "{out}");
+    assert_eq!(pending(&w, &a).await, CAP);
+    // The synchronous relay stores nothing, so the backlog does not hold it back.
+    let resp =
+        w.post("events?wait=true", &json!({"user": w.f.user_id, "skill": skill_a, "event": change_report()})).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+
+    // Another tenant of the same installation is not held back by this one's backlog.
+    let (b, key_b, skill_b) = alexa_tenant(&w.app, &[AlexaRegion::NA]).await;
+    let tokens = linked_tokens(&w.app, &b).await;
+    let grant = accept_grant(&w.amazon.issue_code(), tokens["access_token"].as_str().expect("at"));
+    let resp = server_client()
+        .post(w.app.url(&format!("/t/{}/alexa/directives", b.slug)))
+        .bearer_auth(&key_b)
+        .json(&grant)
+        .send()
+        .await
+        .expect("grant");
+    assert_eq!(json_ok(resp).await["event"]["header"]["name"], "AcceptGrant.Response");
+    json_ok_status(post_event(&w, &b.slug, &key_b, &b.user_id, &skill_b).await, 202).await;
+
+    // A flood from a third tenant, all at once and before any count exists: the bound still holds,
+    // and every event answered 202 is stored.
+    let (c, key_c, skill_c) = alexa_tenant(&w.app, &[AlexaRegion::NA]).await;
+    let tokens = linked_tokens(&w.app, &c).await;
+    let grant = accept_grant(&w.amazon.issue_code(), tokens["access_token"].as_str().expect("at"));
+    let resp = server_client()
+        .post(w.app.url(&format!("/t/{}/alexa/directives", c.slug)))
+        .bearer_auth(&key_c)
+        .json(&grant)
+        .send()
+        .await
+        .expect("grant");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let flood = (0..40).map(|_| post_event(&w, &c.slug, &key_c, &c.user_id, &skill_c));
+    let statuses: Vec<StatusCode> = futures::future::join_all(flood).await.iter().map(|r| r.status()).collect();
+    let accepted = statuses.iter().filter(|s| **s == StatusCode::ACCEPTED).count() as u64;
+    assert!(statuses.iter().all(|s| *s == StatusCode::ACCEPTED || *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    assert_eq!((accepted, pending(&w, &c.slug).await), (CAP, CAP), "{statuses:?}");
+
+    // Once the backlog is delivered, the tenant's events are taken again (after the one-second recount).
+    let url = w
+        .app
+        .pg_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rw", w.app.data_dir.join("latchkey.db").display()));
+    let db = Database::connect(url.as_str()).await.expect("db");
+    db.execute_unprepared("UPDATE alexa_deliveries SET status = 'delivered' WHERE status = 'pending'")
+        .await
+        .expect("delivered");
+    drop(db);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    json_ok_status(post_event(&w, &a, &key_a, &w.f.user_id, &skill_a).await, 202).await;
+    assert_eq!(pending(&w, &a).await, 1);
+    w.app.cleanup().await;
+}
+
+on_both_backends!(a_tenants_backlog_is_bounded);
