@@ -26,6 +26,23 @@ async fn pending(w: &AlexaWorld, slug: &str) -> u64 {
     w.app.store.scoped(t.id()).pending_deliveries().await.expect("count")
 }
 
+/// Another tenant of the world's installation whose user linked its skill and whose AcceptGrant ran:
+/// the fixture, its API key and the skill's Alexa id.
+async fn linked_tenant(w: &AlexaWorld) -> (Fixture, String, String) {
+    let (f, key, skill) = alexa_tenant(&w.app, &[AlexaRegion::NA]).await;
+    let tokens = linked_tokens(&w.app, &f).await;
+    let grant = accept_grant(&w.amazon.issue_code(), tokens["access_token"].as_str().expect("at"));
+    let resp = server_client()
+        .post(w.app.url(&format!("/t/{}/alexa/directives", f.slug)))
+        .bearer_auth(&key)
+        .json(&grant)
+        .send()
+        .await
+        .expect("grant");
+    assert_eq!(json_ok(resp).await["event"]["header"]["name"], "AcceptGrant.Response");
+    (f, key, skill)
+}
+
 async fn a_tenants_backlog_is_bounded(backend: Backend) {
     // No instance delivers: every accepted event stays waiting, as behind a gateway outage.
     let w = world_with(backend, &[AlexaRegion::NA], |c| {
@@ -63,32 +80,12 @@ async fn a_tenants_backlog_is_bounded(backend: Backend) {
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
 
     // Another tenant of the same installation is not held back by this one's backlog.
-    let (b, key_b, skill_b) = alexa_tenant(&w.app, &[AlexaRegion::NA]).await;
-    let tokens = linked_tokens(&w.app, &b).await;
-    let grant = accept_grant(&w.amazon.issue_code(), tokens["access_token"].as_str().expect("at"));
-    let resp = server_client()
-        .post(w.app.url(&format!("/t/{}/alexa/directives", b.slug)))
-        .bearer_auth(&key_b)
-        .json(&grant)
-        .send()
-        .await
-        .expect("grant");
-    assert_eq!(json_ok(resp).await["event"]["header"]["name"], "AcceptGrant.Response");
+    let (b, key_b, skill_b) = linked_tenant(&w).await;
     json_ok_status(post_event(&w, &b.slug, &key_b, &b.user_id, &skill_b).await, 202).await;
 
     // A flood from a third tenant, all at once and before any count exists: the bound still holds,
     // and every event answered 202 is stored.
-    let (c, key_c, skill_c) = alexa_tenant(&w.app, &[AlexaRegion::NA]).await;
-    let tokens = linked_tokens(&w.app, &c).await;
-    let grant = accept_grant(&w.amazon.issue_code(), tokens["access_token"].as_str().expect("at"));
-    let resp = server_client()
-        .post(w.app.url(&format!("/t/{}/alexa/directives", c.slug)))
-        .bearer_auth(&key_c)
-        .json(&grant)
-        .send()
-        .await
-        .expect("grant");
-    assert_eq!(resp.status(), StatusCode::OK);
+    let (c, key_c, skill_c) = linked_tenant(&w).await;
     let flood = (0..40).map(|_| post_event(&w, &c.slug, &key_c, &c.user_id, &skill_c));
     let statuses: Vec<StatusCode> = futures::future::join_all(flood).await.iter().map(|r| r.status()).collect();
     let accepted = statuses.iter().filter(|s| **s == StatusCode::ACCEPTED).count() as u64;

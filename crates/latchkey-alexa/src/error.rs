@@ -88,7 +88,7 @@ impl AlexaError {
     /// Seconds the caller should wait before retrying, when we know.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::Service(e) => e.shown().retry_after,
+            Self::Service(e) => e.retry_after(),
             _ => None,
         }
     }

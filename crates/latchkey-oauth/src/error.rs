@@ -94,23 +94,24 @@ impl ServiceError {
     /// outages say "retry shortly" without the database's words.
     pub fn shown(&self) -> Shown {
         let status = self.status();
-        let (message, retry_after) = match self {
-            Self::OAuth(o) => (o.description.clone(), None),
-            Self::NotFound(_)
-            | Self::Conflict(_)
-            | Self::Invalid(_)
-            | Self::Forbidden(_)
-            | Self::Unauthorized(_)
-            | Self::Unavailable(_) => (self.to_string(), (status == 503).then_some(UNAVAILABLE_RETRY_SECS)),
-            Self::RateLimited { retry_after } | Self::Backlog { retry_after, .. } => {
-                (self.to_string(), Some(*retry_after))
-            }
+        let message = match self {
+            Self::OAuth(o) => o.description.clone(),
             Self::Kv(_) | Self::Store(_) if status == 503 => {
-                ("the service is temporarily unavailable; retry shortly".to_owned(), Some(UNAVAILABLE_RETRY_SECS))
+                "the service is temporarily unavailable; retry shortly".to_owned()
             }
-            Self::Internal(_) | Self::Store(_) | Self::Kv(_) => ("internal error".to_owned(), None),
+            Self::Internal(_) | Self::Store(_) | Self::Kv(_) => "internal error".to_owned(),
+            _ => self.to_string(),
         };
-        Shown { status, kind: self.kind(), message, retry_after }
+        Shown { status, kind: self.kind(), message, retry_after: self.retry_after() }
+    }
+
+    /// How long the caller should wait before retrying, when the error says.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after } | Self::Backlog { retry_after, .. } => Some(*retry_after),
+            _ if self.status() == 503 => Some(UNAVAILABLE_RETRY_SECS),
+            _ => None,
+        }
     }
 
     /// Logs what the caller is not shown, with the whole chain of causes: faults as errors, outages as
@@ -132,9 +133,12 @@ impl ServiceError {
     /// and the sign-in pages' view of the same mapping.
     pub fn to_oauth(&self) -> (u16, OAuthError) {
         use latchkey_core::error::ErrorCode;
+        // The OAuth endpoints' usual refusal (invalid_grant, invalid_client) is taken as it is.
+        if let Self::OAuth(o) = self {
+            return (o.code.http_status(), o.clone());
+        }
         let shown = self.shown();
         let code = match self {
-            Self::OAuth(o) => return (o.code.http_status(), o.clone()),
             _ if shown.status == 500 => return (500, OAuthError::server_error()),
             Self::Forbidden(_) => ErrorCode::AccessDenied,
             Self::Unauthorized(_) => ErrorCode::InvalidClient,

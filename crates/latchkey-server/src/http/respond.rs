@@ -64,7 +64,7 @@ pub fn oauth_json_error(e: ServiceError) -> HttpResponse {
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"latchkey\", charset=\"UTF-8\""));
     }
-    retry_after(&mut resp, e.shown().retry_after);
+    retry_after(&mut resp, e.retry_after());
     resp
 }
 
