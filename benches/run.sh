@@ -10,8 +10,20 @@ SECS=${2:-10}
 LK=$PWD/target/release/latchkey
 GEN=$PWD/target/release/latchkey-loadgen
 WORK=$(mktemp -d)
-# Rate limits off: the benchmark measures throughput, not the limiter.
+# Rate limits and the per-tenant event backlog bound off: the benchmark measures throughput, not them.
 export LATCHKEY_DATA_DIR=$WORK RUST_LOG=warn LATCHKEY_TOKEN_RATE_PER_CLIENT=0 LATCHKEY_API_RATE_PER_KEY=0 LATCHKEY_PER_IP_LIMITS=off
+export LATCHKEY_ALEXA_PENDING_EVENTS_PER_TENANT=0
+# Every line is also kept, for the summary at the end (each figure beside its ceiling).
+exec > >(tee "$WORK/results.jsonl")
+
+# Ceilings on the server's core, measured in this run: what one core can sign and verify (RS256 is
+# RSA-2048 with SHA-256; ES256 is ECDSA P-256; EdDSA is Ed25519) and hash (the sign-in's argon2id).
+speed() { taskset -c 0 openssl speed -seconds 3 "$1" 2>/dev/null | awk -v name="$2" -v s="$3" \
+  '$0 ~ name {printf "{\"ceiling\":\"%s_sign\",\"per_second\":%s}\n{\"ceiling\":\"%s_verify\",\"per_second\":%s}\n", s, $(NF-1), s, $NF}'; }
+speed rsa2048 '^rsa 2048 bits' rs256
+speed ecdsap256 'nistp256' es256
+speed ed25519 'Ed25519' eddsa
+taskset -c 0 "$GEN" --scenario argon2id --base x --tenant x --client-id x --client-secret x --seconds 3
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export LATCHKEY_PUBLIC_URL=http://127.0.0.1:$PORT
 AMAZON_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -79,3 +91,18 @@ run --scenario event --client-id x --client-secret x --api-key "$KEY" --user "$U
 restart on
 echo '{"phase":"delivering only"}'
 run --scenario drain --client-id x --client-secret x --api-key "$KEY" --skill amzn1.ask.skill.bench --amazon "127.0.0.1:$AMAZON_PORT"
+
+# Each figure beside the ceiling that bounds it, measured above in this run.
+python3 - "$WORK/results.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+ceil = {r["ceiling"]: r["per_second"] for r in rows if "ceiling" in r}
+bound = {"Refresh": "rs256_sign", "ClientCredentials": "rs256_sign", "Introspect": "rs256_verify", "Link": "argon2id"}
+print(json.dumps({"summary": "figure / ceiling (one core)"}))
+for r in rows:
+    c = bound.get(r.get("scenario", ""))
+    if c and c in ceil:
+        print(json.dumps({"scenario": r["scenario"], "concurrency": r["concurrency"], "per_second": r["per_second"],
+                          "p99_ms": r["p99_ms"], "ceiling": c, "ceiling_per_second": ceil[c],
+                          "ratio": round(r["per_second"] / ceil[c], 3)}))
+PY

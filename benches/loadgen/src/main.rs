@@ -7,6 +7,11 @@ use clap::{Parser, ValueEnum};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The server's allocator, so the argon2id ceiling allocates its 19 MiB like the server does (with
+/// glibc's malloc every hash maps fresh pages, and the ceiling came out below what the server did).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Scenario {
     /// authorize → sign in → consent → code → token, as Alexa drives it.
@@ -30,6 +35,9 @@ enum Scenario {
     Drain,
     /// Serve a fast fake of Login with Amazon and the Event Gateway on `--base` until killed.
     FakeAmazon,
+    /// A ceiling, no server involved: argon2id hashes per second with the sign-in's own hasher and
+    /// parameters, one after another (pin it to the server's core).
+    Argon2id,
 }
 
 #[derive(Parser, Debug, Clone)]
@@ -164,7 +172,7 @@ async fn one(
                 bail!("event: {} {}", r.status(), r.text().await.unwrap_or_default());
             }
         }
-        Scenario::FakeAmazon | Scenario::Drain => bail!("not a load scenario"),
+        Scenario::FakeAmazon | Scenario::Drain | Scenario::Argon2id => bail!("not a load scenario"),
         Scenario::Link | Scenario::Seed => {
             // A fresh browser per flow, as each Alexa app webview is.
             let browser =
@@ -245,6 +253,9 @@ async fn main() -> anyhow::Result<()> {
     if let Scenario::Drain = args.scenario {
         return drain(&args, &http).await;
     }
+    if let Scenario::Argon2id = args.scenario {
+        return argon2id_ceiling(args.seconds).await;
+    }
     let budget = Arc::new(std::sync::atomic::AtomicU64::new(args.max_requests));
     // Workers set up first (refresh workers link an account each), then all start together.
     let barrier = Arc::new(tokio::sync::Barrier::new(args.concurrency + 1));
@@ -314,6 +325,20 @@ async fn main() -> anyhow::Result<()> {
             "p99_ms": pct(0.99),
         })
     );
+    Ok(())
+}
+
+/// How many passwords the sign-in's hasher hashes per second on this core: the ceiling of a linking
+/// flow, which checks one password.
+async fn argon2id_ceiling(seconds: u64) -> anyhow::Result<()> {
+    let hasher = latchkey_oauth::password::PasswordHasher::new().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (started, mut n) = (Instant::now(), 0u64);
+    while started.elapsed() < Duration::from_secs(seconds) {
+        hasher.hash("bench password 1").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        n += 1;
+    }
+    let per_s = n as f64 / started.elapsed().as_secs_f64();
+    println!("{}", serde_json::json!({"ceiling": "argon2id", "per_second": (per_s * 10.0).round() / 10.0}));
     Ok(())
 }
 
