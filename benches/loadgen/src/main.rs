@@ -52,7 +52,8 @@ struct Args {
     tenant: String,
     #[arg(long)]
     client_id: String,
-    #[arg(long)]
+    /// A generated secret starts with '-' one time in 64: a value, not a flag.
+    #[arg(long, allow_hyphen_values = true)]
     client_secret: String,
     #[arg(long, default_value = "")]
     redirect_uri: String,
