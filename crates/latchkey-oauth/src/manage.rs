@@ -3,7 +3,6 @@
 //! (shared with the CLI); this module adds listing, inspecting, editing and deleting.
 use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_core::refresh::RefreshPolicy;
-use latchkey_store::StoreError;
 use latchkey_store::records::{
     AmazonGrant, ApiKey, AuditEvent, Client, EndUser, FederatedIdentity, LinkedAccount, Skill, Tenant, TenantSettings,
     TenantStatus, UpstreamProvider,
@@ -163,10 +162,11 @@ pub struct DayCount {
     pub count: i64,
 }
 
-fn not_found(what: String) -> impl FnOnce(StoreError) -> ServiceError {
-    move |e| match e {
-        StoreError::NotFound => ServiceError::NotFound(what),
-        other => other.into(),
+/// Names what was not found (`client 'x'`), for a store's or a service's error alike.
+pub(crate) fn not_found<E: Into<ServiceError>>(what: String) -> impl FnOnce(E) -> ServiceError {
+    move |e| match e.into() {
+        ServiceError::NotFound(_) => ServiceError::NotFound(what),
+        other => other,
     }
 }
 
@@ -319,10 +319,7 @@ impl AuthServer {
                 Ok::<_, ServiceError>((!changed.is_empty()).then_some(c))
             })
             .await
-            .map_err(|e| match e {
-                ServiceError::NotFound(_) => ServiceError::NotFound(format!("client '{client_id}'")),
-                other => other,
-            })?;
+            .map_err(not_found(format!("client '{client_id}'")))?;
         if !changed.is_empty() {
             self.invalidate_client(a.id(), client_id);
             a.audit(self, "client.updated", Some(client_id), json!({"changed": changed})).await?;

@@ -11,7 +11,7 @@ use crate::AuthServer;
 use crate::access::Access;
 use crate::admin::{check_name, check_skill_scopes, validate_lwa};
 use crate::error::{ServiceError, ServiceResult};
-use crate::manage::{ClientUpdate, SkillView, apply_client_update, set_if_changed};
+use crate::manage::{ClientUpdate, SkillView, apply_client_update, not_found, set_if_changed};
 
 /// Changes to a skill; an absent field keeps its value. The Alexa skill id and kind identify the skill
 /// in Amazon's console and do not change (register a new skill instead).
@@ -46,6 +46,35 @@ pub struct SkillUpdate {
     /// Absolute refresh-token lifetime in seconds, at least an hour; `0` for none.
     pub refresh_token_ttl: Option<i64>,
     pub require_pkce: Option<bool>,
+}
+
+impl SkillUpdate {
+    /// Takes the client's token settings (scopes, scheme, lifetimes, refresh policy, PKCE) from a
+    /// client update: the CLI shares its client options between `client update` and `skill update`.
+    pub fn with_client_settings(self, c: ClientUpdate) -> Self {
+        Self {
+            scopes: c.scopes,
+            auth_method: c.auth_method,
+            access_token_ttl: c.access_token_ttl,
+            refresh_policy: c.refresh_policy,
+            refresh_token_ttl: c.refresh_token_ttl,
+            require_pkce: c.require_pkce,
+            ..self
+        }
+    }
+
+    /// The client's token settings this update changes (name and redirect URIs aside).
+    fn client_settings(&self) -> ClientUpdate {
+        ClientUpdate {
+            scopes: self.scopes.clone(),
+            auth_method: self.auth_method,
+            access_token_ttl: self.access_token_ttl,
+            refresh_policy: self.refresh_policy,
+            refresh_token_ttl: self.refresh_token_ttl,
+            require_pkce: self.require_pkce,
+            ..ClientUpdate::default()
+        }
+    }
 }
 
 /// What the update does to the messaging credentials, checked against what the skill has.
@@ -107,10 +136,7 @@ impl AuthServer {
                 Ok::<_, ServiceError>((!changed.is_empty()).then_some((next, client)))
             })
             .await
-            .map_err(|e| match e {
-                ServiceError::NotFound(_) => ServiceError::NotFound(format!("skill '{id}'")),
-                other => other,
-            })?;
+            .map_err(not_found(format!("skill '{id}'")))?;
         if !changed.is_empty() {
             self.invalidate_client(a.id(), &client.client_id);
             self.invalidate_skills(a.id());
@@ -156,16 +182,8 @@ fn apply_skill_update(
         set_if_changed(&mut next.regions, regions, "regions", changed);
     }
     set_if_changed(&mut next.lwa, lwa, "lwa_credentials", changed);
-    let client_changes = ClientUpdate {
-        name: u.name.is_some().then(|| next.name.clone()),
-        redirect_uris,
-        scopes: u.scopes,
-        auth_method: u.auth_method,
-        access_token_ttl: u.access_token_ttl,
-        refresh_policy: u.refresh_policy,
-        refresh_token_ttl: u.refresh_token_ttl,
-        require_pkce: u.require_pkce,
-    };
+    let client_changes =
+        ClientUpdate { name: u.name.is_some().then(|| next.name.clone()), redirect_uris, ..u.client_settings() };
     let client_changed = apply_client_update(client, client_changes, skill.kind.min_access_token_ttl())?;
     check_skill_scopes(&client.scopes)?;
     // The client's name is the skill's, already counted.

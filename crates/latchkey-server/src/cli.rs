@@ -852,7 +852,6 @@ async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::
         } => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
             let lwa_client_secret = if lwa_client_secret_stdin { Some(read_stdin_line()?) } else { None };
-            let u = opts.to_update(None, None)?;
             let update = SkillUpdate {
                 name,
                 vendor_id,
@@ -861,13 +860,9 @@ async fn skill(auth: &AuthServer, alexa: &AlexaService, c: SkillCmd) -> anyhow::
                 lwa_client_id,
                 lwa_client_secret,
                 remove_lwa_credentials,
-                scopes: u.scopes,
-                auth_method: u.auth_method,
-                access_token_ttl: u.access_token_ttl,
-                refresh_policy: u.refresh_policy,
-                refresh_token_ttl: u.refresh_token_ttl,
-                require_pkce: u.require_pkce,
-            };
+                ..SkillUpdate::default()
+            }
+            .with_client_settings(opts.to_update(None, None)?);
             let view = auth.update_skill(&tc, &skill, update).await?;
             emit(out, serde_json::to_value(&view)?);
         }

@@ -36,15 +36,20 @@ pub(super) fn to_record(m: oauth_client::Model) -> Result<Client, StoreError> {
     })
 }
 
+/// The refresh policy as its two columns: the rotation grace and the fixed policy's idle limit.
+fn refresh_columns(p: RefreshPolicy) -> (i64, Option<i64>) {
+    match p {
+        RefreshPolicy::Rotate { grace_secs } => (grace_secs, None),
+        RefreshPolicy::Fixed { idle_secs } => (0, idle_secs),
+    }
+}
+
 pub(super) async fn insert_client<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     c: NewClient,
 ) -> Result<Client, StoreError> {
-    let (grace, idle) = match c.refresh_policy {
-        RefreshPolicy::Rotate { grace_secs } => (grace_secs, None),
-        RefreshPolicy::Fixed { idle_secs } => (0, idle_secs),
-    };
+    let (grace, idle) = refresh_columns(c.refresh_policy);
     let m = oauth_client::ActiveModel {
         id: Set(new_id()),
         tenant_id: Set(tenant.as_str().to_owned()),
@@ -181,10 +186,7 @@ pub(super) async fn write_client<C: ConnectionTrait>(
     tenant: &TenantId,
     c: &Client,
 ) -> Result<(), StoreError> {
-    let (grace, idle) = match c.refresh_policy {
-        RefreshPolicy::Rotate { grace_secs } => (grace_secs, None),
-        RefreshPolicy::Fixed { idle_secs } => (0, idle_secs),
-    };
+    let (grace, idle) = refresh_columns(c.refresh_policy);
     let r = oauth_client::Entity::update_many()
         .set(oauth_client::ActiveModel {
             name: Set(c.name.clone()),
