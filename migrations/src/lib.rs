@@ -15,6 +15,7 @@ mod m20261204_000009_alexa_event_outbox;
 mod m20261204_000010_previous_client_secret;
 mod m20261204_000011_smapi_credentials;
 mod m20261204_000012_outbox_status_index;
+mod m20261204_000013_revocations;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_previous_client_secret::Migration),
             Box::new(m20261204_000011_smapi_credentials::Migration),
             Box::new(m20261204_000012_outbox_status_index::Migration),
+            Box::new(m20261204_000013_revocations::Migration),
         ]
     }
 }

@@ -50,6 +50,7 @@ mod races;
 mod references;
 mod refresh;
 mod resilience;
+mod revocation_view;
 mod scale;
 mod secret_rotation;
 mod skill_updates;

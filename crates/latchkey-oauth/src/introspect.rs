@@ -3,8 +3,10 @@ use latchkey_core::hashing::secret_hash;
 use latchkey_core::refresh::{self, Decision, TokenState};
 use latchkey_store::now;
 use serde_json::{Value, json};
+use std::time::Instant;
 
 use crate::error::ServiceResult;
+use crate::live_grants::Lookup;
 use crate::token::Form;
 use crate::tokens::{AccessClaims, verify_access_token};
 use crate::{AuthServer, TenantCtx};
@@ -27,13 +29,24 @@ impl AuthServer {
             return Ok(None);
         };
         match &claims.fid {
-            // A user grant: the family row is the durable truth, shared by every instance.
+            // A user grant: the family row is the durable truth, shared by every instance; the view of
+            // live grants answers for it while the revocation feed keeps it current.
             Some(fid) => {
-                let fam = self.store.scoped(t.id()).family(fid).await?;
-                let Some(fam) = fam.filter(|f| f.revoked_at.is_none()) else {
-                    return Ok(None);
+                let user = match self.live_grants.lookup(t.id(), fid, Instant::now()) {
+                    Lookup::Revoked => return Ok(None),
+                    Lookup::Live { user } => user,
+                    Lookup::Unknown(generation) => {
+                        let Some(fam) = self.store.scoped(t.id()).family(fid).await? else {
+                            return Ok(None);
+                        };
+                        self.live_grants.remember(t.id(), &fam, generation, Instant::now());
+                        if fam.revoked_at.is_some() {
+                            return Ok(None);
+                        }
+                        fam.user_id
+                    }
                 };
-                if let Some(u) = &fam.user_id
+                if let Some(u) = &user
                     && self.cached_user(t.id(), u).await?.is_none_or(|u| u.disabled)
                 {
                     return Ok(None);

@@ -17,11 +17,13 @@ pub mod error;
 pub mod federation;
 pub mod introspect;
 pub mod keys;
+pub mod live_grants;
 pub mod maintenance;
 pub mod manage;
 pub mod outbound;
 pub mod password;
 pub mod random;
+mod revocation_feed;
 pub mod revoke;
 pub mod signed_in_code;
 pub mod skill_update;
@@ -82,6 +84,10 @@ pub struct AuthConfig {
     /// (`LATCHKEY_ALLOWED_UPSTREAM_NETWORKS`); everything else must be https to a public address
     /// (loopback too while `public_url` is loopback). See latchkey-core/src/outbound.rs.
     pub allowed_upstream_networks: Vec<latchkey_core::net::IpNet>,
+    /// How stale this process's view of live grants may be (live_grants.rs): a revocation committed
+    /// anywhere is honoured by every instance's introspection and userinfo within this
+    /// (`LATCHKEY_REVOCATION_BOUND_MS`).
+    pub revocation_bound: Duration,
 }
 
 impl AuthConfig {
@@ -102,6 +108,7 @@ impl AuthConfig {
             token_rate_per_client: 0,
             api_rate_per_key: 0,
             allowed_upstream_networks: Vec::new(),
+            revocation_bound: Duration::from_secs(1),
         }
     }
 }
@@ -142,6 +149,8 @@ pub struct AuthServer {
     pub(crate) upstream_http: outbound::OutboundClient,
     /// Outgoing mail (verification, reset, invitations); the dashboard's account flows need it.
     pub mailer: Option<Arc<latchkey_mail::Mailer>>,
+    /// Which grants are live, kept current by the revocation feed (revocation_feed.rs).
+    pub(crate) live_grants: Arc<live_grants::LiveGrants>,
 }
 
 impl AuthServer {
@@ -156,7 +165,8 @@ impl AuthServer {
             Duration::from_secs(8),
         )
         .map_err(|e| ServiceError::internal(e.to_string()))?;
-        Ok(Self {
+        let server = Self {
+            live_grants: Arc::new(live_grants::LiveGrants::new(config.revocation_bound)),
             store,
             kv,
             hasher: PasswordHasher::new()?,
@@ -170,7 +180,9 @@ impl AuthServer {
             upstream_metadata: Arc::new(TtlCache::new(Duration::from_secs(300))),
             upstream_http,
             mailer: None,
-        })
+        };
+        server.listen_for_revocations();
+        Ok(server)
     }
 
     pub fn with_mailer(mut self, mailer: latchkey_mail::Mailer) -> Self {

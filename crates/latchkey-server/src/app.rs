@@ -51,6 +51,7 @@ pub async fn open_services(config: &Config, public_url: &str) -> anyhow::Result<
     auth_config.per_ip_limits = config.per_ip_limits()?;
     auth_config.flows_per_ip_minute = config.flows_per_ip_minute;
     auth_config.allowed_upstream_networks = config.allowed_upstream_networks()?;
+    auth_config.revocation_bound = std::time::Duration::from_millis(config.revocation_bound_ms.max(100));
     let auth = AuthServer::new(store.clone(), kv.clone(), auth_config)?.with_mailer(config.mailer()?);
     let alexa = AlexaService::new(auth.clone(), store, kv, amazon_endpoints(config))?;
     Ok(Services { auth, alexa })
@@ -195,7 +196,10 @@ impl Application {
         // Instances deliver stored Alexa events unless told not to; the database's claims keep them
         // from doubling.
         let outbox = self.outbox_worker.then(|| tokio::spawn(self.alexa.clone().run_outbox()));
+        // Keeps this instance's view of live grants current (introspection reads it).
+        let feed = tokio::spawn(self.auth.clone().follow_revocations());
         let result = self.server.await;
+        feed.abort();
         if let Some(task) = outbox {
             task.abort();
         }

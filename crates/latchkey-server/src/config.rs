@@ -86,6 +86,10 @@ pub struct Config {
     /// How long an instance holds an Alexa event it is delivering; if it stops, another instance
     /// delivers the event once this has passed.
     pub alexa_event_lease_secs: u64,
+    /// How stale an instance's view of live grants may be, in milliseconds: a revocation committed on
+    /// any instance (or by the CLI) is honoured by every instance's introspection within this. The view
+    /// reads the revocation feed every quarter of it; when it cannot, checks read the database.
+    pub revocation_bound_ms: u64,
     /// Whether this instance delivers stored Alexa events (`on`, the default) or only accepts them
     /// (`off`: an instance that answers skill backends while others deliver).
     pub alexa_outbox_worker: String,
@@ -133,6 +137,7 @@ impl Default for Config {
             flows_per_ip_minute: 60,
             maintenance_interval_secs: 3600,
             alexa_event_lease_secs: 60,
+            revocation_bound_ms: 1000,
             alexa_outbox_worker: "on".into(),
             alexa_pending_events_per_tenant: latchkey_alexa::outbox::DEFAULT_PENDING_CAP,
             signing_key_rotation_secs: 90 * 86_400,

@@ -33,6 +33,8 @@ pub struct Store {
     /// Accepted Alexa events, committed in groups (group_commit.rs).
     outbox: group_commit::OutboxWriter,
     secrets: SecretBox,
+    /// Told of each revocation this process commits (repo/revocations.rs).
+    listener: repo::revocations::ListenerSlot,
 }
 
 impl Store {
@@ -74,7 +76,7 @@ impl Store {
             (db.clone(), db)
         };
         let outbox = group_commit::OutboxWriter::start(writer.clone());
-        Ok(Self { db, writer, outbox, secrets })
+        Ok(Self { db, writer, outbox, secrets, listener: Default::default() })
     }
 
     /// Applies pending migrations. On PostgreSQL they run in one transaction holding an advisory

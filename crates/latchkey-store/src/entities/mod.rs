@@ -12,6 +12,7 @@ pub mod oauth_client;
 pub mod operator;
 pub mod refresh_family;
 pub mod refresh_token;
+pub mod revocation;
 pub mod signing_key;
 pub mod skill;
 pub mod smapi_credential;

@@ -1,7 +1,9 @@
 //! OAuth clients of a tenant.
 use latchkey_core::TenantId;
 use latchkey_core::refresh::RefreshPolicy;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
 
 use super::{Scoped, json_list, split_scopes};
 use crate::entities::oauth_client;
@@ -143,13 +145,27 @@ impl Scoped<'_> {
         if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
+    /// Deletes a client; its grants go with it (and the revocation feed says so).
     pub async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {
-        let r = oauth_client::Entity::delete_many()
+        let txn = self.writer().begin().await?;
+        let Some(row) = oauth_client::Entity::find()
             .filter(oauth_client::Column::TenantId.eq(self.tid()))
             .filter(oauth_client::Column::ClientId.eq(client_id))
-            .exec(self.writer())
+            .one(&txn)
+            .await?
+        else {
+            txn.rollback().await?;
+            return Err(StoreError::NotFound);
+        };
+        oauth_client::Entity::delete_many()
+            .filter(oauth_client::Column::TenantId.eq(self.tid()))
+            .filter(oauth_client::Column::Id.eq(&row.id))
+            .exec(&txn)
             .await?;
-        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        let entry = self.record_revocation(&txn, super::RevocationKind::Client, &row.id).await?;
+        txn.commit().await?;
+        self.announce(&[entry]);
+        Ok(())
     }
 }
 
@@ -163,7 +179,7 @@ impl Scoped<'_> {
         client_id: &str,
         change: impl FnOnce(Client) -> Result<Option<Client>, E>,
     ) -> Result<Client, E> {
-        use sea_orm::{DbBackend, QuerySelect, TransactionTrait};
+        use sea_orm::{DbBackend, QuerySelect};
         let txn = self.writer().begin().await.map_err(StoreError::from)?;
         let mut find = oauth_client::Entity::find()
             .filter(oauth_client::Column::TenantId.eq(self.tid()))

@@ -13,6 +13,7 @@ mod members;
 mod operators;
 mod providers;
 mod refresh;
+pub(crate) mod revocations;
 mod signing_keys;
 mod skills;
 mod smapi;
@@ -24,6 +25,7 @@ pub use amazon_grants::GrantEnd;
 pub use audit::AuditFilter;
 pub use maintenance::ResealReport;
 pub use refresh::{PruneReport, RefreshOutcome, RotateRequest};
+pub use revocations::{Revocation, RevocationKind, RevocationListener};
 pub use signing_keys::NewSigningKey;
 
 use latchkey_core::TenantId;

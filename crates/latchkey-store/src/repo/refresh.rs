@@ -3,7 +3,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set, TransactionTrait};
 
-use super::{Scoped, split_scopes};
+use super::{RevocationKind, Scoped, split_scopes};
 use crate::entities::{linked_account, refresh_family, refresh_token};
 use crate::error::StoreError;
 use crate::fault;
@@ -206,7 +206,8 @@ impl Scoped<'_> {
 
     /// Revokes every live family (grant) of a user; how many.
     pub async fn revoke_user_families(&self, user_id: &str, reason: &str) -> Result<u64, StoreError> {
-        self.revoke_families_where(refresh_family::Column::UserId.eq(user_id), reason).await
+        self.revoke_families_where(refresh_family::Column::UserId.eq(user_id), reason, (RevocationKind::User, user_id))
+            .await
     }
 
     /// How many unrevoked grants a user holds for a client.
@@ -223,23 +224,34 @@ impl Scoped<'_> {
 
     /// Revokes a family; `false` if it was already revoked.
     pub async fn revoke_family(&self, family_id: &str, reason: &str) -> Result<bool, StoreError> {
-        Ok(self.revoke_families_where(refresh_family::Column::Id.eq(family_id), reason).await? > 0)
+        let which = refresh_family::Column::Id.eq(family_id);
+        Ok(self.revoke_families_where(which, reason, (RevocationKind::Family, family_id)).await? > 0)
     }
 
-    /// Revokes this tenant's live families that match `which`; how many.
+    /// Revokes this tenant's live families that match `which`, and records `fed` in the revocation feed
+    /// in the same transaction when any was live; how many.
     async fn revoke_families_where(
         &self,
         which: sea_orm::sea_query::SimpleExpr,
         reason: &str,
+        fed: (RevocationKind, &str),
     ) -> Result<u64, StoreError> {
+        let txn = self.writer().begin().await?;
         let r = refresh_family::Entity::update_many()
             .col_expr(refresh_family::Column::RevokedAt, Expr::value(now()))
             .col_expr(refresh_family::Column::RevokedReason, Expr::value(reason))
             .filter(refresh_family::Column::TenantId.eq(self.tid()))
             .filter(which)
             .filter(refresh_family::Column::RevokedAt.is_null())
-            .exec(self.writer())
+            .exec(&txn)
             .await?;
+        if r.rows_affected == 0 {
+            txn.rollback().await?;
+            return Ok(0);
+        }
+        let entry = self.record_revocation(&txn, fed.0, fed.1).await?;
+        txn.commit().await?;
+        self.announce(&[entry]);
         Ok(r.rows_affected)
     }
 }

@@ -163,7 +163,9 @@ impl Scoped<'_> {
             .filter(oauth_client::Column::Id.eq(&s.oauth_client_id))
             .exec(&txn)
             .await?;
+        let entry = self.record_revocation(&txn, super::RevocationKind::Client, &s.oauth_client_id).await?;
         txn.commit().await?;
+        self.announce(&[entry]);
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! End users of a tenant. Emails are stored lowercased so lookups are case-insensitive.
 use latchkey_core::TenantId;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 
 use super::Scoped;
 use crate::entities::end_user;
@@ -102,23 +102,44 @@ impl Scoped<'_> {
         if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
+    /// Disables or enables a user. Either way every instance forgets what it knew of the user (the
+    /// revocation feed), so a disabled user's tokens stop working everywhere within its bound.
     pub async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<(), StoreError> {
+        let txn = self.writer().begin().await?;
         let r = end_user::Entity::update_many()
             .col_expr(end_user::Column::Disabled, sea_orm::sea_query::Expr::value(disabled))
             .filter(end_user::Column::TenantId.eq(self.tid()))
             .filter(end_user::Column::Id.eq(id))
-            .exec(self.writer())
+            .exec(&txn)
             .await?;
-        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        self.commit_user_revocation(txn, r.rows_affected, id).await
     }
 
+    /// Deletes a user; their grants go with them (and the revocation feed says so).
     pub async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
+        let txn = self.writer().begin().await?;
         let r = end_user::Entity::delete_many()
             .filter(end_user::Column::TenantId.eq(self.tid()))
             .filter(end_user::Column::Id.eq(id))
-            .exec(self.writer())
+            .exec(&txn)
             .await?;
-        if r.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        self.commit_user_revocation(txn, r.rows_affected, id).await
+    }
+
+    async fn commit_user_revocation(
+        &self,
+        txn: sea_orm::DatabaseTransaction,
+        rows: u64,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        if rows == 0 {
+            txn.rollback().await?;
+            return Err(StoreError::NotFound);
+        }
+        let entry = self.record_revocation(&txn, super::RevocationKind::User, id).await?;
+        txn.commit().await?;
+        self.announce(&[entry]);
+        Ok(())
     }
 }
 

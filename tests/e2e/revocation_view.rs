@@ -1,0 +1,166 @@
+//! #31: introspection answers from each instance's view of live grants, kept current by the revocation
+//! feed. A revocation committed on one instance, or by the CLI in a process of its own, is honoured by
+//! every instance within the bound (`LATCHKEY_REVOCATION_BOUND_MS`), on both backends: two `latchkey
+//! serve` processes share one PostgreSQL, or one SQLite file.
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+use crate::cli::latchkey;
+use crate::helpers::*;
+use crate::scale::{free_port, start_logging_to};
+
+on_both_backends!(revocations_reach_every_instance_within_the_bound);
+
+const BOUND: Duration = Duration::from_millis(1000);
+
+struct Skill {
+    client_id: String,
+    secret: String,
+    redirect: String,
+}
+
+/// A whole linking flow on `base` for `email`: the token response.
+async fn link(base: &str, s: &Skill, email: &str) -> Value {
+    let br = browser();
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", s.client_id.as_str()),
+            ("response_type", "code"),
+            ("state", "xyz"),
+            ("redirect_uri", s.redirect.as_str()),
+        ])
+        .finish();
+    let page = br
+        .get(format!("{base}/t/shared/oauth2/authorize?{q}"))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
+    let resp = post_login(&br, base, "shared", &page, email, PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = resp.text().await.expect("consent");
+    let resp = post_consent(&br, base, "shared", &page, "allow").await;
+    let code = query_param(&location(&resp), "code").expect("code");
+    server_client()
+        .post(format!("{base}/t/shared/oauth2/token"))
+        .basic_auth(&s.client_id, Some(&s.secret))
+        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", s.redirect.as_str())])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn active(base: &str, s: &Skill, token: &Value) -> bool {
+    let info: Value = server_client()
+        .post(format!("{base}/t/shared/oauth2/introspect"))
+        .basic_auth(&s.client_id, Some(&s.secret))
+        .form(&[("token", token["access_token"].as_str().expect("access token"))])
+        .send()
+        .await
+        .expect("introspect")
+        .json()
+        .await
+        .expect("json");
+    assert!(info == json!({"active": false}) || info["active"] == true, "{info}");
+    info["active"] == true
+}
+
+async fn revocations_reach_every_instance_within_the_bound(backend: Backend) {
+    let dir = std::env::temp_dir().join(unique("latchkey-revocations-"));
+    let public = format!("http://127.0.0.1:{}", free_port());
+    let mut env: Vec<(&str, String)> = vec![
+        ("LATCHKEY_MASTER_KEY", latchkey_store::SecretBox::generate_base64().expect("key")),
+        ("LATCHKEY_PUBLIC_URL", public),
+        ("LATCHKEY_DATA_DIR", dir.display().to_string()),
+        ("LATCHKEY_REVOCATION_BOUND_MS", BOUND.as_millis().to_string()),
+    ];
+    let pg = match backend {
+        Backend::Postgres => {
+            let pg = fresh_pg_database().await;
+            env.push(("DATABASE_URL", pg.clone()));
+            env.push(("REDIS_URL", redis_url()));
+            env.push(("LATCHKEY_REDIS_PREFIX", format!("{}:", unique("lkt"))));
+            Some(pg)
+        }
+        Backend::Embedded => None,
+    };
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let (code, out, err) = latchkey(&env_ref, args, stdin);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        serde_json::from_str::<Value>(out.trim()).expect("json")
+    };
+    run(&["migrate", "--json"], None);
+    run(&["tenant", "create", "--slug", "shared", "--name", "Shared", "--json"], None);
+    let skill = run(
+        &[
+            "skill",
+            "create",
+            "--tenant",
+            "shared",
+            "--name",
+            "S",
+            "--alexa-skill-id",
+            "amzn1.ask.skill.31",
+            "--vendor-id",
+            "M2REVOKE",
+            "--json",
+        ],
+        None,
+    );
+    let s = Skill {
+        client_id: skill["client_id"].as_str().expect("client id").to_owned(),
+        secret: skill["client_secret"].as_str().expect("secret").to_owned(),
+        redirect: skill["redirect_uris"][0].as_str().expect("redirect").to_owned(),
+    };
+    for u in ["u1", "u2", "u3"] {
+        let email = format!("{u}@example.com");
+        run(
+            &["user", "create", "--tenant", "shared", "--email", &email, "--password-stdin", "--json"],
+            Some(&format!("{PASSWORD}\n")),
+        );
+    }
+
+    let a = start_logging_to(&env, None, free_port()).await;
+    let b = start_logging_to(&env, None, free_port()).await;
+    let t1 = link(&a.base, &s, "u1@example.com").await;
+    let t2 = link(&a.base, &s, "u2@example.com").await;
+    let t3 = link(&b.base, &s, "u3@example.com").await;
+    for t in [&t1, &t2, &t3] {
+        assert!(active(&b.base, &s, t).await && active(&a.base, &s, t).await, "{t}");
+    }
+
+    // Revoked on A (RFC 7009, the refresh token: its whole grant): A at once, B within the bound.
+    let resp = server_client()
+        .post(format!("{}/t/shared/oauth2/revoke", a.base))
+        .basic_auth(&s.client_id, Some(&s.secret))
+        .form(&[("token", t1["refresh_token"].as_str().expect("rt"))])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(!active(&a.base, &s, &t1).await, "the instance that revoked still accepts the token");
+    tokio::time::sleep(BOUND).await;
+    assert!(!active(&b.base, &s, &t1).await, "another instance accepts a revoked token after the bound");
+
+    // Deleted by the CLI, a process with no view of its own: both instances within the bound.
+    run(&["user", "delete", "--tenant", "shared", "--user", "u2@example.com", "--json"], None);
+    tokio::time::sleep(BOUND).await;
+    assert!(!active(&a.base, &s, &t2).await && !active(&b.base, &s, &t2).await);
+
+    // Untouched grants are still live everywhere.
+    assert!(active(&a.base, &s, &t3).await && active(&b.base, &s, &t3).await);
+
+    drop(a);
+    drop(b);
+    if let Some(pg) = pg {
+        drop_pg_database(&pg).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
