@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Endpoint benchmarks: the server pinned to core 0, the load generator to core 1, loopback only.
-#   benches/run.sh [embedded|pg] [seconds]
+#   benches/run.sh [embedded|pg] [seconds]      (PROFILE=<scenario> adds a perf profile of it)
 # Prints one JSON line per scenario, plus cold start and memory. Needs python3 (JSON parsing) and taskset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +59,22 @@ echo "{\"mode\":\"$MODE\",\"cold_start_to_ready_s\":$(python3 -c "print(round($R
 COMMON=(--base "http://127.0.0.1:$PORT" --tenant bench --seconds "$SECS")
 SEED=$(taskset -c 1 "$GEN" --scenario seed "${COMMON[@]}" --client-id "$SID" --client-secret "$SSEC" --redirect-uri "$RED" --email bench@example.com --password 'bench password 1')
 AT=$(echo "$SEED" | j "['access_token']"); RT=$(echo "$SEED" | j "['refresh_token']")
-run() { taskset -c 1 "$GEN" "$@" "${COMMON[@]}"; echo "{\"rss_after_mb\":$(rss)}"; }
+# PROFILE=<scenario> (introspect, refresh, …) records where the server's core spends that scenario's
+# time with perf, and prints the functions above 1% of its samples after the scenario's line.
+run() {
+  local perf_pid=""
+  if [ -n "${PROFILE:-}" ] && [ "$2" = "$PROFILE" ] && [ -z "${PROFILED:-}" ]; then
+    PROFILED=1
+    perf record -q -F 1999 -p "$SERVER" -o "$WORK/perf.data" 2>/dev/null & perf_pid=$!
+  fi
+  taskset -c 1 "$GEN" "$@" "${COMMON[@]}"
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
+    perf report -i "$WORK/perf.data" --no-children --sort dso,sym --percent-limit 1 --stdio 2>/dev/null \
+      | grep -E '^ +[0-9]' | python3 -c 'import json,sys; [print(json.dumps({"profile": sys.argv[1], "line": " ".join(l.split())})) for l in sys.stdin]' "$PROFILE"
+  fi
+  echo "{\"rss_after_mb\":$(rss)}"
+}
 run --scenario introspect --client-id "$SID" --client-secret "$SSEC" --token "$AT" --concurrency 64
 run --scenario client-credentials --client-id "$CID" --client-secret "$CSEC" --concurrency 64
 run --scenario refresh --client-id "$SID" --client-secret "$SSEC" --redirect-uri "$RED" --email bench@example.com --password 'bench password 1' --concurrency 64

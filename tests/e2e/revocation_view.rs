@@ -71,6 +71,19 @@ async fn active(base: &str, s: &Skill, token: &Value) -> bool {
     info["active"] == true
 }
 
+async fn refresh_on(base: &str, s: &Skill, tokens: &Value) -> Value {
+    server_client()
+        .post(format!("{base}/t/shared/oauth2/token"))
+        .basic_auth(&s.client_id, Some(&s.secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().expect("rt"))])
+        .send()
+        .await
+        .expect("refresh")
+        .json()
+        .await
+        .expect("json")
+}
+
 async fn revocations_reach_every_instance_within_the_bound(backend: Backend) {
     let dir = std::env::temp_dir().join(unique("latchkey-revocations-"));
     let public = format!("http://127.0.0.1:{}", free_port());
@@ -119,20 +132,27 @@ async fn revocations_reach_every_instance_within_the_bound(backend: Backend) {
         secret: skill["client_secret"].as_str().expect("secret").to_owned(),
         redirect: skill["redirect_uris"][0].as_str().expect("redirect").to_owned(),
     };
-    for u in ["u1", "u2", "u3"] {
+    let mut user_ids = Vec::new();
+    for u in ["u1", "u2", "u3", "u4"] {
         let email = format!("{u}@example.com");
-        run(
+        let created = run(
             &["user", "create", "--tenant", "shared", "--email", &email, "--password-stdin", "--json"],
             Some(&format!("{PASSWORD}\n")),
         );
+        user_ids.push(created["id"].as_str().expect("user id").to_owned());
     }
+    let api_key = run(&["apikey", "create", "--tenant", "shared", "--name", "ops", "--json"], None)["key"]
+        .as_str()
+        .expect("api key")
+        .to_owned();
 
     let a = start_logging_to(&env, None, free_port()).await;
     let b = start_logging_to(&env, None, free_port()).await;
     let t1 = link(&a.base, &s, "u1@example.com").await;
     let t2 = link(&a.base, &s, "u2@example.com").await;
     let t3 = link(&b.base, &s, "u3@example.com").await;
-    for t in [&t1, &t2, &t3] {
+    let t4 = link(&a.base, &s, "u4@example.com").await;
+    for t in [&t1, &t2, &t3, &t4] {
         assert!(active(&b.base, &s, t).await && active(&a.base, &s, t).await, "{t}");
     }
 
@@ -153,6 +173,22 @@ async fn revocations_reach_every_instance_within_the_bound(backend: Backend) {
     run(&["user", "delete", "--tenant", "shared", "--user", "u2@example.com", "--json"], None);
     tokio::time::sleep(BOUND).await;
     assert!(!active(&a.base, &s, &t2).await && !active(&b.base, &s, &t2).await);
+
+    // Disabled through the management API on A, after B has served the user a refresh (so B holds the
+    // user, and the grant, in memory): B refuses both the access token and the refresh within the bound.
+    let refreshed = refresh_on(&b.base, &s, &t4).await;
+    assert!(refreshed["access_token"].is_string(), "{refreshed}");
+    assert!(active(&b.base, &s, &refreshed).await);
+    let resp = server_client()
+        .post(format!("{}/t/shared/api/v1/users/{}/disable", a.base, user_ids[3]))
+        .bearer_auth(&api_key)
+        .send()
+        .await
+        .expect("disable");
+    assert_eq!(resp.status(), StatusCode::OK);
+    tokio::time::sleep(BOUND).await;
+    assert!(!active(&b.base, &s, &refreshed).await, "a disabled user's token is still active on B");
+    assert_eq!(refresh_on(&b.base, &s, &refreshed).await["error"], "invalid_grant");
 
     // Untouched grants are still live everywhere.
     assert!(active(&a.base, &s, &t3).await && active(&b.base, &s, &t3).await);

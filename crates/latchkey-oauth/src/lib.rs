@@ -260,7 +260,9 @@ impl AuthServer {
         self.skills.remove_where(|(tid, _)| tid == t);
     }
 
-    /// An end user by id, cached like clients (a disabled user loses access within `cache_ttl`).
+    /// An end user by id, cached like clients. Disabling or deleting a user is in the revocation feed, so
+    /// it drops the entry here at once and on every instance within the revocation bound; other changes
+    /// show within `cache_ttl`.
     pub async fn cached_user(&self, t: &TenantId, user_id: &str) -> ServiceResult<Option<EndUser>> {
         let key = (t.clone(), user_id.to_owned());
         if let Some(u) = self.users.get(&key) {

@@ -297,8 +297,10 @@ impl AuthServer {
         };
         let decision = refresh::decide(client.refresh_policy, state, issued_at);
         let scopes = scope::narrow(form.get("scope"), &record.family.scopes)?;
+        // From the cache: this process forgets a user the moment it disables or deletes them, and every
+        // other instance within the revocation bound (revocation_feed.rs).
         let user = match &record.family.user_id {
-            Some(u) => Some(scoped.user(u).await?.filter(|u| !u.disabled).ok_or_else(invalid)?),
+            Some(u) => Some(self.cached_user(t.id(), u).await?.filter(|u| !u.disabled).ok_or_else(invalid)?),
             None => None,
         };
         let refresh_token = match decision {
