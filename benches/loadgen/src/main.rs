@@ -79,6 +79,10 @@ struct Args {
     amazon: Option<String>,
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// For link, seed and refresh: the scopes the flow asks for. With `openid`, each token response
+    /// (refresh included) carries an ID token: a second signature.
+    #[arg(long, default_value = "openid profile")]
+    scope: String,
     /// Hard cap on requests (flows for `link`), whatever the time.
     #[arg(long, default_value_t = 2_000_000)]
     max_requests: u64,
@@ -184,7 +188,7 @@ async fn one(
                     ("client_id", args.client_id.as_str()),
                     ("redirect_uri", args.redirect_uri.as_str()),
                     ("state", "loadgen-state"),
-                    ("scope", "openid profile"),
+                    ("scope", args.scope.as_str()),
                     ("prompt", "consent"),
                 ])
                 .finish();
@@ -317,6 +321,7 @@ async fn main() -> anyhow::Result<()> {
         serde_json::json!({
             "scenario": format!("{:?}", args.scenario),
             "concurrency": args.concurrency,
+            "scope": args.scope,
             "ok": all.len(),
             "errors": errors,
             "seconds": (elapsed * 100.0).round() / 100.0,

@@ -1,7 +1,10 @@
 //! Refresh-token families. Each grant starts a family; rotation adds children. Revoking a family ends
 //! every token in it, and the access tokens it issued (they carry the family id).
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set, Statement,
+    TransactionTrait,
+};
 
 use super::{RevocationKind, Scoped, split_scopes};
 use crate::entities::{linked_account, refresh_family, refresh_token};
@@ -154,6 +157,9 @@ impl Scoped<'_> {
     /// Marks the parent used (on first use) and adds a child, atomically.
     pub async fn rotate_refresh_token(&self, req: RotateRequest<'_>) -> Result<RefreshOutcome, StoreError> {
         let t = now();
+        if self.writer().get_database_backend() == DbBackend::Postgres {
+            return self.rotate_in_one_statement(req, t).await;
+        }
         let txn = self.writer().begin().await?;
         let mut upd = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::LastUsedAt, Expr::value(t))
@@ -187,6 +193,51 @@ impl Scoped<'_> {
         fault::point("rotate.before_commit");
         txn.commit().await?;
         Ok(RefreshOutcome::Issued)
+    }
+
+    /// The rotation on PostgreSQL: one statement, so one round trip instead of five (begin, mark,
+    /// insert, touch the link, commit), and atomic as a statement is. The parent's update is the
+    /// compare-and-set: a concurrent first use waits for its row lock, then finds `used_at` set and
+    /// updates nothing, so no child is inserted and the caller decides again.
+    async fn rotate_in_one_statement(&self, req: RotateRequest<'_>, t: i64) -> Result<RefreshOutcome, StoreError> {
+        let (set_used, only_unused) = if req.first_use { (", used_at = $1", " AND used_at IS NULL") } else { ("", "") };
+        let sql = format!(
+            "WITH parent AS (
+                UPDATE refresh_tokens SET last_used_at = $1{set_used}
+                WHERE tenant_id = $2 AND id = $3{only_unused}
+                RETURNING id
+            ), child AS (
+                INSERT INTO refresh_tokens
+                    (id, tenant_id, family_id, token_hash, parent_id, created_at, expires_at, used_at, last_used_at)
+                SELECT $4, $2, $5, $6, parent.id, $1, $7, NULL, NULL FROM parent
+                RETURNING id
+            ), link AS (
+                UPDATE linked_accounts SET last_refreshed_at = $1
+                WHERE tenant_id = $2 AND user_id = $8 AND client_id = $9
+                  AND (last_refreshed_at IS NULL OR last_refreshed_at < $1 - 60)
+                  AND EXISTS (SELECT 1 FROM child)
+            )
+            SELECT COUNT(*) AS issued FROM child"
+        );
+        let values: Vec<sea_orm::Value> = vec![
+            t.into(),
+            self.tid().into(),
+            req.parent.id.clone().into(),
+            new_id().into(),
+            req.parent.family.id.clone().into(),
+            req.child_hash.into(),
+            req.child_expires_at.into(),
+            req.parent.family.user_id.clone().into(),
+            req.parent.family.client_id.clone().into(),
+        ];
+        fault::point("rotate.before_commit");
+        let row = self
+            .writer()
+            .query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("the rotation returned no row".into()))?;
+        let issued: i64 = row.try_get("", "issued")?;
+        Ok(if issued == 1 { RefreshOutcome::Issued } else { RefreshOutcome::LostRace })
     }
 
     /// Records a use of a fixed (non-rotating) token.
