@@ -1,7 +1,8 @@
 //! #31: introspection answers from each instance's view of live grants, kept current by the revocation
 //! feed. A revocation committed on one instance, or by the CLI in a process of its own, is honoured by
 //! every instance within the bound (`LATCHKEY_REVOCATION_BOUND_MS`), on both backends: two `latchkey
-//! serve` processes share one PostgreSQL, or one SQLite file.
+//! serve` processes share one PostgreSQL, or one SQLite file. When the feed cannot be read, each
+//! instance reads grants from the database again within the bound.
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -192,6 +193,22 @@ async fn revocations_reach_every_instance_within_the_bound(backend: Backend) {
 
     // Untouched grants are still live everywhere.
     assert!(active(&a.base, &s, &t3).await && active(&b.base, &s, &t3).await);
+
+    // The feed cannot be read (its table gone), and a grant is revoked past it, by hand in SQL: both
+    // instances stop trusting their view after the bound and read the grant's row, so the revocation
+    // still holds within the bound.
+    let db_url = match &pg {
+        Some(pg) => pg.clone(),
+        None => format!("sqlite://{}?mode=rw", dir.join("latchkey.db").display()),
+    };
+    let db = sea_orm::Database::connect(db_url.as_str()).await.expect("database");
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("ALTER TABLE revocations RENAME TO revocations_gone").await.expect("rename");
+    let revoke_by_hand = format!("UPDATE refresh_families SET revoked_at = 1 WHERE user_id = '{}'", user_ids[2]);
+    db.execute_unprepared(&revoke_by_hand).await.expect("revoke by hand");
+    tokio::time::sleep(BOUND).await;
+    assert!(!active(&a.base, &s, &t3).await && !active(&b.base, &s, &t3).await, "a stale view was trusted");
+    db.execute_unprepared("ALTER TABLE revocations_gone RENAME TO revocations").await.expect("rename back");
 
     drop(a);
     drop(b);
