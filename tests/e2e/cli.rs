@@ -27,6 +27,13 @@ pub fn latchkey(env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> (i3
     )
 }
 
+/// Runs a command that must succeed (with `--json` among `args`) and parses what it printed.
+pub fn latchkey_ok(env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> Value {
+    let (code, out, err) = latchkey(env, args, stdin);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    serde_json::from_str(out.trim()).expect("json")
+}
+
 fn json_line(stdout: &str) -> Value {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "exactly one line of JSON on stdout: {stdout}");

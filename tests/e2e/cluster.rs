@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::cli::latchkey;
+use crate::cli::latchkey_ok;
 use crate::helpers::*;
 use crate::scale::{Instance, free_port, start_logging_to};
 
@@ -184,11 +184,7 @@ async fn three_instances_survive_a_kill_and_a_rolling_restart() {
         ("LATCHKEY_PER_IP_LIMITS", "off".into()),
     ];
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let run = |args: &[&str], stdin: Option<&str>| {
-        let (code, out, err) = latchkey(&env_ref, args, stdin);
-        assert_eq!(code, 0, "{args:?}: {err}");
-        serde_json::from_str::<serde_json::Value>(out.trim()).expect("json")
-    };
+    let run = |args: &[&str], stdin: Option<&str>| latchkey_ok(&env_ref, args, stdin);
     run(&["tenant", "create", "--slug", "shared", "--name", "Shared", "--json"], None);
     let skill = run(
         &[

@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::latchkey;
+use crate::cli::{latchkey, latchkey_ok};
 use crate::helpers::*;
 use crate::scale::{Instance, free_port, start_logging_to};
 
@@ -59,11 +59,7 @@ impl Rig {
             }
         };
         let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let run = |args: &[&str], stdin: Option<&str>| {
-            let (code, out, err) = latchkey(&env_ref, args, stdin);
-            assert_eq!(code, 0, "{args:?}: {err}");
-            serde_json::from_str::<Value>(out.trim()).expect("json")
-        };
+        let run = |args: &[&str], stdin: Option<&str>| latchkey_ok(&env_ref, args, stdin);
         run(&["tenant", "create", "--slug", SLUG, "--name", "Crash", "--json"], None);
         let skill_create = [
             &[

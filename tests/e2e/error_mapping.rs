@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 
-use crate::cli::latchkey;
+use crate::cli::{latchkey, latchkey_ok};
 use crate::helpers::*;
 use crate::scale::{free_port, start_logging_to};
 
@@ -30,11 +30,7 @@ async fn a_database_fault_is_each_surfaces_internal_error_and_the_log_keeps_its_
         ("RUST_LOG", "info".into()),
     ];
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let run = |args: &[&str]| {
-        let (code, out, err) = latchkey(&env_ref, args, None);
-        assert_eq!(code, 0, "{args:?}: {err}");
-        serde_json::from_str::<Value>(out.trim()).expect("json")
-    };
+    let run = |args: &[&str]| latchkey_ok(&env_ref, args, None);
     run(&["tenant", "create", "--slug", "faults", "--name", "Faults", "--json"]);
     let skill = run(&[
         "skill",

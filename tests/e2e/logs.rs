@@ -2,7 +2,7 @@
 //! AcceptGrant, an Amazon token refresh and events, and its whole log is searched for them.
 use serde_json::{Value, json};
 
-use crate::cli::latchkey;
+use crate::cli::latchkey_ok;
 use crate::fakes::{self, LWA_CLIENT_ID, LWA_CLIENT_SECRET};
 use crate::helpers::*;
 use crate::scale::{free_port, start_logging_to};
@@ -21,11 +21,7 @@ async fn no_secret_reaches_the_log() {
         ("RUST_LOG", "debug".into()),
     ];
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let run = |args: &[&str], stdin: Option<&str>| {
-        let (code, out, err) = latchkey(&env_ref, args, stdin);
-        assert_eq!(code, 0, "{args:?}: {err}");
-        serde_json::from_str::<Value>(out.trim()).expect("json")
-    };
+    let run = |args: &[&str], stdin: Option<&str>| latchkey_ok(&env_ref, args, stdin);
     run(&["tenant", "create", "--slug", "logs", "--name", "Logs", "--json"], None);
     let skill = run(
         &[

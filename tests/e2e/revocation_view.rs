@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-use crate::cli::latchkey;
+use crate::cli::latchkey_ok;
 use crate::helpers::*;
 use crate::scale::{free_port, start_logging_to};
 
@@ -105,11 +105,7 @@ async fn revocations_reach_every_instance_within_the_bound(backend: Backend) {
         Backend::Embedded => None,
     };
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let run = |args: &[&str], stdin: Option<&str>| {
-        let (code, out, err) = latchkey(&env_ref, args, stdin);
-        assert_eq!(code, 0, "{args:?}: {err}");
-        serde_json::from_str::<Value>(out.trim()).expect("json")
-    };
+    let run = |args: &[&str], stdin: Option<&str>| latchkey_ok(&env_ref, args, stdin);
     run(&["migrate", "--json"], None);
     run(&["tenant", "create", "--slug", "shared", "--name", "Shared", "--json"], None);
     let skill = run(

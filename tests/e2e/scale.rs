@@ -3,7 +3,7 @@ use reqwest::StatusCode;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::cli::latchkey;
+use crate::cli::latchkey_ok;
 use crate::helpers::*;
 
 pub struct Instance {
@@ -91,11 +91,7 @@ async fn a_flow_begun_on_one_instance_finishes_on_another() {
         ("LATCHKEY_DATA_DIR", dir.display().to_string()),
     ];
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let run = |args: &[&str], stdin: Option<&str>| {
-        let (code, out, err) = latchkey(&env_ref, args, stdin);
-        assert_eq!(code, 0, "{args:?}: {err}");
-        serde_json::from_str::<serde_json::Value>(out.trim()).expect("json")
-    };
+    let run = |args: &[&str], stdin: Option<&str>| latchkey_ok(&env_ref, args, stdin);
     run(&["migrate", "--json"], None);
     run(&["tenant", "create", "--slug", "shared", "--name", "Shared", "--json"], None);
     let skill = run(
