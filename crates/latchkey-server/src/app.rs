@@ -237,8 +237,6 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(health::metrics))
         .service(web::scope("/api").configure(api::operator_routes))
         .service(web::scope("/t/{tenant}/api/v1").configure(api::tenant_routes))
-        .route("/.well-known/oauth-authorization-server/t/{slug}", web::get().to(wellknown::openid_configuration))
-        .route("/.well-known/openid-configuration/t/{slug}", web::get().to(wellknown::openid_configuration))
         .service(
             web::scope("/t/{slug}")
                 .route("/.well-known/openid-configuration", web::get().to(wellknown::openid_configuration))
@@ -266,6 +264,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/alexa/app-to-app", web::post().to(alexa::app_to_app))
                 .route("/alexa/skills/{skill}/readiness", web::get().to(alexa::readiness)),
         )
+        // After the tenant scope: dynamic routes are matched by regex in order, and these two are rare
+        // while introspection and refresh are the hottest paths.
+        .route("/.well-known/oauth-authorization-server/t/{slug}", web::get().to(wellknown::openid_configuration))
+        .route("/.well-known/openid-configuration/t/{slug}", web::get().to(wellknown::openid_configuration))
         .default_service(web::to(not_found));
 }
 
