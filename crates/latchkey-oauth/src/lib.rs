@@ -126,6 +126,10 @@ impl TenantCtx {
     }
 }
 
+/// Clients and end users by (tenant, id): the token and introspection endpoints' lookups.
+type ClientCache = TtlCache<(TenantId, String), Option<Client>>;
+type UserCache = TtlCache<(TenantId, String), Option<EndUser>>;
+
 /// The authorization server: one per process, shared by every request.
 #[derive(Clone)]
 pub struct AuthServer {
@@ -137,8 +141,8 @@ pub struct AuthServer {
     pub hasher: PasswordHasher,
     tenants: Arc<TtlCache<String, Option<Tenant>>>,
     keys: Arc<TtlCache<TenantId, Arc<TenantKeys>>>,
-    clients: Arc<TtlCache<(TenantId, String), Option<Client>>>,
-    users: Arc<TtlCache<(TenantId, String), Option<EndUser>>>,
+    clients: Arc<ClientCache>,
+    users: Arc<UserCache>,
     api_keys: Arc<TtlCache<(TenantId, String), Option<ApiKey>>>,
     /// Skills by row or Alexa id: the skill backend names one on every event.
     skills: Arc<TtlCache<(TenantId, String), Skill>>,

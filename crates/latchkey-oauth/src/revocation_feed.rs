@@ -7,19 +7,15 @@ use std::time::{Duration, Instant};
 use latchkey_store::now;
 use latchkey_store::repo::{Revocation, RevocationKind};
 
-use crate::AuthServer;
-use crate::cache::TtlCache;
 use crate::live_grants::LiveGrants;
+use crate::{AuthServer, ClientCache, UserCache};
 
 /// How far back each read of the feed looks, in seconds: entries are stamped by the writer's clock when
 /// its transaction began, so a transaction that commits late, or an instance whose clock is behind, is
 /// still caught if within this.
-pub const FEED_OVERLAP_SECS: i64 = 5;
+const FEED_OVERLAP_SECS: i64 = 5;
 /// Feed entries are needed for `FEED_OVERLAP_SECS`; kept ten minutes for operators, then pruned.
 const FEED_RETENTION_SECS: i64 = 600;
-
-type UserCache = TtlCache<(latchkey_core::TenantId, String), Option<latchkey_store::records::EndUser>>;
-type ClientCache = TtlCache<(latchkey_core::TenantId, String), Option<latchkey_store::records::Client>>;
 
 /// Applies one revocation to the view and to the caches that hold what it ended.
 pub(crate) fn apply(view: &LiveGrants, users: &UserCache, clients: &ClientCache, r: &Revocation) {

@@ -162,10 +162,7 @@ impl Scoped<'_> {
             .filter(oauth_client::Column::Id.eq(&row.id))
             .exec(&txn)
             .await?;
-        let entry = self.record_revocation(&txn, super::RevocationKind::Client, &row.id).await?;
-        txn.commit().await?;
-        self.announce(&[entry]);
-        Ok(())
+        self.commit_revoking(txn, super::RevocationKind::Client, &row.id).await
     }
 }
 

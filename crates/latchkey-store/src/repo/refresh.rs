@@ -300,9 +300,7 @@ impl Scoped<'_> {
             txn.rollback().await?;
             return Ok(0);
         }
-        let entry = self.record_revocation(&txn, fed.0, fed.1).await?;
-        txn.commit().await?;
-        self.announce(&[entry]);
+        self.commit_revoking(txn, fed.0, fed.1).await?;
         Ok(r.rows_affected)
     }
 }

@@ -3,7 +3,7 @@
 //! this process's listener hears of it at once; other processes (instances, the CLI) read the feed.
 use std::sync::{Arc, OnceLock};
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::Scoped;
 use crate::entities::revocation;
@@ -97,24 +97,17 @@ impl Store {
             .await?
             .rows_affected)
     }
-
-    /// Tells this process's listener of committed revocations.
-    pub(crate) fn announce(&self, committed: &[Revocation]) {
-        if let Some(l) = self.listener.0.get() {
-            committed.iter().for_each(|r| l(r));
-        }
-    }
 }
 
 impl Scoped<'_> {
-    /// Records that `subject` was revoked, inside the caller's transaction `conn`; announce the result
-    /// with `Store::announce` once that transaction commits.
-    pub(crate) async fn record_revocation<C: ConnectionTrait>(
+    /// Records in the feed that `subject` was revoked, inside `txn`, commits `txn`, then tells this
+    /// process's listener. Every change that ends tokens early commits through here.
+    pub(crate) async fn commit_revoking(
         &self,
-        conn: &C,
+        txn: DatabaseTransaction,
         kind: RevocationKind,
         subject: &str,
-    ) -> Result<Revocation, StoreError> {
+    ) -> Result<(), StoreError> {
         let r = Revocation {
             id: new_id(),
             tenant_id: self.tenant_id().clone(),
@@ -129,12 +122,12 @@ impl Scoped<'_> {
             subject: Set(r.subject.clone()),
             created_at: Set(r.created_at),
         }
-        .insert(conn)
+        .insert(&txn)
         .await?;
-        Ok(r)
-    }
-
-    pub(crate) fn announce(&self, committed: &[Revocation]) {
-        self.store.announce(committed)
+        txn.commit().await?;
+        if let Some(listener) = self.store.listener.0.get() {
+            listener(&r);
+        }
+        Ok(())
     }
 }

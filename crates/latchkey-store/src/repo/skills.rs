@@ -163,9 +163,6 @@ impl Scoped<'_> {
             .filter(oauth_client::Column::Id.eq(&s.oauth_client_id))
             .exec(&txn)
             .await?;
-        let entry = self.record_revocation(&txn, super::RevocationKind::Client, &s.oauth_client_id).await?;
-        txn.commit().await?;
-        self.announce(&[entry]);
-        Ok(())
+        self.commit_revoking(txn, super::RevocationKind::Client, &s.oauth_client_id).await
     }
 }

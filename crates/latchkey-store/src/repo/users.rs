@@ -136,10 +136,7 @@ impl Scoped<'_> {
             txn.rollback().await?;
             return Err(StoreError::NotFound);
         }
-        let entry = self.record_revocation(&txn, super::RevocationKind::User, id).await?;
-        txn.commit().await?;
-        self.announce(&[entry]);
-        Ok(())
+        self.commit_revoking(txn, super::RevocationKind::User, id).await
     }
 }
 
