@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Endpoint benchmarks: the server pinned to core 0, the load generator to core 1, loopback only.
-#   benches/run.sh [embedded|pg] [seconds]      (PROFILE=<scenario> adds a perf profile of it)
+#   benches/run.sh [embedded|pg] [seconds]      (PROFILE=<scenario> adds a perf profile of it;
+#                                               ALG=ES256 or ALG=EdDSA signs the tenant's tokens with it)
 # Prints one JSON line per scenario, plus cold start and memory. Needs python3 (JSON parsing) and taskset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-embedded}
 SECS=${2:-10}
+ALG=${ALG:-RS256}
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p latchkey-server -p latchkey-loadgen
 LK=$PWD/target/release/latchkey
 GEN=$PWD/target/release/latchkey-loadgen
@@ -36,7 +38,7 @@ if [ "$MODE" = pg ]; then
   export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB REDIS_URL=redis://127.0.0.1:6379 LATCHKEY_REDIS_PREFIX="bench$$:"
 fi
 j() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-$LK tenant create --slug bench --name Bench --json >/dev/null
+$LK tenant create --slug bench --name Bench --signing-alg "$ALG" --json >/dev/null
 SKILL=$($LK skill create --tenant bench --name Bench --alexa-skill-id amzn1.ask.skill.bench --vendor-id M2BENCH --lwa-client-id amzn1.application-oa2-client.bench --lwa-client-secret bench --json)
 KEY=$($LK apikey create --tenant bench --name bench --json | j "['key']")
 CC=$($LK client create --tenant bench --name cc --grant-types client_credentials --scope "devices" --json)
@@ -54,7 +56,7 @@ trap 'kill $SERVER $FAKE 2>/dev/null; wait $SERVER 2>/dev/null; [ "$MODE" = pg ]
 until curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.02; done
 READY=$(date +%s.%N)
 rss() { awk '/VmRSS/{print $2/1024}' /proc/$SERVER/status; }
-echo "{\"mode\":\"$MODE\",\"cold_start_to_ready_s\":$(python3 -c "print(round($READY-$START,3))"),\"rss_idle_mb\":$(rss)}"
+echo "{\"mode\":\"$MODE\",\"signing_alg\":\"$ALG\",\"cold_start_to_ready_s\":$(python3 -c "print(round($READY-$START,3))"),\"rss_idle_mb\":$(rss)}"
 
 COMMON=(--base "http://127.0.0.1:$PORT" --tenant bench --seconds "$SECS")
 SEED=$(taskset -c 1 "$GEN" --scenario seed "${COMMON[@]}" --client-id "$SID" --client-secret "$SSEC" --redirect-uri "$RED" --email bench@example.com --password 'bench password 1')
@@ -113,11 +115,12 @@ echo '{"phase":"delivering only"}'
 run --scenario drain --client-id x --client-secret x --api-key "$KEY" --skill amzn1.ask.skill.bench --amazon "127.0.0.1:$AMAZON_PORT"
 
 # Each figure beside the ceiling that bounds it, measured above in this run.
-python3 - "$WORK/results.jsonl" <<'PY'
+python3 - "$WORK/results.jsonl" "$(echo "$ALG" | tr 'A-Z' 'a-z')" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 ceil = {r["ceiling"]: r["per_second"] for r in rows if "ceiling" in r}
-bound = {"Refresh": "rs256_sign", "ClientCredentials": "rs256_sign", "Introspect": "rs256_verify", "Link": "argon2id"}
+alg = sys.argv[2]
+bound = {"Refresh": alg + "_sign", "ClientCredentials": alg + "_sign", "Introspect": alg + "_verify", "Link": "argon2id"}
 print(json.dumps({"summary": "figure / ceiling (one core)"}))
 for r in rows:
     c = bound.get(r.get("scenario", ""))

@@ -1,7 +1,7 @@
 //! The CLI as a device company scripts it: `--json` prints one object on stdout, errors exit non-zero
 //! with a message on stderr, and what the CLI writes is what the running server serves.
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -64,6 +64,23 @@ fn cli_manages_resources_and_reports_errors() {
     let (code, _, err) = latchkey(&env, &["tenant", "create", "--slug", "Bad Slug", "--name", "x", "--json"], None);
     assert_ne!(code, 0);
     assert!(err.contains("slug"), "{err}");
+    let (code, out, err) = latchkey(
+        &env,
+        &["tenant", "create", "--slug", "ecdsa", "--name", "EC", "--signing-alg", "ES256", "--json"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_line(&out)["signing_alg"], "ES256");
+    let (code, out, err) = latchkey(&env, &["keys", "list", "--tenant", "ecdsa", "--json"], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_line(&out)["keys"][0]["alg"], "ES256");
+    // Only asymmetric algorithms, spelled as JOSE spells them.
+    for alg in ["HS256", "none", "es256"] {
+        let args = ["tenant", "create", "--slug", "hmac", "--name", "HS", "--signing-alg", alg, "--json"];
+        let (code, _, err) = latchkey(&env, &args, None);
+        assert_ne!(code, 0, "{alg}");
+        assert!(err.contains("supported: RS256, ES256, EdDSA"), "{err}");
+    }
 
     let skill_args = [
         "skill",
@@ -581,6 +598,14 @@ async fn every_cli_command_is_driven_and_each_change_is_audited() {
     run(&env, &cat(&[&["provider", "list"], &t, &["--json"]]), None, None);
     run(&env, &cat(&[&["provider", "show"], &t, &["--provider", "corp", "--json"]]), None, None);
     run(&env, &cat(&[&["keys", "rotate"], &t, &["--json"]]), None, Some("keys.rotated"));
+    // Changing the signing algorithm is a rotation; the outgoing key stays published as previous.
+    let rotated =
+        run(&env, &cat(&[&["keys", "rotate"], &t, &["--alg", "EdDSA", "--json"]]), None, Some("keys.rotated"));
+    assert_eq!(rotated["alg"], "EdDSA");
+    let keys = run(&env, &cat(&[&["keys", "list"], &t, &["--json"]]), None, None);
+    assert_eq!((&keys["keys"][0]["alg"], &keys["keys"][0]["state"]), (&json!("EdDSA"), &json!("current")));
+    assert_eq!((&keys["keys"][1]["alg"], &keys["keys"][1]["state"]), (&json!("RS256"), &json!("previous")));
+    assert_eq!(keys["keys"][0]["kid"], rotated["kid"]);
     run(&env, &["tenant", "suspend", "every", "--json"], None, Some("tenant.suspended"));
     run(&env, &["tenant", "resume", "every", "--json"], None, Some("tenant.active"));
     run(&env, &cat(&[&["skill", "delete"], &t, &skill, &["--json"]]), None, Some("skill.deleted"));

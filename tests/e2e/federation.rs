@@ -2,6 +2,7 @@
 //! the company's existing identity provider. Driven as a browser (cookies, no redirects followed).
 use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_oauth::admin::{ClientOptions, ProviderInput};
+use latchkey_oauth::keys::SigningAlg;
 use reqwest::StatusCode;
 
 use crate::helpers::*;
@@ -235,11 +236,20 @@ async fn upstream_key_rotation_and_unreachable_upstream() {
     let first = f.finish_at_a(&b, resp).await;
     // B rotates its signing key; A has B's old JWKS cached, notices and refetches.
     let tb = f.app.auth.tenant_for_admin(&f.b_slug).await.expect("b");
-    f.app.auth.rotate_signing_key(&tb).await.expect("rotate");
+    f.app.auth.rotate_signing_key(&tb, None).await.expect("rotate");
     let b2 = browser();
     let resp = f.via_upstream(&b2, "corp", "allow").await;
     let second = f.finish_at_a(&b2, resp).await;
     assert_eq!(f.sub(&first).await, f.sub(&second).await);
+    // B moves to EdDSA, then ES256 (each a rotation). A's cached discovery names the old algorithm, so A
+    // refetches it and accepts the new one.
+    for alg in [SigningAlg::EdDSA, SigningAlg::ES256] {
+        f.app.auth.rotate_signing_key(&tb, Some(alg)).await.expect("rotate");
+        let b = browser();
+        let resp = f.via_upstream(&b, "corp", "allow").await;
+        let again = f.finish_at_a(&b, resp).await;
+        assert_eq!(f.sub(&first).await, f.sub(&again).await, "{alg}");
+    }
 
     // An upstream that does not answer: a page, quickly, not a hang.
     let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");

@@ -53,6 +53,7 @@ mod resilience;
 mod revocation_view;
 mod scale;
 mod secret_rotation;
+mod signing_algs;
 mod skill_updates;
 mod smapi;
 mod telemetry;

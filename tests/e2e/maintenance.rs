@@ -73,6 +73,55 @@ async fn signing_keys_rotate_on_schedule_with_overlap() {
     app.cleanup().await;
 }
 
+/// Scheduled rotation keeps the tenant's algorithm, and changing the algorithm retires a next key of the
+/// old one that a schedule had published (promoting it later would silently change the algorithm back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_rotation_keeps_the_algorithm() {
+    use latchkey_oauth::keys::SigningAlg;
+    let app = TestApp::spawn_with(Backend::Embedded, |c| {
+        c.maintenance_interval_secs = 1;
+        c.signing_key_rotation_secs = 4;
+        c.signing_key_publish_ahead_secs = 3;
+    })
+    .await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
+    let es = app.auth.rotate_signing_key(&t, Some(SigningAlg::ES256)).await.expect("rotate");
+    let started = Instant::now();
+    let wait_for = |what: &'static str| {
+        assert!(started.elapsed() < Duration::from_secs(40), "{what} never happened");
+    };
+    // The schedule publishes a next key of the tenant's algorithm.
+    let next = loop {
+        wait_for("publishing the next key");
+        let keys = app.auth.signing_keys(&t).await.expect("keys");
+        if let Some(n) = keys.into_iter().find(|k| k.state == "next") {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(next.alg, "ES256");
+    // Moving to EdDSA retires that pending ES256 key.
+    let ed = app.auth.rotate_signing_key(&t, Some(SigningAlg::EdDSA)).await.expect("rotate");
+    let keys = app.auth.signing_keys(&t).await.expect("keys");
+    assert!(keys.iter().all(|k| k.kid != next.kid), "the pending ES256 key is no longer published: {keys:?}");
+    assert!(keys.iter().any(|k| k.kid == es.kid && k.state == "previous"), "{keys:?}");
+    // Every key the schedule promotes from now on is EdDSA.
+    let promoted = loop {
+        wait_for("the scheduled promotion");
+        let keys = app.auth.signing_keys(&t).await.expect("keys");
+        assert!(keys.iter().filter(|k| k.state != "previous").all(|k| k.alg == "EdDSA"), "{keys:?}");
+        if let Some(c) = keys.into_iter().find(|k| k.state == "current" && k.kid != ed.kid) {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(promoted.alg, "EdDSA");
+    let tokens = linked_tokens(&app, &f).await;
+    assert_eq!(kid_of(tokens["access_token"].as_str().expect("at")), promoted.kid);
+    app.cleanup().await;
+}
+
 async fn count(app: &TestApp, sql: &str) -> i64 {
     let url = match &app.pg_url {
         Some(u) => u.clone(),

@@ -153,7 +153,7 @@ async fn access_token_verifies_offline(backend: Backend) {
 
     // Key rotation: the old key stays published, so the old token still verifies; new tokens use the new key.
     let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
-    let new_kid = app.auth.rotate_signing_key(&t).await.expect("rotate");
+    let new_kid = app.auth.rotate_signing_key(&t, None).await.expect("rotate").kid;
     let jwks: JwkSet = reqwest::get(app.url(&format!("/t/{}/.well-known/jwks.json", f.slug)))
         .await
         .expect("jwks")

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::access::{Access, Actor, Principal};
 use crate::error::{ServiceError, ServiceResult};
-use crate::keys::generate_rs256;
+use crate::keys::{SigningAlg, generate_off_thread};
 use crate::password::PasswordHasher;
 use crate::{AuthServer, random};
 
@@ -223,8 +223,7 @@ impl AuthServer {
         }
         // The same work whoever the address belongs to, so the time taken tells no more than the answer.
         let hash = self.hasher.hash(&input.password).await?;
-        let key =
-            tokio::task::spawn_blocking(generate_rs256).await.map_err(|e| ServiceError::internal(e.to_string()))??;
+        let key = generate_off_thread(SigningAlg::RS256).await?;
         if taken {
             self.mail_signup_attempt(&email).await;
             return Ok(());

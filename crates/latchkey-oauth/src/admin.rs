@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::access::Access;
 use crate::error::{ServiceError, ServiceResult};
-use crate::keys::generate_rs256;
+use crate::keys::{SigningAlg, generate_off_thread};
 use crate::password::PasswordHasher;
 use crate::{AuthServer, random};
 
@@ -155,18 +155,27 @@ pub(crate) fn check_ttl(ttl: i64, min: i64, what: &str) -> ServiceResult<()> {
 
 impl AuthServer {
     pub async fn create_tenant(&self, slug: &str, name: &str) -> ServiceResult<(Tenant, String)> {
+        self.create_tenant_signing_with(slug, name, SigningAlg::default()).await
+    }
+
+    /// Creates a tenant whose tokens are signed with `alg` from the start.
+    pub async fn create_tenant_signing_with(
+        &self,
+        slug: &str,
+        name: &str,
+        alg: SigningAlg,
+    ) -> ServiceResult<(Tenant, String)> {
         slug::validate_slug(slug).map_err(|e| invalid(e.to_string()))?;
         let name = name.trim();
         if name.is_empty() || name.len() > 200 {
             return Err(invalid("tenant name must be 1-200 characters"));
         }
-        let key =
-            tokio::task::spawn_blocking(generate_rs256).await.map_err(|e| ServiceError::internal(e.to_string()))??;
+        let key = generate_off_thread(alg).await?;
         let tenant = self.store.create_tenant(slug, name, key).await?;
         self.invalidate(slug, &tenant.id);
         self.store
             .scoped(&tenant.id)
-            .audit("cli", "tenant.created", Some(&tenant.slug), json!({"name": name}), None)
+            .audit("cli", "tenant.created", Some(&tenant.slug), json!({"name": name, "signing_alg": alg}), None)
             .await?;
         let issuer = self.issuer_for(&tenant.slug);
         Ok((tenant, issuer))
@@ -403,17 +412,50 @@ impl AuthServer {
         Ok(o)
     }
 
-    /// Generates a new signing key; the old one stays published as "previous".
-    pub async fn rotate_signing_key(&self, t: &Access) -> ServiceResult<String> {
+    /// Generates a new signing key, of `alg` or else of the current key's algorithm, and signs with it
+    /// from now on; the old one stays published as "previous", so what it signed keeps verifying.
+    /// Changing the algorithm is this rotation.
+    pub async fn rotate_signing_key(&self, t: &Access, alg: Option<SigningAlg>) -> ServiceResult<SigningKeyInfo> {
         t.require_write()?;
-        let key =
-            tokio::task::spawn_blocking(generate_rs256).await.map_err(|e| ServiceError::internal(e.to_string()))??;
+        let from = self.keys(t.id()).await?.signing_alg();
+        let alg = alg.unwrap_or(from);
+        let key = generate_off_thread(alg).await?;
         let kid = key.kid.clone();
         self.store.scoped(t.id()).rotate_signing_key(key).await?;
         self.invalidate(&t.tenant.slug, t.id());
-        t.audit(self, "keys.rotated", Some(&kid), json!({})).await?;
-        Ok(kid)
+        t.audit(self, "keys.rotated", Some(&kid), json!({"alg": alg, "previous_alg": from})).await?;
+        self.signing_keys(t)
+            .await?
+            .into_iter()
+            .find(|k| k.kid == kid)
+            .ok_or_else(|| ServiceError::internal("rotated key vanished"))
     }
+
+    /// The tenant's published keys (next, current, previous), current first: what the JWKS serves,
+    /// with their state.
+    pub async fn signing_keys(&self, t: &Access) -> ServiceResult<Vec<SigningKeyInfo>> {
+        let keys = self.store.scoped(t.id()).published_keys().await?;
+        Ok(keys
+            .into_iter()
+            .map(|k| SigningKeyInfo {
+                kid: k.kid,
+                alg: k.alg,
+                state: k.state.as_str().to_owned(),
+                created_at: k.created_at,
+            })
+            .collect())
+    }
+}
+
+/// A published signing key as the API and CLI show it (never its private part).
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SigningKeyInfo {
+    pub kid: String,
+    /// RS256, ES256 or EdDSA.
+    pub alg: String,
+    /// next (published ahead of a scheduled rotation), current (signs) or previous (still verifies).
+    pub state: String,
+    pub created_at: i64,
 }
 
 /// What `provider create` (and the API's POST) takes.

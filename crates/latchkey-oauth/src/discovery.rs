@@ -1,10 +1,12 @@
 //! OpenID Provider metadata (OIDC Discovery §3) and RFC 8414 authorization-server metadata.
 use serde_json::{Value, json};
 
+use crate::keys::SigningAlg;
 use crate::{AuthServer, TenantCtx};
 
 impl AuthServer {
-    pub fn discovery(&self, t: &TenantCtx) -> Value {
+    /// `alg`: the algorithm of the tenant's current key, which signs its ID tokens (and access tokens).
+    pub fn discovery(&self, t: &TenantCtx, alg: SigningAlg) -> Value {
         let i = &t.issuer;
         json!({
             "issuer": i,
@@ -18,7 +20,7 @@ impl AuthServer {
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
+            "id_token_signing_alg_values_supported": [alg.as_str()],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],

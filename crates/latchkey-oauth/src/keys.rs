@@ -1,12 +1,22 @@
-//! Signing keys and compact JWS (RFC 7515) with RS256.
+//! Signing keys and compact JWS (RFC 7515): RS256, ES256 (RFC 7518 §3.4) and EdDSA with Ed25519
+//! (RFC 8037).
 //!
 //! We sign with aws-lc-rs directly, keeping each tenant's parsed key pair in memory: the `jsonwebtoken`
-//! crate re-parses (and re-validates) the RSA private key on every signature, which costs about as much
-//! as the signature itself. Verification of our own tokens also stays here; the test suite checks our
-//! tokens with `jsonwebtoken` as an independent implementation.
+//! crate re-parses (and re-validates) the private key on every signature, which for RSA costs about as
+//! much as the signature itself. Verification of our own tokens also stays here; the test suite checks
+//! our tokens with `jsonwebtoken` and `openidconnect` as independent implementations.
+//!
+//! A tenant signs with one key at a time, and that key's algorithm is the tenant's signing algorithm:
+//! changing it is a rotation to a key of the new algorithm, so the old key stays published (as
+//! "previous") and the tokens it signed keep verifying until they expire.
+use std::fmt;
+use std::str::FromStr;
+
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{self, KeyPair, RsaKeyPair, UnparsedPublicKey};
+use aws_lc_rs::signature::{
+    self, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_store::records::SigningKey;
@@ -16,24 +26,165 @@ use sha2_free::sha256;
 
 use crate::error::ServiceError;
 
-/// Generates an RSA-2048 key for RS256 with a fresh `kid`.
+/// The JWS algorithms a tenant can sign with (the `alg` values of RFC 7518 and RFC 8037).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 and a 2048-bit key: what every relying party accepts, and the
+    /// algorithm OpenID Connect assumes when a client says nothing.
+    #[default]
+    RS256,
+    /// ECDSA with P-256 and SHA-256: a signature costs a small fraction of an RSA one.
+    ES256,
+    /// EdDSA with Ed25519 (RFC 8037).
+    EdDSA,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::ES256 => "ES256",
+            SigningAlg::EdDSA => "EdDSA",
+        }
+    }
+}
+
+impl fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SigningAlg {
+    type Err = String;
+    /// Exact `alg` spelling (JOSE names are case-sensitive).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SigningAlg::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
+            let known: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+            format!(
+                "unknown signing algorithm '{}' (supported: {})",
+                s.chars().take(40).collect::<String>(),
+                known.join(", ")
+            )
+        })
+    }
+}
+
+/// Generates a key for `alg` with a fresh `kid`. RSA generation takes tens of milliseconds: call it
+/// off the async threads.
+pub fn generate(alg: SigningAlg) -> Result<NewSigningKey, ServiceError> {
+    let failed = |what: &str| ServiceError::internal(format!("{alg} key {what} failed"));
+    let (der, members): (Vec<u8>, Vec<(&str, String)>) = match alg {
+        SigningAlg::RS256 => {
+            let kp = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| failed("generation"))?;
+            let der = kp.as_der().map_err(|_| failed("export"))?.as_ref().to_vec();
+            let public = kp.public_key();
+            let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
+            let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+            (der, vec![("e", e), ("kty", "RSA".into()), ("n", n)])
+        }
+        SigningAlg::ES256 => {
+            let kp = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|_| failed("generation"))?;
+            let der = kp.to_pkcs8v1().map_err(|_| failed("export"))?.as_ref().to_vec();
+            // The public key is the uncompressed point: 0x04, then x and y (32 bytes each).
+            let point = kp.public_key().as_ref();
+            let (x, y) = point.get(1..33).zip(point.get(33..65)).ok_or_else(|| failed("export"))?;
+            let (x, y) = (URL_SAFE_NO_PAD.encode(x), URL_SAFE_NO_PAD.encode(y));
+            (der, vec![("crv", "P-256".into()), ("kty", "EC".into()), ("x", x), ("y", y)])
+        }
+        SigningAlg::EdDSA => {
+            let kp = Ed25519KeyPair::generate().map_err(|_| failed("generation"))?;
+            let der = kp.to_pkcs8().map_err(|_| failed("export"))?.as_ref().to_vec();
+            let x = URL_SAFE_NO_PAD.encode(kp.public_key().as_ref());
+            (der, vec![("crv", "Ed25519".into()), ("kty", "OKP".into()), ("x", x)])
+        }
+    };
+    // RFC 7638 thumbprint as the kid: the required members in lexicographic order, no whitespace.
+    // Stable, and derived from the key itself.
+    let thumb_input = Value::Object(members.iter().map(|(k, v)| ((*k).to_owned(), Value::from(v.as_str()))).collect());
+    let kid = URL_SAFE_NO_PAD.encode(sha256(thumb_input.to_string().as_bytes()));
+    let mut jwk = serde_json::Map::new();
+    for (k, v) in members {
+        jwk.insert(k.to_owned(), Value::from(v));
+    }
+    jwk.insert("use".into(), "sig".into());
+    jwk.insert("alg".into(), alg.as_str().into());
+    jwk.insert("kid".into(), kid.clone().into());
+    Ok(NewSigningKey { kid, alg: alg.as_str().into(), private_pkcs8: der, public_jwk: Value::Object(jwk) })
+}
+
+/// An RS256 key (what a tenant starts with unless it asks for another algorithm).
 pub fn generate_rs256() -> Result<NewSigningKey, ServiceError> {
-    let kp = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| ServiceError::internal("RSA key generation failed"))?;
-    let der = kp.as_der().map_err(|_| ServiceError::internal("RSA key export failed"))?;
-    let public = kp.public_key();
-    let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
-    let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
-    // RFC 7638 thumbprint as the kid: stable, and derived from the key itself.
-    let thumb_input = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
-    let kid = URL_SAFE_NO_PAD.encode(sha256(thumb_input.as_bytes()));
-    let jwk = json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e});
-    Ok(NewSigningKey { kid, alg: "RS256".into(), private_pkcs8: der.as_ref().to_vec(), public_jwk: jwk })
+    generate(SigningAlg::RS256)
+}
+
+/// [`generate`] on the blocking pool, for async callers (RSA generation would stall a worker).
+pub async fn generate_off_thread(alg: SigningAlg) -> Result<NewSigningKey, ServiceError> {
+    tokio::task::spawn_blocking(move || generate(alg)).await.map_err(|e| ServiceError::internal(e.to_string()))?
+}
+
+enum Signer {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+impl Signer {
+    fn parse(alg: SigningAlg, pkcs8: &[u8]) -> Result<Self, ServiceError> {
+        let bad = |_| ServiceError::internal(format!("stored {alg} signing key is not valid PKCS#8"));
+        Ok(match alg {
+            SigningAlg::RS256 => Signer::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(bad)?),
+            SigningAlg::ES256 => {
+                Signer::Ec(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(bad)?)
+            }
+            SigningAlg::EdDSA => Signer::Ed(Ed25519KeyPair::from_pkcs8(pkcs8).map_err(bad)?),
+        })
+    }
+
+    fn public_key(&self) -> Vec<u8> {
+        match self {
+            Signer::Rsa(kp) => kp.public_key().as_ref().to_vec(),
+            Signer::Ec(kp) => kp.public_key().as_ref().to_vec(),
+            Signer::Ed(kp) => kp.public_key().as_ref().to_vec(),
+        }
+    }
+
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, ServiceError> {
+        let failed = |_| ServiceError::internal("signing failed");
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        Ok(match self {
+            Signer::Rsa(kp) => {
+                let mut sig = vec![0u8; kp.public_modulus_len()];
+                kp.sign(&signature::RSA_PKCS1_SHA256, &rng, input, &mut sig).map_err(failed)?;
+                sig
+            }
+            // FIXED: JWS wants r and s concatenated (RFC 7518 §3.4), not the DER sequence.
+            Signer::Ec(kp) => kp.sign(&rng, input).map_err(failed)?.as_ref().to_vec(),
+            Signer::Ed(kp) => kp.sign(input).as_ref().to_vec(),
+        })
+    }
+}
+
+fn verification_alg(alg: SigningAlg) -> &'static dyn signature::VerificationAlgorithm {
+    match alg {
+        SigningAlg::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        SigningAlg::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        SigningAlg::EdDSA => &signature::ED25519,
+    }
+}
+
+struct Verifier {
+    kid: String,
+    alg: SigningAlg,
+    public: Vec<u8>,
 }
 
 /// One tenant's keys, parsed and ready.
 pub struct TenantKeys {
-    signer: Option<(String, RsaKeyPair)>,
-    verifiers: Vec<(String, Vec<u8>)>,
+    signer: Option<(String, SigningAlg, Signer)>,
+    verifiers: Vec<Verifier>,
     jwks: Value,
 }
 
@@ -43,12 +194,12 @@ impl TenantKeys {
         let mut verifiers = Vec::new();
         let mut published = Vec::new();
         for k in keys {
-            let kp = RsaKeyPair::from_pkcs8(&k.private_pkcs8)
-                .map_err(|_| ServiceError::internal("stored signing key is not valid PKCS#8"))?;
-            verifiers.push((k.kid.clone(), kp.public_key().as_ref().to_vec()));
+            let alg: SigningAlg = k.alg.parse().map_err(ServiceError::internal)?;
+            let parsed = Signer::parse(alg, &k.private_pkcs8)?;
+            verifiers.push(Verifier { kid: k.kid.clone(), alg, public: parsed.public_key() });
             published.push(k.public_jwk.clone());
             if k.state == latchkey_store::records::KeyState::Current && signer.is_none() {
-                signer = Some((k.kid.clone(), kp));
+                signer = Some((k.kid.clone(), alg, parsed));
             }
         }
         Ok(Self { signer, verifiers, jwks: json!({ "keys": published }) })
@@ -58,24 +209,28 @@ impl TenantKeys {
         &self.jwks
     }
 
+    /// The algorithm of the key that signs now (RS256 for a tenant without one, which cannot sign).
+    pub fn signing_alg(&self) -> SigningAlg {
+        self.signer.as_ref().map(|(_, alg, _)| *alg).unwrap_or_default()
+    }
+
     /// Signs `claims` as a compact JWS with header `typ`.
     pub fn sign(&self, typ: &str, claims: &Value) -> Result<String, ServiceError> {
-        let (kid, kp) =
+        let (kid, alg, signer) =
             self.signer.as_ref().ok_or_else(|| ServiceError::internal("tenant has no current signing key"))?;
-        let header = json!({"alg": "RS256", "typ": typ, "kid": kid});
+        let header = json!({"alg": alg.as_str(), "typ": typ, "kid": kid});
         let mut input = URL_SAFE_NO_PAD.encode(header.to_string());
         input.push('.');
         input.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
-        let mut sig = vec![0u8; kp.public_modulus_len()];
-        kp.sign(&signature::RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), input.as_bytes(), &mut sig)
-            .map_err(|_| ServiceError::internal("signing failed"))?;
+        let sig = signer.sign(input.as_bytes())?;
         input.push('.');
         input.push_str(&URL_SAFE_NO_PAD.encode(sig));
         Ok(input)
     }
 
     /// Verifies a compact JWS signed by one of this tenant's published keys and returns its header
-    /// `typ` and claims. Expiry and audience are the caller's business.
+    /// `typ` and claims. Expiry and audience are the caller's business. The header's `alg` must be the
+    /// algorithm of the key its `kid` names, so a token cannot pick how it is checked.
     pub fn verify(&self, token: &str) -> Option<(Option<String>, Value)> {
         if token.len() > 8192 {
             return None;
@@ -86,14 +241,14 @@ impl TenantKeys {
             return None;
         }
         let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
-        if header.get("alg")?.as_str()? != "RS256" {
+        let kid = header.get("kid")?.as_str()?;
+        let key = self.verifiers.iter().find(|v| v.kid == kid)?;
+        if header.get("alg")?.as_str()? != key.alg.as_str() {
             return None;
         }
-        let kid = header.get("kid")?.as_str()?;
-        let (_, public) = self.verifiers.iter().find(|(k, _)| k == kid)?;
         let sig = URL_SAFE_NO_PAD.decode(s).ok()?;
         let signed = &token[..h.len() + 1 + p.len()];
-        UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, public).verify(signed.as_bytes(), &sig).ok()?;
+        UnparsedPublicKey::new(verification_alg(key.alg), &key.public).verify(signed.as_bytes(), &sig).ok()?;
         let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
         let typ = header.get("typ").and_then(Value::as_str).map(str::to_owned);
         Some((typ, claims))
@@ -127,32 +282,93 @@ mod tests {
 
     #[test]
     fn signs_and_verifies_and_rejects_tampering() {
-        let a = generate_rs256().expect("key");
-        let b = generate_rs256().expect("key");
-        let keys = TenantKeys::load(&[stored(&a, KeyState::Current), stored(&b, KeyState::Previous)]).expect("load");
-        assert_eq!(keys.jwks()["keys"].as_array().map(Vec::len), Some(2));
-        let t = keys.sign("at+jwt", &json!({"sub": "u1"})).expect("sign");
-        let (typ, claims) = keys.verify(&t).expect("verifies");
-        assert_eq!(typ.as_deref(), Some("at+jwt"));
-        assert_eq!(claims["sub"], "u1");
-        // Change one claim byte: the signature no longer matches.
-        let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
-        parts[1] = URL_SAFE_NO_PAD.encode(json!({"sub": "u2"}).to_string());
-        assert!(keys.verify(&parts.join(".")).is_none());
-        // A key set without the signer does not verify it.
-        let other = TenantKeys::load(&[stored(&b, KeyState::Current)]).expect("load");
-        assert!(other.verify(&t).is_none());
-        for junk in ["", "a.b", "a.b.c", "...", "a.b.c.d"] {
-            assert!(keys.verify(junk).is_none());
+        for alg in SigningAlg::ALL {
+            let a = generate(alg).expect("key");
+            let b = generate(alg).expect("key");
+            assert_eq!(a.alg, alg.as_str());
+            assert_eq!(a.public_jwk["alg"], alg.as_str());
+            let keys =
+                TenantKeys::load(&[stored(&a, KeyState::Current), stored(&b, KeyState::Previous)]).expect("load");
+            assert_eq!(keys.signing_alg(), alg);
+            assert_eq!(keys.jwks()["keys"].as_array().map(Vec::len), Some(2));
+            let t = keys.sign("at+jwt", &json!({"sub": "u1"})).expect("sign");
+            let header: Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(t.split('.').next().expect("header")).expect("b64"))
+                    .expect("json");
+            assert_eq!(header["alg"], alg.as_str());
+            assert_eq!(header["kid"], a.kid.as_str());
+            let (typ, claims) = keys.verify(&t).expect("verifies");
+            assert_eq!(typ.as_deref(), Some("at+jwt"));
+            assert_eq!(claims["sub"], "u1");
+            // Change one claim byte: the signature no longer matches.
+            let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
+            parts[1] = URL_SAFE_NO_PAD.encode(json!({"sub": "u2"}).to_string());
+            assert!(keys.verify(&parts.join(".")).is_none(), "{alg}");
+            // A key set without the signer does not verify it.
+            let other = TenantKeys::load(&[stored(&b, KeyState::Current)]).expect("load");
+            assert!(other.verify(&t).is_none());
+            for junk in ["", "a.b", "a.b.c", "...", "a.b.c.d"] {
+                assert!(keys.verify(junk).is_none());
+            }
         }
+    }
+
+    #[test]
+    fn jwk_members_and_kid_follow_the_rfcs() {
+        let rs = generate(SigningAlg::RS256).expect("key").public_jwk;
+        assert_eq!((rs["kty"].as_str(), rs["e"].as_str()), (Some("RSA"), Some("AQAB")));
+        let ec = generate(SigningAlg::ES256).expect("key");
+        assert_eq!((ec.public_jwk["kty"].as_str(), ec.public_jwk["crv"].as_str()), (Some("EC"), Some("P-256")));
+        for c in ["x", "y"] {
+            let bytes = URL_SAFE_NO_PAD.decode(ec.public_jwk[c].as_str().expect("coordinate")).expect("b64");
+            assert_eq!(bytes.len(), 32, "{c}");
+        }
+        // RFC 7638: the thumbprint covers exactly the required members, in order.
+        let j = &ec.public_jwk;
+        let input = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            j["x"].as_str().unwrap_or(""),
+            j["y"].as_str().unwrap_or("")
+        );
+        assert_eq!(ec.kid, URL_SAFE_NO_PAD.encode(sha256(input.as_bytes())));
+        let ed = generate(SigningAlg::EdDSA).expect("key");
+        assert_eq!((ed.public_jwk["kty"].as_str(), ed.public_jwk["crv"].as_str()), (Some("OKP"), Some("Ed25519")));
+        let x = ed.public_jwk["x"].as_str().unwrap_or("");
+        assert_eq!(URL_SAFE_NO_PAD.decode(x).expect("b64").len(), 32);
+        let input = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+        assert_eq!(ed.kid, URL_SAFE_NO_PAD.encode(sha256(input.as_bytes())));
+        for j in [&rs, &ec.public_jwk, &ed.public_jwk] {
+            assert!(j.get("d").is_none() && j.get("p").is_none(), "no private member is published");
+        }
+    }
+
+    /// A token cannot choose how it is checked: its header's alg must be the named key's algorithm
+    /// (no "none", no HS256 keyed with the public key, no algorithm from another key).
+    #[test]
+    fn header_alg_must_match_the_key() {
+        let ec = generate(SigningAlg::ES256).expect("key");
+        let rs = generate(SigningAlg::RS256).expect("key");
+        let keys = TenantKeys::load(&[stored(&ec, KeyState::Current), stored(&rs, KeyState::Previous)]).expect("load");
+        let t = keys.sign("at+jwt", &json!({"sub": "u"})).expect("sign");
+        let parts: Vec<&str> = t.split('.').collect();
+        for alg in ["RS256", "EdDSA", "HS256", "none", "es256"] {
+            let h = URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "at+jwt", "kid": ec.kid}).to_string());
+            assert!(keys.verify(&format!("{h}.{}.{}", parts[1], parts[2])).is_none(), "{alg}");
+        }
+        // The ES256 signature under the RSA key's kid does not verify either.
+        let h = URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "typ": "at+jwt", "kid": rs.kid}).to_string());
+        assert!(keys.verify(&format!("{h}.{}.{}", parts[1], parts[2])).is_none());
+        assert!("HS256".parse::<SigningAlg>().is_err());
+        assert!("es256".parse::<SigningAlg>().is_err());
+        assert_eq!("EdDSA".parse::<SigningAlg>(), Ok(SigningAlg::EdDSA));
     }
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
         /// Arbitrary token-shaped input, and real tokens with one part replaced, never verify or panic.
         #[test]
-        fn jws_parser_rejects_garbage(s in "[A-Za-z0-9_.=-]{0,300}", part in 0usize..3, junk in "[A-Za-z0-9_-]{0,80}") {
-            let keys = fixed_keys();
+        fn jws_parser_rejects_garbage(s in "[A-Za-z0-9_.=-]{0,300}", part in 0usize..3, junk in "[A-Za-z0-9_-]{0,80}", which in 0usize..3) {
+            let keys = &fixed_keys()[which];
             proptest::prop_assert!(keys.verify(&s).is_none());
             let t = keys.sign("at+jwt", &json!({"sub": "u"})).expect("sign");
             let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
@@ -163,11 +379,14 @@ mod tests {
         }
     }
 
-    fn fixed_keys() -> &'static TenantKeys {
-        static KEYS: std::sync::OnceLock<TenantKeys> = std::sync::OnceLock::new();
+    /// One key set per algorithm.
+    fn fixed_keys() -> &'static [TenantKeys; 3] {
+        static KEYS: std::sync::OnceLock<[TenantKeys; 3]> = std::sync::OnceLock::new();
         KEYS.get_or_init(|| {
-            let k = generate_rs256().expect("key");
-            TenantKeys::load(&[stored(&k, KeyState::Current)]).expect("load")
+            SigningAlg::ALL.map(|alg| {
+                let k = generate(alg).expect("key");
+                TenantKeys::load(&[stored(&k, KeyState::Current)]).expect("load")
+            })
         })
     }
 }

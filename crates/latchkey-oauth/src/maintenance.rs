@@ -11,7 +11,7 @@ use latchkey_store::now;
 
 use crate::AuthServer;
 use crate::error::{ServiceError, ServiceResult};
-use crate::keys::generate_rs256;
+use crate::keys::generate_off_thread;
 
 /// The longest refresh grace window a client may have is 7 days; pruning a used token inside its
 /// window would turn Alexa's legitimate retry into invalid_grant.
@@ -168,9 +168,9 @@ impl AuthServer {
                 scoped.audit("system", "keys.rotated", Some(&next.kid), json!({"scheduled": true}), None).await?;
             }
         } else if age >= every - ahead {
-            let key = tokio::task::spawn_blocking(generate_rs256)
-                .await
-                .map_err(|e| ServiceError::internal(e.to_string()))??;
+            // The next key keeps the tenant's algorithm.
+            let alg = current.alg.parse().map_err(ServiceError::internal)?;
+            let key = generate_off_thread(alg).await?;
             let kid = key.kid.clone();
             if scoped.add_next_signing_key(key).await? {
                 report.keys_published += 1;

@@ -9,6 +9,7 @@ use latchkey_core::refresh::RefreshPolicy;
 use latchkey_oauth::AuthServer;
 use latchkey_oauth::access::Actor;
 use latchkey_oauth::admin::ClientOptions;
+use latchkey_oauth::keys::SigningAlg;
 use latchkey_oauth::manage::ClientUpdate;
 use latchkey_oauth::skill_update::SkillUpdate;
 use latchkey_store::records::TenantStatus;
@@ -166,6 +167,10 @@ pub enum TenantCmd {
         slug: String,
         #[arg(long)]
         name: String,
+        /// How the tenant's tokens are signed: RS256 (what every relying party accepts), ES256 or EdDSA.
+        /// Change it later with `keys rotate --alg`.
+        #[arg(long, default_value = "RS256")]
+        signing_alg: SigningAlg,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -638,6 +643,16 @@ pub enum KeysCmd {
     Rotate {
         #[command(flatten)]
         t: TenantArg,
+        /// Sign with this algorithm from now on (RS256, ES256 or EdDSA); default: the current key's.
+        #[arg(long)]
+        alg: Option<SigningAlg>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// The published signing keys (next, current, previous) with their algorithm and state.
+    List {
+        #[command(flatten)]
+        t: TenantArg,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -711,10 +726,15 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Operator(c) => operator(&auth, c).await,
         Command::Provider(c) => provider(&auth, c).await,
         Command::Keys(KeysCmd::RotateMaster { .. }) => Ok(()),
-        Command::Keys(KeysCmd::Rotate { t, out }) => {
+        Command::Keys(KeysCmd::Rotate { t, alg, out }) => {
             let tc = auth.tenant_for_admin(&t.tenant).await?;
-            let kid = auth.rotate_signing_key(&tc).await?;
-            emit(out, json!({"kid": kid, "tenant": tc.tenant.slug}));
+            let key = auth.rotate_signing_key(&tc, alg).await?;
+            emit(out, json!({"kid": key.kid, "alg": key.alg, "tenant": tc.tenant.slug}));
+            Ok(())
+        }
+        Command::Keys(KeysCmd::List { t, out }) => {
+            let tc = auth.tenant_for_admin(&t.tenant).await?;
+            emit(out, json!({"keys": auth.signing_keys(&tc).await?}));
             Ok(())
         }
     }
@@ -726,9 +746,9 @@ fn tenant_json(auth: &AuthServer, t: &latchkey_store::records::Tenant) -> Value 
 
 async fn tenant(auth: &AuthServer, alexa: &AlexaService, c: TenantCmd) -> anyhow::Result<()> {
     match c {
-        TenantCmd::Create { slug, name, out } => {
-            let (t, issuer) = auth.create_tenant(&slug, &name).await?;
-            emit(out, json!({"id": t.id, "slug": t.slug, "issuer": issuer}));
+        TenantCmd::Create { slug, name, signing_alg, out } => {
+            let (t, issuer) = auth.create_tenant_signing_with(&slug, &name, signing_alg).await?;
+            emit(out, json!({"id": t.id, "slug": t.slug, "issuer": issuer, "signing_alg": signing_alg}));
         }
         TenantCmd::List(out) => {
             // The operators' overview (usage counts included), as the operator API answers it.

@@ -5,8 +5,12 @@ use super::respond::{json_public, oauth_json_error};
 use crate::app::AppState;
 
 pub async fn openid_configuration(state: web::Data<AppState>, slug: web::Path<String>) -> HttpResponse {
-    match state.auth.tenant(&slug).await {
-        Ok(t) => json_public(&state.auth.discovery(&t), 300),
+    let t = match state.auth.tenant(&slug).await {
+        Ok(t) => t,
+        Err(e) => return oauth_json_error(e),
+    };
+    match state.auth.keys(t.id()).await {
+        Ok(k) => json_public(&state.auth.discovery(&t, k.signing_alg()), 300),
         Err(e) => oauth_json_error(e),
     }
 }

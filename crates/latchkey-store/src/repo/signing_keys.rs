@@ -91,9 +91,18 @@ impl Scoped<'_> {
     }
 
     /// Makes `key` current; the old current key becomes previous (still published, so tokens it signed
-    /// keep verifying) and any older previous key is retired.
+    /// keep verifying) and any older previous key is retired. A scheduled rotation's pending next key of
+    /// another algorithm is retired too: promoting it later would undo the change of algorithm.
     pub async fn rotate_signing_key(&self, key: NewSigningKey) -> Result<(), StoreError> {
         let txn = self.writer().begin().await?;
+        signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::State, Expr::value("retired"))
+            .col_expr(signing_key::Column::RetiredAt, Expr::value(now()))
+            .filter(signing_key::Column::TenantId.eq(self.tid()))
+            .filter(signing_key::Column::State.eq("next"))
+            .filter(signing_key::Column::Alg.ne(key.alg.as_str()))
+            .exec(&txn)
+            .await?;
         self.demote_signing_keys(&txn).await?;
         insert_key(&txn, self.store.secrets(), self.tenant, key).await?;
         txn.commit().await?;

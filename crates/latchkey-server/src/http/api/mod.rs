@@ -14,6 +14,7 @@ mod members;
 mod password_policy;
 pub mod problem;
 mod providers;
+mod signing_keys;
 pub mod skills;
 mod smapi;
 mod tenants;
@@ -50,6 +51,7 @@ fn created<T: Serialize>(v: &T) -> ApiResult {
         keys::list, keys::create, keys::delete,
         members::list, members::invite, members::set_role, members::remove,
         audit::list, branding::get, branding::put, password_policy::get, password_policy::put,
+        signing_keys::list, signing_keys::rotate,
         tenants::list, tenants::suspend, tenants::resume,
     ),
     components(schemas(Problem)),
@@ -131,6 +133,8 @@ pub fn tenant_routes(cfg: &mut web::ServiceConfig) {
         .route("/branding", web::put().to(branding::put))
         .route("/password-policy", web::get().to(password_policy::get))
         .route("/password-policy", web::put().to(password_policy::put))
+        .route("/signing-keys", web::get().to(signing_keys::list))
+        .route("/signing-keys/rotate", web::post().to(signing_keys::rotate))
         .default_service(web::to(|| async { Problem::new(404, "no such endpoint").into_response() }));
 }
 
