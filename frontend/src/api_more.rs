@@ -1,5 +1,5 @@
 //! Server functions of the configuration pages: members and invitations, password reset, OAuth
-//! clients, upstream providers, branding, API keys, skill readiness.
+//! clients, upstream providers, branding, API keys, token signing keys, skill readiness.
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -453,4 +453,39 @@ pub async fn readiness(slug: String, skill: String) -> Result<Vec<ReadinessRow>,
             fix: i.fix,
         })
         .collect())
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SigningKeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub state: String,
+    pub created_at: i64,
+}
+
+#[server(prefix = "/admin/fn")]
+pub async fn list_signing_keys(slug: String) -> Result<Vec<SigningKeyRow>, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    Ok(c.auth
+        .signing_keys(&a)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|k| SigningKeyRow { kid: k.kid, alg: k.alg, state: k.state, created_at: k.created_at })
+        .collect())
+}
+
+/// `alg`: RS256, ES256 or EdDSA; empty keeps the current key's algorithm.
+#[server(prefix = "/admin/fn")]
+pub async fn rotate_signing_key(slug: String, alg: String) -> Result<String, ServerFnError> {
+    let (c, a) = access(&slug).await?;
+    let alg = match alg.as_str() {
+        "" => None,
+        s => Some(s.parse::<latchkey_oauth::keys::SigningAlg>().map_err(crate::server::bad_input)?),
+    };
+    let k = c.auth.rotate_signing_key(&a, alg).await.map_err(err)?;
+    Ok(format!(
+        "Signing with {} key {} from now on. The previous key stays published, so tokens it signed keep verifying.",
+        k.alg, k.kid
+    ))
 }

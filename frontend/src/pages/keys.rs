@@ -1,7 +1,8 @@
-//! `/admin/t/:slug/api-keys`: keys for the skill backend and the management API; shown once.
+//! `/admin/t/:slug/api-keys`: keys for the skill backend and the management API (shown once), and the
+//! tenant's token signing keys, whose rotation is also how its signing algorithm changes.
 use leptos::prelude::*;
 
-use crate::api_more::{CreateApiKey, DeleteApiKey, list_api_keys};
+use crate::api_more::{CreateApiKey, DeleteApiKey, RotateSigningKey, list_api_keys, list_signing_keys};
 use crate::components::{CopyValue, OneTimeValue, TenantPage, clean, outcome, when};
 use crate::pages::slug;
 
@@ -60,6 +61,47 @@ pub fn ApiKeys() -> impl IntoView {
                     </div>
                 })}
             </section>
+            <SigningKeys />
         </TenantPage>
+    }
+}
+
+#[component]
+fn SigningKeys() -> impl IntoView {
+    let slug = slug();
+    let rotate = ServerAction::<RotateSigningKey>::new();
+    let keys = Resource::new(move || (slug.get(), rotate.version().get()), |(s, _)| list_signing_keys(s));
+    view! {
+        <section class="card">
+            <h2>"Token signing keys"</h2>
+            <p class="hint">"Access and ID tokens are signed with the current key; the JWKS also publishes the next and previous ones. RS256 is what every relying party accepts; ES256 and EdDSA sign many times faster. Changing the algorithm rotates the key, and tokens the previous key signed keep verifying."</p>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || keys.get().map(|r| match r {
+                    Err(e) => view! { <p class="error" role="alert">{clean(&e)}</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="responsive">
+                            <thead><tr><th>"Key id"</th><th>"Algorithm"</th><th>"State"</th><th>"Created"</th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|k| view! {
+                                    <tr><td><code>{k.kid}</code></td><td>{k.alg}</td><td>{k.state}</td><td>{when(k.created_at)}</td></tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                })}
+            </Suspense>
+            <ActionForm action=rotate>
+                <input type="hidden" name="slug" value=move || slug.get() />
+                <label for="sk-alg">"Signing algorithm"</label>
+                <select id="sk-alg" name="alg">
+                    <option value="">"Keep the current one"</option>
+                    <option value="RS256">"RS256 (RSA 2048)"</option>
+                    <option value="ES256">"ES256 (ECDSA P-256)"</option>
+                    <option value="EdDSA">"EdDSA (Ed25519)"</option>
+                </select>
+                <button type="submit">"Rotate signing key"</button>
+            </ActionForm>
+            {outcome(rotate.value(), |m| view! { <p role="status">{m}</p> })}
+        </section>
     }
 }
