@@ -203,8 +203,9 @@ impl AuthServer {
         let tenant = match self.tenants.get(&slug.to_owned()) {
             Some(t) => t,
             None => {
+                let since = self.tenants.generation();
                 let t = self.store.tenant_by_slug(slug).await?;
-                self.tenants.put(slug.to_owned(), t.clone());
+                self.tenants.put_unless_removed_since(since, slug.to_owned(), t.clone());
                 t
             }
         };
@@ -226,9 +227,10 @@ impl AuthServer {
         if let Some(k) = self.keys.get(tenant) {
             return Ok(k);
         }
+        let since = self.keys.generation();
         let stored = self.store.scoped(tenant).published_keys().await?;
         let keys = Arc::new(TenantKeys::load(&stored)?);
-        self.keys.put(tenant.clone(), keys.clone());
+        self.keys.put_unless_removed_since(since, tenant.clone(), keys.clone());
         Ok(keys)
     }
 
@@ -239,8 +241,9 @@ impl AuthServer {
         if let Some(c) = self.clients.get(&key) {
             return Ok(c);
         }
+        let since = self.clients.generation();
         let c = self.store.scoped(t).client(client_id).await?;
-        self.clients.put(key, c.clone());
+        self.clients.put_unless_removed_since(since, key, c.clone());
         Ok(c)
     }
 
@@ -252,9 +255,10 @@ impl AuthServer {
         if let Some(s) = self.skills.get(&key) {
             return Ok(Some(s));
         }
+        let since = self.skills.generation();
         let s = self.store.scoped(t).skill(id_or_alexa_id).await?;
         if let Some(s) = &s {
-            self.skills.put(key, s.clone());
+            self.skills.put_unless_removed_since(since, key, s.clone());
         }
         Ok(s)
     }
@@ -272,8 +276,9 @@ impl AuthServer {
         if let Some(u) = self.users.get(&key) {
             return Ok(u);
         }
+        let since = self.users.generation();
         let u = self.store.scoped(t).user(user_id).await?;
-        self.users.put(key, u.clone());
+        self.users.put_unless_removed_since(since, key, u.clone());
         Ok(u)
     }
 
@@ -287,8 +292,9 @@ impl AuthServer {
         if let Some(k) = self.api_keys.get(&cache_key) {
             return Ok(k);
         }
+        let since = self.api_keys.generation();
         let k = self.store.scoped(t).api_key_by_hash(&cache_key.1).await?;
-        self.api_keys.put(cache_key, k.clone());
+        self.api_keys.put_unless_removed_since(since, cache_key, k.clone());
         Ok(k)
     }
 
