@@ -169,6 +169,33 @@ async fn two_instances_deliver_each_event_once() {
     rig.cleanup().await;
 }
 
+/// A gateway slower than the lease (1 s lease, 3.5 s answers), two instances on one PostgreSQL: the
+/// worker renews its leases while it waits, so neither instance claims a row again and every event
+/// arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_slower_than_the_lease_still_gets_each_event_once() {
+    let amazon = fakes::start().await;
+    let (rig, user, key) = linked_rig(Backend::Postgres, &amazon, &amazon.gateway_url(), 1).await;
+    let mut a = rig.start(None).await;
+    let mut b = start_logging_to(&rig.env, None, free_port()).await;
+    accept_grant(&rig, &amazon, &key).await;
+    amazon.gateway_state(|g| g.delay = Duration::from_millis(3500));
+    let total = 20;
+    for n in 0..total {
+        let base = if n % 2 == 0 { &a.base } else { &b.base };
+        post_event(base, &key, &user, n).await;
+    }
+    let seen = delivered(&amazon, total).await;
+    // Two more leases' worth, for a second claim to show up.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let doubles: Vec<&String> = seen.iter().filter(|(_, (times, _))| *times > 1).map(|(id, _)| id).collect();
+    assert!(doubles.is_empty(), "delivered twice: {doubles:?}");
+    assert_eq!(amazon.gateway_state(|g| g.received.len()), total);
+    a.terminate();
+    b.terminate();
+    rig.cleanup().await;
+}
+
 on_both_backends!(an_instance_that_only_accepts_leaves_delivery_to_the_others);
 
 /// `LATCHKEY_ALEXA_OUTBOX_WORKER=off`: the instance stores events and answers 202 but sends nothing;

@@ -71,6 +71,8 @@ pub struct GatewayState {
     pub script: VecDeque<(u16, &'static str)>,
     /// (path, Authorization header, body) of every request.
     pub received: Vec<(String, String, Value)>,
+    /// How long each answer takes (a slow gateway).
+    pub delay: std::time::Duration,
 }
 
 /// What the fake Alexa API needs to act like Alexa after enablement: exchange the Latchkey code.
@@ -309,9 +311,15 @@ async fn gateway(
     body: web::Json<Value>,
 ) -> HttpResponse {
     let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let mut g = gw.lock().expect("lock");
-    g.received.push((req.path().to_owned(), auth.clone(), body.0.clone()));
-    if let Some((status, code)) = g.script.pop_front() {
+    let (scripted, delay) = {
+        let mut g = gw.lock().expect("lock");
+        g.received.push((req.path().to_owned(), auth.clone(), body.0.clone()));
+        (g.script.pop_front(), g.delay)
+    };
+    if !delay.is_zero() {
+        actix_web::rt::time::sleep(delay).await;
+    }
+    if let Some((status, code)) = scripted {
         return gateway_error(status, code);
     }
     let token = auth.strip_prefix("Bearer ").unwrap_or("");

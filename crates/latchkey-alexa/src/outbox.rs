@@ -87,8 +87,16 @@ impl AlexaService {
     }
 
     /// Delivers a claimed batch concurrently, then records every outcome in one write. The batch's
-    /// tenants, skills and grants are read once for all of its rows.
+    /// tenants, skills and grants are read once for all of its rows. While it runs, the batch's leases
+    /// are renewed every third of a lease: a gateway (or an LWA refresh) slower than the lease must not
+    /// let another worker claim the rows and send them a second time.
     async fn deliver_batch(&self, rows: Vec<Delivery>) {
+        let held: Vec<(TenantId, String, i32)> =
+            rows.iter().map(|r| (TenantId::new(r.tenant_id.clone()), r.id.clone(), r.attempts)).collect();
+        let lease_secs = self.outbox_lease.as_secs().max(1) as i64;
+        let every = Duration::from_secs(lease_secs as u64) / 3;
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let ctx = Arc::new(BatchContext::load(self, &rows).await);
         let mut set = tokio::task::JoinSet::new();
         for row in rows {
@@ -102,11 +110,23 @@ impl AlexaService {
             });
         }
         let mut settled = Vec::new();
-        while let Some(done) = set.join_next().await {
-            // A task that panicked leaves its row leased: another attempt follows when the lease ends.
-            if let Ok((row, r)) = done {
-                let s = settlement(&row, r, self.retry_base, now());
-                settled.push((TenantId::new(row.tenant_id), row.id, s));
+        loop {
+            tokio::select! {
+                done = set.join_next() => {
+                    let Some(done) = done else { break };
+                    // A task that panicked leaves its row leased: another attempt follows when the lease
+                    // ends (renewal stops with this batch).
+                    if let Ok((row, r)) = done {
+                        let s = settlement(&row, r, self.retry_base, now());
+                        settled.push((TenantId::new(row.tenant_id), row.id, s));
+                    }
+                }
+                _ = renew.tick() => {
+                    // Finished rows are renewed too: they stay pending until the batch is settled.
+                    if let Err(e) = self.store.renew_leases(&held, lease_secs).await {
+                        tracing::warn!(deliveries = held.len(), error = %e, "renewing Alexa event leases failed");
+                    }
+                }
             }
         }
         if let Err(e) = self.store.settle_deliveries(&settled).await {

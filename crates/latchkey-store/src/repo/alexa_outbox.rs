@@ -250,6 +250,32 @@ impl Store {
         Ok(())
     }
 
+    /// Renews the leases of deliveries a worker still holds, for `lease_secs` from now: rows still
+    /// pending, still leased, and not claimed again since (`attempts` as the claim returned it fences
+    /// out a row another worker took over after the lease lapsed). Returns how many were renewed.
+    pub async fn renew_leases(&self, held: &[(TenantId, String, i32)], lease_secs: i64) -> Result<u64, StoreError> {
+        if held.is_empty() {
+            return Ok(0);
+        }
+        let until = now() + lease_secs;
+        let txn = self.writer().begin().await?;
+        let mut renewed = 0;
+        for (tenant, id, attempts) in held {
+            renewed += alexa_delivery::Entity::update_many()
+                .col_expr(alexa_delivery::Column::LeaseUntil, Expr::value(until))
+                .filter(alexa_delivery::Column::TenantId.eq(tenant.as_str()))
+                .filter(alexa_delivery::Column::Id.eq(id.as_str()))
+                .filter(alexa_delivery::Column::Attempts.eq(*attempts))
+                .filter(alexa_delivery::Column::Status.eq("pending"))
+                .filter(alexa_delivery::Column::LeaseUntil.is_not_null())
+                .exec(&txn)
+                .await?
+                .rows_affected;
+        }
+        txn.commit().await?;
+        Ok(renewed)
+    }
+
     /// Claims up to `limit` due deliveries of every tenant for `lease_secs`: pending, due, and not
     /// leased by a live worker. PostgreSQL skips rows another instance is claiming (`FOR UPDATE SKIP
     /// LOCKED`); SQLite has one writer, so the statement is atomic there. Each claim counts an attempt.
