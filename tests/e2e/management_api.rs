@@ -175,7 +175,8 @@ async fn operators_see_usage_by_day(backend: Backend) {
     app.auth.create_operator(&email, "operator password 1").await.expect("operator");
     let (sid, _) = app.auth.dashboard_sign_in(&email, "operator password 1", "127.0.0.1").await.expect("sign in");
     let http = server_client();
-    // The per-day counter is bumped off the response path: give it a moment.
+    // Token requests are tallied in memory and written out each second; the overview writes out this
+    // instance's tally first. The loop allows for a slow write.
     let mut row = serde_json::Value::Null;
     for _ in 0..40 {
         let list: serde_json::Value = http

@@ -31,6 +31,7 @@ mod throttle;
 pub mod token;
 pub mod tokens;
 pub mod upstream_identity;
+pub mod usage;
 pub mod user_mail;
 pub mod userinfo;
 
@@ -155,6 +156,7 @@ pub struct AuthServer {
     pub mailer: Option<Arc<latchkey_mail::Mailer>>,
     /// Which grants are live, kept current by the revocation feed (revocation_feed.rs).
     pub(crate) live_grants: Arc<live_grants::LiveGrants>,
+    usage: Arc<usage::UsageTally>,
 }
 
 impl AuthServer {
@@ -171,6 +173,7 @@ impl AuthServer {
         .map_err(|e| ServiceError::internal(e.to_string()))?;
         let server = Self {
             live_grants: Arc::new(live_grants::LiveGrants::new(config.revocation_bound)),
+            usage: Arc::new(usage::UsageTally::default()),
             store,
             kv,
             hasher: PasswordHasher::new()?,

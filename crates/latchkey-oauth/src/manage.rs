@@ -11,6 +11,7 @@ use latchkey_store::repo::AuditFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::AuthServer;
 use crate::access::{Access, Actor};
 use crate::admin::{
     check_name, check_redirect_uris, check_refresh_policy, check_skill_scopes, check_ttl, parse_scopes,
@@ -18,7 +19,6 @@ use crate::admin::{
 use crate::alexa_grants::GrantRef;
 use crate::error::{ServiceError, ServiceResult};
 use crate::password::PasswordHasher;
-use crate::{AuthServer, TenantCtx};
 
 pub const MAX_PAGE: u64 = 200;
 pub const DEFAULT_PAGE: u64 = 50;
@@ -173,10 +173,6 @@ pub(crate) fn not_found<E: Into<ServiceError>>(what: String) -> impl FnOnce(E) -
 pub fn validate_color(c: &str) -> ServiceResult<()> {
     let ok = c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|ch| ch.is_ascii_hexdigit());
     if ok { Ok(()) } else { Err(ServiceError::Invalid("colour must look like #1a2b3c".into())) }
-}
-
-fn today() -> String {
-    (latchkey_store::now() / 86_400).to_string()
 }
 
 /// Sets `field` and notes `name` as changed, when `value` differs from what it holds.
@@ -599,14 +595,6 @@ impl AuthServer {
         if actor.is_operator() { Ok(()) } else { Err(ServiceError::Forbidden("operators only".into())) }
     }
 
-    /// Counts a token request for the tenant's usage figures (a KV counter per day).
-    pub async fn count_token_request(&self, t: &TenantCtx) {
-        let key = format!("usage:tokens:{}:{}", t.id().as_str(), today());
-        if let Err(e) = self.kv.incr(&key, std::time::Duration::from_secs(40 * 86_400)).await {
-            tracing::debug!(error = %e, "usage counter not updated");
-        }
-    }
-
     /// The tenants a signed-in account is a member of, with its role in each.
     pub async fn my_tenants(&self, actor: &Actor) -> ServiceResult<Vec<(Tenant, latchkey_core::role::Role)>> {
         let crate::access::Principal::Account { id, .. } = &actor.principal else {
@@ -635,6 +623,8 @@ impl AuthServer {
 
     pub async fn list_tenants_for_operator(&self, actor: &Actor) -> ServiceResult<Vec<TenantOverview>> {
         Self::require_operator(actor)?;
+        // This process's latest counts first, so the figures include them (others' lag a second).
+        self.flush_usage().await;
         let mut out = Vec::new();
         for t in self.store.list_tenants().await? {
             let scoped = self.store.scoped(&t.id);
@@ -644,7 +634,7 @@ impl AuthServer {
             for day in (this_day - USAGE_DAYS + 1)..=this_day {
                 let count = self
                     .kv
-                    .get(&format!("usage:tokens:{}:{day}", t.id.as_str()))
+                    .get(&crate::usage::usage_key(&t.id, day))
                     .await?
                     .and_then(|b| String::from_utf8(b).ok())
                     .and_then(|s| s.parse().ok())

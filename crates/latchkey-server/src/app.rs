@@ -198,8 +198,12 @@ impl Application {
         let outbox = self.outbox_worker.then(|| tokio::spawn(self.alexa.clone().run_outbox()));
         // Keeps this instance's view of live grants current (introspection reads it).
         let feed = tokio::spawn(self.auth.clone().follow_revocations());
+        let usage = tokio::spawn(self.auth.clone().tally_usage());
         let result = self.server.await;
         feed.abort();
+        usage.abort();
+        // The last second's token counts.
+        self.auth.flush_usage().await;
         if let Some(task) = outbox {
             task.abort();
         }

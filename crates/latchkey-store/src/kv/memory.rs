@@ -64,13 +64,13 @@ impl KvStore for MemoryKv {
         Ok(())
     }
 
-    async fn incr(&self, key: &str, window: Duration) -> Result<i64, KvError> {
+    async fn incr_by(&self, key: &str, by: i64, window: Duration) -> Result<i64, KvError> {
         Ok(self.with(|m, now| {
             let current = live(m, key, now)
                 .map(|(v, exp)| (std::str::from_utf8(v).ok().and_then(|s| s.parse::<i64>().ok()).unwrap_or(0), *exp));
             let (n, exp) = match current {
-                Some((n, exp)) => (n + 1, exp),
-                None => (1, now + window),
+                Some((n, exp)) => (n + by, exp),
+                None => (by, now + window),
             };
             m.insert(key.to_owned(), (n.to_string().into_bytes(), exp));
             n

@@ -29,7 +29,11 @@ pub trait KvStore: Send + Sync {
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
     async fn delete(&self, key: &str) -> Result<(), KvError>;
     /// Increments a counter, starting a `window` TTL when the counter is created.
-    async fn incr(&self, key: &str, window: Duration) -> Result<i64, KvError>;
+    async fn incr(&self, key: &str, window: Duration) -> Result<i64, KvError> {
+        self.incr_by(key, 1, window).await
+    }
+    /// Adds `by` to a counter, starting a `window` TTL when the counter is created.
+    async fn incr_by(&self, key: &str, by: i64, window: Duration) -> Result<i64, KvError>;
     /// Seconds until `key` expires, if it exists.
     async fn ttl(&self, key: &str) -> Result<Option<i64>, KvError>;
     async fn ping(&self) -> Result<(), KvError>;

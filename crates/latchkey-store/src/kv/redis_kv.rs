@@ -74,9 +74,9 @@ impl KvStore for RedisKv {
         redis::cmd("DEL").arg(self.k(key)).query_async::<()>(&mut self.conn.clone()).await.map_err(unavailable)
     }
 
-    async fn incr(&self, key: &str, window: Duration) -> Result<i64, KvError> {
+    async fn incr_by(&self, key: &str, by: i64, window: Duration) -> Result<i64, KvError> {
         let k = self.k(key);
-        // SET NX starts the window only for a new counter; INCR then counts. One round trip.
+        // SET NX starts the window only for a new counter; INCRBY then counts. One round trip.
         let (_, n): (Option<String>, i64) = redis::pipe()
             .atomic()
             .cmd("SET")
@@ -85,8 +85,9 @@ impl KvStore for RedisKv {
             .arg("PX")
             .arg(millis(window))
             .arg("NX")
-            .cmd("INCR")
+            .cmd("INCRBY")
             .arg(&k)
+            .arg(by)
             .query_async(&mut self.conn.clone())
             .await
             .map_err(unavailable)?;
