@@ -94,6 +94,17 @@ async fn delivered(amazon: &FakeAmazon, n: usize) -> HashMap<String, (usize, Val
     panic!("the events were not all delivered: {}", amazon.gateway_state(|g| g.received.len()));
 }
 
+/// Waits for `total` events at the gateway, then `settle` more for a second delivery to show up, and
+/// checks that each arrived once.
+async fn each_arrives_once(amazon: &FakeAmazon, total: usize, settle: Duration) {
+    delivered(amazon, total).await;
+    tokio::time::sleep(settle).await;
+    let seen = delivered(amazon, total).await;
+    let doubles: Vec<&String> = seen.iter().filter(|(_, (times, _))| *times > 1).map(|(id, _)| id).collect();
+    assert!(doubles.is_empty(), "delivered twice: {doubles:?}");
+    assert_eq!(amazon.gateway_state(|g| g.received.len()), total);
+}
+
 on_both_backends!(pending_events_survive_a_killed_instance);
 
 /// The accepting instance cannot reach the gateway; it is killed with every event pending. The next
@@ -158,12 +169,8 @@ async fn two_instances_deliver_each_event_once() {
     for s in sends {
         s.await.expect("join");
     }
-    let seen = delivered(&amazon, total).await;
     // A little longer, for any double delivery to show up.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let doubles: Vec<&String> = seen.iter().filter(|(_, (times, _))| *times > 1).map(|(id, _)| id).collect();
-    assert!(doubles.is_empty(), "delivered twice: {doubles:?}");
-    assert_eq!(amazon.gateway_state(|g| g.received.len()), total);
+    each_arrives_once(&amazon, total, Duration::from_millis(1500)).await;
     a.terminate();
     b.terminate();
     rig.cleanup().await;
@@ -185,12 +192,8 @@ async fn a_gateway_slower_than_the_lease_still_gets_each_event_once() {
         let base = if n % 2 == 0 { &a.base } else { &b.base };
         post_event(base, &key, &user, n).await;
     }
-    let seen = delivered(&amazon, total).await;
     // Two more leases' worth, for a second claim to show up.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let doubles: Vec<&String> = seen.iter().filter(|(_, (times, _))| *times > 1).map(|(id, _)| id).collect();
-    assert!(doubles.is_empty(), "delivered twice: {doubles:?}");
-    assert_eq!(amazon.gateway_state(|g| g.received.len()), total);
+    each_arrives_once(&amazon, total, Duration::from_millis(2500)).await;
     a.terminate();
     b.terminate();
     rig.cleanup().await;

@@ -4,7 +4,9 @@
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::JwkSet};
 use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_oauth::admin::ClientOptions;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreTokenResponse, CoreUserInfoClaims,
+};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
     RedirectUrl, Scope, TokenResponse,
@@ -15,9 +17,24 @@ use crate::helpers::*;
 
 on_both_backends!(independent_relying_party, access_token_verifies_offline);
 
-async fn independent_relying_party(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+/// The `openidconnect` client a relying party builds from discovery.
+pub(crate) type RelyingParty = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+/// An `openidconnect` relying party, registered as a new client of the fixture's tenant, through
+/// discovery, a browser sign-in and consent, and the code exchange with PKCE: its client, the token
+/// response and the nonce it sent.
+pub(crate) async fn relying_party_signs_in(
+    app: &TestApp,
+    f: &Fixture,
+    scopes: &[&str],
+) -> (RelyingParty, CoreTokenResponse, Nonce) {
     let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
     let redirect = "http://127.0.0.1:9/callback";
     let created = app
@@ -43,12 +60,12 @@ async fn independent_relying_party(backend: Backend) {
     )
     .set_redirect_uri(RedirectUrl::new(redirect.into()).expect("redirect"));
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (auth_url, csrf, nonce) = client
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
-        .add_scope(Scope::new("profile".into()))
-        .add_scope(Scope::new("email".into()))
-        .set_pkce_challenge(challenge)
-        .url();
+    let mut request =
+        client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
+    for s in scopes {
+        request = request.add_scope(Scope::new((*s).into()));
+    }
+    let (auth_url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
 
     // The user signs in in a browser.
     let b = browser();
@@ -68,6 +85,14 @@ async fn independent_relying_party(backend: Backend) {
         .request_async(&http)
         .await
         .expect("code exchange");
+    (client, tokens, nonce)
+}
+
+async fn independent_relying_party(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let (client, tokens, nonce) = relying_party_signs_in(&app, &f, &["profile", "email"]).await;
+    let http = server_client();
     let id_token = tokens.id_token().expect("id token");
     let claims = id_token.claims(&client.id_token_verifier(), &nonce).expect("ID token validates");
     assert_eq!(claims.subject().as_str(), f.user_id);

@@ -5,16 +5,13 @@ use std::str::FromStr;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::JwkSet};
 use latchkey_core::client_auth::ClientAuthMethod;
-use latchkey_oauth::admin::ClientOptions;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata};
-use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    RedirectUrl, Scope, TokenResponse,
-};
+use openidconnect::core::CoreJwsSigningAlgorithm;
+use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
 use crate::management_api::{api_for, problem};
+use crate::oidc::relying_party_signs_in;
 
 on_both_backends!(signing_algorithm_changes_by_rotation, bad_rotation_requests_change_nothing);
 
@@ -103,49 +100,13 @@ async fn signing_algorithm_changes_by_rotation(backend: Backend) {
 /// The `openidconnect` crate as the relying party: discovery, code + PKCE, ID token validation under
 /// the algorithm discovery names, refresh.
 async fn relying_party_validates(app: &TestApp, f: &Fixture, alg: &str) {
-    let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
-    let redirect = "http://127.0.0.1:9/callback";
-    let grants = vec!["authorization_code".into(), "refresh_token".into()];
-    let created = app
-        .auth
-        .create_client(&t, "Relying party", vec![redirect.into()], grants, &ClientOptions::default())
-        .await
-        .expect("client");
-    let http = server_client();
-    let meta = CoreProviderMetadata::discover_async(IssuerUrl::new(f.issuer.clone()).expect("issuer"), &http)
-        .await
-        .expect("discovery");
     let rp_alg = match alg {
         "ES256" => CoreJwsSigningAlgorithm::EcdsaP256Sha256,
         "EdDSA" => CoreJwsSigningAlgorithm::EdDsa,
         _ => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
     };
-    assert_eq!(meta.id_token_signing_alg_values_supported(), &vec![rp_alg.clone()]);
-    let client = CoreClient::from_provider_metadata(
-        meta,
-        ClientId::new(created.client_id.clone()),
-        Some(ClientSecret::new(created.client_secret.clone())),
-    )
-    .set_redirect_uri(RedirectUrl::new(redirect.into()).expect("redirect"));
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (auth_url, _csrf, nonce) = client
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
-        .add_scope(Scope::new("profile".into()))
-        .set_pkce_challenge(challenge)
-        .url();
-    let b = browser();
-    let page = b.get(auth_url.as_str()).send().await.expect("authorize").text().await.expect("page");
-    let resp = post_login(&b, &app.base, &f.slug, &page, &f.email, PASSWORD).await;
-    let page = resp.text().await.expect("consent page");
-    let resp = post_consent(&b, &app.base, &f.slug, &page, "allow").await;
-    let code = query_param(&location(&resp), "code").expect("code");
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .expect("token endpoint known")
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .expect("code exchange");
+    let (client, tokens, nonce) = relying_party_signs_in(app, f, &["profile"]).await;
+    let http = server_client();
     let id_token = tokens.id_token().expect("id token");
     assert_eq!(id_token.signing_alg().expect("alg"), &rp_alg);
     // The crate takes the algorithms to accept from discovery, so it accepts the tenant's...

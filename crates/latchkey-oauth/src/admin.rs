@@ -417,7 +417,13 @@ impl AuthServer {
     /// Changing the algorithm is this rotation.
     pub async fn rotate_signing_key(&self, t: &Access, alg: Option<SigningAlg>) -> ServiceResult<SigningKeyInfo> {
         t.require_write()?;
-        let from = self.keys(t.id()).await?.signing_alg();
+        // From the database, not this instance's key cache: another instance may have just changed it.
+        let stored = self.store.scoped(t.id()).published_keys().await?;
+        let current = stored.iter().find(|k| k.state == latchkey_store::records::KeyState::Current);
+        let from = match current {
+            Some(k) => k.alg.parse().map_err(ServiceError::internal)?,
+            None => SigningAlg::default(),
+        };
         let alg = alg.unwrap_or(from);
         let key = generate_off_thread(alg).await?;
         let kid = key.kid.clone();

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::auth::tenant_access;
 use super::problem::Problem;
-use super::{ApiResult, created, ok};
+use super::{ApiResult, created, ok, optional_json};
 use crate::app::AppState;
 
 /// Options shared by skills and clients; absent fields take the defaults.
@@ -119,13 +119,7 @@ pub async fn rotate_secret(
 ) -> ApiResult {
     let (tenant, id) = path.into_inner();
     let a = tenant_access(&state, &req, &tenant).await?;
-    // The body is optional, so it is read by hand: an empty one takes the default, a malformed one is
-    // a 400 (actix's optional JSON would take the default for it silently).
-    let b: RotateSecretBody = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateSecretBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| Problem::new(400, format!("request body: {e}")))?
-    };
+    let b: RotateSecretBody = optional_json(&body)?;
     ok(&state.auth.rotate_client_secret(&a, &id, b.grace_secs).await?)
 }
 

@@ -28,6 +28,15 @@ use problem::Problem;
 
 pub type ApiResult = Result<HttpResponse, Problem>;
 
+/// An optional JSON body, read by hand: an empty one takes the default, a malformed one is a 400
+/// (actix's optional JSON extractor would take the default for it silently).
+fn optional_json<T: Default + serde::de::DeserializeOwned>(body: &web::Bytes) -> Result<T, Problem> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| Problem::new(400, format!("request body: {e}")))
+}
+
 fn ok<T: Serialize>(v: &T) -> ApiResult {
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(v))
 }

@@ -6,7 +6,7 @@ use latchkey_oauth::keys::SigningAlg;
 
 use super::auth::tenant_access;
 use super::problem::Problem;
-use super::{ApiResult, ok};
+use super::{ApiResult, ok, optional_json};
 use crate::app::AppState;
 
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -43,12 +43,6 @@ pub async fn rotate(
     body: web::Bytes,
 ) -> ApiResult {
     let a = tenant_access(&state, &req, &tenant).await?;
-    // Optional body, read by hand as clients' rotate-secret does: empty takes the default, malformed is
-    // a 400.
-    let b: RotateSigningKeyBody = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateSigningKeyBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| Problem::new(400, format!("request body: {e}")))?
-    };
+    let b: RotateSigningKeyBody = optional_json(&body)?;
     ok(&state.auth.rotate_signing_key(&a, b.alg).await?)
 }
