@@ -206,3 +206,83 @@ async fn operators_see_usage_by_day(backend: Backend) {
 }
 
 on_both_backends!(operators_see_usage_by_day);
+
+/// Token requests counted on two instances (one PostgreSQL, one Redis) reach the operators' figures
+/// within seconds, and an instance that is stopped writes out its last counts first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_from_every_instance_reaches_the_figures() {
+    use crate::cli::latchkey_ok;
+    use crate::scale::{free_port, start_logging_to};
+    let dir = std::env::temp_dir().join(unique("latchkey-usage-"));
+    let pg = fresh_pg_database().await;
+    let env: Vec<(&str, String)> = vec![
+        ("LATCHKEY_MASTER_KEY", latchkey_store::SecretBox::generate_base64().expect("key")),
+        ("LATCHKEY_PUBLIC_URL", format!("http://127.0.0.1:{}", free_port())),
+        ("LATCHKEY_DATA_DIR", dir.display().to_string()),
+        ("DATABASE_URL", pg.clone()),
+        ("REDIS_URL", redis_url()),
+        ("LATCHKEY_REDIS_PREFIX", format!("{}:", unique("lkt"))),
+    ];
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = |args: &[&str]| latchkey_ok(&env_ref, args, None);
+    run(&["migrate", "--json"]);
+    run(&["tenant", "create", "--slug", "usage", "--name", "Usage", "--json"]);
+    let cc = run(&[
+        "client",
+        "create",
+        "--tenant",
+        "usage",
+        "--name",
+        "cc",
+        "--grant-types",
+        "client_credentials",
+        "--scope",
+        "devices",
+        "--json",
+    ]);
+    let (id, secret) = (cc["client_id"].as_str().expect("id"), cc["client_secret"].as_str().expect("secret"));
+    let a = start_logging_to(&env, None, free_port()).await;
+    let mut b = start_logging_to(&env, None, free_port()).await;
+    let token = |base: String| async move {
+        let resp = server_client()
+            .post(format!("{base}/t/usage/oauth2/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(resp.status(), StatusCode::OK);
+    };
+    let today = || {
+        let list = run(&["tenant", "list", "--json"]);
+        let row = list["tenants"].as_array().expect("tenants").iter().find(|t| t["slug"] == "usage").cloned();
+        row.expect("tenant")["token_requests_today"].as_i64().expect("count")
+    };
+    let reaches = |n: i64| {
+        let started = std::time::Instant::now();
+        loop {
+            let seen = today();
+            if seen == n {
+                return;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "{seen} token requests counted, not {n}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    for _ in 0..5 {
+        token(a.base.clone()).await;
+    }
+    for _ in 0..3 {
+        token(b.base.clone()).await;
+    }
+    reaches(8);
+    // Stopped at once after its last requests: they are written out on the way down.
+    for _ in 0..4 {
+        token(b.base.clone()).await;
+    }
+    b.terminate();
+    reaches(12);
+    drop(a);
+    drop_pg_database(&pg).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
