@@ -38,6 +38,10 @@ enum Scenario {
     /// A ceiling, no server involved: argon2id hashes per second with the sign-in's own hasher and
     /// parameters, one after another (pin it to the server's core).
     Argon2id,
+    /// Ceilings, no server involved: access-token signatures and verifications per second for each
+    /// signing algorithm, with the server's own JWS code (aws-lc-rs). `openssl speed` measures the
+    /// system's OpenSSL, which is not what signs; its Ed25519 is slower than aws-lc's.
+    Jws,
 }
 
 #[derive(Parser, Debug, Clone)]
@@ -177,7 +181,7 @@ async fn one(
                 bail!("event: {} {}", r.status(), r.text().await.unwrap_or_default());
             }
         }
-        Scenario::FakeAmazon | Scenario::Drain | Scenario::Argon2id => bail!("not a load scenario"),
+        Scenario::FakeAmazon | Scenario::Drain | Scenario::Argon2id | Scenario::Jws => bail!("not a load scenario"),
         Scenario::Link | Scenario::Seed => {
             // A fresh browser per flow, as each Alexa app webview is.
             let browser =
@@ -260,6 +264,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Scenario::Argon2id = args.scenario {
         return argon2id_ceiling(args.seconds).await;
+    }
+    if let Scenario::Jws = args.scenario {
+        return jws_ceilings(args.seconds);
     }
     let budget = Arc::new(std::sync::atomic::AtomicU64::new(args.max_requests));
     // Workers set up first (refresh workers link an account each), then all start together.
@@ -422,4 +429,46 @@ async fn drain(args: &Args, http: &reqwest::Client) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     bail!("events still pending after {} s", args.seconds * 10)
+}
+
+/// Signatures and verifications of a typical access token per second, for each algorithm, with the
+/// server's own key handling; `seconds` is split between the six measurements.
+fn jws_ceilings(seconds: u64) -> anyhow::Result<()> {
+    use latchkey_oauth::keys::{SigningAlg, TenantKeys, generate};
+    use latchkey_store::records::{KeyState, SigningKey};
+    let each = Duration::from_secs_f64(seconds.max(1) as f64 / 6.0);
+    let rate = |f: &dyn Fn() -> bool| -> anyhow::Result<f64> {
+        let (started, mut n) = (Instant::now(), 0u64);
+        while started.elapsed() < each {
+            if !f() {
+                bail!("a JWS operation failed");
+            }
+            n += 1;
+        }
+        Ok(((n as f64 / started.elapsed().as_secs_f64()) * 10.0).round() / 10.0)
+    };
+    let claims = serde_json::json!({
+        "iss": "https://id.example.com/t/acme", "sub": "0190f5a2b7c84d1e9f3a6b5c4d3e2f10",
+        "aud": "3f9a6c1e2b7d4a8c9e0f1a2b", "exp": 1_900_000_000, "iat": 1_899_996_400,
+        "jti": "b3JkZXJlZC1qdGktdmFsdWU", "client_id": "3f9a6c1e2b7d4a8c9e0f1a2b", "scope": "devices",
+    });
+    for alg in SigningAlg::ALL {
+        let k = generate(alg).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let stored = SigningKey {
+            kid: k.kid,
+            alg: k.alg,
+            private_pkcs8: k.private_pkcs8,
+            public_jwk: k.public_jwk,
+            state: KeyState::Current,
+            created_at: 0,
+        };
+        let keys = TenantKeys::load(&[stored]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let token = keys.sign("at+jwt", &claims).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let name = alg.as_str().to_lowercase();
+        let sign = rate(&|| keys.sign("at+jwt", &claims).is_ok())?;
+        let verify = rate(&|| keys.verify(&token).is_some())?;
+        println!("{}", serde_json::json!({"ceiling": format!("{name}_sign_lib"), "per_second": sign}));
+        println!("{}", serde_json::json!({"ceiling": format!("{name}_verify_lib"), "per_second": verify}));
+    }
+    Ok(())
 }
