@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::cli::latchkey_ok;
 use crate::helpers::*;
-use crate::scale::{Instance, free_port, start_logging_to};
+use crate::scale::{Instance, free_port, shared_env, start_logging_to};
 
 struct Proxy {
     backends: Mutex<Vec<String>>,
@@ -172,17 +172,10 @@ async fn three_instances_survive_a_kill_and_a_rolling_restart() {
     let dir = std::env::temp_dir().join(unique("latchkey-cluster-"));
     let proxy_port = free_port();
     let public = format!("http://127.0.0.1:{proxy_port}");
-    let env: Vec<(&str, String)> = vec![
-        ("DATABASE_URL", pg.clone()),
-        ("REDIS_URL", redis_url()),
-        ("LATCHKEY_REDIS_PREFIX", format!("{}:", unique("lkt"))),
-        ("LATCHKEY_MASTER_KEY", latchkey_store::SecretBox::generate_base64().expect("key")),
-        ("LATCHKEY_PUBLIC_URL", public.clone()),
-        ("LATCHKEY_DATA_DIR", dir.display().to_string()),
-        ("RUST_LOG", "warn".into()),
-        // All the load comes from one address, as in a load test (ARCHITECTURE.md's conventions).
-        ("LATCHKEY_PER_IP_LIMITS", "off".into()),
-    ];
+    let mut env = shared_env(Some(&pg), &dir, &public);
+    env.push(("RUST_LOG", "warn".into()));
+    // All the load comes from one address, as in a load test (ARCHITECTURE.md's conventions).
+    env.push(("LATCHKEY_PER_IP_LIMITS", "off".into()));
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let run = |args: &[&str], stdin: Option<&str>| latchkey_ok(&env_ref, args, stdin);
     run(&["tenant", "create", "--slug", "shared", "--name", "Shared", "--json"], None);

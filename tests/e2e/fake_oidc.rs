@@ -7,7 +7,6 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_oauth::keys::{TenantKeys, generate_rs256};
-use latchkey_store::records::{KeyState, SigningKey};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -75,16 +74,7 @@ pub struct FakeOidc {
 }
 
 fn keys() -> TenantKeys {
-    let k = generate_rs256().expect("key");
-    TenantKeys::load(&[SigningKey {
-        kid: k.kid,
-        alg: k.alg,
-        private_pkcs8: k.private_pkcs8,
-        public_jwk: k.public_jwk,
-        state: KeyState::Current,
-        created_at: 0,
-    }])
-    .expect("keys")
+    TenantKeys::with_new_key(generate_rs256().expect("key")).expect("keys")
 }
 
 pub async fn start() -> FakeOidc {

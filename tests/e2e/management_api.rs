@@ -212,17 +212,10 @@ on_both_backends!(operators_see_usage_by_day);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_from_every_instance_reaches_the_figures() {
     use crate::cli::latchkey_ok;
-    use crate::scale::{free_port, start_logging_to};
+    use crate::scale::{free_port, shared_env, start_logging_to};
     let dir = std::env::temp_dir().join(unique("latchkey-usage-"));
     let pg = fresh_pg_database().await;
-    let env: Vec<(&str, String)> = vec![
-        ("LATCHKEY_MASTER_KEY", latchkey_store::SecretBox::generate_base64().expect("key")),
-        ("LATCHKEY_PUBLIC_URL", format!("http://127.0.0.1:{}", free_port())),
-        ("LATCHKEY_DATA_DIR", dir.display().to_string()),
-        ("DATABASE_URL", pg.clone()),
-        ("REDIS_URL", redis_url()),
-        ("LATCHKEY_REDIS_PREFIX", format!("{}:", unique("lkt"))),
-    ];
+    let env = shared_env(Some(&pg), &dir, &format!("http://127.0.0.1:{}", free_port()));
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let run = |args: &[&str]| latchkey_ok(&env_ref, args, None);
     run(&["migrate", "--json"]);

@@ -9,55 +9,13 @@ use std::time::Duration;
 
 use crate::cli::latchkey_ok;
 use crate::helpers::*;
-use crate::scale::{free_port, start_logging_to};
+use crate::scale::{SkillClient, free_port, link_at, shared_env, start_logging_to};
 
 on_both_backends!(revocations_reach_every_instance_within_the_bound);
 
 const BOUND: Duration = Duration::from_millis(1000);
 
-struct Skill {
-    client_id: String,
-    secret: String,
-    redirect: String,
-}
-
-/// A whole linking flow on `base` for `email`: the token response.
-async fn link(base: &str, s: &Skill, email: &str) -> Value {
-    let br = browser();
-    let q = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("client_id", s.client_id.as_str()),
-            ("response_type", "code"),
-            ("state", "xyz"),
-            ("redirect_uri", s.redirect.as_str()),
-        ])
-        .finish();
-    let page = br
-        .get(format!("{base}/t/shared/oauth2/authorize?{q}"))
-        .send()
-        .await
-        .expect("authorize")
-        .text()
-        .await
-        .expect("page");
-    let resp = post_login(&br, base, "shared", &page, email, PASSWORD).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let page = resp.text().await.expect("consent");
-    let resp = post_consent(&br, base, "shared", &page, "allow").await;
-    let code = query_param(&location(&resp), "code").expect("code");
-    server_client()
-        .post(format!("{base}/t/shared/oauth2/token"))
-        .basic_auth(&s.client_id, Some(&s.secret))
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", s.redirect.as_str())])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json")
-}
-
-async fn active(base: &str, s: &Skill, token: &Value) -> bool {
+async fn active(base: &str, s: &SkillClient, token: &Value) -> bool {
     let info: Value = server_client()
         .post(format!("{base}/t/shared/oauth2/introspect"))
         .basic_auth(&s.client_id, Some(&s.secret))
@@ -72,7 +30,7 @@ async fn active(base: &str, s: &Skill, token: &Value) -> bool {
     info["active"] == true
 }
 
-async fn refresh_on(base: &str, s: &Skill, tokens: &Value) -> Value {
+async fn refresh_on(base: &str, s: &SkillClient, tokens: &Value) -> Value {
     server_client()
         .post(format!("{base}/t/shared/oauth2/token"))
         .basic_auth(&s.client_id, Some(&s.secret))
@@ -88,22 +46,12 @@ async fn refresh_on(base: &str, s: &Skill, tokens: &Value) -> Value {
 async fn revocations_reach_every_instance_within_the_bound(backend: Backend) {
     let dir = std::env::temp_dir().join(unique("latchkey-revocations-"));
     let public = format!("http://127.0.0.1:{}", free_port());
-    let mut env: Vec<(&str, String)> = vec![
-        ("LATCHKEY_MASTER_KEY", latchkey_store::SecretBox::generate_base64().expect("key")),
-        ("LATCHKEY_PUBLIC_URL", public),
-        ("LATCHKEY_DATA_DIR", dir.display().to_string()),
-        ("LATCHKEY_REVOCATION_BOUND_MS", BOUND.as_millis().to_string()),
-    ];
     let pg = match backend {
-        Backend::Postgres => {
-            let pg = fresh_pg_database().await;
-            env.push(("DATABASE_URL", pg.clone()));
-            env.push(("REDIS_URL", redis_url()));
-            env.push(("LATCHKEY_REDIS_PREFIX", format!("{}:", unique("lkt"))));
-            Some(pg)
-        }
+        Backend::Postgres => Some(fresh_pg_database().await),
         Backend::Embedded => None,
     };
+    let mut env = shared_env(pg.as_deref(), &dir, &public);
+    env.push(("LATCHKEY_REVOCATION_BOUND_MS", BOUND.as_millis().to_string()));
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let run = |args: &[&str], stdin: Option<&str>| latchkey_ok(&env_ref, args, stdin);
     run(&["migrate", "--json"], None);
@@ -124,11 +72,7 @@ async fn revocations_reach_every_instance_within_the_bound(backend: Backend) {
         ],
         None,
     );
-    let s = Skill {
-        client_id: skill["client_id"].as_str().expect("client id").to_owned(),
-        secret: skill["client_secret"].as_str().expect("secret").to_owned(),
-        redirect: skill["redirect_uris"][0].as_str().expect("redirect").to_owned(),
-    };
+    let s = SkillClient::from_json(&skill);
     let mut user_ids = Vec::new();
     for u in ["u1", "u2", "u3", "u4"] {
         let email = format!("{u}@example.com");
@@ -145,10 +89,10 @@ async fn revocations_reach_every_instance_within_the_bound(backend: Backend) {
 
     let a = start_logging_to(&env, None, free_port()).await;
     let b = start_logging_to(&env, None, free_port()).await;
-    let t1 = link(&a.base, &s, "u1@example.com").await;
-    let t2 = link(&a.base, &s, "u2@example.com").await;
-    let t3 = link(&b.base, &s, "u3@example.com").await;
-    let t4 = link(&a.base, &s, "u4@example.com").await;
+    let t1 = link_at(&a.base, "shared", &s, "u1@example.com").await;
+    let t2 = link_at(&a.base, "shared", &s, "u2@example.com").await;
+    let t3 = link_at(&b.base, "shared", &s, "u3@example.com").await;
+    let t4 = link_at(&a.base, "shared", &s, "u4@example.com").await;
     for t in [&t1, &t2, &t3, &t4] {
         assert!(active(&b.base, &s, t).await && active(&a.base, &s, t).await, "{t}");
     }

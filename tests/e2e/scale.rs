@@ -44,6 +44,77 @@ impl Drop for Instance {
     }
 }
 
+/// The environment shared by the `latchkey serve` processes and CLI runs of one deployment: one master
+/// key, one data directory, the public URL of whatever fronts them, and with `pg` one PostgreSQL and
+/// one Redis (else the SQLite file in `dir`).
+pub fn shared_env(pg: Option<&str>, dir: &std::path::Path, public: &str) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("LATCHKEY_MASTER_KEY", latchkey_store::SecretBox::generate_base64().expect("key")),
+        ("LATCHKEY_PUBLIC_URL", public.to_owned()),
+        ("LATCHKEY_DATA_DIR", dir.display().to_string()),
+    ];
+    if let Some(pg) = pg {
+        env.push(("DATABASE_URL", pg.to_owned()));
+        env.push(("REDIS_URL", redis_url()));
+        env.push(("LATCHKEY_REDIS_PREFIX", format!("{}:", unique("lkt"))));
+    }
+    env
+}
+
+/// A skill's OAuth client, as `latchkey skill create --json` printed it.
+pub struct SkillClient {
+    pub client_id: String,
+    pub secret: String,
+    pub redirect: String,
+}
+
+impl SkillClient {
+    pub fn from_json(skill: &serde_json::Value) -> Self {
+        Self {
+            client_id: skill["client_id"].as_str().expect("client id").to_owned(),
+            secret: skill["client_secret"].as_str().expect("secret").to_owned(),
+            redirect: skill["redirect_uris"][0].as_str().expect("redirect").to_owned(),
+        }
+    }
+}
+
+/// A whole linking flow at `base` for tenant `slug`, as a browser and then Alexa drive it: authorize,
+/// sign in as `email`, consent, exchange the code. The token response.
+pub async fn link_at(base: &str, slug: &str, s: &SkillClient, email: &str) -> serde_json::Value {
+    let br = browser();
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", s.client_id.as_str()),
+            ("response_type", "code"),
+            ("state", "xyz"),
+            ("redirect_uri", s.redirect.as_str()),
+        ])
+        .finish();
+    let page = br
+        .get(format!("{base}/t/{slug}/oauth2/authorize?{q}"))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
+    let resp = post_login(&br, base, slug, &page, email, PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = resp.text().await.expect("consent");
+    let resp = post_consent(&br, base, slug, &page, "allow").await;
+    let code = query_param(&location(&resp), "code").expect("code");
+    server_client()
+        .post(format!("{base}/t/{slug}/oauth2/token"))
+        .basic_auth(&s.client_id, Some(&s.secret))
+        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", s.redirect.as_str())])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json")
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
@@ -79,17 +150,9 @@ pub async fn start_logging_to(env: &[(&str, String)], log: Option<&std::path::Pa
 async fn a_flow_begun_on_one_instance_finishes_on_another() {
     let pg = fresh_pg_database().await;
     let dir = std::env::temp_dir().join(unique("latchkey-scale-"));
-    let master = latchkey_store::SecretBox::generate_base64().expect("key");
     // Both instances present the same public URL, as they would behind one load balancer.
     let public = format!("http://127.0.0.1:{}", free_port());
-    let env: Vec<(&str, String)> = vec![
-        ("DATABASE_URL", pg.clone()),
-        ("REDIS_URL", redis_url()),
-        ("LATCHKEY_REDIS_PREFIX", format!("{}:", unique("lkt"))),
-        ("LATCHKEY_MASTER_KEY", master),
-        ("LATCHKEY_PUBLIC_URL", public.clone()),
-        ("LATCHKEY_DATA_DIR", dir.display().to_string()),
-    ];
+    let env = shared_env(Some(&pg), &dir, &public);
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let run = |args: &[&str], stdin: Option<&str>| latchkey_ok(&env_ref, args, stdin);
     run(&["migrate", "--json"], None);

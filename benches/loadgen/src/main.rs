@@ -435,7 +435,6 @@ async fn drain(args: &Args, http: &reqwest::Client) -> anyhow::Result<()> {
 /// server's own key handling; `seconds` is split between the six measurements.
 fn jws_ceilings(seconds: u64) -> anyhow::Result<()> {
     use latchkey_oauth::keys::{SigningAlg, TenantKeys, generate};
-    use latchkey_store::records::{KeyState, SigningKey};
     let each = Duration::from_secs_f64(seconds.max(1) as f64 / 6.0);
     let rate = |f: &dyn Fn() -> bool| -> anyhow::Result<f64> {
         let (started, mut n) = (Instant::now(), 0u64);
@@ -454,15 +453,7 @@ fn jws_ceilings(seconds: u64) -> anyhow::Result<()> {
     });
     for alg in SigningAlg::ALL {
         let k = generate(alg).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let stored = SigningKey {
-            kid: k.kid,
-            alg: k.alg,
-            private_pkcs8: k.private_pkcs8,
-            public_jwk: k.public_jwk,
-            state: KeyState::Current,
-            created_at: 0,
-        };
-        let keys = TenantKeys::load(&[stored]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let keys = TenantKeys::with_new_key(k).map_err(|e| anyhow::anyhow!("{e}"))?;
         let token = keys.sign("at+jwt", &claims).map_err(|e| anyhow::anyhow!("{e}"))?;
         let name = alg.as_str().to_lowercase();
         let sign = rate(&|| keys.sign("at+jwt", &claims).is_ok())?;

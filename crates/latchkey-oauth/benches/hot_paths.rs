@@ -5,21 +5,11 @@ use latchkey_core::authorize::{AuthorizeParams, ClientView, validate};
 use latchkey_core::hashing::{secret_hash, verify_secret};
 use latchkey_core::pkce;
 use latchkey_oauth::keys::{TenantKeys, generate_rs256};
-use latchkey_store::records::{KeyState, SigningKey};
 use serde_json::json;
 use std::hint::black_box;
 
 fn keys() -> TenantKeys {
-    let k = generate_rs256().expect("key");
-    TenantKeys::load(&[SigningKey {
-        kid: k.kid,
-        alg: k.alg,
-        private_pkcs8: k.private_pkcs8,
-        public_jwk: k.public_jwk,
-        state: KeyState::Current,
-        created_at: 0,
-    }])
-    .expect("load")
+    TenantKeys::with_new_key(generate_rs256().expect("key")).expect("load")
 }
 
 fn bench(c: &mut Criterion) {

@@ -418,9 +418,7 @@ impl AuthServer {
     pub async fn rotate_signing_key(&self, t: &Access, alg: Option<SigningAlg>) -> ServiceResult<SigningKeyInfo> {
         t.require_write()?;
         // From the database, not this instance's key cache: another instance may have just changed it.
-        let stored = self.store.scoped(t.id()).published_keys().await?;
-        let current = stored.iter().find(|k| k.state == latchkey_store::records::KeyState::Current);
-        let from = match current {
+        let from = match self.signing_keys(t).await?.into_iter().find(|k| k.state == "current") {
             Some(k) => k.alg.parse().map_err(ServiceError::internal)?,
             None => SigningAlg::default(),
         };
@@ -440,7 +438,7 @@ impl AuthServer {
     /// The tenant's published keys (next, current, previous), current first: what the JWKS serves,
     /// with their state.
     pub async fn signing_keys(&self, t: &Access) -> ServiceResult<Vec<SigningKeyInfo>> {
-        let keys = self.store.scoped(t.id()).published_keys().await?;
+        let keys = self.store.scoped(t.id()).published_key_summaries().await?;
         Ok(keys
             .into_iter()
             .map(|k| SigningKeyInfo {

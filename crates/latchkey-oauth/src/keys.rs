@@ -205,6 +205,14 @@ impl TenantKeys {
         Ok(Self { signer, verifiers, jwks: json!({ "keys": published }) })
     }
 
+    /// A key set of one freshly generated key that signs: for benchmarks and test providers, which
+    /// have no stored keys.
+    pub fn with_new_key(k: NewSigningKey) -> Result<Self, ServiceError> {
+        let state = latchkey_store::records::KeyState::Current;
+        let (kid, alg, private_pkcs8, public_jwk) = (k.kid, k.alg, k.private_pkcs8, k.public_jwk);
+        Self::load(&[SigningKey { kid, alg, private_pkcs8, public_jwk, state, created_at: 0 }])
+    }
+
     pub fn jwks(&self) -> &Value {
         &self.jwks
     }
@@ -383,10 +391,7 @@ mod tests {
     fn fixed_keys() -> &'static [TenantKeys; 3] {
         static KEYS: std::sync::OnceLock<[TenantKeys; 3]> = std::sync::OnceLock::new();
         KEYS.get_or_init(|| {
-            SigningAlg::ALL.map(|alg| {
-                let k = generate(alg).expect("key");
-                TenantKeys::load(&[stored(&k, KeyState::Current)]).expect("load")
-            })
+            SigningAlg::ALL.map(|alg| TenantKeys::with_new_key(generate(alg).expect("key")).expect("load"))
         })
     }
 }

@@ -276,6 +276,15 @@ impl KeyState {
     }
 }
 
+/// A published signing key without its private part.
+#[derive(Clone, Debug)]
+pub struct KeySummary {
+    pub kid: String,
+    pub alg: String,
+    pub state: KeyState,
+    pub created_at: i64,
+}
+
 /// A signing key with its private part decrypted.
 #[derive(Clone)]
 pub struct SigningKey {

@@ -9,7 +9,7 @@ use super::Scoped;
 use crate::entities::signing_key;
 use crate::error::StoreError;
 use crate::now;
-use crate::records::{KeyState, SigningKey};
+use crate::records::{KeyState, KeySummary, SigningKey};
 use crate::secrets::SecretBox;
 
 /// A freshly generated key, before it is sealed and stored.
@@ -65,15 +65,22 @@ fn parse_state(s: &str) -> KeyState {
 }
 
 impl Scoped<'_> {
-    /// The next, current and previous keys (the ones the JWKS publishes), current first.
-    pub async fn published_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
-        let rows = signing_key::Entity::find()
+    /// The rows of the next, current and previous keys (the ones the JWKS publishes), current first.
+    async fn published_rows(&self) -> Result<Vec<signing_key::Model>, StoreError> {
+        let mut rows = signing_key::Entity::find()
             .filter(signing_key::Column::TenantId.eq(self.tid()))
             .filter(signing_key::Column::State.is_in(["next", "current", "previous"]))
             .order_by_desc(signing_key::Column::CreatedAt)
             .all(self.db())
             .await?;
-        let mut keys = rows
+        rows.sort_by_key(|m| m.state != "current");
+        Ok(rows)
+    }
+
+    /// The next, current and previous keys (the ones the JWKS publishes), current first.
+    pub async fn published_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
+        self.published_rows()
+            .await?
             .into_iter()
             .map(|m| {
                 Ok(SigningKey {
@@ -85,9 +92,17 @@ impl Scoped<'_> {
                     created_at: m.created_at,
                 })
             })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        keys.sort_by_key(|k| k.state != KeyState::Current);
-        Ok(keys)
+            .collect()
+    }
+
+    /// The same keys without their private parts, so nothing is decrypted: what an operator is shown.
+    pub async fn published_key_summaries(&self) -> Result<Vec<KeySummary>, StoreError> {
+        Ok(self
+            .published_rows()
+            .await?
+            .into_iter()
+            .map(|m| KeySummary { state: parse_state(&m.state), kid: m.id, alg: m.alg, created_at: m.created_at })
+            .collect())
     }
 
     /// Makes `key` current; the old current key becomes previous (still published, so tokens it signed
