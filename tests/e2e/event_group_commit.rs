@@ -149,3 +149,95 @@ async fn a_grant_that_ends_before_its_retry_fails_the_event(backend: Backend) {
     assert_eq!(w.amazon.gateway_state(|g| g.received.len()), sent, "nothing sent for an ended grant");
     w.app.cleanup().await;
 }
+
+on_both_backends!(a_batch_is_settled_row_by_row_in_one_statement);
+
+/// What a claimed batch came to is written in one statement: each row gets its own settlement (sent,
+/// refused, retried later), is addressed with its own tenant (another tenant's id touches nothing), and
+/// leaves its lease.
+async fn a_batch_is_settled_row_by_row_in_one_statement(backend: Backend) {
+    use latchkey_store::repo::Settlement;
+    // No worker: this test claims and settles the rows itself.
+    let w = crate::alexa::world_with(backend, &[AlexaRegion::NA], |c| c.alexa_outbox_worker = "off".into()).await;
+    w.link_and_accept().await;
+    let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
+    let scoped = w.app.store.scoped(t.id());
+    let skill = scoped.skill(&w.alexa_skill_id).await.expect("skill").expect("skill");
+    let (_, grant) = the_grant(&w).await;
+    let payload = json!({"event": change_report()}).to_string();
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let rows = scoped
+            .enqueue_event(
+                &format!("settle-{n}"),
+                &NewEvent { skill_id: &skill.id, user_id: &w.f.user_id, payload: &payload, deadline_secs: 3600 },
+                &[NewDelivery { grant_id: grant.id.clone(), region: "NA".into() }],
+            )
+            .await
+            .expect("stored");
+        ids.push(rows[0].id.clone());
+    }
+    let claimed = w.app.store.claim_due_deliveries(60, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 4);
+    let (other, _) = w.app.auth.create_tenant(&format!("o{}", &unique("")[..12]), "Other").await.expect("tenant");
+    let mine = t.id().clone();
+    let next_at = latchkey_store::now() + 120;
+    w.app
+        .store
+        .settle_deliveries(&[
+            (
+                mine.clone(),
+                ids[0].clone(),
+                Settlement::Delivered { gateway_status: Some(202), outcome: "{\"ok\":1}".into() },
+            ),
+            (
+                mine.clone(),
+                ids[1].clone(),
+                Settlement::Retry { next_at, last_status: Some(429), last_code: Some("THROTTLING_EXCEPTION".into()) },
+            ),
+            (
+                mine.clone(),
+                ids[2].clone(),
+                Settlement::Failed {
+                    last_status: Some(400),
+                    last_code: Some("INVALID_REQUEST_EXCEPTION".into()),
+                    outcome: "{}".into(),
+                },
+            ),
+            (
+                other.id.clone(),
+                ids[3].clone(),
+                Settlement::Failed { last_status: None, last_code: None, outcome: "x".into() },
+            ),
+        ])
+        .await
+        .expect("settled");
+    let row = |n: usize| {
+        let id = format!("settle-{n}");
+        async move { scoped.event_deliveries(&id).await.expect("rows").remove(0) }
+    };
+    let sent = row(0).await;
+    assert_eq!(
+        (sent.status.as_str(), sent.last_status, sent.outcome.as_deref()),
+        ("delivered", Some(202), Some("{\"ok\":1}"))
+    );
+    assert!(sent.delivered_at.is_some());
+    let later = row(1).await;
+    assert_eq!(
+        (later.status.as_str(), later.next_attempt_at, later.last_code.as_deref(), later.outcome.as_deref()),
+        ("pending", next_at, Some("THROTTLING_EXCEPTION"), None)
+    );
+    assert!(later.delivered_at.is_none());
+    let refused = row(2).await;
+    assert_eq!((refused.status.as_str(), refused.last_status), ("failed", Some(400)));
+    let untouched = row(3).await;
+    assert_eq!(
+        (untouched.status.as_str(), untouched.outcome),
+        ("pending", None),
+        "another tenant's id settles nothing"
+    );
+    // Nothing is due: the settled rows are done, the retried one waits for its time, and the one
+    // addressed with the wrong tenant is still leased to the worker that claimed it.
+    assert!(w.app.store.claim_due_deliveries(60, 10).await.expect("claim").is_empty());
+    w.app.cleanup().await;
+}

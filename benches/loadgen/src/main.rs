@@ -83,6 +83,10 @@ struct Args {
     amazon: Option<String>,
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// For fake-amazon: how long its Event Gateway takes to answer, as Amazon's does from afar (the
+    /// outbox's rate against a gateway that is not on the same machine).
+    #[arg(long, default_value_t = 0)]
+    gateway_latency_ms: u64,
     /// For link, seed and refresh: the scopes the flow asks for. With `openid`, each token response
     /// (refresh included) carries an ID token: a second signature.
     #[arg(long, default_value = "openid profile")]
@@ -253,7 +257,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Arc::new(Args::parse());
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
     if let Scenario::FakeAmazon = args.scenario {
-        return fake_amazon(&args.base).await;
+        return fake_amazon(&args.base, Duration::from_millis(args.gateway_latency_ms)).await;
     }
     if let Scenario::Seed = args.scenario {
         println!("{}", one(&args, &http, &mut None).await?);
@@ -360,10 +364,10 @@ async fn argon2id_ceiling(seconds: u64) -> anyhow::Result<()> {
 /// Events the fake gateway accepted, for `drain`'s delivery rate.
 static GATEWAY_EVENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-async fn fake_amazon(bind: &str) -> anyhow::Result<()> {
+async fn fake_amazon(bind: &str, latency: Duration) -> anyhow::Result<()> {
     use actix_web::{App, HttpResponse, HttpServer, web};
     let addr = bind.trim_start_matches("http://").to_owned();
-    HttpServer::new(|| {
+    HttpServer::new(move || {
         App::new()
             .route(
                 "/auth/o2/token",
@@ -375,7 +379,10 @@ async fn fake_amazon(bind: &str) -> anyhow::Result<()> {
             )
             .route(
                 "/{region}/v3/events",
-                web::post().to(|| async {
+                web::post().to(move || async move {
+                    if !latency.is_zero() {
+                        tokio::time::sleep(latency).await;
+                    }
                     GATEWAY_EVENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     HttpResponse::Accepted().finish()
                 }),

@@ -3,8 +3,8 @@
 use latchkey_core::TenantId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 
 use super::Scoped;
@@ -84,6 +84,25 @@ fn to_record(m: alexa_delivery::Model) -> Delivery {
         last_code: m.last_code,
         outcome: m.outcome,
     }
+}
+
+/// Rows settled by one statement: 7 parameters each, far under SQLite's and PostgreSQL's bounds.
+const SETTLE_CHUNK: usize = 1000;
+const SETTLE_COLUMNS: usize = 7;
+
+/// `(…), (…)` with `rows` rows of `columns` placeholders each, in the backend's spelling.
+fn values_rows(backend: DbBackend, rows: usize, columns: usize) -> String {
+    let mut n = 0;
+    let mut row = || {
+        let cells: Vec<String> = (0..columns)
+            .map(|_| {
+                n += 1;
+                if backend == DbBackend::Postgres { format!("${n}") } else { "?".to_owned() }
+            })
+            .collect();
+        format!("({})", cells.join(", "))
+    };
+    (0..rows).map(|_| row()).collect::<Vec<_>>().join(", ")
 }
 
 impl Scoped<'_> {
@@ -207,46 +226,49 @@ impl Scoped<'_> {
 }
 
 impl Store {
-    /// Records what became of a claimed batch's attempts, in one transaction: one commit per batch,
-    /// not per event. Each row is addressed with its own tenant. Releases the rows' leases.
+    /// Records what became of a claimed batch's attempts and releases their leases. Each row is
+    /// addressed with its own tenant. One statement per chunk of rows (`UPDATE … FROM (VALUES …)`), not
+    /// one per row: on PostgreSQL every statement is a round trip, and a batch of 128 settled row by
+    /// row spent more time waiting on them than on anything else. Rows are independent: if a chunk
+    /// fails, its rows stay leased and are attempted again when the lease runs out (at least once).
     pub async fn settle_deliveries(&self, settled: &[(TenantId, String, Settlement)]) -> Result<(), StoreError> {
-        if settled.is_empty() {
-            return Ok(());
-        }
         let t = now();
-        let txn = self.writer().begin().await?;
-        for (tenant, id, s) in settled {
-            let (status, last_status, last_code, outcome) = match s {
-                Settlement::Delivered { gateway_status, outcome } => {
-                    ("delivered", *gateway_status, None, Some(outcome))
-                }
-                Settlement::Failed { last_status, last_code, outcome } => {
-                    ("failed", *last_status, last_code.clone(), Some(outcome))
-                }
-                Settlement::Retry { last_status, last_code, .. } => ("pending", *last_status, last_code.clone(), None),
-            };
-            let mut q = alexa_delivery::Entity::update_many()
-                .col_expr(alexa_delivery::Column::Status, Expr::value(status))
-                .col_expr(alexa_delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
-                .col_expr(alexa_delivery::Column::LastStatus, Expr::value(last_status.map(i32::from)))
-                .col_expr(alexa_delivery::Column::LastCode, Expr::value(last_code))
-                .col_expr(alexa_delivery::Column::UpdatedAt, Expr::value(t));
-            if let Some(o) = outcome {
-                q = q.col_expr(alexa_delivery::Column::Outcome, Expr::value(o.clone()));
+        let backend = self.writer().get_database_backend();
+        for chunk in settled.chunks(SETTLE_CHUNK) {
+            let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * SETTLE_COLUMNS);
+            for (tenant, id, s) in chunk {
+                let (status, last_status, last_code, outcome, next_at) = match s {
+                    Settlement::Delivered { gateway_status, outcome } => {
+                        ("delivered", *gateway_status, None, Some(outcome.clone()), None)
+                    }
+                    Settlement::Failed { last_status, last_code, outcome } => {
+                        ("failed", *last_status, last_code.clone(), Some(outcome.clone()), None)
+                    }
+                    Settlement::Retry { next_at, last_status, last_code } => {
+                        ("pending", *last_status, last_code.clone(), None, Some(*next_at))
+                    }
+                };
+                values.extend([
+                    tenant.as_str().into(),
+                    id.as_str().into(),
+                    status.into(),
+                    last_status.map(i32::from).into(),
+                    last_code.into(),
+                    outcome.into(),
+                    next_at.into(),
+                ]);
             }
-            match s {
-                Settlement::Delivered { .. } => q = q.col_expr(alexa_delivery::Column::DeliveredAt, Expr::value(t)),
-                Settlement::Retry { next_at, .. } => {
-                    q = q.col_expr(alexa_delivery::Column::NextAttemptAt, Expr::value(*next_at))
-                }
-                Settlement::Failed { .. } => {}
-            }
-            q.filter(alexa_delivery::Column::TenantId.eq(tenant.as_str()))
-                .filter(alexa_delivery::Column::Id.eq(id.as_str()))
-                .exec(&txn)
-                .await?;
+            // A retry keeps the row's outcome (none yet) and a settled row its due time; `t` is ours.
+            let sql = format!(
+                "UPDATE alexa_deliveries AS d SET status = v.column3, lease_until = NULL, last_status = v.column4, \
+                 last_code = v.column5, outcome = COALESCE(v.column6, d.outcome), \
+                 next_attempt_at = COALESCE(v.column7, d.next_attempt_at), \
+                 delivered_at = CASE WHEN v.column3 = 'delivered' THEN {t} ELSE d.delivered_at END, updated_at = {t} \
+                 FROM (VALUES {}) AS v WHERE d.tenant_id = v.column1 AND d.id = v.column2",
+                values_rows(backend, chunk.len(), SETTLE_COLUMNS)
+            );
+            self.writer().execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
         }
-        txn.commit().await?;
         Ok(())
     }
 
