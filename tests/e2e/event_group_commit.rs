@@ -27,6 +27,18 @@ async fn the_grant(w: &AlexaWorld) -> (LinkedAccount, AmazonGrant) {
     (link, grant)
 }
 
+/// Links the user and accepts the grant; returns what writing events straight to the store takes: the
+/// tenant, the skill's row, the user's one grant and an event body.
+async fn linked_for_store(
+    w: &AlexaWorld,
+) -> (latchkey_oauth::access::Access, latchkey_store::records::Skill, AmazonGrant, String) {
+    w.link_and_accept().await;
+    let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
+    let skill = w.app.store.scoped(t.id()).skill(&w.alexa_skill_id).await.expect("skill").expect("skill");
+    let (_, grant) = the_grant(w).await;
+    (t, skill, grant, json!({"event": change_report()}).to_string())
+}
+
 /// Waits until every delivery of `ids` is settled; returns their rows.
 async fn settled(w: &AlexaWorld, ids: &[String]) -> Vec<latchkey_store::repo::Delivery> {
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
@@ -79,12 +91,8 @@ on_both_backends!(one_event_that_cannot_be_stored_does_not_refuse_the_others);
 /// database refuses its row). Events sharing its group commit are still stored; it alone is refused.
 async fn one_event_that_cannot_be_stored_does_not_refuse_the_others(backend: Backend) {
     let w = world(backend, &[AlexaRegion::NA]).await;
-    w.link_and_accept().await;
-    let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
+    let (t, skill, grant, payload) = linked_for_store(&w).await;
     let scoped = w.app.store.scoped(t.id());
-    let skill = scoped.skill(&w.alexa_skill_id).await.expect("skill").expect("skill");
-    let (_, grant) = the_grant(&w).await;
-    let payload = json!({"event": change_report()}).to_string();
     let bad = 17;
     let writes = (0..40).map(|n| {
         let grant_id = if n == bad { "a-grant-that-is-gone".to_owned() } else { grant.id.clone() };
@@ -159,12 +167,8 @@ async fn a_batch_is_settled_row_by_row_in_one_statement(backend: Backend) {
     use latchkey_store::repo::Settlement;
     // No worker: this test claims and settles the rows itself.
     let w = crate::alexa::world_with(backend, &[AlexaRegion::NA], |c| c.alexa_outbox_worker = "off".into()).await;
-    w.link_and_accept().await;
-    let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
+    let (t, skill, grant, payload) = linked_for_store(&w).await;
     let scoped = w.app.store.scoped(t.id());
-    let skill = scoped.skill(&w.alexa_skill_id).await.expect("skill").expect("skill");
-    let (_, grant) = the_grant(&w).await;
-    let payload = json!({"event": change_report()}).to_string();
     let mut ids = Vec::new();
     for n in 0..4 {
         let rows = scoped
