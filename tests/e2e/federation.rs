@@ -77,14 +77,7 @@ impl Fed {
     /// callback.
     async fn via_upstream(&self, b: &reqwest::Client, provider: &str, upstream_decision: &str) -> reqwest::Response {
         let app = &self.app;
-        let page = b
-            .get(authorize_url(app, &self.a, "alexa-state", None, &[]))
-            .send()
-            .await
-            .expect("authorize")
-            .text()
-            .await
-            .expect("page");
+        let page = get_page(b, authorize_url(app, &self.a, "alexa-state", None, &[])).await;
         let marker = format!("/t/{}/federation/{provider}/start?flow=", self.a.slug);
         let start = page.find(&marker).map(|i| {
             let end = page[i..].find('"').expect("quote") + i;
@@ -255,14 +248,7 @@ async fn upstream_key_rotation_and_unreachable_upstream() {
     let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
     f.app.auth.create_provider(&ta, provider_input("down", "http://127.0.0.1:9/t/nothing")).await.expect("provider");
     let b3 = browser();
-    let page = b3
-        .get(authorize_url(&f.app, &f.a, "s", None, &[]))
-        .send()
-        .await
-        .expect("authorize")
-        .text()
-        .await
-        .expect("page");
+    let page = get_page(&b3, authorize_url(&f.app, &f.a, "s", None, &[])).await;
     let flow = hidden(&page, "flow");
     let resp =
         b3.get(f.app.url(&format!("/t/{}/federation/down/start?flow={flow}", f.a.slug))).send().await.expect("start");
@@ -299,8 +285,7 @@ async fn through_fake(
     mode: crate::fake_oidc::IdTokenMode,
 ) -> (StatusCode, String) {
     let b = browser();
-    let page =
-        b.get(authorize_url(&f.app, &f.a, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
+    let page = get_page(&b, authorize_url(&f.app, &f.a, "s", None, &[])).await;
     let flow = hidden(&page, "flow");
     let resp = b
         .get(f.app.url(&format!("/t/{}/federation/{provider}/start?flow={flow}", f.a.slug)))
@@ -545,24 +530,10 @@ async fn federated_only_sign_in_page() {
     let f = fed(Backend::Embedded).await;
     let ta = f.app.auth.tenant_for_admin(&f.a.slug).await.expect("a");
     f.app.auth.set_login_methods(&ta, "federated").await.expect("set");
-    let page = browser()
-        .get(authorize_url(&f.app, &f.a, "s", None, &[]))
-        .send()
-        .await
-        .expect("authorize")
-        .text()
-        .await
-        .expect("page");
+    let page = get_page(&browser(), authorize_url(&f.app, &f.a, "s", None, &[])).await;
     assert!(page.contains("name=\"password\""), "no provider yet: the password form is kept");
     f.provider("corp", false, true).await;
-    let page = browser()
-        .get(authorize_url(&f.app, &f.a, "s", None, &[]))
-        .send()
-        .await
-        .expect("authorize")
-        .text()
-        .await
-        .expect("page");
+    let page = get_page(&browser(), authorize_url(&f.app, &f.a, "s", None, &[])).await;
     assert!(!page.contains("name=\"password\""), "{page}");
     assert!(page.contains("Continue with Corp SSO corp"));
     // The readiness check takes a providers-only sign-in page as one (it used to want a password form).

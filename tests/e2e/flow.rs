@@ -220,14 +220,7 @@ async fn consent_is_remembered_and_deny_works(backend: Backend) {
     // A new user who denies: access_denied with the state.
     let other = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
     let b = browser();
-    let page = b
-        .get(authorize_url(&app, &other, "deny-me", None, &[]))
-        .send()
-        .await
-        .expect("authorize")
-        .text()
-        .await
-        .expect("page");
+    let page = get_page(&b, authorize_url(&app, &other, "deny-me", None, &[])).await;
     let page = post_login(&b, &app.base, &other.slug, &page, &other.email, PASSWORD).await.text().await.expect("page");
     let resp = post_consent(&b, &app.base, &other.slug, &page, "deny").await;
     assert_eq!(resp.status(), StatusCode::FOUND);
@@ -241,8 +234,7 @@ async fn wrong_password_stays_on_the_form(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
     let b = browser();
-    let mut page =
-        b.get(authorize_url(&app, &f, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
+    let mut page = get_page(&b, authorize_url(&app, &f, "s", None, &[])).await;
     for (email, password) in [(f.email.as_str(), "wrong password"), ("nobody@example.com", PASSWORD)] {
         let resp = post_login(&b, &app.base, &f.slug, &page, email, password).await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);

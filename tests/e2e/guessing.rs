@@ -144,8 +144,7 @@ async fn a_forged_forwarded_for_is_not_believed() {
         let app = TestApp::spawn_with(Backend::Embedded, |c| c.trusted_proxies = trusted.into()).await;
         let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
         let b = browser();
-        let page =
-            b.get(authorize_url(&app, &f, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
+        let page = get_page(&b, authorize_url(&app, &f, "s", None, &[])).await;
         // The client claims 6.6.6.6; the (trusted) proxy appended the address it really saw.
         let resp =
             post_login_via(&b, &app.base, &f.slug, &page, &f.email, "wrong password!", Some("6.6.6.6, 198.51.100.7"))

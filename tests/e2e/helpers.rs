@@ -411,3 +411,8 @@ pub fn provider_input(slug: &str, issuer: &str) -> latchkey_oauth::admin::Provid
         claim_map: None,
     }
 }
+
+/// GETs `url` with the browser `b` (an authorization request, typically) and returns the page.
+pub async fn get_page(b: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+    b.get(url).send().await.expect("authorize").text().await.expect("page")
+}

@@ -129,8 +129,7 @@ async fn tenants_cannot_cross(backend: Backend) {
 
     // A flow begun at A cannot be finished at B.
     let br = browser();
-    let page =
-        br.get(authorize_url(&app, &a, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
+    let page = get_page(&br, authorize_url(&app, &a, "s", None, &[])).await;
     let resp = post_login(&br, &app.base, &b.slug, &page, &a.email, PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 

@@ -63,14 +63,7 @@ async fn no_secret_reaches_the_log() {
     let q = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([("client_id", client_id), ("response_type", "code"), ("state", "s"), ("redirect_uri", redirect)])
         .finish();
-    let page = b
-        .get(format!("{public}/t/logs/oauth2/authorize?{q}"))
-        .send()
-        .await
-        .expect("authorize")
-        .text()
-        .await
-        .expect("page");
+    let page = get_page(&b, format!("{public}/t/logs/oauth2/authorize?{q}")).await;
     let page = post_login(&b, &public, "logs", &page, "u@example.com", PASSWORD).await.text().await.expect("page");
     let resp = post_consent(&b, &public, "logs", &page, "allow").await;
     let code = query_param(&location(&resp), "code").expect("code");

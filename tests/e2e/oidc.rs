@@ -17,15 +17,8 @@ use crate::helpers::*;
 
 on_both_backends!(independent_relying_party, access_token_verifies_offline);
 
-/// The `openidconnect` client a relying party builds from discovery.
-pub(crate) type RelyingParty = CoreClient<
-    openidconnect::EndpointSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointMaybeSet,
-    openidconnect::EndpointMaybeSet,
->;
+/// The `openidconnect` client a relying party builds from discovery (the same typestate federation uses).
+pub(crate) type RelyingParty = latchkey_oauth::federation::DiscoveredClient;
 
 /// An `openidconnect` relying party, registered as a new client of the fixture's tenant, through
 /// discovery, a browser sign-in and consent, and the code exchange with PKCE: its client, the token
@@ -69,7 +62,7 @@ pub(crate) async fn relying_party_signs_in(
 
     // The user signs in in a browser.
     let b = browser();
-    let page = b.get(auth_url.as_str()).send().await.expect("authorize").text().await.expect("page");
+    let page = get_page(&b, auth_url.as_str()).await;
     let resp = post_login(&b, &app.base, &f.slug, &page, &f.email, PASSWORD).await;
     let page = resp.text().await.expect("consent page");
     let resp = post_consent(&b, &app.base, &f.slug, &page, "allow").await;
@@ -122,14 +115,8 @@ async fn access_token_verifies_offline(backend: Backend) {
     let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
     let nonce = "n-0S6_WzA2Mj";
     let b = browser();
-    let mut page = b
-        .get(authorize_url(&app, &f, "s", None, &[("nonce", nonce), ("scope", "openid profile")]))
-        .send()
-        .await
-        .expect("authorize")
-        .text()
-        .await
-        .expect("page");
+    let mut page =
+        get_page(&b, authorize_url(&app, &f, "s", None, &[("nonce", nonce), ("scope", "openid profile")])).await;
     let resp = post_login(&b, &app.base, &f.slug, &page, &f.email, PASSWORD).await;
     page = resp.text().await.expect("page");
     let resp = post_consent(&b, &app.base, &f.slug, &page, "allow").await;

@@ -231,8 +231,7 @@ async fn fetches_never_connect_to_internal_addresses() {
     let fadmin = Admin { slug: f.slug.clone(), key: app.auth.create_api_key(&fa, "ops").await.expect("key").key };
     fadmin.stored(&app, "inside", &format!("https://localhost:{}", v4.addr.port())).await;
     let b = browser();
-    let page =
-        b.get(authorize_url(&app, &f, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
+    let page = get_page(&b, authorize_url(&app, &f, "s", None, &[])).await;
     let flow = hidden(&page, "flow");
     let resp =
         b.get(app.url(&format!("/t/{}/federation/inside/start?flow={flow}", f.slug))).send().await.expect("start");

@@ -12,14 +12,7 @@ async fn simultaneous_first_consents_make_one_link(backend: Backend) {
     let mut at_consent = Vec::new();
     for i in 0..8 {
         let b = browser();
-        let page = b
-            .get(authorize_url(&app, &f, &format!("s{i}"), None, &[]))
-            .send()
-            .await
-            .expect("authorize")
-            .text()
-            .await
-            .expect("page");
+        let page = get_page(&b, authorize_url(&app, &f, &format!("s{i}"), None, &[])).await;
         let resp = post_login(&b, &app.base, &f.slug, &page, &f.email, PASSWORD).await;
         assert_eq!(resp.status(), StatusCode::OK, "consent page");
         at_consent.push((b, resp.text().await.expect("consent page")));

@@ -90,14 +90,7 @@ pub async fn link_at(base: &str, slug: &str, s: &SkillClient, email: &str) -> se
             ("redirect_uri", s.redirect.as_str()),
         ])
         .finish();
-    let page = br
-        .get(format!("{base}/t/{slug}/oauth2/authorize?{q}"))
-        .send()
-        .await
-        .expect("authorize")
-        .text()
-        .await
-        .expect("page");
+    let page = get_page(&br, format!("{base}/t/{slug}/oauth2/authorize?{q}")).await;
     let resp = post_login(&br, base, slug, &page, email, PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let page = resp.text().await.expect("consent");
@@ -194,14 +187,7 @@ async fn a_flow_begun_on_one_instance_finishes_on_another() {
             ("redirect_uri", redirect),
         ])
         .finish();
-    let page = br
-        .get(format!("{}/t/shared/oauth2/authorize?{q}", a.base))
-        .send()
-        .await
-        .expect("authorize")
-        .text()
-        .await
-        .expect("page");
+    let page = get_page(&br, format!("{}/t/shared/oauth2/authorize?{q}", a.base)).await;
     let resp = post_login(&br, &b.base, "shared", &page, "u@example.com", PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let page = resp.text().await.expect("consent");

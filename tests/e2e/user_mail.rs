@@ -12,8 +12,7 @@ const NEW_PASSWORD: &str = "purple tractor river 7";
 
 async fn sign_in_status(app: &TestApp, f: &Fixture, email: &str, password: &str) -> StatusCode {
     let b = browser();
-    let page =
-        b.get(authorize_url(app, f, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
+    let page = get_page(&b, authorize_url(app, f, "s", None, &[])).await;
     post_login(&b, &app.base, &f.slug, &page, email, password).await.status()
 }
 
@@ -82,8 +81,7 @@ async fn invite_and_reset_by_mail(backend: Backend) {
 
     // "Forgot your password?" on the sign-in page: the same answer for a stranger, a mail for a user.
     let b = browser();
-    let page =
-        b.get(authorize_url(&app, &f, "s", None, &[])).send().await.expect("authorize").text().await.expect("page");
+    let page = get_page(&b, authorize_url(&app, &f, "s", None, &[])).await;
     let forgot = format!("/t/{}/password/forgot?flow=", f.slug);
     assert!(page.contains(&forgot), "the sign-in page links to the reset form");
     let before = std::fs::read_dir(app.data_dir.join("outbox")).expect("outbox").count();

@@ -20,6 +20,17 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::upstream_identity::UpstreamIdentity;
 use crate::{AuthServer, TenantCtx};
 
+/// An `openidconnect` client built from an OpenID provider's discovery document: authorization
+/// endpoint set, token and userinfo endpoints as discovery gave them.
+pub type DiscoveredClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
 /// What we remember between sending the browser upstream and its return: single use, 10 minutes.
 #[derive(Serialize, Deserialize)]
 struct PendingFederation {
@@ -149,16 +160,7 @@ impl AuthServer {
         p: &UpstreamProvider,
         secret: &str,
         meta: &CoreProviderMetadata,
-    ) -> ServiceResult<
-        CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-    > {
+    ) -> ServiceResult<DiscoveredClient> {
         let redirect = RedirectUrl::new(self.federation_callback_uri(t, &p.slug))
             .map_err(|e| ServiceError::internal(e.to_string()))?;
         Ok(CoreClient::from_provider_metadata(
