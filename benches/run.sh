@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Endpoint benchmarks: the server pinned to core 0, the load generator to core 1, loopback only.
 #   benches/run.sh [embedded|pg] [seconds]      (PROFILE=<scenario> adds a perf profile of it;
-#                                               ALG=ES256 or ALG=EdDSA signs the tenant's tokens with it)
+#                                               ALG=ES256 or ALG=EdDSA signs the tenant's access tokens and the
+#                                               skill's ID tokens with it)
 # Prints one JSON line per scenario, plus cold start and memory. Needs python3 (JSON parsing) and taskset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +43,7 @@ if [ "$MODE" = pg ]; then
 fi
 j() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 $LK tenant create --slug bench --name Bench --signing-alg "$ALG" --json >/dev/null
-SKILL=$($LK skill create --tenant bench --name Bench --alexa-skill-id amzn1.ask.skill.bench --vendor-id M2BENCH --lwa-client-id amzn1.application-oa2-client.bench --lwa-client-secret bench --json)
+SKILL=$($LK skill create --tenant bench --name Bench --id-token-alg "$ALG" --alexa-skill-id amzn1.ask.skill.bench --vendor-id M2BENCH --lwa-client-id amzn1.application-oa2-client.bench --lwa-client-secret bench --json)
 KEY=$($LK apikey create --tenant bench --name bench --json | j "['key']")
 CC=$($LK client create --tenant bench --name cc --grant-types client_credentials --scope "devices" --json)
 USER_ID=$(echo 'bench password 1' | $LK user create --tenant bench --email bench@example.com --password-stdin --json | j "['id']")

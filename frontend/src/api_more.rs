@@ -461,6 +461,7 @@ pub struct SigningKeyRow {
     pub alg: String,
     pub state: String,
     pub created_at: i64,
+    pub signs_access_tokens: bool,
 }
 
 #[server(prefix = "/admin/fn")]
@@ -471,7 +472,13 @@ pub async fn list_signing_keys(slug: String) -> Result<Vec<SigningKeyRow>, Serve
         .await
         .map_err(err)?
         .into_iter()
-        .map(|k| SigningKeyRow { kid: k.kid, alg: k.alg, state: k.state, created_at: k.created_at })
+        .map(|k| SigningKeyRow {
+            kid: k.kid,
+            alg: k.alg,
+            state: k.state,
+            created_at: k.created_at,
+            signs_access_tokens: k.signs_access_tokens,
+        })
         .collect())
 }
 
@@ -485,7 +492,8 @@ pub async fn rotate_signing_key(slug: String, alg: String) -> Result<String, Ser
     };
     let k = c.auth.rotate_signing_key(&a, alg).await.map_err(err)?;
     Ok(format!(
-        "Signing with {} key {} from now on. The previous key stays published, so tokens it signed keep verifying.",
+        "Access tokens are signed with {} key {} from now on, and each client's ID tokens with a new key of its \
+         algorithm. The previous keys stay published, so tokens they signed keep verifying.",
         k.alg, k.kid
     ))
 }

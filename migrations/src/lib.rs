@@ -16,6 +16,7 @@ mod m20261204_000010_previous_client_secret;
 mod m20261204_000011_smapi_credentials;
 mod m20261204_000012_outbox_status_index;
 mod m20261204_000013_revocations;
+mod m20261205_000014_signing_algorithms;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_smapi_credentials::Migration),
             Box::new(m20261204_000012_outbox_status_index::Migration),
             Box::new(m20261204_000013_revocations::Migration),
+            Box::new(m20261205_000014_signing_algorithms::Migration),
         ]
     }
 }

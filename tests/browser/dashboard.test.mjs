@@ -508,17 +508,22 @@ test('a device company signs up, configures a skill, links, and unlinks from the
       await page.screenshot({ path: join(SHOTS, `dashboard-${name}-desktop.png`), fullPage: true });
     }
 
-    // The signing algorithm changes by rotating the signing key; discovery follows.
+    // The access-token algorithm changes by rotating the signing keys; discovery lists every algorithm
+    // (RS256 first, as OpenID Connect Discovery requires) before and after.
     await page.goto(`${base}/admin/t/acme-locks/api-keys`);
     await page.waitForLoadState('networkidle');
-    await page.getByLabel('Signing algorithm').selectOption('ES256');
+    const discBefore = await (await fetch(`${base}/t/acme-locks/.well-known/openid-configuration`)).json();
+    assert.deepEqual(discBefore.id_token_signing_alg_values_supported, ['RS256', 'ES256', 'EdDSA']);
+    await page.getByLabel('Access-token signing algorithm').selectOption('ES256');
     await page.getByRole('button', { name: 'Rotate signing key' }).click();
-    await page.getByText(/Signing with ES256 key/).waitFor();
-    await page.getByRole('cell', { name: 'ES256', exact: true }).waitFor();
+    await page.getByText(/Access tokens are signed with ES256 key/).waitFor();
+    const signer = page.getByRole('row').filter({ hasText: 'access tokens and the ID tokens' });
+    await signer.getByRole('cell', { name: 'ES256', exact: true }).waitFor();
     const disc = await (await fetch(`${base}/t/acme-locks/.well-known/openid-configuration`)).json();
-    assert.deepEqual(disc.id_token_signing_alg_values_supported, ['ES256']);
+    assert.deepEqual(disc.id_token_signing_alg_values_supported, ['RS256', 'ES256', 'EdDSA']);
     const jwks = await (await fetch(`${base}/t/acme-locks/.well-known/jwks.json`)).json();
-    assert.deepEqual(jwks.keys.map((k) => k.alg), ['ES256', 'RS256'], 'the outgoing key stays published');
+    assert.deepEqual(jwks.keys.map((k) => k.alg), ['ES256', 'EdDSA', 'RS256', 'ES256', 'EdDSA', 'RS256'],
+      'a new key of each algorithm, and the outgoing ones stay published');
 
     // Phone size.
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true,

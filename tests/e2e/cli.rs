@@ -598,13 +598,16 @@ async fn every_cli_command_is_driven_and_each_change_is_audited() {
     run(&env, &cat(&[&["provider", "list"], &t, &["--json"]]), None, None);
     run(&env, &cat(&[&["provider", "show"], &t, &["--provider", "corp", "--json"]]), None, None);
     run(&env, &cat(&[&["keys", "rotate"], &t, &["--json"]]), None, Some("keys.rotated"));
-    // Changing the signing algorithm is a rotation; the outgoing key stays published as previous.
+    // Changing the access-token algorithm is a rotation of every key; the outgoing ones stay published.
     let rotated =
         run(&env, &cat(&[&["keys", "rotate"], &t, &["--alg", "EdDSA", "--json"]]), None, Some("keys.rotated"));
     assert_eq!(rotated["alg"], "EdDSA");
     let keys = run(&env, &cat(&[&["keys", "list"], &t, &["--json"]]), None, None);
     assert_eq!((&keys["keys"][0]["alg"], &keys["keys"][0]["state"]), (&json!("EdDSA"), &json!("current")));
-    assert_eq!((&keys["keys"][1]["alg"], &keys["keys"][1]["state"]), (&json!("RS256"), &json!("previous")));
+    assert_eq!(keys["keys"][0]["signs_access_tokens"], true);
+    assert_eq!((&keys["keys"][1]["alg"], &keys["keys"][1]["state"]), (&json!("RS256"), &json!("current")));
+    let previous = keys["keys"].as_array().expect("keys").iter().filter(|k| k["state"] == "previous").count();
+    assert_eq!(previous, 3, "{keys}");
     assert_eq!(keys["keys"][0]["kid"], rotated["kid"]);
     run(&env, &["tenant", "suspend", "every", "--json"], None, Some("tenant.suspended"));
     run(&env, &["tenant", "resume", "every", "--json"], None, Some("tenant.active"));
@@ -735,7 +738,7 @@ async fn master_key_rotation_reseals_every_secret() {
     let old_key = std::fs::read_to_string(dir.join("master.key")).expect("key");
 
     let report = ok(&["keys", "rotate-master", "--generate", "--json"]);
-    assert_eq!(report["signing_keys"], 1);
+    assert_eq!(report["signing_keys"], 3, "a key of each algorithm");
     assert_eq!(report["skill_messaging_secrets"], 1);
     assert_eq!(report["upstream_secrets"], 1);
     let new_key = std::fs::read_to_string(dir.join("master.key")).expect("key");
@@ -747,7 +750,7 @@ async fn master_key_rotation_reseals_every_secret() {
     let app = TestApp::spawn_with(Backend::Embedded, |c| c.data_dir = dir.clone()).await;
     let jwks: serde_json::Value =
         reqwest::get(app.url("/t/acme/.well-known/jwks.json")).await.expect("jwks").json().await.expect("json");
-    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(1));
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(3));
     let t = app.auth.tenant_for_admin("acme").await.expect("tenant");
     let scoped = app.store.scoped(t.id());
     let skill = scoped.skill("amzn1.ask.skill.m").await.expect("q").expect("skill");

@@ -120,8 +120,18 @@ impl TestApp {
 
     pub async fn fixture_with(&self, method: ClientAuthMethod, opts: ClientOptions) -> Fixture {
         let slug = format!("t{}", &unique("")[..12]);
-        let (_, issuer) = self.auth.create_tenant(&slug, "Acme Locks").await.expect("tenant");
-        let t = self.auth.tenant_for_admin(&slug).await.expect("tenant ctx");
+        self.auth.create_tenant(&slug, "Acme Locks").await.expect("tenant");
+        self.fixture_in_with(&slug, method, opts).await
+    }
+
+    /// The fixture's skill and user, in a tenant that exists already.
+    pub async fn fixture_in(&self, slug: &str, method: ClientAuthMethod) -> Fixture {
+        self.fixture_in_with(slug, method, ClientOptions::default()).await
+    }
+
+    async fn fixture_in_with(&self, slug: &str, method: ClientAuthMethod, opts: ClientOptions) -> Fixture {
+        let t = self.auth.tenant_for_admin(slug).await.expect("tenant ctx");
+        let issuer = t.issuer.clone();
         let opts = ClientOptions { auth_method: method, ..opts };
         let skill = self
             .auth
@@ -139,7 +149,7 @@ impl TestApp {
             .expect("skill");
         let email = format!("{}@example.com", unique("user"));
         let user = self.auth.create_user(&t, &email, Some(PASSWORD), Some("Ada Lovelace".into())).await.expect("user");
-        Fixture { slug, issuer, skill, user_id: user.id, email }
+        Fixture { slug: slug.to_owned(), issuer, skill, user_id: user.id, email }
     }
 }
 

@@ -27,6 +27,7 @@ pub(crate) async fn relying_party_signs_in(
     app: &TestApp,
     f: &Fixture,
     scopes: &[&str],
+    id_token_alg: Option<latchkey_oauth::keys::SigningAlg>,
 ) -> (RelyingParty, CoreTokenResponse, Nonce) {
     let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
     let redirect = "http://127.0.0.1:9/callback";
@@ -37,7 +38,7 @@ pub(crate) async fn relying_party_signs_in(
             "Relying party",
             vec![redirect.into()],
             vec!["authorization_code".into(), "refresh_token".into()],
-            &ClientOptions::default(),
+            &ClientOptions { id_token_signed_response_alg: id_token_alg, ..ClientOptions::default() },
         )
         .await
         .expect("client");
@@ -84,7 +85,7 @@ pub(crate) async fn relying_party_signs_in(
 async fn independent_relying_party(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
-    let (client, tokens, nonce) = relying_party_signs_in(&app, &f, &["profile", "email"]).await;
+    let (client, tokens, nonce) = relying_party_signs_in(&app, &f, &["profile", "email"], None).await;
     let http = server_client();
     let id_token = tokens.id_token().expect("id token");
     let claims = id_token.claims(&client.id_token_verifier(), &nonce).expect("ID token validates");
@@ -172,7 +173,7 @@ async fn access_token_verifies_offline(backend: Backend) {
         .json()
         .await
         .expect("json");
-    assert_eq!(jwks.keys.len(), 2);
+    assert_eq!(jwks.keys.len(), 6, "a new key of each algorithm, and the previous ones");
     assert_eq!(introspect(&app, &f, at).await["active"], true);
     let t2 = json_ok(refresh(&app, &f, tokens["refresh_token"].as_str().expect("rt")).await).await;
     let h2 = decode_header(t2["access_token"].as_str().expect("at")).expect("header");

@@ -18,6 +18,7 @@ pub mod redirect;
 pub mod refresh;
 pub mod role;
 pub mod scope;
+pub mod signing;
 pub mod slug;
 pub mod time;
 

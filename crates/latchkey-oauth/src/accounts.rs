@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::access::{Access, Actor, Principal};
 use crate::error::{ServiceError, ServiceResult};
-use crate::keys::{SigningAlg, generate_off_thread};
+use crate::keys::generate_key_set;
 use crate::password::PasswordHasher;
 use crate::{AuthServer, random};
 
@@ -223,7 +223,7 @@ impl AuthServer {
         }
         // The same work whoever the address belongs to, so the time taken tells no more than the answer.
         let hash = self.hasher.hash(&input.password).await?;
-        let key = generate_off_thread(SigningAlg::RS256).await?;
+        let keys = generate_key_set().await?;
         if taken {
             self.mail_signup_attempt(&email).await;
             return Ok(());
@@ -237,7 +237,7 @@ impl AuthServer {
             },
             None => Vec::new(),
         };
-        let (tenant, account, _owner) = self.store.sign_up(slug, company, key, &email, &hash).await?;
+        let (tenant, account, _owner) = self.store.sign_up(slug, company, keys, &email, &hash).await?;
         let scoped = self.store.scoped(&tenant.id);
         let actor = format!("account:{email}");
         scoped.audit(&actor, "tenant.signed_up", Some(&tenant.slug), json!({"name": company}), Some(ip)).await?;

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::access::Access;
 use crate::error::{ServiceError, ServiceResult};
-use crate::keys::{SigningAlg, generate_off_thread};
+use crate::keys::{SigningAlg, generate_key_set};
 use crate::password::PasswordHasher;
 use crate::{AuthServer, random};
 
@@ -32,6 +32,8 @@ pub struct ClientOptions {
     pub refresh_policy: Option<RefreshPolicy>,
     pub refresh_token_ttl: Option<i64>,
     pub require_pkce: bool,
+    /// The algorithm of the client's ID tokens; RS256 when not given (OIDC Registration §2).
+    pub id_token_signed_response_alg: Option<SigningAlg>,
 }
 
 impl Default for ClientOptions {
@@ -43,6 +45,7 @@ impl Default for ClientOptions {
             refresh_policy: None,
             refresh_token_ttl: None,
             require_pkce: false,
+            id_token_signed_response_alg: None,
         }
     }
 }
@@ -158,7 +161,8 @@ impl AuthServer {
         self.create_tenant_signing_with(slug, name, SigningAlg::default()).await
     }
 
-    /// Creates a tenant whose tokens are signed with `alg` from the start.
+    /// Creates a tenant whose access tokens are signed with `alg` from the start. It gets a key of every
+    /// algorithm: each client's ID tokens are signed with the one it registered (RS256 by default).
     pub async fn create_tenant_signing_with(
         &self,
         slug: &str,
@@ -170,8 +174,8 @@ impl AuthServer {
         if name.is_empty() || name.len() > 200 {
             return Err(invalid("tenant name must be 1-200 characters"));
         }
-        let key = generate_off_thread(alg).await?;
-        let tenant = self.store.create_tenant(slug, name, key).await?;
+        let keys = generate_key_set().await?;
+        let tenant = self.store.create_tenant(slug, name, alg, keys).await?;
         self.invalidate(slug, &tenant.id);
         self.store
             .scoped(&tenant.id)
@@ -213,6 +217,7 @@ impl AuthServer {
                 access_token_ttl: ttl,
                 refresh_policy: policy,
                 refresh_token_ttl: opts.refresh_token_ttl,
+                id_token_signed_response_alg: opts.id_token_signed_response_alg.unwrap_or_default(),
             },
             secret,
         ))
@@ -412,20 +417,22 @@ impl AuthServer {
         Ok(o)
     }
 
-    /// Generates a new signing key, of `alg` or else of the current key's algorithm, and signs with it
-    /// from now on; the old one stays published as "previous", so what it signed keeps verifying.
-    /// Changing the algorithm is this rotation.
+    /// Generates a new key of every algorithm and signs with them from now on; the old ones stay
+    /// published as "previous", so what they signed keeps verifying. With `alg`, the tenant's access
+    /// tokens are signed with that algorithm from now on. Returns the new key that signs access tokens.
     pub async fn rotate_signing_key(&self, t: &Access, alg: Option<SigningAlg>) -> ServiceResult<SigningKeyInfo> {
         t.require_write()?;
         // From the database, not this instance's key cache: another instance may have just changed it.
-        let from = match self.signing_keys(t).await?.into_iter().find(|k| k.state == "current") {
-            Some(k) => k.alg.parse().map_err(ServiceError::internal)?,
-            None => SigningAlg::default(),
-        };
+        let scoped = self.store.scoped(t.id());
+        let from = SigningAlg::from_stored(&scoped.signing_alg().await?);
         let alg = alg.unwrap_or(from);
-        let key = generate_off_thread(alg).await?;
-        let kid = key.kid.clone();
-        self.store.scoped(t.id()).rotate_signing_key(key).await?;
+        let keys = generate_key_set().await?;
+        let kid = keys
+            .iter()
+            .find(|k| k.alg == alg.as_str())
+            .map(|k| k.kid.clone())
+            .ok_or_else(|| ServiceError::internal("no key of the tenant's algorithm was generated"))?;
+        scoped.rotate_signing_keys(keys, Some(alg.as_str())).await?;
         self.invalidate(&t.tenant.slug, t.id());
         t.audit(self, "keys.rotated", Some(&kid), json!({"alg": alg, "previous_alg": from})).await?;
         self.signing_keys(t)
@@ -435,19 +442,33 @@ impl AuthServer {
             .ok_or_else(|| ServiceError::internal("rotated key vanished"))
     }
 
-    /// The tenant's published keys (next, current, previous), current first: what the JWKS serves,
-    /// with their state.
+    /// The tenant's published keys (next, current, previous): what the JWKS serves, with their state.
+    /// The key that signs access tokens comes first, then the other current keys (RS256 first), then
+    /// the next and previous ones.
     pub async fn signing_keys(&self, t: &Access) -> ServiceResult<Vec<SigningKeyInfo>> {
-        let keys = self.store.scoped(t.id()).published_key_summaries().await?;
-        Ok(keys
+        let scoped = self.store.scoped(t.id());
+        let alg = SigningAlg::from_stored(&scoped.signing_alg().await?);
+        let mut keys: Vec<SigningKeyInfo> = scoped
+            .published_key_summaries()
+            .await?
             .into_iter()
-            .map(|k| SigningKeyInfo {
-                kid: k.kid,
-                alg: k.alg,
-                state: k.state.as_str().to_owned(),
-                created_at: k.created_at,
+            .map(|k| {
+                let current = k.state == latchkey_store::records::KeyState::Current;
+                SigningKeyInfo {
+                    signs_access_tokens: current && k.alg == alg.as_str(),
+                    kid: k.kid,
+                    alg: k.alg,
+                    state: k.state.as_str().to_owned(),
+                    created_at: k.created_at,
+                }
             })
-            .collect())
+            .collect();
+        // Stable: the store's order (current, next, previous; newest first) is kept within each rank.
+        keys.sort_by_key(|k| {
+            let alg_rank = SigningAlg::ALL.iter().position(|a| a.as_str() == k.alg).unwrap_or(usize::MAX);
+            (!k.signs_access_tokens, k.state != "current", if k.state == "current" { alg_rank } else { 0 })
+        });
+        Ok(keys)
     }
 }
 
@@ -460,6 +481,9 @@ pub struct SigningKeyInfo {
     /// next (published ahead of a scheduled rotation), current (signs) or previous (still verifies).
     pub state: String,
     pub created_at: i64,
+    /// Whether this key signs the tenant's access tokens (the current key of the tenant's algorithm).
+    /// The other current keys sign ID tokens for the clients that chose their algorithm.
+    pub signs_access_tokens: bool,
 }
 
 /// What `provider create` (and the API's POST) takes.

@@ -5,8 +5,10 @@ use crate::keys::SigningAlg;
 use crate::{AuthServer, TenantCtx};
 
 impl AuthServer {
-    /// `alg`: the algorithm of the tenant's current key, which signs its ID tokens (and access tokens).
-    pub fn discovery(&self, t: &TenantCtx, alg: SigningAlg) -> Value {
+    /// Every tenant can sign ID tokens with each algorithm (a client picks one when registered, RS256
+    /// by default), so all are listed, RS256 first: OpenID Connect Discovery requires it.
+    pub fn discovery(&self, t: &TenantCtx) -> Value {
+        let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
         let i = &t.issuer;
         json!({
             "issuer": i,
@@ -20,7 +22,7 @@ impl AuthServer {
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": [alg.as_str()],
+            "id_token_signing_alg_values_supported": algs,
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],

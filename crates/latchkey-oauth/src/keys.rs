@@ -6,11 +6,12 @@
 //! much as the signature itself. Verification of our own tokens also stays here; the test suite checks
 //! our tokens with `jsonwebtoken` and `openidconnect` as independent implementations.
 //!
-//! A tenant signs with one key at a time, and that key's algorithm is the tenant's signing algorithm:
-//! changing it is a rotation to a key of the new algorithm, so the old key stays published (as
-//! "previous") and the tokens it signed keep verifying until they expire.
-use std::fmt;
-use std::str::FromStr;
+//! A tenant keeps a current key of every algorithm, rotated together. The tenant's signing algorithm
+//! picks the key that signs its access tokens; each client's `id_token_signed_response_alg` (RS256
+//! unless it registered another, as OpenID Connect Registration §2 says) picks the key that signs its
+//! ID tokens. RS256 is therefore always there, as OpenID Connect Discovery requires. A rotation makes
+//! the current keys "previous" (still published, so the tokens they signed keep verifying until they
+//! expire).
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::KeySize;
@@ -26,51 +27,7 @@ use sha2_free::sha256;
 
 use crate::error::ServiceError;
 
-/// The JWS algorithms a tenant can sign with (the `alg` values of RFC 7518 and RFC 8037).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub enum SigningAlg {
-    /// RSASSA-PKCS1-v1_5 with SHA-256 and a 2048-bit key: what every relying party accepts, and the
-    /// algorithm OpenID Connect assumes when a client says nothing.
-    #[default]
-    RS256,
-    /// ECDSA with P-256 and SHA-256: a signature costs a small fraction of an RSA one.
-    ES256,
-    /// EdDSA with Ed25519 (RFC 8037).
-    EdDSA,
-}
-
-impl SigningAlg {
-    pub const ALL: [SigningAlg; 3] = [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SigningAlg::RS256 => "RS256",
-            SigningAlg::ES256 => "ES256",
-            SigningAlg::EdDSA => "EdDSA",
-        }
-    }
-}
-
-impl fmt::Display for SigningAlg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SigningAlg {
-    type Err = String;
-    /// Exact `alg` spelling (JOSE names are case-sensitive).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        SigningAlg::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
-            let known: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
-            format!(
-                "unknown signing algorithm '{}' (supported: {})",
-                s.chars().take(40).collect::<String>(),
-                known.join(", ")
-            )
-        })
-    }
-}
+pub use latchkey_core::signing::SigningAlg;
 
 /// Generates a key for `alg` with a fresh `kid`. RSA generation takes tens of milliseconds: call it
 /// off the async threads.
@@ -115,14 +72,32 @@ pub fn generate(alg: SigningAlg) -> Result<NewSigningKey, ServiceError> {
     Ok(NewSigningKey { kid, alg: alg.as_str().into(), private_pkcs8: der, public_jwk: Value::Object(jwk) })
 }
 
-/// An RS256 key (what a tenant starts with unless it asks for another algorithm).
+/// An RS256 key, for benchmarks and test providers.
 pub fn generate_rs256() -> Result<NewSigningKey, ServiceError> {
     generate(SigningAlg::RS256)
 }
 
-/// [`generate`] on the blocking pool, for async callers (RSA generation would stall a worker).
-pub async fn generate_off_thread(alg: SigningAlg) -> Result<NewSigningKey, ServiceError> {
-    tokio::task::spawn_blocking(move || generate(alg)).await.map_err(|e| ServiceError::internal(e.to_string()))?
+/// [`generate`] on the blocking pool, for async callers (RSA generation would stall a worker): one key
+/// of each algorithm in `algs`.
+pub async fn generate_off_thread(algs: Vec<SigningAlg>) -> Result<Vec<NewSigningKey>, ServiceError> {
+    tokio::task::spawn_blocking(move || algs.into_iter().map(generate).collect())
+        .await
+        .map_err(|e| ServiceError::internal(e.to_string()))?
+}
+
+/// A key of every algorithm: what a tenant starts with, and what each rotation makes.
+pub async fn generate_key_set() -> Result<Vec<NewSigningKey>, ServiceError> {
+    generate_off_thread(SigningAlg::ALL.to_vec()).await
+}
+
+/// The hash of OpenID Connect's `at_hash` and `c_hash` for an ID token signed with `alg`: the hash its
+/// signature uses (OIDC Core §3.1.3.6), which for Ed25519 is SHA-512 (as the OpenID Foundation's
+/// errata and the `openidconnect` and `oidc-token-hash` libraries read it).
+pub fn token_hash(alg: SigningAlg, token: &str) -> String {
+    use aws_lc_rs::digest::{SHA256, SHA512, digest};
+    let d = digest(if alg == SigningAlg::EdDSA { &SHA512 } else { &SHA256 }, token.as_bytes());
+    let bytes = d.as_ref();
+    URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
 }
 
 enum Signer {
@@ -181,16 +156,20 @@ struct Verifier {
     public: Vec<u8>,
 }
 
-/// One tenant's keys, parsed and ready.
+/// One tenant's keys, parsed and ready: the newest current key of each algorithm signs, every
+/// published key verifies.
 pub struct TenantKeys {
-    signer: Option<(String, SigningAlg, Signer)>,
+    /// The tenant's signing algorithm (its access tokens').
+    default: SigningAlg,
+    signers: Vec<(String, SigningAlg, Signer)>,
     verifiers: Vec<Verifier>,
     jwks: Value,
 }
 
 impl TenantKeys {
-    pub fn load(keys: &[SigningKey]) -> Result<Self, ServiceError> {
-        let mut signer = None;
+    /// `keys` newest first (as the store lists them); `default` is the tenant's signing algorithm.
+    pub fn load(keys: &[SigningKey], default: SigningAlg) -> Result<Self, ServiceError> {
+        let mut signers: Vec<(String, SigningAlg, Signer)> = Vec::new();
         let mut verifiers = Vec::new();
         let mut published = Vec::new();
         for k in keys {
@@ -198,34 +177,49 @@ impl TenantKeys {
             let parsed = Signer::parse(alg, &k.private_pkcs8)?;
             verifiers.push(Verifier { kid: k.kid.clone(), alg, public: parsed.public_key() });
             published.push(k.public_jwk.clone());
-            if k.state == latchkey_store::records::KeyState::Current && signer.is_none() {
-                signer = Some((k.kid.clone(), alg, parsed));
+            if k.state == latchkey_store::records::KeyState::Current && !signers.iter().any(|(_, a, _)| *a == alg) {
+                signers.push((k.kid.clone(), alg, parsed));
             }
         }
-        Ok(Self { signer, verifiers, jwks: json!({ "keys": published }) })
+        Ok(Self { default, signers, verifiers, jwks: json!({ "keys": published }) })
     }
 
     /// A key set of one freshly generated key that signs: for benchmarks and test providers, which
     /// have no stored keys.
     pub fn with_new_key(k: NewSigningKey) -> Result<Self, ServiceError> {
         let state = latchkey_store::records::KeyState::Current;
+        let default = SigningAlg::from_stored(&k.alg);
         let (kid, alg, private_pkcs8, public_jwk) = (k.kid, k.alg, k.private_pkcs8, k.public_jwk);
-        Self::load(&[SigningKey { kid, alg, private_pkcs8, public_jwk, state, created_at: 0 }])
+        Self::load(&[SigningKey { kid, alg, private_pkcs8, public_jwk, state, created_at: 0 }], default)
+    }
+
+    /// The algorithms this tenant has no current key for: a tenant created before every tenant kept a
+    /// key of each (the server adds them when it loads the keys).
+    pub fn missing_algs(&self) -> Vec<SigningAlg> {
+        SigningAlg::ALL.into_iter().filter(|a| !self.signers.iter().any(|(_, s, _)| s == a)).collect()
     }
 
     pub fn jwks(&self) -> &Value {
         &self.jwks
     }
 
-    /// The algorithm of the key that signs now (RS256 for a tenant without one, which cannot sign).
+    /// The tenant's signing algorithm: the one [`sign`](Self::sign) uses.
     pub fn signing_alg(&self) -> SigningAlg {
-        self.signer.as_ref().map(|(_, alg, _)| *alg).unwrap_or_default()
+        self.default
     }
 
-    /// Signs `claims` as a compact JWS with header `typ`.
+    /// Signs `claims` as a compact JWS with header `typ`, with the tenant's algorithm.
     pub fn sign(&self, typ: &str, claims: &Value) -> Result<String, ServiceError> {
-        let (kid, alg, signer) =
-            self.signer.as_ref().ok_or_else(|| ServiceError::internal("tenant has no current signing key"))?;
+        self.sign_with(self.default, typ, claims)
+    }
+
+    /// Signs `claims` as a compact JWS with header `typ`, with the current key of `alg`.
+    pub fn sign_with(&self, alg: SigningAlg, typ: &str, claims: &Value) -> Result<String, ServiceError> {
+        let (kid, alg, signer) = self
+            .signers
+            .iter()
+            .find(|(_, a, _)| *a == alg)
+            .ok_or_else(|| ServiceError::internal(format!("tenant has no current {alg} signing key")))?;
         let header = json!({"alg": alg.as_str(), "typ": typ, "kid": kid});
         let mut input = URL_SAFE_NO_PAD.encode(header.to_string());
         input.push('.');
@@ -270,8 +264,6 @@ mod sha2_free {
     }
 }
 
-pub use sha2_free::sha256 as digest_sha256;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,7 +288,7 @@ mod tests {
             assert_eq!(a.alg, alg.as_str());
             assert_eq!(a.public_jwk["alg"], alg.as_str());
             let keys =
-                TenantKeys::load(&[stored(&a, KeyState::Current), stored(&b, KeyState::Previous)]).expect("load");
+                TenantKeys::load(&[stored(&a, KeyState::Current), stored(&b, KeyState::Previous)], alg).expect("load");
             assert_eq!(keys.signing_alg(), alg);
             assert_eq!(keys.jwks()["keys"].as_array().map(Vec::len), Some(2));
             let t = keys.sign("at+jwt", &json!({"sub": "u1"})).expect("sign");
@@ -313,7 +305,7 @@ mod tests {
             parts[1] = URL_SAFE_NO_PAD.encode(json!({"sub": "u2"}).to_string());
             assert!(keys.verify(&parts.join(".")).is_none(), "{alg}");
             // A key set without the signer does not verify it.
-            let other = TenantKeys::load(&[stored(&b, KeyState::Current)]).expect("load");
+            let other = TenantKeys::load(&[stored(&b, KeyState::Current)], alg).expect("load");
             assert!(other.verify(&t).is_none());
             for junk in ["", "a.b", "a.b.c", "...", "a.b.c.d"] {
                 assert!(keys.verify(junk).is_none());
@@ -356,7 +348,9 @@ mod tests {
     fn header_alg_must_match_the_key() {
         let ec = generate(SigningAlg::ES256).expect("key");
         let rs = generate(SigningAlg::RS256).expect("key");
-        let keys = TenantKeys::load(&[stored(&ec, KeyState::Current), stored(&rs, KeyState::Previous)]).expect("load");
+        let keys =
+            TenantKeys::load(&[stored(&ec, KeyState::Current), stored(&rs, KeyState::Previous)], SigningAlg::ES256)
+                .expect("load");
         let t = keys.sign("at+jwt", &json!({"sub": "u"})).expect("sign");
         let parts: Vec<&str> = t.split('.').collect();
         for alg in ["RS256", "EdDSA", "HS256", "none", "es256"] {
@@ -369,6 +363,49 @@ mod tests {
         assert!("HS256".parse::<SigningAlg>().is_err());
         assert!("es256".parse::<SigningAlg>().is_err());
         assert_eq!("EdDSA".parse::<SigningAlg>(), Ok(SigningAlg::EdDSA));
+    }
+
+    /// A current key of each algorithm: the tenant's algorithm signs by default, each other one on
+    /// request, the newest current key of an algorithm wins, and an algorithm without a current key
+    /// is reported missing rather than silently replaced.
+    #[test]
+    fn one_signer_per_algorithm() {
+        let set: Vec<NewSigningKey> = SigningAlg::ALL.into_iter().map(|a| generate(a).expect("key")).collect();
+        let older_es = generate(SigningAlg::ES256).expect("key");
+        let mut stored_keys: Vec<SigningKey> = set.iter().map(|k| stored(k, KeyState::Current)).collect();
+        stored_keys.push(stored(&older_es, KeyState::Current));
+        let keys = TenantKeys::load(&stored_keys, SigningAlg::EdDSA).expect("load");
+        assert!(keys.missing_algs().is_empty());
+        let header = |t: &str| -> Value {
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(t.split('.').next().expect("header")).expect("b64"))
+                .expect("json")
+        };
+        let t = keys.sign("at+jwt", &json!({"sub": "u"})).expect("sign");
+        assert_eq!(
+            (header(&t)["alg"].as_str(), header(&t)["kid"].as_str()),
+            (Some("EdDSA"), Some(set[2].kid.as_str()))
+        );
+        for (k, alg) in set.iter().zip(SigningAlg::ALL) {
+            let t = keys.sign_with(alg, "JWT", &json!({"sub": "u"})).expect("sign");
+            assert_eq!(header(&t)["kid"].as_str(), Some(k.kid.as_str()), "{alg}: the newest current key signs");
+            assert!(keys.verify(&t).is_some());
+        }
+        let only_es = TenantKeys::load(&[stored(&older_es, KeyState::Current)], SigningAlg::ES256).expect("load");
+        assert_eq!(only_es.missing_algs(), vec![SigningAlg::RS256, SigningAlg::EdDSA]);
+        assert!(only_es.sign_with(SigningAlg::RS256, "JWT", &json!({})).is_err());
+    }
+
+    /// `at_hash` is half the hash the ID token's signature uses: SHA-256 for RS256 and ES256, SHA-512
+    /// for Ed25519. The values are worked out with the `sha2` crate, not with our digest.
+    #[test]
+    fn token_hash_follows_the_signature_hash() {
+        use sha2::Digest;
+        let at = "an access token";
+        let half256 = URL_SAFE_NO_PAD.encode(&sha2::Sha256::digest(at.as_bytes())[..16]);
+        let half512 = URL_SAFE_NO_PAD.encode(&sha2::Sha512::digest(at.as_bytes())[..32]);
+        assert_eq!(token_hash(SigningAlg::RS256, at), half256);
+        assert_eq!(token_hash(SigningAlg::ES256, at), half256);
+        assert_eq!(token_hash(SigningAlg::EdDSA, at), half512);
     }
 
     proptest::proptest! {

@@ -225,14 +225,23 @@ impl AuthServer {
         Ok(TenantCtx { issuer: self.issuer_for(&tenant.slug), tenant })
     }
 
-    /// The tenant's parsed signing keys.
+    /// The tenant's parsed signing keys. A tenant created before every tenant kept a key of each
+    /// algorithm gets the missing ones here, the first time they are needed.
     pub async fn keys(&self, tenant: &TenantId) -> ServiceResult<Arc<TenantKeys>> {
         if let Some(k) = self.keys.get(tenant) {
             return Ok(k);
         }
         let since = self.keys.generation();
-        let stored = self.store.scoped(tenant).published_keys().await?;
-        let keys = Arc::new(TenantKeys::load(&stored)?);
+        let scoped = self.store.scoped(tenant);
+        let alg = keys::SigningAlg::from_stored(&scoped.signing_alg().await?);
+        let mut loaded = TenantKeys::load(&scoped.published_keys().await?, alg)?;
+        let missing = loaded.missing_algs();
+        if !missing.is_empty() {
+            let added = scoped.add_missing_signing_keys(keys::generate_off_thread(missing).await?).await?;
+            tracing::info!(tenant = %tenant, added, "added the signing keys this tenant lacked");
+            loaded = TenantKeys::load(&scoped.published_keys().await?, alg)?;
+        }
+        let keys = Arc::new(loaded);
         self.keys.put_unless_removed_since(since, tenant.clone(), keys.clone());
         Ok(keys)
     }

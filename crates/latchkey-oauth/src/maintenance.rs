@@ -10,8 +10,8 @@ use std::time::Duration;
 use latchkey_store::now;
 
 use crate::AuthServer;
-use crate::error::{ServiceError, ServiceResult};
-use crate::keys::generate_off_thread;
+use crate::error::ServiceResult;
+use crate::keys::generate_key_set;
 
 /// The longest refresh grace window a client may have is 7 days; pruning a used token inside its
 /// window would turn Alexa's legitimate retry into invalid_grant.
@@ -152,7 +152,9 @@ impl AuthServer {
         use latchkey_store::records::KeyState;
         let scoped = self.store.scoped(tenant);
         let keys = scoped.published_keys().await?;
-        let Some(current) = keys.iter().find(|k| k.state == KeyState::Current) else {
+        // Every ring rotates together, so the oldest current key dates the rotation (a ring added
+        // later, to a tenant from before every tenant had one of each, catches up at the next one).
+        let Some(current) = keys.iter().filter(|k| k.state == KeyState::Current).min_by_key(|k| k.created_at) else {
             return Ok(());
         };
         let (every, ahead) = (every.as_secs() as i64, policy.key_publish_ahead.as_secs() as i64);
@@ -162,17 +164,18 @@ impl AuthServer {
             // Promote once the current key's period is over and the next one has been published long
             // enough for every cached JWKS to hold it.
             let due = age >= every && t_now - next.created_at >= ahead;
-            if due && scoped.promote_next_signing_key().await? {
+            if due && scoped.promote_next_signing_keys().await? {
                 report.keys_promoted += 1;
                 self.invalidate(slug, tenant);
-                scoped.audit("system", "keys.rotated", Some(&next.kid), json!({"scheduled": true}), None).await?;
+                let kids: Vec<&str> =
+                    keys.iter().filter(|k| k.state == KeyState::Next).map(|k| k.kid.as_str()).collect();
+                scoped.audit("system", "keys.rotated", Some(&kids.join(" ")), json!({"scheduled": true}), None).await?;
             }
         } else if age >= every - ahead {
-            // The next key keeps the tenant's algorithm.
-            let alg = current.alg.parse().map_err(ServiceError::internal)?;
-            let key = generate_off_thread(alg).await?;
-            let kid = key.kid.clone();
-            if scoped.add_next_signing_key(key).await? {
+            // A next key of every algorithm; the tenant's algorithm stays as it is.
+            let keys = generate_key_set().await?;
+            let kid = keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>().join(" ");
+            if scoped.add_next_signing_keys(keys).await? {
                 report.keys_published += 1;
                 self.invalidate(slug, tenant);
                 scoped.audit("system", "keys.next_published", Some(&kid), json!({}), None).await?;

@@ -3,6 +3,7 @@
 //! (shared with the CLI); this module adds listing, inspecting, editing and deleting.
 use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_core::refresh::RefreshPolicy;
+use latchkey_core::signing::SigningAlg;
 use latchkey_store::records::{
     AmazonGrant, ApiKey, AuditEvent, Client, EndUser, FederatedIdentity, LinkedAccount, Skill, Tenant, TenantSettings,
     TenantStatus, UpstreamProvider,
@@ -124,6 +125,8 @@ pub struct ClientUpdate {
     /// Absolute refresh-token lifetime in seconds, at least an hour; `0` for none (Alexa's preference).
     pub refresh_token_ttl: Option<i64>,
     pub require_pkce: Option<bool>,
+    /// The algorithm of the client's ID tokens: RS256, ES256 or EdDSA.
+    pub id_token_signed_response_alg: Option<SigningAlg>,
 }
 
 /// Branding of the login pages.
@@ -226,6 +229,9 @@ pub(crate) fn apply_client_update(c: &mut Client, u: ClientUpdate, min_ttl: i64)
     }
     if let Some(b) = u.require_pkce {
         set_if_changed(&mut c.require_pkce, b, "require_pkce", &mut changed);
+    }
+    if let Some(a) = u.id_token_signed_response_alg {
+        set_if_changed(&mut c.id_token_signed_response_alg, a, "id_token_signed_response_alg", &mut changed);
     }
     Ok(changed)
 }

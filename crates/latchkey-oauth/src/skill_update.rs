@@ -3,6 +3,7 @@
 use latchkey_core::alexa::{self, AlexaRegion};
 use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_core::refresh::RefreshPolicy;
+use latchkey_core::signing::SigningAlg;
 use latchkey_store::records::{Client, LwaChange, Skill, SkillChanges};
 use serde::Deserialize;
 use serde_json::json;
@@ -46,6 +47,8 @@ pub struct SkillUpdate {
     /// Absolute refresh-token lifetime in seconds, at least an hour; `0` for none.
     pub refresh_token_ttl: Option<i64>,
     pub require_pkce: Option<bool>,
+    /// The algorithm of the ID tokens the skill's client gets: RS256, ES256 or EdDSA.
+    pub id_token_signed_response_alg: Option<SigningAlg>,
 }
 
 impl SkillUpdate {
@@ -59,6 +62,7 @@ impl SkillUpdate {
             refresh_policy: c.refresh_policy,
             refresh_token_ttl: c.refresh_token_ttl,
             require_pkce: c.require_pkce,
+            id_token_signed_response_alg: c.id_token_signed_response_alg,
             ..self
         }
     }
@@ -72,6 +76,7 @@ impl SkillUpdate {
             refresh_policy: self.refresh_policy,
             refresh_token_ttl: self.refresh_token_ttl,
             require_pkce: self.require_pkce,
+            id_token_signed_response_alg: self.id_token_signed_response_alg,
             ..ClientUpdate::default()
         }
     }

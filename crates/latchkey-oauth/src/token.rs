@@ -224,7 +224,7 @@ impl AuthServer {
                 &keys,
                 IdTokenSpec {
                     issuer: &t.issuer,
-                    client_id: &client.client_id,
+                    client,
                     user: &user,
                     scopes: &grant.scopes,
                     nonce: grant.nonce.as_deref(),
@@ -375,7 +375,7 @@ impl AuthServer {
                 &keys,
                 IdTokenSpec {
                     issuer: &t.issuer,
-                    client_id: &client.client_id,
+                    client,
                     user: u,
                     scopes: &scopes,
                     nonce: None,

@@ -1,12 +1,10 @@
 //! Access tokens (RFC 9068 JWT profile) and ID tokens (OIDC Core §2).
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_store::records::{Client, EndUser};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::ServiceResult;
-use crate::keys::{TenantKeys, digest_sha256};
+use crate::keys::{TenantKeys, token_hash};
 use crate::random;
 
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -93,7 +91,8 @@ pub fn user_claims(user: &EndUser, scopes: &[String]) -> serde_json::Map<String,
 
 pub struct IdTokenSpec<'a> {
     pub issuer: &'a str,
-    pub client_id: &'a str,
+    /// The audience, whose registered algorithm signs the token.
+    pub client: &'a Client,
     pub user: &'a EndUser,
     pub scopes: &'a [String],
     pub nonce: Option<&'a str>,
@@ -105,12 +104,12 @@ pub struct IdTokenSpec<'a> {
 
 pub fn issue_id_token(keys: &TenantKeys, spec: IdTokenSpec<'_>) -> ServiceResult<String> {
     let mut claims = user_claims(spec.user, spec.scopes);
-    // at_hash: the left half of SHA-256 of the access token (OIDC Core §3.3.2.11).
-    let digest = digest_sha256(spec.access_token.as_bytes());
-    claims.insert("at_hash".into(), json!(URL_SAFE_NO_PAD.encode(&digest[..16])));
+    let alg = spec.client.id_token_signed_response_alg;
+    // at_hash: the left half of the access token's hash, with the signature's hash (OIDC Core §3.1.3.6).
+    claims.insert("at_hash".into(), json!(token_hash(alg, spec.access_token)));
     claims.insert("iss".into(), json!(spec.issuer));
-    claims.insert("aud".into(), json!(spec.client_id));
-    claims.insert("azp".into(), json!(spec.client_id));
+    claims.insert("aud".into(), json!(spec.client.client_id));
+    claims.insert("azp".into(), json!(spec.client.client_id));
     claims.insert("iat".into(), json!(spec.now));
     claims.insert("exp".into(), json!(spec.now + spec.ttl));
     if let Some(t) = spec.auth_time {
@@ -119,5 +118,5 @@ pub fn issue_id_token(keys: &TenantKeys, spec: IdTokenSpec<'_>) -> ServiceResult
     if let Some(n) = spec.nonce {
         claims.insert("nonce".into(), json!(n));
     }
-    keys.sign("JWT", &Value::Object(claims))
+    keys.sign_with(alg, "JWT", &Value::Object(claims))
 }

@@ -167,8 +167,9 @@ pub enum TenantCmd {
         slug: String,
         #[arg(long)]
         name: String,
-        /// How the tenant's tokens are signed: RS256 (what every relying party accepts), ES256 or EdDSA.
-        /// Change it later with `keys rotate --alg`.
+        /// How the tenant's access tokens are signed: RS256 (what every relying party accepts), ES256 or
+        /// EdDSA. Change it later with `keys rotate --alg`. ID tokens go by each client's
+        /// `--id-token-alg` (RS256 unless set).
         #[arg(long, default_value = "RS256")]
         signing_alg: SigningAlg,
         #[command(flatten)]
@@ -259,6 +260,9 @@ pub struct ClientOpts {
     /// Require PKCE (S256) on every authorization request.
     #[arg(long)]
     pub require_pkce: bool,
+    /// The algorithm of the client's ID tokens: RS256 (default), ES256 or EdDSA.
+    #[arg(long)]
+    pub id_token_alg: Option<SigningAlg>,
 }
 
 impl ClientOpts {
@@ -275,6 +279,7 @@ impl ClientOpts {
             refresh_policy: Some(policy),
             refresh_token_ttl: self.refresh_token_ttl,
             require_pkce: self.require_pkce,
+            id_token_signed_response_alg: self.id_token_alg,
         })
     }
 }
@@ -306,6 +311,9 @@ pub struct ClientChangeOpts {
     /// Require PKCE (S256) on every authorization request: true or false.
     #[arg(long)]
     pub require_pkce: Option<bool>,
+    /// The algorithm of the client's ID tokens: RS256, ES256 or EdDSA.
+    #[arg(long)]
+    pub id_token_alg: Option<SigningAlg>,
 }
 
 impl ClientChangeOpts {
@@ -334,6 +342,7 @@ impl ClientChangeOpts {
             refresh_policy: self.refresh_policy()?,
             refresh_token_ttl: self.refresh_token_ttl,
             require_pkce: self.require_pkce,
+            id_token_signed_response_alg: self.id_token_alg,
         })
     }
 }
@@ -639,11 +648,12 @@ pub enum KeysCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
-    /// Generate a new signing key; the previous one stays in the JWKS so issued tokens keep verifying.
+    /// Generate a new key of every algorithm; the previous ones stay in the JWKS so issued tokens keep
+    /// verifying.
     Rotate {
         #[command(flatten)]
         t: TenantArg,
-        /// Sign with this algorithm from now on (RS256, ES256 or EdDSA); default: the current key's.
+        /// Sign access tokens with this algorithm from now on (RS256, ES256 or EdDSA); default: as now.
         #[arg(long)]
         alg: Option<SigningAlg>,
         #[command(flatten)]
@@ -807,6 +817,7 @@ fn client_json(c: &latchkey_store::records::Client) -> Value {
         "auth_method": c.auth_method, "grant_types": c.grant_types, "scopes": c.scopes,
         "require_pkce": c.require_pkce, "access_token_ttl": c.access_token_ttl,
         "refresh_policy": c.refresh_policy, "refresh_token_ttl": c.refresh_token_ttl, "created_at": c.created_at,
+        "id_token_signed_response_alg": c.id_token_signed_response_alg,
     })
 }
 

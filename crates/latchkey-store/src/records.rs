@@ -3,6 +3,7 @@ use latchkey_core::TenantId;
 use latchkey_core::alexa::{AlexaRegion, SkillKind};
 use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_core::refresh::RefreshPolicy;
+use latchkey_core::signing::SigningAlg;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -54,6 +55,8 @@ pub struct Tenant {
     pub status: TenantStatus,
     pub settings: TenantSettings,
     pub created_at: i64,
+    /// Signs the tenant's access tokens (its ID tokens go by each client's setting).
+    pub signing_alg: SigningAlg,
 }
 
 pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
@@ -85,6 +88,8 @@ pub struct Client {
     pub previous_secret_hash: Option<String>,
     /// When the replaced secret stops working (Unix seconds); absent when only one secret works.
     pub previous_secret_expires_at: Option<i64>,
+    /// The algorithm of the ID tokens this client gets (OIDC Registration §2; RS256 unless it chose).
+    pub id_token_signed_response_alg: SigningAlg,
 }
 
 impl Client {
@@ -115,6 +120,7 @@ pub struct NewClient {
     pub access_token_ttl: i64,
     pub refresh_policy: RefreshPolicy,
     pub refresh_token_ttl: Option<i64>,
+    pub id_token_signed_response_alg: SigningAlg,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

@@ -74,16 +74,23 @@ fn SigningKeys() -> impl IntoView {
     view! {
         <section class="card">
             <h2>"Token signing keys"</h2>
-            <p class="hint">"Access and ID tokens are signed with the current key; the JWKS also publishes the next and previous ones. RS256 is what every relying party accepts; ES256 and EdDSA sign many times faster. Changing the algorithm rotates the key, and tokens the previous key signed keep verifying."</p>
+            <p class="hint">"There is a current key of each algorithm; the JWKS also publishes the next and previous ones. Access tokens are signed with the tenant's algorithm, ID tokens with the one each client chose (RS256 unless it chose another). RS256 is what every relying party accepts; ES256 and EdDSA sign many times faster. Rotating replaces every current key, and tokens the previous keys signed keep verifying."</p>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || keys.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{clean(&e)}</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="responsive">
-                            <thead><tr><th>"Key id"</th><th>"Algorithm"</th><th>"State"</th><th>"Created"</th></tr></thead>
+                            <thead><tr><th>"Key id"</th><th>"Algorithm"</th><th>"State"</th><th>"Signs"</th><th>"Created"</th></tr></thead>
                             <tbody>
-                                {list.into_iter().map(|k| view! {
-                                    <tr><td><code>{k.kid}</code></td><td>{k.alg}</td><td>{k.state}</td><td>{when(k.created_at)}</td></tr>
+                                {list.into_iter().map(|k| {
+                                    let signs = match (k.signs_access_tokens, k.state.as_str()) {
+                                        (true, _) => "access tokens and the ID tokens of clients that chose it",
+                                        (false, "current") => "ID tokens of clients that chose it",
+                                        _ => "",
+                                    };
+                                    view! {
+                                        <tr><td><code>{k.kid}</code></td><td>{k.alg}</td><td>{k.state}</td><td>{signs}</td><td>{when(k.created_at)}</td></tr>
+                                    }
                                 }).collect_view()}
                             </tbody>
                         </table>
@@ -92,7 +99,7 @@ fn SigningKeys() -> impl IntoView {
             </Suspense>
             <ActionForm action=rotate>
                 <input type="hidden" name="slug" value=move || slug.get() />
-                <label for="sk-alg">"Signing algorithm"</label>
+                <label for="sk-alg">"Access-token signing algorithm"</label>
                 <select id="sk-alg" name="alg">
                     <option value="">"Keep the current one"</option>
                     <option value="RS256">"RS256 (RSA 2048)"</option>

@@ -9,10 +9,7 @@ pub async fn openid_configuration(state: web::Data<AppState>, slug: web::Path<St
         Ok(t) => t,
         Err(e) => return oauth_json_error(e),
     };
-    match state.auth.keys(t.id()).await {
-        Ok(k) => json_public(&state.auth.discovery(&t, k.signing_alg()), 300),
-        Err(e) => oauth_json_error(e),
-    }
+    json_public(&state.auth.discovery(&t), 300)
 }
 
 pub async fn jwks(state: web::Data<AppState>, slug: web::Path<String>) -> HttpResponse {

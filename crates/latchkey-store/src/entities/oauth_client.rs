@@ -23,6 +23,7 @@ pub struct Model {
     pub created_at: i64,
     pub previous_secret_hash: Option<String>,
     pub previous_secret_expires_at: Option<i64>,
+    pub id_token_signed_response_alg: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

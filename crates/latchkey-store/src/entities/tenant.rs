@@ -11,6 +11,7 @@ pub struct Model {
     pub status: String,
     pub settings: String,
     pub created_at: i64,
+    pub signing_alg: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
 use super::members::{insert_member, member_record};
-use super::signing_keys::{NewSigningKey, insert_key};
+use super::signing_keys::{NewSigningKey, insert_keys};
 use super::users::normalize_email;
 use crate::entities::{account, tenant, tenant_member};
 use crate::error::StoreError;
@@ -77,7 +77,7 @@ impl Store {
         &self,
         slug: &str,
         name: &str,
-        first_key: NewSigningKey,
+        first_keys: Vec<NewSigningKey>,
         email: &str,
         password_hash: &str,
     ) -> Result<(Tenant, Account, Member), StoreError> {
@@ -91,6 +91,7 @@ impl Store {
             status: Set(TenantStatus::Pending.as_str().to_owned()),
             settings: Set(serde_json::to_string(&TenantSettings::default())?),
             created_at: Set(now()),
+            signing_alg: Set(latchkey_core::signing::SigningAlg::RS256.as_str().to_owned()),
         }
         .insert(&txn)
         .await
@@ -99,7 +100,7 @@ impl Store {
             other => other,
         })?;
         let tenant_id = TenantId::new(tid);
-        insert_key(&txn, &self.secrets, &tenant_id, first_key).await?;
+        insert_keys(&txn, &self.secrets, &tenant_id, first_keys).await?;
         let account = insert_account(&txn, &email, password_hash, false).await?;
         let member = insert_member(&txn, &tenant_id, &account, Role::Owner).await?;
         txn.commit().await?;
@@ -110,6 +111,7 @@ impl Store {
             status: TenantStatus::Pending,
             settings: TenantSettings::default(),
             created_at: t.created_at,
+            signing_alg: latchkey_core::signing::SigningAlg::RS256,
         };
         Ok((tenant, account, member))
     }

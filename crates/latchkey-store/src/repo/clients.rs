@@ -35,6 +35,7 @@ pub(super) fn to_record(m: oauth_client::Model) -> Result<Client, StoreError> {
         // A replaced secret past its grace period is gone, whether or not a rotation has cleared it yet.
         previous_secret_hash: m.previous_secret_hash.filter(|_| grace_open),
         previous_secret_expires_at: m.previous_secret_expires_at.filter(|_| grace_open),
+        id_token_signed_response_alg: latchkey_core::signing::SigningAlg::from_stored(&m.id_token_signed_response_alg),
     })
 }
 
@@ -71,6 +72,7 @@ pub(super) async fn insert_client<C: ConnectionTrait>(
         created_at: Set(now()),
         previous_secret_hash: Set(None),
         previous_secret_expires_at: Set(None),
+        id_token_signed_response_alg: Set(c.id_token_signed_response_alg.as_str().to_owned()),
     }
     .insert(db)
     .await
@@ -212,6 +214,7 @@ pub(super) async fn write_client<C: ConnectionTrait>(
             refresh_grace_secs: Set(grace),
             refresh_idle_secs: Set(idle),
             refresh_token_ttl: Set(c.refresh_token_ttl),
+            id_token_signed_response_alg: Set(c.id_token_signed_response_alg.as_str().to_owned()),
             ..Default::default()
         })
         .filter(oauth_client::Column::TenantId.eq(tenant.as_str()))

@@ -1,4 +1,7 @@
 //! Per-tenant signing keys; private parts sealed with the master key.
+//!
+//! A tenant keeps a ring of keys per algorithm (next, current, previous). A rotation works on the rings
+//! of the keys it brings, so every ring rotates with it and the others are left as they are.
 use latchkey_core::TenantId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -6,7 +9,7 @@ use sea_orm::{
 };
 
 use super::Scoped;
-use crate::entities::signing_key;
+use crate::entities::{signing_key, tenant};
 use crate::error::StoreError;
 use crate::now;
 use crate::records::{KeyState, KeySummary, SigningKey};
@@ -24,13 +27,17 @@ fn context(tenant: &TenantId, kid: &str) -> String {
     crate::secrets::context::signing_key(tenant.as_str(), kid)
 }
 
-pub(super) async fn insert_key<C: ConnectionTrait>(
+/// Inserts a tenant's first keys, all current.
+pub(super) async fn insert_keys<C: ConnectionTrait>(
     db: &C,
     secrets: &SecretBox,
     tenant: &TenantId,
-    key: NewSigningKey,
+    keys: Vec<NewSigningKey>,
 ) -> Result<(), StoreError> {
-    insert_key_as(db, secrets, tenant, key, KeyState::Current).await
+    for key in keys {
+        insert_key_as(db, secrets, tenant, key, KeyState::Current).await?;
+    }
+    Ok(())
 }
 
 async fn insert_key_as<C: ConnectionTrait>(
@@ -65,16 +72,28 @@ fn parse_state(s: &str) -> KeyState {
 }
 
 impl Scoped<'_> {
-    /// The rows of the next, current and previous keys (the ones the JWKS publishes), current first.
+    /// The rows of the next, current and previous keys (the ones the JWKS publishes): current, then
+    /// next, then previous, newest first in each.
     async fn published_rows(&self) -> Result<Vec<signing_key::Model>, StoreError> {
         let mut rows = signing_key::Entity::find()
             .filter(signing_key::Column::TenantId.eq(self.tid()))
             .filter(signing_key::Column::State.is_in(["next", "current", "previous"]))
             .order_by_desc(signing_key::Column::CreatedAt)
+            .order_by_asc(signing_key::Column::Alg)
             .all(self.db())
             .await?;
-        rows.sort_by_key(|m| m.state != "current");
+        rows.sort_by_key(|m| match m.state.as_str() {
+            "current" => 0,
+            "next" => 1,
+            _ => 2,
+        });
         Ok(rows)
+    }
+
+    /// The tenant's signing algorithm (the one its access tokens are signed with), as stored.
+    pub async fn signing_alg(&self) -> Result<String, StoreError> {
+        let t = tenant::Entity::find_by_id(self.tid()).one(self.db()).await?.ok_or(StoreError::NotFound)?;
+        Ok(t.signing_alg)
     }
 
     /// The next, current and previous keys (the ones the JWKS publishes), current first.
@@ -105,28 +124,35 @@ impl Scoped<'_> {
             .collect())
     }
 
-    /// Makes `key` current; the old current key becomes previous (still published, so tokens it signed
-    /// keep verifying) and any older previous key is retired. A scheduled rotation's pending next key of
-    /// another algorithm is retired too: promoting it later would undo the change of algorithm.
-    pub async fn rotate_signing_key(&self, key: NewSigningKey) -> Result<(), StoreError> {
+    /// Makes `keys` current, each in its algorithm's ring: the ring's current key becomes previous
+    /// (still published, so tokens it signed keep verifying) and its older previous key is retired.
+    /// With `signing_alg`, the tenant's access tokens are signed with that algorithm from now on.
+    pub async fn rotate_signing_keys(
+        &self,
+        keys: Vec<NewSigningKey>,
+        signing_alg: Option<&str>,
+    ) -> Result<(), StoreError> {
         let txn = self.writer().begin().await?;
-        signing_key::Entity::update_many()
-            .col_expr(signing_key::Column::State, Expr::value("retired"))
-            .col_expr(signing_key::Column::RetiredAt, Expr::value(now()))
-            .filter(signing_key::Column::TenantId.eq(self.tid()))
-            .filter(signing_key::Column::State.eq("next"))
-            .filter(signing_key::Column::Alg.ne(key.alg.as_str()))
-            .exec(&txn)
-            .await?;
-        self.demote_signing_keys(&txn).await?;
-        insert_key(&txn, self.store.secrets(), self.tenant, key).await?;
+        let algs: Vec<String> = keys.iter().map(|k| k.alg.clone()).collect();
+        self.demote_signing_keys(&txn, &algs).await?;
+        insert_keys(&txn, self.store.secrets(), self.tenant, keys).await?;
+        if let Some(alg) = signing_alg {
+            let r = tenant::Entity::update_many()
+                .col_expr(tenant::Column::SigningAlg, Expr::value(alg))
+                .filter(tenant::Column::Id.eq(self.tid()))
+                .exec(&txn)
+                .await?;
+            if r.rows_affected == 0 {
+                return Err(StoreError::NotFound);
+            }
+        }
         txn.commit().await?;
         Ok(())
     }
 
-    /// Publishes `key` as the next key of a scheduled rotation (it does not sign yet). `false` if a next
-    /// key is already published (another instance got there first).
-    pub async fn add_next_signing_key(&self, key: NewSigningKey) -> Result<bool, StoreError> {
+    /// Publishes `keys` as the next keys of a scheduled rotation (they do not sign yet). `false` if next
+    /// keys are already published (another instance got there first).
+    pub async fn add_next_signing_keys(&self, keys: Vec<NewSigningKey>) -> Result<bool, StoreError> {
         let txn = self.writer().begin().await?;
         let existing = signing_key::Entity::find()
             .filter(signing_key::Column::TenantId.eq(self.tid()))
@@ -137,48 +163,76 @@ impl Scoped<'_> {
             txn.rollback().await?;
             return Ok(false);
         }
-        insert_key_as(&txn, self.store.secrets(), self.tenant, key, KeyState::Next).await?;
+        for key in keys {
+            insert_key_as(&txn, self.store.secrets(), self.tenant, key, KeyState::Next).await?;
+        }
         txn.commit().await?;
         Ok(true)
     }
 
-    /// The scheduled rotation's switch: the next key signs from now on, the current one stays published
-    /// as previous, the older previous one is retired. `false` if there was no next key.
-    pub async fn promote_next_signing_key(&self) -> Result<bool, StoreError> {
+    /// The scheduled rotation's switch: the next keys sign from now on, each ring's current key stays
+    /// published as previous, the older previous one is retired. `false` if there was no next key.
+    pub async fn promote_next_signing_keys(&self) -> Result<bool, StoreError> {
         let txn = self.writer().begin().await?;
         let next = signing_key::Entity::find()
             .filter(signing_key::Column::TenantId.eq(self.tid()))
             .filter(signing_key::Column::State.eq("next"))
-            .one(&txn)
+            .all(&txn)
             .await?;
-        let Some(next) = next else {
+        if next.is_empty() {
             txn.rollback().await?;
             return Ok(false);
-        };
-        self.demote_signing_keys(&txn).await?;
+        }
+        let algs: Vec<String> = next.iter().map(|k| k.alg.clone()).collect();
+        self.demote_signing_keys(&txn, &algs).await?;
         signing_key::Entity::update_many()
             .col_expr(signing_key::Column::State, Expr::value("current"))
             .filter(signing_key::Column::TenantId.eq(self.tid()))
-            .filter(signing_key::Column::Id.eq(&next.id))
+            .filter(signing_key::Column::State.eq("next"))
             .exec(&txn)
             .await?;
         txn.commit().await?;
         Ok(true)
     }
 
-    /// The first half of every rotation: the previous key is retired, the current one becomes previous.
-    async fn demote_signing_keys(&self, txn: &sea_orm::DatabaseTransaction) -> Result<(), StoreError> {
+    /// Adds each of `keys` as current if its algorithm has no current key: a tenant created before
+    /// every tenant kept a key of each algorithm. Returns how many were added; two instances doing this
+    /// at once may both add one, and the newer signs (the other is retired by the next rotation).
+    pub async fn add_missing_signing_keys(&self, keys: Vec<NewSigningKey>) -> Result<u64, StoreError> {
+        let txn = self.writer().begin().await?;
+        let mut added = 0;
+        for key in keys {
+            let current = signing_key::Entity::find()
+                .filter(signing_key::Column::TenantId.eq(self.tid()))
+                .filter(signing_key::Column::State.eq("current"))
+                .filter(signing_key::Column::Alg.eq(key.alg.as_str()))
+                .one(&txn)
+                .await?;
+            if current.is_none() {
+                insert_key_as(&txn, self.store.secrets(), self.tenant, key, KeyState::Current).await?;
+                added += 1;
+            }
+        }
+        txn.commit().await?;
+        Ok(added)
+    }
+
+    /// The first half of every rotation, in the rings of `algs`: the previous key is retired, the
+    /// current one becomes previous.
+    async fn demote_signing_keys(&self, txn: &sea_orm::DatabaseTransaction, algs: &[String]) -> Result<(), StoreError> {
         signing_key::Entity::update_many()
             .col_expr(signing_key::Column::State, Expr::value("retired"))
             .col_expr(signing_key::Column::RetiredAt, Expr::value(now()))
             .filter(signing_key::Column::TenantId.eq(self.tid()))
             .filter(signing_key::Column::State.eq("previous"))
+            .filter(signing_key::Column::Alg.is_in(algs.iter().map(String::as_str)))
             .exec(txn)
             .await?;
         signing_key::Entity::update_many()
             .col_expr(signing_key::Column::State, Expr::value("previous"))
             .filter(signing_key::Column::TenantId.eq(self.tid()))
             .filter(signing_key::Column::State.eq("current"))
+            .filter(signing_key::Column::Alg.is_in(algs.iter().map(String::as_str)))
             .exec(txn)
             .await?;
         Ok(())

@@ -2,7 +2,9 @@
 use latchkey_core::TenantId;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 
-use super::signing_keys::{NewSigningKey, insert_key};
+use latchkey_core::signing::SigningAlg;
+
+use super::signing_keys::{NewSigningKey, insert_keys};
 use crate::entities::tenant;
 use crate::error::StoreError;
 use crate::records::{Tenant, TenantSettings, TenantStatus};
@@ -16,12 +18,20 @@ fn to_record(m: tenant::Model) -> Tenant {
         status: TenantStatus::parse(&m.status),
         settings: serde_json::from_str(&m.settings).unwrap_or_default(),
         created_at: m.created_at,
+        signing_alg: SigningAlg::from_stored(&m.signing_alg),
     }
 }
 
 impl Store {
-    /// Creates a tenant together with its first signing key, in one transaction.
-    pub async fn create_tenant(&self, slug: &str, name: &str, first_key: NewSigningKey) -> Result<Tenant, StoreError> {
+    /// Creates a tenant together with its first signing keys, in one transaction; `alg` signs its access
+    /// tokens.
+    pub async fn create_tenant(
+        &self,
+        slug: &str,
+        name: &str,
+        alg: SigningAlg,
+        first_keys: Vec<NewSigningKey>,
+    ) -> Result<Tenant, StoreError> {
         let id = new_id();
         let txn = self.writer().begin().await?;
         let model = tenant::ActiveModel {
@@ -31,6 +41,7 @@ impl Store {
             status: Set(TenantStatus::Active.as_str().to_owned()),
             settings: Set(serde_json::to_string(&TenantSettings::default())?),
             created_at: Set(now()),
+            signing_alg: Set(alg.as_str().to_owned()),
         }
         .insert(&txn)
         .await
@@ -38,7 +49,7 @@ impl Store {
             StoreError::Conflict(_) => StoreError::Conflict(format!("a tenant with slug '{slug}' already exists")),
             other => other,
         })?;
-        insert_key(&txn, &self.secrets, &TenantId::new(id), first_key).await?;
+        insert_keys(&txn, &self.secrets, &TenantId::new(id), first_keys).await?;
         txn.commit().await?;
         Ok(to_record(model))
     }

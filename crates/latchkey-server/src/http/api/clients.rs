@@ -25,6 +25,9 @@ pub struct ClientOptionsBody {
     pub refresh_policy: Option<RefreshPolicy>,
     pub refresh_token_ttl: Option<i64>,
     pub require_pkce: Option<bool>,
+    /// The algorithm of the client's ID tokens: RS256 (default, what OpenID Connect assumes), ES256 or
+    /// EdDSA.
+    pub id_token_signed_response_alg: Option<latchkey_oauth::keys::SigningAlg>,
 }
 
 impl ClientOptionsBody {
@@ -36,6 +39,7 @@ impl ClientOptionsBody {
             refresh_policy: self.refresh_policy,
             refresh_token_ttl: self.refresh_token_ttl,
             require_pkce: self.require_pkce.unwrap_or(false),
+            id_token_signed_response_alg: self.id_token_signed_response_alg,
         })
     }
 }
