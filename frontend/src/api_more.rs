@@ -35,6 +35,8 @@ pub struct ClientRow {
     pub grace_secs: i64,
     /// While a rotation's grace period lasts: when the replaced secret stops working.
     pub previous_secret_expires_at: Option<i64>,
+    /// RS256, ES256 or EdDSA.
+    pub id_token_alg: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -164,6 +166,7 @@ fn client_row(c: latchkey_store::records::Client) -> ClientRow {
         refresh_policy,
         grace_secs,
         previous_secret_expires_at: c.previous_secret_expires_at,
+        id_token_alg: c.id_token_signed_response_alg.as_str().to_owned(),
     }
 }
 
@@ -221,8 +224,10 @@ pub async fn update_client(
     access_token_ttl: i64,
     refresh_policy: String,
     grace_secs: i64,
+    id_token_alg: String,
 ) -> Result<String, ServerFnError> {
     let (c, a) = access(&slug).await?;
+    let id_token_alg = id_token_alg.parse::<latchkey_core::signing::SigningAlg>().map_err(crate::server::bad_input)?;
     let policy = match refresh_policy.as_str() {
         "fixed" => latchkey_core::refresh::RefreshPolicy::Fixed { idle_secs: None },
         _ => latchkey_core::refresh::RefreshPolicy::Rotate { grace_secs },
@@ -233,6 +238,7 @@ pub async fn update_client(
         auth_method: Some(self::auth_method(&auth_method)?),
         access_token_ttl: Some(access_token_ttl),
         refresh_policy: Some(policy),
+        id_token_signed_response_alg: Some(id_token_alg),
         ..Default::default()
     };
     c.auth.update_client(&a, &client_id, u).await.map_err(err)?;

@@ -380,6 +380,14 @@ test('a device company signs up, configures a skill, links, and unlinks from the
     // refresh token), so Alexa's hourly refreshes survive until the console has the new one.
     await page.getByRole('link', { name: 'OAuth clients' }).click();
     const clientCard = page.locator('section.card', { hasText: clientId });
+    // The client's ID-token algorithm: RS256 unless chosen; saved, it is what the page shows after a reload.
+    const idAlg = clientCard.getByLabel('ID-token signing algorithm');
+    assert.equal(await idAlg.inputValue(), 'RS256');
+    await idAlg.selectOption('ES256');
+    await clientCard.getByRole('button', { name: 'Save' }).click();
+    await clientCard.getByText(/saved/).waitFor();
+    await page.reload();
+    assert.equal(await page.locator('section.card', { hasText: clientId }).getByLabel('ID-token signing algorithm').inputValue(), 'ES256');
     await clientCard.getByRole('button', { name: 'Rotate the client secret' }).click();
     const rotatedBox = clientCard.locator('.secret');
     await rotatedBox.getByText(/The old one keeps working until \d{4}-\d\d-\d\d \d\d:\d\d UTC/).waitFor();

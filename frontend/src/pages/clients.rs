@@ -38,6 +38,12 @@ fn ClientEditor(c: ClientRow, slug: String) -> impl IntoView {
                 </select>
                 <label for=format!("gr-{id}")>"Grace window (seconds)"</label>
                 <input id=format!("gr-{id}") name="grace_secs" type="number" min="0" value=c.grace_secs.to_string() />
+                <label for=format!("ia-{id}")>"ID-token signing algorithm"</label>
+                <select id=format!("ia-{id}") name="id_token_alg">
+                    <option value="RS256" selected=c.id_token_alg == "RS256">"RS256 (what relying parties accept unless told otherwise)"</option>
+                    <option value="ES256" selected=c.id_token_alg == "ES256">"ES256"</option>
+                    <option value="EdDSA" selected=c.id_token_alg == "EdDSA">"EdDSA (Ed25519)"</option>
+                </select>
                 <button type="submit">"Save"</button>
             </ActionForm>
             {outcome(update.value(), |m| view! { <p class="ok" role="status">{m}</p> })}
