@@ -185,10 +185,11 @@ impl Scoped<'_> {
         }
         let algs: Vec<String> = next.iter().map(|k| k.alg.clone()).collect();
         self.demote_signing_keys(&txn, &algs).await?;
+        // By id, not by state: if another promotion committed in between, these keys still end current.
         signing_key::Entity::update_many()
             .col_expr(signing_key::Column::State, Expr::value("current"))
             .filter(signing_key::Column::TenantId.eq(self.tid()))
-            .filter(signing_key::Column::State.eq("next"))
+            .filter(signing_key::Column::Id.is_in(next.iter().map(|k| k.id.as_str())))
             .exec(&txn)
             .await?;
         txn.commit().await?;
