@@ -40,6 +40,7 @@ mod files_at_rest;
 mod flow;
 mod guessing;
 mod hostile_input;
+mod introspection_cache;
 mod isolation;
 mod logs;
 mod maintenance;

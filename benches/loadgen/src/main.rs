@@ -91,6 +91,11 @@ struct Args {
     /// (refresh included) carries an ID token: a second signature.
     #[arg(long, default_value = "openid profile")]
     scope: String,
+    /// For introspect: how many distinct access tokens the run cycles through. With more than one, each
+    /// worker links an account and refreshes it for its share before the run (not timed), as a skill
+    /// backend sees its linked accounts' tokens, each many times an hour. 1: one token over and over.
+    #[arg(long, default_value_t = 1)]
+    distinct_tokens: usize,
     /// Hard cap on requests (flows for `link`), whatever the time.
     #[arg(long, default_value_t = 2_000_000)]
     max_requests: u64,
@@ -116,6 +121,7 @@ async fn one(
     args: &Args,
     http: &reqwest::Client,
     own_refresh: &mut Option<String>,
+    token: &str,
 ) -> anyhow::Result<serde_json::Value> {
     match args.scenario {
         Scenario::ClientCredentials => {
@@ -142,12 +148,13 @@ async fn one(
             }
             let v: serde_json::Value = r.json().await?;
             *own_refresh = v["refresh_token"].as_str().map(str::to_owned);
+            return Ok(v);
         }
         Scenario::Introspect => {
             let r = http
                 .post(format!("{}/oauth2/introspect", tenant_url(args)))
                 .basic_auth(&args.client_id, Some(&args.client_secret))
-                .form(&[("token", args.token.as_str())])
+                .form(&[("token", token)])
                 .send()
                 .await?;
             if !r.status().is_success() {
@@ -260,7 +267,7 @@ async fn main() -> anyhow::Result<()> {
         return fake_amazon(&args.base, Duration::from_millis(args.gateway_latency_ms)).await;
     }
     if let Scenario::Seed = args.scenario {
-        println!("{}", one(&args, &http, &mut None).await?);
+        println!("{}", one(&args, &http, &mut None, &args.token).await?);
         return Ok(());
     }
     if let Scenario::Drain = args.scenario {
@@ -283,13 +290,27 @@ async fn main() -> anyhow::Result<()> {
             let mut errors = 0u64;
             // Refresh workers each start from a link of their own (a Seed flow, not timed).
             let mut own_refresh = None;
-            if let Scenario::Refresh = args.scenario {
+            let minting = matches!(args.scenario, Scenario::Introspect) && args.distinct_tokens > 1;
+            if matches!(args.scenario, Scenario::Refresh) || minting {
                 let seed_args = Args { scenario: Scenario::Seed, ..(*args).clone() };
-                match one(&seed_args, &http, &mut None).await {
+                match one(&seed_args, &http, &mut None, "").await {
                     Ok(v) => own_refresh = v["refresh_token"].as_str().map(str::to_owned),
                     Err(e) => eprintln!("seed failed: {e:#}"),
                 }
             }
+            // Introspect workers with distinct tokens mint their share by refreshing their own link.
+            let mut pool = vec![args.token.clone()];
+            if minting {
+                pool.clear();
+                let refresh_args = Args { scenario: Scenario::Refresh, ..(*args).clone() };
+                for _ in 0..args.distinct_tokens.div_ceil(args.concurrency) {
+                    match one(&refresh_args, &http, &mut own_refresh, "").await {
+                        Ok(v) => pool.extend(v["access_token"].as_str().map(str::to_owned)),
+                        Err(e) => eprintln!("minting failed: {e:#}"),
+                    }
+                }
+            }
+            let mut next_token = 0usize;
             barrier.wait().await;
             let deadline = Instant::now() + Duration::from_secs(args.seconds);
             while Instant::now() < deadline
@@ -299,8 +320,10 @@ async fn main() -> anyhow::Result<()> {
                     })
                     .is_ok()
             {
+                let token = pool.get(next_token % pool.len().max(1)).map_or("", String::as_str);
+                next_token += 1;
                 let t = Instant::now();
-                match one(&args, &http, &mut own_refresh).await {
+                match one(&args, &http, &mut own_refresh, token).await {
                     Ok(_) => lat.push(t.elapsed().as_micros() as u64),
                     Err(e) => {
                         errors += 1;
@@ -333,6 +356,7 @@ async fn main() -> anyhow::Result<()> {
             "scenario": format!("{:?}", args.scenario),
             "concurrency": args.concurrency,
             "scope": args.scope,
+            "distinct_tokens": args.distinct_tokens,
             "ok": all.len(),
             "errors": errors,
             "seconds": (elapsed * 100.0).round() / 100.0,

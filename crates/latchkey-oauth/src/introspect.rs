@@ -6,9 +6,10 @@ use serde_json::{Value, json};
 use std::time::Instant;
 
 use crate::error::ServiceResult;
+use crate::keys::{TenantKeys, token_digest};
 use crate::live_grants::Lookup;
 use crate::token::Form;
-use crate::tokens::{AccessClaims, verify_access_token};
+use crate::tokens::{AccessClaims, verify_access_token, verify_access_token_signature};
 use crate::{AuthServer, TenantCtx};
 
 pub(crate) fn revoked_jti_key(t: &TenantCtx, jti: &str) -> String {
@@ -25,7 +26,7 @@ impl AuthServer {
     /// An access token of this tenant that verifies, has not expired and has not been revoked.
     pub async fn active_access_token(&self, t: &TenantCtx, token: &str) -> ServiceResult<Option<AccessClaims>> {
         let keys = self.keys(t.id()).await?;
-        let Some(claims) = verify_access_token(&keys, &t.issuer, token, now()) else {
+        let Some(claims) = self.verified_access_token(t, &keys, token) else {
             return Ok(None);
         };
         match &claims.fid {
@@ -60,6 +61,27 @@ impl AuthServer {
             }
         }
         Ok(Some(claims))
+    }
+
+    /// [`verify_access_token`] through the cache of tokens this instance has verified: a skill backend
+    /// introspects the same token on every directive for its hour of life, and checking an ES256 or
+    /// Ed25519 signature costs more than the rest of introspection. A cached token counts only while
+    /// the key that signed it is still published (a retired key's tokens stop verifying at once) and
+    /// until it expires; revocation is checked by the caller on every call, cached or not. Only tokens
+    /// that verified are cached, under their SHA-256, so forged or junk tokens cannot fill it.
+    fn verified_access_token(&self, t: &TenantCtx, keys: &TenantKeys, token: &str) -> Option<AccessClaims> {
+        let t_now = now();
+        let key = (t.id().clone(), token_digest(token));
+        if let Some(hit) = self.verified_tokens.get(&key) {
+            return (keys.publishes(&hit.kid) && hit.claims.is_good_at(&t.issuer, t_now)).then(|| hit.claims.clone());
+        }
+        let signed = verify_access_token_signature(keys, token)?;
+        if !signed.claims.is_good_at(&t.issuer, t_now) {
+            return None;
+        }
+        let claims = signed.claims.clone();
+        self.verified_tokens.insert(key, std::sync::Arc::new(signed));
+        Some(claims)
     }
 
     /// The user grant an access token of this tenant came from, judged by signature and issuer only:

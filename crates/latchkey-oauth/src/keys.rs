@@ -230,10 +230,21 @@ impl TenantKeys {
         Ok(input)
     }
 
+    /// Whether the key `kid` is published (next, current or previous): what a token it signed needs to
+    /// keep verifying.
+    pub fn publishes(&self, kid: &str) -> bool {
+        self.verifiers.iter().any(|v| v.kid == kid)
+    }
+
     /// Verifies a compact JWS signed by one of this tenant's published keys and returns its header
     /// `typ` and claims. Expiry and audience are the caller's business. The header's `alg` must be the
     /// algorithm of the key its `kid` names, so a token cannot pick how it is checked.
     pub fn verify(&self, token: &str) -> Option<(Option<String>, Value)> {
+        self.verify_with_kid(token).map(|(_, typ, claims)| (typ, claims))
+    }
+
+    /// [`verify`](Self::verify), with the `kid` of the key that signed the token.
+    pub fn verify_with_kid(&self, token: &str) -> Option<(String, Option<String>, Value)> {
         if token.len() > 8192 {
             return None;
         }
@@ -253,7 +264,7 @@ impl TenantKeys {
         UnparsedPublicKey::new(verification_alg(key.alg), &key.public).verify(signed.as_bytes(), &sig).ok()?;
         let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
         let typ = header.get("typ").and_then(Value::as_str).map(str::to_owned);
-        Some((typ, claims))
+        Some((key.kid.clone(), typ, claims))
     }
 }
 
@@ -262,6 +273,13 @@ mod sha2_free {
     pub fn sha256(data: &[u8]) -> Vec<u8> {
         aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref().to_vec()
     }
+}
+
+/// SHA-256 of a token, as a fixed-size key (so caches hold no token itself).
+pub fn token_digest(token: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref());
+    out
 }
 
 #[cfg(test)]

@@ -132,6 +132,10 @@ type ClientCache = TtlCache<(TenantId, String), Option<Client>>;
 type UserCache = TtlCache<(TenantId, String), Option<EndUser>>;
 
 /// The authorization server: one per process, shared by every request.
+/// How many verified access tokens an instance remembers: about 500 bytes each, so at most 10 MB; a
+/// skill backend's working set is its linked accounts' current tokens.
+const VERIFIED_TOKENS: u64 = 20_000;
+
 #[derive(Clone)]
 pub struct AuthServer {
     /// Private to the service layer: every surface goes through a service function, which does its
@@ -142,6 +146,8 @@ pub struct AuthServer {
     pub hasher: PasswordHasher,
     tenants: Arc<TtlCache<String, Option<Tenant>>>,
     keys: Arc<TtlCache<TenantId, Arc<TenantKeys>>>,
+    /// Access tokens this instance has verified, by tenant and SHA-256 (introspect.rs).
+    pub(crate) verified_tokens: moka::sync::Cache<(TenantId, [u8; 32]), Arc<tokens::SignedAccessToken>>,
     clients: Arc<ClientCache>,
     users: Arc<UserCache>,
     api_keys: Arc<TtlCache<(TenantId, String), Option<ApiKey>>>,
@@ -180,6 +186,10 @@ impl AuthServer {
             config: Arc::new(config),
             tenants: Arc::new(TtlCache::new(ttl)),
             keys: Arc::new(TtlCache::new(ttl)),
+            verified_tokens: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_TOKENS)
+                .time_to_live(Duration::from_secs(3600))
+                .build(),
             clients: Arc::new(TtlCache::new(ttl)),
             users: Arc::new(TtlCache::new(ttl)),
             api_keys: Arc::new(TtlCache::new(ttl)),

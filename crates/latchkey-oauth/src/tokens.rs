@@ -62,15 +62,33 @@ pub fn issue_access_token(keys: &TenantKeys, spec: AccessTokenSpec<'_>) -> Servi
     Ok(IssuedAccessToken { token, claims })
 }
 
+/// An access token whose signature and `typ` checked out: its claims, and the key that signed it.
+pub struct SignedAccessToken {
+    pub kid: String,
+    pub claims: AccessClaims,
+}
+
 /// Verifies one of our access tokens: signature by a published key of this tenant, `typ`, issuer and
 /// expiry. Revocation is checked by the caller.
 pub fn verify_access_token(keys: &TenantKeys, issuer: &str, token: &str, now: i64) -> Option<AccessClaims> {
-    let (typ, claims) = keys.verify(token)?;
+    let signed = verify_access_token_signature(keys, token)?;
+    signed.claims.is_good_at(issuer, now).then_some(signed.claims)
+}
+
+/// The signature and `typ` half of [`verify_access_token`]; issuer and expiry are the caller's.
+pub fn verify_access_token_signature(keys: &TenantKeys, token: &str) -> Option<SignedAccessToken> {
+    let (kid, typ, claims) = keys.verify_with_kid(token)?;
     if typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
         return None;
     }
-    let claims: AccessClaims = serde_json::from_value(claims).ok()?;
-    (claims.iss == issuer && claims.exp > now).then_some(claims)
+    Some(SignedAccessToken { kid, claims: serde_json::from_value(claims).ok()? })
+}
+
+impl AccessClaims {
+    /// Issued by `issuer` and not expired at `now`.
+    pub fn is_good_at(&self, issuer: &str, now: i64) -> bool {
+        self.iss == issuer && self.exp > now
+    }
 }
 
 /// The standard claims a user releases for the granted scopes (OIDC Core §5.4).
