@@ -10,9 +10,8 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
 import http from 'node:http';
-import { chromium } from 'playwright-core';
+import { freePort, launchChromium } from './latchkey.mjs';
 
 const BIN = process.env.LATCHKEY_BIN;
 const SHOTS = join(import.meta.dirname, 'screenshots');
@@ -86,13 +85,6 @@ function startLwa() {
   });
 }
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
 function cli(args, input) {
   return JSON.parse(execFileSync(BIN, [...args, '--json'], { env, input, encoding: 'utf8' }).trim());
 }
@@ -133,11 +125,7 @@ after(() => {
 });
 
 test('a device company signs up, configures a skill, links, and unlinks from the dashboard', async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });

@@ -5,47 +5,20 @@
 // contacted) → the code is exchanged like Alexa's servers would → the token's subject is the mapped user.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import net from 'node:net';
-import { chromium } from 'playwright-core';
+import { launchChromium, startLatchkey } from './latchkey.mjs';
 
-const BIN = process.env.LATCHKEY_BIN;
 const SHOTS = join(import.meta.dirname, 'screenshots');
-const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-browser-'));
-let server, base, env;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-function cli(args, input) {
-  const out = execFileSync(BIN, [...args, '--json'], { env, input, encoding: 'utf8' });
-  return JSON.parse(out.trim());
-}
+let latchkey, base, cli;
 
 before(async () => {
-  assert.ok(BIN, 'LATCHKEY_BIN must point at the latchkey binary');
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  env = { PATH: process.env.PATH, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_PUBLIC_URL: base, RUST_LOG: 'warn' };
-  server = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`], { env, stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  latchkey = await startLatchkey('federation');
+  ({ base, cli } = latchkey);
   mkdirSync(SHOTS, { recursive: true });
 });
 
-after(() => {
-  server?.kill();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+after(() => latchkey?.stop());
 
 test('an Alexa user links with the account they already have upstream', async () => {
   cli(['tenant', 'create', '--slug', 'acme', '--name', 'Acme Locks']);
@@ -61,11 +34,7 @@ test('an Alexa user links with the account they already have upstream', async ()
     '--create-users']);
   assert.equal(provider.callback_uri, callback);
 
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     const page = await context.newPage();

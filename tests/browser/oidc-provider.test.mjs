@@ -10,39 +10,19 @@
 // exchanged as Alexa's servers would → the token's subject is a new user with the upstream email and name.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import net from 'node:net';
 import http from 'node:http';
 import Provider from 'oidc-provider';
-import { chromium } from 'playwright-core';
+import { freePort, launchChromium, startLatchkey } from './latchkey.mjs';
 
-const BIN = process.env.LATCHKEY_BIN;
 const SHOTS = join(import.meta.dirname, 'screenshots');
-const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-oidc-provider-'));
-let server, base, env, upstream, upstreamUrl;
+let latchkey, base, cli, upstream, upstreamUrl;
 const userinfoCalls = [];
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-function cli(args, input) {
-  const out = execFileSync(BIN, [...args, '--json'], { env, input, encoding: 'utf8' });
-  return JSON.parse(out.trim());
-}
-
 before(async () => {
-  assert.ok(BIN, 'LATCHKEY_BIN must point at the latchkey binary');
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  env = { PATH: process.env.PATH, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_PUBLIC_URL: base, RUST_LOG: 'warn' };
-  server = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`], { env, stdio: 'ignore' });
+  latchkey = await startLatchkey('oidc-provider');
+  ({ base, cli } = latchkey);
 
   const upstreamPort = await freePort();
   upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
@@ -71,17 +51,12 @@ before(async () => {
   });
   await new Promise((resolve) => upstream.listen(upstreamPort, '127.0.0.1', resolve));
 
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
   mkdirSync(SHOTS, { recursive: true });
 });
 
 after(() => {
-  server?.kill();
+  latchkey?.stop();
   upstream?.close();
-  rmSync(dataDir, { recursive: true, force: true });
 });
 
 test('an Alexa user links through npm oidc-provider, whose claims come only from userinfo', async () => {
@@ -99,11 +74,7 @@ test('an Alexa user links through npm oidc-provider, whose claims come only from
     '--create-users']);
   assert.equal(provider.callback_uri, `${base}/t/acme/federation/upstream/callback`);
 
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     const page = await context.newPage();

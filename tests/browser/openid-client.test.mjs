@@ -8,52 +8,21 @@
 // EdDSA is configured with EdDSA. The library refuses an ID token whose `alg` is not the configured one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import net from 'node:net';
 import * as oidc from 'openid-client';
-import { chromium } from 'playwright-core';
+import { launchChromium, startLatchkey } from './latchkey.mjs';
 
-const BIN = process.env.LATCHKEY_BIN;
-const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-openid-client-'));
 const REDIRECT = 'http://127.0.0.1:9/callback';
-let server, base, env, browser;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-function cli(args, input) {
-  const out = execFileSync(BIN, [...args, '--json'], { env, input, encoding: 'utf8' });
-  return JSON.parse(out.trim());
-}
+let latchkey, base, cli, browser;
 
 before(async () => {
-  assert.ok(BIN, 'LATCHKEY_BIN must point at the latchkey binary');
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  env = { PATH: process.env.PATH, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_PUBLIC_URL: base, RUST_LOG: 'warn' };
-  server = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`], { env, stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  latchkey = await startLatchkey('openid-client');
+  ({ base, cli } = latchkey);
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  server?.kill();
-  rmSync(dataDir, { recursive: true, force: true });
+  latchkey?.stop();
 });
 
 // openid-client's discovery and code flow for `client`, with the user signing in in Chromium; returns
