@@ -17,6 +17,16 @@ use crate::helpers::*;
 
 on_both_backends!(independent_relying_party, access_token_verifies_offline);
 
+/// The relying party redeems the refresh token of `tokens`.
+pub(crate) async fn relying_party_refreshes(client: &RelyingParty, tokens: &CoreTokenResponse) -> CoreTokenResponse {
+    client
+        .exchange_refresh_token(tokens.refresh_token().expect("refresh token"))
+        .expect("token endpoint known")
+        .request_async(&server_client())
+        .await
+        .expect("refresh")
+}
+
 /// The `openidconnect` client a relying party builds from discovery (the same typestate federation uses).
 pub(crate) type RelyingParty = latchkey_oauth::federation::DiscoveredClient;
 
@@ -101,12 +111,7 @@ async fn independent_relying_party(backend: Backend) {
     assert_eq!(info.subject().as_str(), f.user_id);
     assert_eq!(info.email().map(|e| e.as_str()), Some(f.email.as_str()));
 
-    let refreshed = client
-        .exchange_refresh_token(tokens.refresh_token().expect("refresh token"))
-        .expect("token endpoint known")
-        .request_async(&http)
-        .await
-        .expect("refresh");
+    let refreshed = relying_party_refreshes(&client, &tokens).await;
     assert_ne!(refreshed.access_token().secret(), tokens.access_token().secret());
     app.cleanup().await;
 }

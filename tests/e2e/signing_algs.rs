@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 use crate::management_api::{api_for, problem};
-use crate::oidc::relying_party_signs_in;
+use crate::oidc::{relying_party_refreshes, relying_party_signs_in};
 
 on_both_backends!(
     signing_algorithm_changes_by_rotation,
@@ -151,7 +151,6 @@ async fn signing_algorithm_changes_by_rotation(backend: Backend) {
 /// access tokens (`tenant_alg`), and a client registered for an algorithm gets that one; each is
 /// checked by a verifier that allows that algorithm alone.
 async fn relying_party_validates(app: &TestApp, f: &Fixture, tenant_alg: &str) {
-    let http = server_client();
     for registered in [None, Some(tenant_alg)] {
         let chosen = registered.map(|a| SigningAlg::from_str(a).expect("alg"));
         let (client, tokens, nonce) = relying_party_signs_in(app, f, &["profile"], chosen).await;
@@ -169,12 +168,7 @@ async fn relying_party_validates(app: &TestApp, f: &Fixture, tenant_alg: &str) {
         let key = id_token.signing_key(&pinned).expect("signing key in the JWKS");
         let want = AccessTokenHash::from_token(tokens.access_token(), &rp_alg(expected), key).expect("at_hash");
         assert_eq!(claims.access_token_hash(), Some(&want), "{expected} at_hash");
-        let refreshed = client
-            .exchange_refresh_token(tokens.refresh_token().expect("refresh token"))
-            .expect("token endpoint known")
-            .request_async(&http)
-            .await
-            .expect("refresh");
+        let refreshed = relying_party_refreshes(&client, &tokens).await;
         assert_eq!(header_alg(refreshed.access_token().secret()), tenant_alg, "access tokens follow the tenant");
         let id_token = refreshed.id_token().expect("id token on refresh");
         assert_eq!(id_token.signing_alg().expect("alg"), &rp_alg(expected), "ID tokens follow the client");
