@@ -146,7 +146,11 @@ print(json.dumps({"summary": "figure / ceiling (one core)"}))
 for r in rows:
     c = bound.get(r.get("scenario", ""))
     if c and c in ceil:
-        print(json.dumps({"scenario": r["scenario"] + (" (no openid)" if r.get("scope") == "profile" else ""), "concurrency": r["concurrency"], "per_second": r["per_second"],
+        if r.get("distinct_tokens", 1) > 1:
+            label = f' ({r["distinct_tokens"]:,} tokens)'
+        else:
+            label = " (no openid)" if r.get("scope") == "profile" else ""
+        print(json.dumps({"scenario": r["scenario"] + label, "concurrency": r["concurrency"], "per_second": r["per_second"],
                           "p99_ms": r["p99_ms"], "ceiling": c, "ceiling_per_second": ceil[c],
                           "ratio": round(r["per_second"] / ceil[c], 3)}))
 PY
