@@ -222,7 +222,17 @@ fn cli_manages_resources_and_reports_errors() {
         &env,
         &[
             &update[..],
-            &["--scope", "openid", "--refresh-idle", "86400", "--redirect-uri", "https://app.example/cb2", "--json"],
+            &[
+                "--scope",
+                "openid",
+                "--refresh-idle",
+                "86400",
+                "--redirect-uri",
+                "https://app.example/cb2",
+                "--id-token-alg",
+                "ES256",
+                "--json",
+            ],
         ]
         .concat(),
         None,
@@ -233,6 +243,11 @@ fn cli_manages_resources_and_reports_errors() {
     assert_eq!(changed["redirect_uris"], serde_json::json!(["https://app.example/cb2"]));
     assert_eq!(changed["refresh_policy"], serde_json::json!({"policy": "fixed", "idle_secs": 86400}));
     assert_eq!(changed["auth_method"], "client_secret_post", "kept: {changed}");
+    assert_eq!(changed["id_token_signed_response_alg"], "ES256");
+    // JOSE names are exact: a misspelt algorithm is refused and changes nothing.
+    let (code, _, err) = latchkey(&env, &[&update[..], &["--id-token-alg", "es256", "--json"]].concat(), None);
+    assert_ne!(code, 0);
+    assert!(err.contains("supported: RS256, ES256, EdDSA"), "{err}");
     let (code, _, err) = latchkey(
         &env,
         &[&update[..], &["--refresh-policy", "fixed", "--refresh-grace", "10", "--json"]].concat(),
@@ -255,14 +270,18 @@ fn cli_manages_resources_and_reports_errors() {
     assert!(err.contains("grace period"), "{err}");
 
     let update = ["skill", "update", "--tenant", "acme", "--skill", "amzn1.ask.skill.0003"];
-    let args =
-        [&update[..], &["--region", "NA", "--vendor-id", "M2Y", "--access-token-ttl", "7200", "--json"]].concat();
+    let args = [
+        &update[..],
+        &["--region", "NA", "--vendor-id", "M2Y", "--access-token-ttl", "7200", "--id-token-alg", "EdDSA", "--json"],
+    ]
+    .concat();
     let (code, out, err) = latchkey(&env, &args, None);
     assert_eq!(code, 0, "{err}");
     let changed = json_line(&out);
     assert_eq!(changed["regions"], serde_json::json!(["NA"]), "{changed}");
     assert_eq!(changed["vendor_id"], "M2Y");
     assert_eq!(changed["client"]["access_token_ttl"], 7200);
+    assert_eq!(changed["client"]["id_token_signed_response_alg"], "EdDSA");
     assert!(
         changed["client"]["redirect_uris"]
             .as_array()
