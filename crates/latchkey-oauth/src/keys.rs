@@ -91,8 +91,8 @@ pub async fn generate_key_set() -> Result<Vec<NewSigningKey>, ServiceError> {
 }
 
 /// The hash of OpenID Connect's `at_hash` and `c_hash` for an ID token signed with `alg`: the hash its
-/// signature uses (OIDC Core §3.1.3.6), which for Ed25519 is SHA-512 (as the OpenID Foundation's
-/// errata and the `openidconnect` and `oidc-token-hash` libraries read it).
+/// signature uses (OIDC Core §3.1.3.6), which for Ed25519 is SHA-512: what the `openidconnect` crate
+/// checks and npm `oidc-provider` (a certified provider) issues.
 pub fn token_hash(alg: SigningAlg, token: &str) -> String {
     use aws_lc_rs::digest::{SHA256, SHA512, digest};
     let d = digest(if alg == SigningAlg::EdDSA { &SHA512 } else { &SHA256 }, token.as_bytes());
