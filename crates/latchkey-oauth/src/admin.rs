@@ -424,7 +424,7 @@ impl AuthServer {
         t.require_write()?;
         // From the database, not this instance's key cache: another instance may have just changed it.
         let scoped = self.store.scoped(t.id());
-        let from = SigningAlg::from_stored(&scoped.signing_alg().await?);
+        let from = scoped.signing_alg().await?;
         let alg = alg.unwrap_or(from);
         let keys = generate_key_set().await?;
         let kid = keys
@@ -447,7 +447,7 @@ impl AuthServer {
     /// the next and previous ones.
     pub async fn signing_keys(&self, t: &Access) -> ServiceResult<Vec<SigningKeyInfo>> {
         let scoped = self.store.scoped(t.id());
-        let alg = SigningAlg::from_stored(&scoped.signing_alg().await?);
+        let alg = scoped.signing_alg().await?;
         let mut keys: Vec<SigningKeyInfo> = scoped
             .published_key_summaries()
             .await?

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use std::time::Instant;
 
 use crate::error::ServiceResult;
-use crate::keys::{TenantKeys, token_digest};
+use crate::keys::{TenantKeys, sha256};
 use crate::live_grants::Lookup;
 use crate::token::Form;
 use crate::tokens::{AccessClaims, verify_access_token, verify_access_token_signature};
@@ -71,7 +71,7 @@ impl AuthServer {
     /// that verified are cached, under their SHA-256, so forged or junk tokens cannot fill it.
     fn verified_access_token(&self, t: &TenantCtx, keys: &TenantKeys, token: &str) -> Option<AccessClaims> {
         let t_now = now();
-        let key = (t.id().clone(), token_digest(token));
+        let key = (t.id().clone(), sha256(token.as_bytes()));
         if let Some(hit) = self.verified_tokens.get(&key) {
             return (keys.publishes(&hit.kid) && hit.claims.is_good_at(&t.issuer, t_now)).then(|| hit.claims.clone());
         }

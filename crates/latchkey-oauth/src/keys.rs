@@ -23,7 +23,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_store::records::SigningKey;
 use latchkey_store::repo::NewSigningKey;
 use serde_json::{Value, json};
-use sha2_free::sha256;
 
 use crate::error::ServiceError;
 
@@ -268,17 +267,12 @@ impl TenantKeys {
     }
 }
 
-/// SHA-256 without pulling a second hash crate into this one.
-mod sha2_free {
-    pub fn sha256(data: &[u8]) -> Vec<u8> {
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref().to_vec()
-    }
-}
-
-/// SHA-256 of a token, as a fixed-size key (so caches hold no token itself).
-pub fn token_digest(token: &str) -> [u8; 32] {
+/// SHA-256 (aws-lc's, without pulling a second hash crate into this one): key thumbprints, and the
+/// key under which caches remember a token (so they hold no token itself).
+pub fn sha256(data: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
-    out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref());
+    // A SHA-256 digest is always 32 bytes, so the lengths match.
+    out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref());
     out
 }
 

@@ -243,7 +243,7 @@ impl AuthServer {
         }
         let since = self.keys.generation();
         let scoped = self.store.scoped(tenant);
-        let alg = keys::SigningAlg::from_stored(&scoped.signing_alg().await?);
+        let alg = scoped.signing_alg().await?;
         let mut loaded = TenantKeys::load(&scoped.published_keys().await?, alg)?;
         let missing = loaded.missing_algs();
         if !missing.is_empty() {

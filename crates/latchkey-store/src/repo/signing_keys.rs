@@ -3,6 +3,7 @@
 //! A tenant keeps a ring of keys per algorithm (next, current, previous). A rotation works on the rings
 //! of the keys it brings, so every ring rotates with it and the others are left as they are.
 use latchkey_core::TenantId;
+use latchkey_core::signing::SigningAlg;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
@@ -90,10 +91,10 @@ impl Scoped<'_> {
         Ok(rows)
     }
 
-    /// The tenant's signing algorithm (the one its access tokens are signed with), as stored.
-    pub async fn signing_alg(&self) -> Result<String, StoreError> {
+    /// The tenant's signing algorithm (the one its access tokens are signed with).
+    pub async fn signing_alg(&self) -> Result<SigningAlg, StoreError> {
         let t = tenant::Entity::find_by_id(self.tid()).one(self.db()).await?.ok_or(StoreError::NotFound)?;
-        Ok(t.signing_alg)
+        Ok(SigningAlg::from_stored(&t.signing_alg))
     }
 
     /// The next, current and previous keys (the ones the JWKS publishes), current first.
