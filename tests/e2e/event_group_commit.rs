@@ -133,7 +133,12 @@ async fn a_grant_that_ends_before_its_retry_fails_the_event(backend: Backend) {
     let t = w.app.auth.tenant_for_admin(&w.f.slug).await.expect("tenant");
     let scoped = w.app.store.scoped(t.id());
     let (link, grant) = the_grant(&w).await;
-    w.amazon.gateway_state(|g| g.script.push_back((503, "SERVICE_UNAVAILABLE_EXCEPTION")));
+    // Amazon's Retry-After holds the retry back long enough for the unlinking below to come first
+    // (without it the retry is due within a second, and a loaded machine may send it before).
+    w.amazon.gateway_state(|g| {
+        g.script.push_back((503, "SERVICE_UNAVAILABLE_EXCEPTION"));
+        g.retry_after = Some(3);
+    });
     let body = json!({"user": w.f.user_id, "skill": w.alexa_skill_id, "event": change_report()});
     let id = json_ok_status(w.post("events", &body).await, 202).await["id"].as_str().expect("id").to_owned();
     for _ in 0..100 {

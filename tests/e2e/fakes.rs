@@ -73,6 +73,8 @@ pub struct GatewayState {
     pub received: Vec<(String, String, Value)>,
     /// How long each answer takes (a slow gateway).
     pub delay: std::time::Duration,
+    /// Retry-After (seconds) sent with each scripted error, as Amazon does with its 429 and 503.
+    pub retry_after: Option<u64>,
 }
 
 /// What the fake Alexa API needs to act like Alexa after enablement: exchange the Latchkey code.
@@ -311,16 +313,23 @@ async fn gateway(
     body: web::Json<Value>,
 ) -> HttpResponse {
     let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let (scripted, delay) = {
+    let (scripted, delay, retry_after) = {
         let mut g = gw.lock().expect("lock");
         g.received.push((req.path().to_owned(), auth.clone(), body.0.clone()));
-        (g.script.pop_front(), g.delay)
+        (g.script.pop_front(), g.delay, g.retry_after)
     };
     if !delay.is_zero() {
         actix_web::rt::time::sleep(delay).await;
     }
     if let Some((status, code)) = scripted {
-        return gateway_error(status, code);
+        let mut answer = gateway_error(status, code);
+        if let Some(secs) = retry_after {
+            answer.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(secs),
+            );
+        }
+        return answer;
     }
     let token = auth.strip_prefix("Bearer ").unwrap_or("");
     let in_scope = body
