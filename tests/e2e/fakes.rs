@@ -324,10 +324,9 @@ async fn gateway(
     if let Some((status, code)) = scripted {
         let mut answer = gateway_error(status, code);
         if let Some(secs) = retry_after {
-            answer.headers_mut().insert(
-                actix_web::http::header::RETRY_AFTER,
-                actix_web::http::header::HeaderValue::from(secs),
-            );
+            answer
+                .headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(secs));
         }
         return answer;
     }

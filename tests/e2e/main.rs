@@ -50,6 +50,7 @@ mod outbound;
 mod races;
 mod references;
 mod refresh;
+mod refresh_concurrency;
 mod resilience;
 mod revocation_view;
 mod scale;

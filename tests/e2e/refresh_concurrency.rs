@@ -1,0 +1,133 @@
+//! Rotations under concurrency: each keeps its own compare-and-set and its own outcome, whatever else
+//! is being rotated at the same moment (on SQLite one transaction each through the single writer, on
+//! PostgreSQL one statement each). These hold any batching of rotations to the same semantics.
+use std::collections::HashSet;
+
+use latchkey_core::client_auth::ClientAuthMethod;
+use latchkey_core::hashing::secret_hash;
+use latchkey_store::repo::{RefreshOutcome, RotateRequest};
+
+use crate::helpers::*;
+
+on_both_backends!(
+    simultaneous_refreshes_each_rotate_once,
+    a_rotation_that_cannot_be_stored_does_not_fail_the_others,
+    first_uses_compete_and_grace_retries_do_not
+);
+
+/// Eight grants, each refreshed twice at the same moment (Alexa retrying a refresh whose answer it
+/// lost), all sixteen requests together: every answer is a new, working token, and each presented
+/// token was rotated away (used) exactly once.
+async fn simultaneous_refreshes_each_rotate_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let mut presented = Vec::new();
+    for _ in 0..8 {
+        presented.push(linked_tokens(&app, &f).await["refresh_token"].as_str().expect("rt").to_owned());
+    }
+    let answers =
+        futures::future::join_all(presented.iter().flat_map(|rt| [rt, rt]).map(|rt| refresh(&app, &f, rt))).await;
+    let mut children = Vec::new();
+    for answer in answers {
+        children.push(json_ok(answer).await["refresh_token"].as_str().expect("child").to_owned());
+    }
+    assert_eq!(children.iter().collect::<HashSet<_>>().len(), 16, "sixteen distinct new tokens");
+    let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
+    let scoped = app.store.scoped(t.id());
+    for rt in &presented {
+        let row = scoped.refresh_token_by_hash(&secret_hash(rt)).await.expect("read").expect("row");
+        assert!(row.used_at.is_some(), "the presented token is used");
+    }
+    for child in &children {
+        let row = scoped.refresh_token_by_hash(&secret_hash(child)).await.expect("read").expect("stored");
+        assert!(row.used_at.is_none(), "a new token is unused");
+        json_ok(refresh(&app, &f, child).await).await;
+    }
+    app.cleanup().await;
+}
+
+/// Store level: forty rotations at once, one of which names a grant that is gone (the database refuses
+/// its child). It alone fails, and its parent stays unused; the others are issued.
+async fn a_rotation_that_cannot_be_stored_does_not_fail_the_others(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
+    let scoped = app.store.scoped(t.id());
+    let client = scoped.client(&f.skill.client_id).await.expect("read").expect("client");
+    let mut parents = Vec::new();
+    for n in 0..40 {
+        let hash = secret_hash(&format!("parent-{n}"));
+        let family_id = latchkey_store::new_id();
+        scoped
+            .start_family(&family_id, &client.id, Some(&f.user_id), &["profile".into()], None, &hash, None)
+            .await
+            .expect("family");
+        let mut parent = scoped.refresh_token_by_hash(&hash).await.expect("read").expect("parent");
+        if n == 17 {
+            parent.family.id = "a-grant-that-is-gone".into();
+        }
+        parents.push((hash, parent));
+    }
+    let rotations = parents.iter().enumerate().map(|(n, (_, parent))| {
+        scoped.rotate_refresh_token(RotateRequest {
+            parent,
+            child_hash: secret_hash(&format!("child-{n}")),
+            child_expires_at: None,
+            first_use: true,
+        })
+    });
+    let outcomes = futures::future::join_all(rotations).await;
+    for (n, ((hash, _), outcome)) in parents.iter().zip(outcomes).enumerate() {
+        let parent = scoped.refresh_token_by_hash(hash).await.expect("read").expect("parent");
+        let child = scoped.refresh_token_by_hash(&secret_hash(&format!("child-{n}"))).await.expect("read");
+        if n == 17 {
+            assert!(outcome.is_err(), "the rotation into a missing grant fails: {outcome:?}");
+            assert!(parent.used_at.is_none() && child.is_none(), "and nothing of it is kept");
+        } else {
+            assert_eq!(outcome.expect("rotation"), RefreshOutcome::Issued, "rotation {n}");
+            assert!(parent.used_at.is_some() && child.is_some(), "rotation {n} is stored");
+        }
+    }
+    app.cleanup().await;
+}
+
+/// Store level: of four first uses of one token at once, exactly one is issued and the others lose the
+/// race (the grant decides again, as a retry); four retries inside the grace window at once each get a
+/// child.
+async fn first_uses_compete_and_grace_retries_do_not(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
+    let scoped = app.store.scoped(t.id());
+    let client = scoped.client(&f.skill.client_id).await.expect("read").expect("client");
+    let hash = secret_hash("the parent");
+    let family = latchkey_store::new_id();
+    scoped
+        .start_family(&family, &client.id, Some(&f.user_id), &["profile".into()], None, &hash, None)
+        .await
+        .expect("family");
+    let parent = scoped.refresh_token_by_hash(&hash).await.expect("read").expect("parent");
+    for first_use in [true, false] {
+        let rotations = (0..4).map(|n| {
+            scoped.rotate_refresh_token(RotateRequest {
+                parent: &parent,
+                child_hash: secret_hash(&format!("child-{first_use}-{n}")),
+                child_expires_at: None,
+                first_use,
+            })
+        });
+        let outcomes: Vec<RefreshOutcome> =
+            futures::future::join_all(rotations).await.into_iter().map(|o| o.expect("rotation")).collect();
+        let issued = outcomes.iter().filter(|o| **o == RefreshOutcome::Issued).count();
+        let stored = futures::future::join_all((0..4).map(|n| async move {
+            scoped.refresh_token_by_hash(&secret_hash(&format!("child-{first_use}-{n}"))).await
+        }))
+        .await
+        .into_iter()
+        .filter(|r| r.as_ref().is_ok_and(Option::is_some))
+        .count();
+        let want = if first_use { 1 } else { 4 };
+        assert_eq!((issued, stored), (want, want), "first use: {first_use}, {outcomes:?}");
+    }
+    app.cleanup().await;
+}
