@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_core::hashing::secret_hash;
-use latchkey_store::repo::{RefreshOutcome, RotateRequest};
+use latchkey_store::records::RefreshTokenRecord;
+use latchkey_store::repo::{RefreshOutcome, RotateRequest, Scoped};
 
 use crate::helpers::*;
 
@@ -57,12 +58,7 @@ async fn a_rotation_that_cannot_be_stored_does_not_fail_the_others(backend: Back
     let mut parents = Vec::new();
     for n in 0..40 {
         let hash = secret_hash(&format!("parent-{n}"));
-        let family_id = latchkey_store::new_id();
-        scoped
-            .start_family(&family_id, &client.id, Some(&f.user_id), &["profile".into()], None, &hash, None)
-            .await
-            .expect("family");
-        let mut parent = scoped.refresh_token_by_hash(&hash).await.expect("read").expect("parent");
+        let mut parent = new_grant(scoped, &client.id, &f.user_id, &hash).await;
         if n == 17 {
             parent.family.id = "a-grant-that-is-gone".into();
         }
@@ -100,13 +96,7 @@ async fn first_uses_compete_and_grace_retries_do_not(backend: Backend) {
     let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
     let scoped = app.store.scoped(t.id());
     let client = scoped.client(&f.skill.client_id).await.expect("read").expect("client");
-    let hash = secret_hash("the parent");
-    let family = latchkey_store::new_id();
-    scoped
-        .start_family(&family, &client.id, Some(&f.user_id), &["profile".into()], None, &hash, None)
-        .await
-        .expect("family");
-    let parent = scoped.refresh_token_by_hash(&hash).await.expect("read").expect("parent");
+    let parent = new_grant(scoped, &client.id, &f.user_id, &secret_hash("the parent")).await;
     for first_use in [true, false] {
         let rotations = (0..4).map(|n| {
             scoped.rotate_refresh_token(RotateRequest {
@@ -130,4 +120,11 @@ async fn first_uses_compete_and_grace_retries_do_not(backend: Backend) {
         assert_eq!((issued, stored), (want, want), "first use: {first_use}, {outcomes:?}");
     }
     app.cleanup().await;
+}
+
+/// A new grant of `user` to the client with row id `client`, whose first refresh token has `hash`.
+async fn new_grant(scoped: Scoped<'_>, client: &str, user: &str, hash: &str) -> RefreshTokenRecord {
+    let family = latchkey_store::new_id();
+    scoped.start_family(&family, client, Some(user), &["profile".into()], None, hash, None).await.expect("family");
+    scoped.refresh_token_by_hash(hash).await.expect("read").expect("its first token")
 }
