@@ -432,7 +432,7 @@ impl AuthServer {
             .find(|k| k.alg == alg.as_str())
             .map(|k| k.kid.clone())
             .ok_or_else(|| ServiceError::internal("no key of the tenant's algorithm was generated"))?;
-        scoped.rotate_signing_keys(keys, Some(alg.as_str())).await?;
+        scoped.rotate_signing_keys(keys, alg).await?;
         self.invalidate(&t.tenant.slug, t.id());
         t.audit(self, "keys.rotated", Some(&kid), json!({"alg": alg, "previous_alg": from})).await?;
         self.signing_keys(t)

@@ -127,25 +127,23 @@ impl Scoped<'_> {
 
     /// Makes `keys` current, each in its algorithm's ring: the ring's current key becomes previous
     /// (still published, so tokens it signed keep verifying) and its older previous key is retired.
-    /// With `signing_alg`, the tenant's access tokens are signed with that algorithm from now on.
+    /// The tenant's access tokens are signed with `signing_alg` from now on.
     pub async fn rotate_signing_keys(
         &self,
         keys: Vec<NewSigningKey>,
-        signing_alg: Option<&str>,
+        signing_alg: SigningAlg,
     ) -> Result<(), StoreError> {
         let txn = self.writer().begin().await?;
         let algs: Vec<String> = keys.iter().map(|k| k.alg.clone()).collect();
         self.demote_signing_keys(&txn, &algs).await?;
         insert_keys(&txn, self.store.secrets(), self.tenant, keys).await?;
-        if let Some(alg) = signing_alg {
-            let r = tenant::Entity::update_many()
-                .col_expr(tenant::Column::SigningAlg, Expr::value(alg))
-                .filter(tenant::Column::Id.eq(self.tid()))
-                .exec(&txn)
-                .await?;
-            if r.rows_affected == 0 {
-                return Err(StoreError::NotFound);
-            }
+        let r = tenant::Entity::update_many()
+            .col_expr(tenant::Column::SigningAlg, Expr::value(signing_alg.as_str()))
+            .filter(tenant::Column::Id.eq(self.tid()))
+            .exec(&txn)
+            .await?;
+        if r.rows_affected == 0 {
+            return Err(StoreError::NotFound);
         }
         txn.commit().await?;
         Ok(())
