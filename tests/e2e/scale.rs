@@ -127,8 +127,12 @@ pub async fn start_logging_to(env: &[(&str, String)], log: Option<&std::path::Pa
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let inst = Instance { child: cmd.spawn().expect("spawn"), base: format!("http://127.0.0.1:{port}") };
+    let mut inst = Instance { child: cmd.spawn().expect("spawn"), base: format!("http://127.0.0.1:{port}") };
     for _ in 0..150 {
+        // An instance that could not bind has exited: whatever answers on its port is someone else.
+        if let Ok(Some(status)) = inst.child.try_wait() {
+            panic!("instance on port {port} exited before it was ready: {status}");
+        }
         if let Ok(r) = server_client().get(format!("{}/readyz", inst.base)).timeout(Duration::from_secs(2)).send().await
             && r.status() == StatusCode::OK
         {
