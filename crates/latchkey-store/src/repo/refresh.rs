@@ -160,39 +160,64 @@ impl Scoped<'_> {
         if self.writer().get_database_backend() == DbBackend::Postgres {
             return self.rotate_in_one_statement(req, t).await;
         }
-        let txn = self.writer().begin().await?;
-        let mut upd = refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::LastUsedAt, Expr::value(t))
-            .filter(refresh_token::Column::TenantId.eq(self.tid()))
-            .filter(refresh_token::Column::Id.eq(&req.parent.id));
-        if req.first_use {
-            upd = upd
-                .col_expr(refresh_token::Column::UsedAt, Expr::value(t))
-                .filter(refresh_token::Column::UsedAt.is_null());
-        }
-        if upd.exec(&txn).await?.rows_affected == 0 {
-            txn.rollback().await?;
-            return Ok(RefreshOutcome::LostRace);
-        }
-        fault::point("rotate.after_mark_used");
-        refresh_token::ActiveModel {
-            id: Set(new_id()),
-            tenant_id: Set(self.tid()),
-            family_id: Set(req.parent.family.id.clone()),
-            token_hash: Set(req.child_hash),
-            parent_id: Set(Some(req.parent.id.clone())),
-            created_at: Set(t),
-            expires_at: Set(req.child_expires_at),
-            used_at: Set(None),
-            last_used_at: Set(None),
-        }
-        .insert(&txn)
-        .await?;
-        fault::point("rotate.after_insert_child");
-        touch_link(&txn, self, &req.parent.family, t).await?;
+        self.rotate_in_one_batch(req, t).await
+    }
+
+    /// The rotation on SQLite: one batch of statements handed to the writer connection at once. sqlx
+    /// runs each SQLite connection on a thread of its own, so each statement sent on its own costs a
+    /// round trip to that thread and back; as one batch, the five (begin, mark, insert, touch the link,
+    /// commit) cost one. The parent's update is the compare-and-set, as on PostgreSQL: the child is
+    /// inserted (and returned) only when that update changed the row (`changes()`), and the link is
+    /// touched only when the child exists.
+    async fn rotate_in_one_batch(&self, req: RotateRequest<'_>, t: i64) -> Result<RefreshOutcome, StoreError> {
+        // Positional parameters only: sqlx hands a batch's arguments to its statements in order, each
+        // taking as many as it has `?`. (Numbered ones that skip a number shift that count.)
+        const ROTATE: &str = "BEGIN IMMEDIATE;
+            UPDATE refresh_tokens SET last_used_at = ?, used_at = CASE WHEN ? THEN ? ELSE used_at END
+            WHERE tenant_id = ? AND id = ? AND (NOT ? OR used_at IS NULL);
+            INSERT INTO refresh_tokens
+                (id, tenant_id, family_id, token_hash, parent_id, created_at, expires_at, used_at, last_used_at)
+            SELECT ?, ?, ?, ?, ?, ?, ?, NULL, NULL WHERE changes() = 1
+            RETURNING 1;
+            UPDATE linked_accounts SET last_refreshed_at = ?
+            WHERE tenant_id = ? AND user_id = ? AND client_id = ?
+              AND (last_refreshed_at IS NULL OR last_refreshed_at < ?)
+              AND EXISTS (SELECT 1 FROM refresh_tokens WHERE tenant_id = ? AND id = ?);
+            COMMIT;";
+        let (tid, parent, family) = (self.tid(), req.parent.id.as_str(), &req.parent.family);
+        let child = new_id();
         fault::point("rotate.before_commit");
-        txn.commit().await?;
-        Ok(RefreshOutcome::Issued)
+        let pool = self.writer().get_sqlite_connection_pool();
+        let mut writer = FinishOrClose { conn: pool.acquire().await.map_err(sqlx_error)?, finished: false };
+        let inserted: Vec<i64> = sea_orm::sqlx::query_scalar(ROTATE)
+            // the parent
+            .bind(t)
+            .bind(req.first_use)
+            .bind(t)
+            .bind(&tid)
+            .bind(parent)
+            .bind(req.first_use)
+            // the child
+            .bind(&child)
+            .bind(&tid)
+            .bind(family.id.as_str())
+            .bind(req.child_hash)
+            .bind(parent)
+            .bind(t)
+            .bind(req.child_expires_at)
+            // the link
+            .bind(t)
+            .bind(&tid)
+            .bind(family.user_id.as_deref())
+            .bind(family.client_id.as_str())
+            .bind(t - 60)
+            .bind(&tid)
+            .bind(&child)
+            .fetch_all(&mut *writer.conn)
+            .await
+            .map_err(sqlx_error)?;
+        writer.finished = true;
+        Ok(if inserted.is_empty() { RefreshOutcome::LostRace } else { RefreshOutcome::Issued })
     }
 
     /// The rotation on PostgreSQL: one statement, so one round trip instead of five (begin, mark,
@@ -374,4 +399,27 @@ async fn touch_link(
             .await?;
     }
     Ok(())
+}
+
+/// A writer connection running a batch that begins and commits its own transaction (a rotation on
+/// SQLite). If the batch does not finish (an error, or the caller's future dropped while the
+/// connection's thread is still running it), the transaction may still be open on the connection: it
+/// is closed instead of going back to the pool, and closing rolls the transaction back. Otherwise the
+/// next writer would find itself inside it.
+struct FinishOrClose {
+    conn: sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Sqlite>,
+    /// The batch ran to its end (its COMMIT included): the connection goes back to the pool.
+    finished: bool,
+}
+
+impl Drop for FinishOrClose {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+fn sqlx_error(e: sea_orm::sqlx::Error) -> StoreError {
+    StoreError::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e))))
 }
