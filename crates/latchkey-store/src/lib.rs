@@ -55,6 +55,11 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(5))
                 .sqlx_logging(false);
             if sqlite {
+                // A SQLite connection is a file handle in this process: it cannot go stale as a
+                // server connection can, so testing it before each use (a ping: a round trip to the
+                // connection's thread on every acquire) buys nothing. Without it a refresh costs the
+                // server 8 context switches instead of 12 (benches/run.sh, refresh without openid).
+                o.test_before_acquire(false);
                 // WAL lets readers proceed during a write; busy_timeout makes a writer in another
                 // process (the CLI) wait instead of failing. Set on every connection of the pool.
                 o.map_sqlx_sqlite_opts(|s| {
