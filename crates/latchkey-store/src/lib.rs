@@ -68,6 +68,13 @@ impl Store {
                         .foreign_keys(true)
                         .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 });
+            } else {
+                // A PostgreSQL connection idle for a second or more is pinged before use (the server
+                // may have restarted or failed over meanwhile); one in steady use is not, as a ping
+                // on every acquire is a round trip to the server per query. One that died between
+                // two uses a moment apart fails its request as unavailable (503, retry) and is not
+                // returned to the pool.
+                o.test_before_acquire_if_idle_for(Duration::from_secs(1));
             }
             o
         };
