@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_core::hashing::secret_hash;
+use latchkey_core::ids::TenantId;
 use latchkey_store::records::RefreshTokenRecord;
 use latchkey_store::repo::{RefreshOutcome, RotateRequest, Scoped};
 
@@ -51,28 +52,21 @@ async fn simultaneous_refreshes_each_rotate_once(backend: Backend) {
 /// Store level: forty rotations at once, one of which names a grant that is gone (the database refuses
 /// its child). It alone fails, and its parent stays unused; the others are issued.
 async fn a_rotation_that_cannot_be_stored_does_not_fail_the_others(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
-    let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
-    let scoped = app.store.scoped(t.id());
-    let client = scoped.client(&f.skill.client_id).await.expect("read").expect("client");
+    let (app, f, tenant, client) = store_rig(backend).await;
+    let scoped = app.store.scoped(&tenant);
     let mut parents = Vec::new();
     for n in 0..40 {
         let hash = secret_hash(&format!("parent-{n}"));
-        let mut parent = new_grant(scoped, &client.id, &f.user_id, &hash).await;
+        let mut parent = new_grant(scoped, &client, &f.user_id, &hash).await;
         if n == 17 {
             parent.family.id = "a-grant-that-is-gone".into();
         }
         parents.push((hash, parent));
     }
-    let rotations = parents.iter().enumerate().map(|(n, (_, parent))| {
-        scoped.rotate_refresh_token(RotateRequest {
-            parent,
-            child_hash: secret_hash(&format!("child-{n}")),
-            child_expires_at: None,
-            first_use: true,
-        })
-    });
+    let rotations = parents
+        .iter()
+        .enumerate()
+        .map(|(n, (_, parent))| scoped.rotate_refresh_token(rotation_of(parent, &format!("child-{n}"), true)));
     let outcomes = futures::future::join_all(rotations).await;
     for (n, ((hash, _), outcome)) in parents.iter().zip(outcomes).enumerate() {
         let parent = scoped.refresh_token_by_hash(hash).await.expect("read").expect("parent");
@@ -92,21 +86,12 @@ async fn a_rotation_that_cannot_be_stored_does_not_fail_the_others(backend: Back
 /// race (the grant decides again, as a retry); four retries inside the grace window at once each get a
 /// child.
 async fn first_uses_compete_and_grace_retries_do_not(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
-    let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
-    let scoped = app.store.scoped(t.id());
-    let client = scoped.client(&f.skill.client_id).await.expect("read").expect("client");
-    let parent = new_grant(scoped, &client.id, &f.user_id, &secret_hash("the parent")).await;
+    let (app, f, tenant, client) = store_rig(backend).await;
+    let scoped = app.store.scoped(&tenant);
+    let parent = new_grant(scoped, &client, &f.user_id, &secret_hash("the parent")).await;
     for first_use in [true, false] {
-        let rotations = (0..4).map(|n| {
-            scoped.rotate_refresh_token(RotateRequest {
-                parent: &parent,
-                child_hash: secret_hash(&format!("child-{first_use}-{n}")),
-                child_expires_at: None,
-                first_use,
-            })
-        });
+        let rotations = (0..4)
+            .map(|n| scoped.rotate_refresh_token(rotation_of(&parent, &format!("child-{first_use}-{n}"), first_use)));
         let outcomes: Vec<RefreshOutcome> =
             futures::future::join_all(rotations).await.into_iter().map(|o| o.expect("rotation")).collect();
         let issued = outcomes.iter().filter(|o| **o == RefreshOutcome::Issued).count();
@@ -129,20 +114,12 @@ async fn first_uses_compete_and_grace_retries_do_not(backend: Backend) {
 /// committed, so a reader sees them.
 async fn abandoned_rotations_are_all_or_nothing_and_leave_no_transaction_open(backend: Backend) {
     use std::future::Future;
-    let app = TestApp::spawn(backend).await;
-    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
-    let t = app.auth.tenant_for_admin(&f.slug).await.expect("tenant");
-    let scoped = app.store.scoped(t.id());
-    let client = scoped.client(&f.skill.client_id).await.expect("read").expect("client");
+    let (app, f, tenant, client) = store_rig(backend).await;
+    let scoped = app.store.scoped(&tenant);
     for n in 0..240u64 {
         let hash = secret_hash(&format!("abandoned-{n}"));
-        let parent = new_grant(scoped, &client.id, &f.user_id, &hash).await;
-        let rotation = scoped.rotate_refresh_token(RotateRequest {
-            parent: &parent,
-            child_hash: secret_hash(&format!("abandoned-child-{n}")),
-            child_expires_at: None,
-            first_use: true,
-        });
+        let parent = new_grant(scoped, &client, &f.user_id, &hash).await;
+        let rotation = scoped.rotate_refresh_token(rotation_of(&parent, &format!("abandoned-child-{n}"), true));
         // Polled up to three times with a pause after each (the database's thread runs meanwhile; the
         // pauses step from 0 to 20 µs by 0.25 µs, three times over), then dropped: before the batch is
         // sent, while it runs (the case that matters), or after it finished. Without the rollback on
@@ -160,10 +137,10 @@ async fn abandoned_rotations_are_all_or_nothing_and_leave_no_transaction_open(ba
         }
         drop(rotation);
     }
-    let last = new_grant(scoped, &client.id, &f.user_id, &secret_hash("after them")).await;
+    let last = new_grant(scoped, &client, &f.user_id, &secret_hash("after them")).await;
+    let rotation = scoped.rotate_refresh_token(rotation_of(&last, "after them, the child", true));
+    assert_eq!(rotation.await.expect("rotation"), RefreshOutcome::Issued);
     let child = secret_hash("after them, the child");
-    let req = RotateRequest { parent: &last, child_hash: child.clone(), child_expires_at: None, first_use: true };
-    assert_eq!(scoped.rotate_refresh_token(req).await.expect("rotation"), RefreshOutcome::Issued);
     assert!(scoped.refresh_token_by_hash(&child).await.expect("read").is_some(), "committed: a reader sees it");
     for n in 0..240 {
         let parent = scoped.refresh_token_by_hash(&secret_hash(&format!("abandoned-{n}"))).await.expect("read");
@@ -172,6 +149,21 @@ async fn abandoned_rotations_are_all_or_nothing_and_leave_no_transaction_open(ba
         assert_eq!(used, child.is_some(), "abandoned rotation {n} is all or nothing");
     }
     app.cleanup().await;
+}
+
+/// What the store-level tests rotate under: the app, its fixture, the fixture's tenant and the row id of
+/// its skill's client.
+async fn store_rig(backend: Backend) -> (TestApp, Fixture, TenantId, String) {
+    let app = TestApp::spawn(backend).await;
+    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let tenant = app.auth.tenant_for_admin(&f.slug).await.expect("tenant").id().clone();
+    let client = app.store.scoped(&tenant).client(&f.skill.client_id).await.expect("read").expect("client").id;
+    (app, f, tenant, client)
+}
+
+/// A rotation of `parent` into a child whose secret is `child` (hashed as the grant stores it).
+fn rotation_of<'a>(parent: &'a RefreshTokenRecord, child: &str, first_use: bool) -> RotateRequest<'a> {
+    RotateRequest { parent, child_hash: secret_hash(child), child_expires_at: None, first_use }
 }
 
 /// A new grant of `user` to the client with row id `client`, whose first refresh token has `hash`.

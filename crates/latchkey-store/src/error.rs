@@ -54,6 +54,13 @@ impl From<sea_orm::DbErr> for StoreError {
     }
 }
 
+/// Queries run on sqlx directly (a batch that sea-orm cannot express) map as sea-orm's do.
+impl From<sea_orm::sqlx::Error> for StoreError {
+    fn from(e: sea_orm::sqlx::Error) -> Self {
+        Self::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e))))
+    }
+}
+
 /// A query that failed because the database went away (a dropped connection, a server shutting down
 /// or restarting) rather than because of the query: the caller gets "unavailable, retry", not a 500.
 fn connection_lost(e: &sea_orm::sqlx::Error) -> bool {

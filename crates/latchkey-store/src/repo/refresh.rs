@@ -188,7 +188,7 @@ impl Scoped<'_> {
         let child = new_id();
         fault::point("rotate.before_commit");
         let pool = self.writer().get_sqlite_connection_pool();
-        let mut writer = FinishOrClose { conn: pool.acquire().await.map_err(sqlx_error)?, finished: false };
+        let mut writer = FinishOrClose { conn: pool.acquire().await?, finished: false };
         let inserted: Vec<i64> = sea_orm::sqlx::query_scalar(ROTATE)
             // the parent
             .bind(t)
@@ -214,8 +214,7 @@ impl Scoped<'_> {
             .bind(&tid)
             .bind(&child)
             .fetch_all(&mut *writer.conn)
-            .await
-            .map_err(sqlx_error)?;
+            .await?;
         writer.finished = true;
         Ok(if inserted.is_empty() { RefreshOutcome::LostRace } else { RefreshOutcome::Issued })
     }
@@ -418,8 +417,4 @@ impl Drop for FinishOrClose {
             self.conn.close_on_drop();
         }
     }
-}
-
-fn sqlx_error(e: sea_orm::sqlx::Error) -> StoreError {
-    StoreError::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e))))
 }
