@@ -99,6 +99,15 @@ struct Args {
     /// Hard cap on requests (flows for `link`), whatever the time.
     #[arg(long, default_value_t = 2_000_000)]
     max_requests: u64,
+    /// Open loop: offer this many requests per second in all, spread evenly over the workers, and time
+    /// each request from when it was due, not from when it went out, so a stall also counts against
+    /// the requests it held back (no coordinated omission). This is latency at a given load, as a
+    /// latency target is stated; 0 (the default) is a closed loop, each worker sending again as soon
+    /// as it has its answer, which measures the most the server can take (and its latency there is
+    /// set by that rate: concurrency / throughput). Tokio's timer wakes on whole milliseconds, so a
+    /// request may go out up to 1 ms after it was due, and that wait is counted in its latency.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
 }
 
 fn hidden(html: &str, name: &str) -> anyhow::Result<String> {
@@ -283,7 +292,9 @@ async fn main() -> anyhow::Result<()> {
     // Workers set up first (refresh workers link an account each), then all start together.
     let barrier = Arc::new(tokio::sync::Barrier::new(args.concurrency + 1));
     let mut workers = Vec::new();
-    for _ in 0..args.concurrency {
+    // Open loop: each worker sends every `interval`, the workers staggered evenly across it.
+    let interval = (args.rate > 0.0).then(|| Duration::from_secs_f64(args.concurrency as f64 / args.rate));
+    for worker in 0..args.concurrency {
         let (args, http, budget, barrier) = (args.clone(), http.clone(), budget.clone(), barrier.clone());
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -312,7 +323,9 @@ async fn main() -> anyhow::Result<()> {
             }
             let mut next_token = 0usize;
             barrier.wait().await;
-            let deadline = Instant::now() + Duration::from_secs(args.seconds);
+            let started = Instant::now();
+            let deadline = started + Duration::from_secs(args.seconds);
+            let mut due = interval.map(|i| started + i.mul_f64(worker as f64 / args.concurrency as f64));
             while Instant::now() < deadline
                 && budget
                     .fetch_update(std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed, |b| {
@@ -322,7 +335,17 @@ async fn main() -> anyhow::Result<()> {
             {
                 let token = pool.get(next_token % pool.len().max(1)).map_or("", String::as_str);
                 next_token += 1;
-                let t = Instant::now();
+                let t = match (due, interval) {
+                    (Some(d), Some(i)) => {
+                        if d >= deadline {
+                            break;
+                        }
+                        tokio::time::sleep_until(d.into()).await;
+                        due = Some(d + i);
+                        d
+                    }
+                    _ => Instant::now(),
+                };
                 match one(&args, &http, &mut own_refresh, token).await {
                     Ok(_) => lat.push(t.elapsed().as_micros() as u64),
                     Err(e) => {
@@ -355,6 +378,7 @@ async fn main() -> anyhow::Result<()> {
         serde_json::json!({
             "scenario": format!("{:?}", args.scenario),
             "concurrency": args.concurrency,
+            "offered_per_second": (args.rate > 0.0).then_some(args.rate),
             "scope": args.scope,
             "distinct_tokens": args.distinct_tokens,
             "ok": all.len(),
