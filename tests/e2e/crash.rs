@@ -225,7 +225,8 @@ async fn rotation_crashes(backend: Backend) {
     // still unused, so Alexa's retry is a normal first use. The rotation is one statement on
     // PostgreSQL and one batch on SQLite, so the process can only die before it (or after it, below);
     // inside it, its atomicity is the database's (a batch that fails part-way is in refresh_concurrency).
-    for point in ["rotate.before_commit"] {
+    {
+        let point = "rotate.before_commit";
         let rt0 = rig.fresh_grant().await;
 
         let db = rig.db().await;

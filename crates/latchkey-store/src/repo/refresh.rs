@@ -210,7 +210,7 @@ impl Scoped<'_> {
             .bind(&tid)
             .bind(family.user_id.as_deref())
             .bind(family.client_id.as_str())
-            .bind(t - 60)
+            .bind(t - LINK_TOUCH_PRECISION_SECS)
             .bind(&tid)
             .bind(&child)
             .fetch_all(&mut *writer.conn)
@@ -238,7 +238,7 @@ impl Scoped<'_> {
             ), link AS (
                 UPDATE linked_accounts SET last_refreshed_at = $1
                 WHERE tenant_id = $2 AND user_id = $8 AND client_id = $9
-                  AND (last_refreshed_at IS NULL OR last_refreshed_at < $1 - 60)
+                  AND (last_refreshed_at IS NULL OR last_refreshed_at < $1 - {LINK_TOUCH_PRECISION_SECS})
                   AND EXISTS (SELECT 1 FROM child)
             )
             SELECT COUNT(*) AS issued FROM child"
@@ -375,6 +375,11 @@ impl Scoped<'_> {
     }
 }
 
+/// Minute precision is enough for a link's "last refreshed", and skipping the write for a link
+/// refreshed moments ago avoids row-lock queues when many grants share a link. Every path that
+/// touches the link on a refresh (`touch_link`, both one-round-trip rotations) skips alike.
+const LINK_TOUCH_PRECISION_SECS: i64 = 60;
+
 async fn touch_link(
     txn: &sea_orm::DatabaseTransaction,
     s: &Scoped<'_>,
@@ -387,12 +392,10 @@ async fn touch_link(
             .filter(linked_account::Column::TenantId.eq(s.tid()))
             .filter(linked_account::Column::UserId.eq(user))
             .filter(linked_account::Column::ClientId.eq(&family.client_id))
-            // Minute precision is enough for "last refreshed", and skipping the write for a link
-            // refreshed moments ago avoids row-lock queues when many grants share a link.
             .filter(
                 Condition::any()
                     .add(linked_account::Column::LastRefreshedAt.is_null())
-                    .add(linked_account::Column::LastRefreshedAt.lt(t - 60)),
+                    .add(linked_account::Column::LastRefreshedAt.lt(t - LINK_TOUCH_PRECISION_SECS)),
             )
             .exec(txn)
             .await?;
