@@ -13,9 +13,11 @@ ALG=${ALG:-RS256}
 LK=$PWD/target/release/latchkey
 GEN=$PWD/target/release/latchkey-loadgen
 WORK=$(mktemp -d)
-# Rate limits and the per-tenant event backlog bound off: the benchmark measures throughput, not them.
+# Rate limits off: the benchmark measures throughput, not them. The per-tenant event backlog bound
+# stays checked, as in production, but far above the hundred thousand or so events the runs leave
+# waiting: its check (a count of the tenant's waiting rows, about once a second) is part of acceptance.
 export LATCHKEY_DATA_DIR=$WORK RUST_LOG=warn LATCHKEY_TOKEN_RATE_PER_CLIENT=0 LATCHKEY_API_RATE_PER_KEY=0 LATCHKEY_PER_IP_LIMITS=off
-export LATCHKEY_ALEXA_PENDING_EVENTS_PER_TENANT=0
+export LATCHKEY_ALEXA_PENDING_EVENTS_PER_TENANT=${LATCHKEY_ALEXA_PENDING_EVENTS_PER_TENANT:-100000000}
 # Every line is also kept, for the summary at the end (each figure beside its ceiling).
 exec > >(tee "$WORK/results.jsonl")
 

@@ -110,3 +110,50 @@ async fn a_tenants_backlog_is_bounded(backend: Backend) {
 }
 
 on_both_backends!(a_tenants_backlog_is_bounded);
+
+/// What this instance has counted so far, from its metrics.
+async fn backlog_counts(w: &AlexaWorld) -> u64 {
+    let text = server_client().get(w.app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("latchkey_alexa_backlog_counts_total "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no backlog count in the metrics:\n{text}"))
+}
+
+/// Under a steady stream of concurrent events, the instance counts the tenant's backlog about once a
+/// second, not once per request that finds its count a second old: the requests arriving while one
+/// counts decide on the count they have.
+async fn the_backlog_is_counted_once_a_second_under_load(backend: Backend) {
+    let w = world_with(backend, &[AlexaRegion::NA], |c| {
+        c.alexa_outbox_worker = "off".into();
+        c.alexa_pending_events_per_tenant = 1_000_000;
+        // The key's request rate is not what this test bounds.
+        c.api_rate_per_key = 0;
+    })
+    .await;
+    w.link_and_accept().await;
+    let (slug, key, user, skill) = (&w.f.slug, &w.api_key, &w.f.user_id, &w.alexa_skill_id);
+    // The tenant's first event is counted on its own.
+    json_ok_status(post_event(&w, slug, key, user, skill).await, 202).await;
+    let before = backlog_counts(&w).await;
+    let started = std::time::Instant::now();
+    let mut accepted = 0u64;
+    // Waves of 32 events at once for a little over two seconds: every wave after a second finds the
+    // count stale, and all 32 of its requests are in flight together.
+    while started.elapsed() < std::time::Duration::from_millis(2300) {
+        let wave = (0..32).map(|_| post_event(&w, slug, key, user, skill));
+        for r in futures::future::join_all(wave).await {
+            assert_eq!(r.status(), StatusCode::ACCEPTED);
+            accepted += 1;
+        }
+    }
+    let elapsed = started.elapsed().as_secs();
+    let counted = backlog_counts(&w).await - before;
+    // At most one count in flight, and one more only when the last is a second old.
+    assert!(counted <= elapsed + 1, "{counted} counts in {elapsed} s for {accepted} events");
+    assert!(counted >= 1, "the count was renewed at least once in {elapsed} s");
+    assert_eq!(pending(&w, slug).await, accepted + 1, "every accepted event is stored");
+    w.app.cleanup().await;
+}
+
+on_both_backends!(the_backlog_is_counted_once_a_second_under_load);

@@ -75,6 +75,8 @@ pub struct AlexaService {
     pub pending_cap: u64,
     /// This instance's view of each tenant's waiting deliveries (backlog.rs).
     backlogs: Arc<Mutex<HashMap<latchkey_core::TenantId, backlog::Seen>>>,
+    /// How many times this instance counted a tenant's waiting deliveries (`backlog_counts`).
+    backlog_counts: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl AlexaService {
@@ -98,6 +100,7 @@ impl AlexaService {
             outbox_lease: Duration::from_secs(60),
             pending_cap: backlog::DEFAULT_PENDING_CAP,
             backlogs: Arc::new(Mutex::new(HashMap::new())),
+            backlog_counts: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         })
     }
 

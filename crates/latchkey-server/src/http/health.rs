@@ -40,6 +40,11 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
         body.push_str(&format!("latchkey_db_pool_connections{{pool=\"{pool}\",state=\"idle\"}} {idle}\n"));
         body.push_str(&format!("latchkey_db_pool_connections{{pool=\"{pool}\",state=\"in_use\"}} {in_use}\n"));
     }
+    body.push_str(&format!(
+        "# HELP latchkey_alexa_backlog_counts_total Counts of a tenant's waiting Alexa events, for its backlog bound.\n\
+         # TYPE latchkey_alexa_backlog_counts_total counter\nlatchkey_alexa_backlog_counts_total {}\n",
+        state.alexa.backlog_counts()
+    ));
     let started = std::time::Instant::now();
     let kv_up = state.auth.kv_answers(std::time::Duration::from_secs(1)).await;
     body.push_str(&format!(
