@@ -28,7 +28,7 @@ async fn pending(w: &AlexaWorld, slug: &str) -> u64 {
 
 /// Another tenant of the world's installation whose user linked its skill and whose AcceptGrant ran:
 /// the fixture, its API key and the skill's Alexa id.
-async fn linked_tenant(w: &AlexaWorld) -> (Fixture, String, String) {
+pub(crate) async fn linked_tenant(w: &AlexaWorld) -> (Fixture, String, String) {
     let (f, key, skill) = alexa_tenant(&w.app, &[AlexaRegion::NA]).await;
     let tokens = linked_tokens(&w.app, &f).await;
     let grant = accept_grant(&w.amazon.issue_code(), tokens["access_token"].as_str().expect("at"));

@@ -250,3 +250,62 @@ async fn a_batch_is_settled_row_by_row_in_one_statement(backend: Backend) {
     assert!(w.app.store.claim_due_deliveries(60, 10).await.expect("claim").is_empty());
     w.app.cleanup().await;
 }
+
+on_both_backends!(events_of_two_tenants_committed_together_go_to_their_own_grants);
+
+/// A group commit reads each event's destinations inside its transaction, tenant by tenant. Events of
+/// two tenants sent at once each go to their own user's grant; a tenant naming the other tenant's user
+/// (with its own skill, or with the other's) is told there is no such link or skill, and nothing of it
+/// is stored.
+async fn events_of_two_tenants_committed_together_go_to_their_own_grants(backend: Backend) {
+    // No worker: the rows stay as accepted.
+    let w = crate::alexa::world_with(backend, &[AlexaRegion::NA], |c| c.alexa_outbox_worker = "off".into()).await;
+    w.link_and_accept().await;
+    let (_, grant_a) = the_grant(&w).await;
+    let (b, key_b, skill_b) = crate::event_backlog::linked_tenant(&w).await;
+    let post = |slug: String, key: String, user: String, skill: String| {
+        let w = &w;
+        async move {
+            let resp = server_client()
+                .post(w.app.url(&format!("/t/{slug}/alexa/events")))
+                .bearer_auth(&key)
+                .json(&json!({"user": user, "skill": skill, "event": change_report()}))
+                .send()
+                .await
+                .expect("event");
+            let status = resp.status();
+            (status, resp.json::<Value>().await.expect("json"))
+        }
+    };
+    let (a_slug, key_a, user_a, skill_a) =
+        (w.f.slug.clone(), w.api_key.clone(), w.f.user_id.clone(), w.alexa_skill_id.clone());
+    let mut sends = Vec::new();
+    for n in 0..80 {
+        sends.push(match n % 4 {
+            0 => ("a", post(a_slug.clone(), key_a.clone(), user_a.clone(), skill_a.clone())),
+            1 => ("b", post(b.slug.clone(), key_b.clone(), b.user_id.clone(), skill_b.clone())),
+            2 => ("b names a's user", post(b.slug.clone(), key_b.clone(), user_a.clone(), skill_b.clone())),
+            _ => ("b names a's user and skill", post(b.slug.clone(), key_b.clone(), user_a.clone(), skill_a.clone())),
+        });
+    }
+    let (who, answers): (Vec<&str>, Vec<_>) = sends.into_iter().unzip();
+    let answers = futures::future::join_all(answers).await;
+    let tb = w.app.auth.tenant_for_admin(&b.slug).await.expect("tenant");
+    let link_b = w.app.store.scoped(tb.id()).list_links(Some(&b.user_id)).await.expect("links").remove(0);
+    let grant_b = w.app.store.scoped(tb.id()).amazon_grants(&link_b.id).await.expect("grants").remove(0);
+    for (who, (status, body)) in who.iter().zip(&answers) {
+        match *who {
+            "a" | "b" => {
+                assert_eq!(*status, StatusCode::ACCEPTED, "{who}: {body}");
+                let grant = if *who == "a" { &grant_a.id } else { &grant_b.id };
+                assert_eq!(body["destinations"].as_array().map(Vec::len), Some(1), "{who}: {body}");
+                assert_eq!(body["destinations"][0]["grant"], json!(grant), "{who}: {body}");
+            }
+            _ => assert_eq!(*status, StatusCode::NOT_FOUND, "{who}: {body}"),
+        }
+    }
+    let ta = w.app.auth.tenant_for_admin(&a_slug).await.expect("tenant");
+    assert_eq!(w.app.store.scoped(ta.id()).pending_deliveries().await.expect("count"), 20, "a's events only");
+    assert_eq!(w.app.store.scoped(tb.id()).pending_deliveries().await.expect("count"), 20, "b's own events only");
+    w.app.cleanup().await;
+}

@@ -100,6 +100,17 @@ impl AlexaService {
         self.backlog_counts.load(Ordering::Relaxed)
     }
 
+    /// Corrects this instance's view of the tenant's waiting deliveries by `delta` once an admitted
+    /// event's rows are known (admission counts one per event).
+    pub(crate) fn correct_backlog(&self, t: &TenantCtx, delta: i64) {
+        if delta == 0 {
+            return;
+        }
+        if let Some(s) = self.backlogs().get_mut(t.id()) {
+            s.waiting = s.waiting.saturating_add_signed(delta);
+        }
+    }
+
     /// Counts `rows` in when the tenant is under the bound; otherwise how many wait.
     fn take(&self, seen: &mut Seen, rows: u64) -> Result<(), u64> {
         if seen.waiting >= self.pending_cap {

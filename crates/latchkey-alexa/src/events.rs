@@ -168,11 +168,7 @@ impl AlexaService {
         t: &TenantCtx,
         req: &EventRequest,
     ) -> Result<(Skill, Vec<AmazonGrant>), AlexaError> {
-        let skill = self
-            .auth
-            .cached_skill(t.id(), &req.skill)
-            .await?
-            .ok_or_else(|| AlexaError::not_found(format!("skill '{}' in this tenant", req.skill)))?;
+        let skill = self.event_skill(t, req).await?;
         let scoped = self.store.scoped(t.id());
         // The common case in one query; the reasons there is nowhere to deliver only when there is not.
         let grants = scoped.event_destination_grants(&req.user, &skill.oauth_client_id).await?;
@@ -182,8 +178,21 @@ impl AlexaService {
         Ok((skill, grants))
     }
 
+    /// The tenant's skill an event names (by its Alexa skill id).
+    pub(crate) async fn event_skill(&self, t: &TenantCtx, req: &EventRequest) -> Result<Skill, AlexaError> {
+        self.auth
+            .cached_skill(t.id(), &req.skill)
+            .await?
+            .ok_or_else(|| AlexaError::not_found(format!("skill '{}' in this tenant", req.skill)))
+    }
+
     /// Why an event for this user and skill has nowhere to go, in words the skill backend can act on.
-    async fn why_no_destination(&self, t: &TenantCtx, user: &str, skill: &Skill) -> Result<AlexaError, AlexaError> {
+    pub(crate) async fn why_no_destination(
+        &self,
+        t: &TenantCtx,
+        user: &str,
+        skill: &Skill,
+    ) -> Result<AlexaError, AlexaError> {
         let scoped = self.store.scoped(t.id());
         let Some(link) = scoped.link(user, &skill.oauth_client_id).await? else {
             return Ok(AlexaError::not_found("a link of this user to this skill"));

@@ -6,7 +6,7 @@ use latchkey_core::TenantId;
 use latchkey_oauth::TenantCtx;
 use latchkey_store::now;
 use latchkey_store::records::{AmazonGrant, Skill};
-use latchkey_store::repo::{Delivery, NewDelivery, NewEvent, Settlement};
+use latchkey_store::repo::{Delivery, NewEvent, Settlement};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,8 +32,9 @@ const MAX_BACKOFF_SECS: i64 = 300;
 
 impl AlexaService {
     /// Stores the event for every deliverable grant of the user for the skill; answers with its id.
+    /// The grants are read in the transaction that stores the event (group_commit.rs in the store).
     pub async fn accept_event(&self, t: &TenantCtx, req: &EventRequest) -> Result<Value, AlexaError> {
-        let (skill, grants) = self.event_destinations(t, req).await?;
+        let skill = self.event_skill(t, req).await?;
         // An event the token cannot be put into is refused now, not after the caller has left.
         messages::token_location(&req.event).map_err(AlexaError::bad_request)?;
         let mut payload = json!({"event": req.event});
@@ -42,25 +43,21 @@ impl AlexaService {
         }
         let payload = payload.to_string();
         let event_id = latchkey_store::new_id();
-        let destinations: Vec<NewDelivery> = grants
-            .iter()
-            .map(|g| NewDelivery { grant_id: g.id.clone(), region: g.region.as_str().to_owned() })
-            .collect();
-        self.admit_to_outbox(t, destinations.len() as u64).await?;
+        // Most users have one grant per skill: the event is admitted as one delivery, and counted
+        // again below if it has more (or none).
+        self.admit_to_outbox(t, 1).await?;
+        let event =
+            NewEvent { skill_id: &skill.id, user_id: &req.user, payload: &payload, deadline_secs: EVENT_DEADLINE_SECS };
         let rows = self
             .store
             .scoped(t.id())
-            .enqueue_event(
-                &event_id,
-                &NewEvent {
-                    skill_id: &skill.id,
-                    user_id: &req.user,
-                    payload: &payload,
-                    deadline_secs: EVENT_DEADLINE_SECS,
-                },
-                &destinations,
-            )
-            .await?;
+            .enqueue_event_to_user(&event_id, &event, &skill.oauth_client_id)
+            .await
+            .inspect_err(|_| self.correct_backlog(t, -1))?;
+        self.correct_backlog(t, rows.len() as i64 - 1);
+        if rows.is_empty() {
+            return Err(self.why_no_destination(t, &req.user, &skill).await?);
+        }
         self.outbox_wake.notify_one();
         Ok(json!({
             "id": event_id,

@@ -3,13 +3,14 @@
 use latchkey_core::TenantId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, TransactionTrait,
 };
 
 use super::Scoped;
 use crate::entities::alexa_delivery;
 use crate::error::StoreError;
+use crate::group_commit::Event;
 use crate::{Store, new_id, now};
 
 /// One destination of an accepted event.
@@ -114,36 +115,60 @@ impl Scoped<'_> {
         e: &NewEvent<'_>,
         destinations: &[NewDelivery],
     ) -> Result<Vec<Delivery>, StoreError> {
-        let t = now();
-        let models: Vec<alexa_delivery::Model> = destinations
+        let row = self.pending_row(event_id, e);
+        let rows = destinations
             .iter()
             .map(|d| alexa_delivery::Model {
                 id: new_id(),
-                tenant_id: self.tid(),
-                event_id: event_id.to_owned(),
                 grant_id: d.grant_id.clone(),
-                skill_id: e.skill_id.to_owned(),
-                user_id: e.user_id.to_owned(),
                 region: d.region.clone(),
-                payload: e.payload.to_owned(),
-                status: "pending".into(),
-                attempts: 0,
-                next_attempt_at: t,
-                lease_until: None,
-                deadline_at: t + e.deadline_secs,
-                created_at: t,
-                updated_at: t,
-                delivered_at: None,
-                last_status: None,
-                last_code: None,
-                outcome: None,
+                ..row.clone()
             })
             .collect();
-        self.store
-            .outbox_writer()
-            .write(models.iter().cloned().map(IntoActiveModel::into_active_model).collect())
-            .await?;
-        Ok(models.into_iter().map(to_record).collect())
+        self.write_event(Event::Rows(rows)).await
+    }
+
+    /// Stores an event for each grant events go to of the user's link to the client (row id): active,
+    /// on a link that is not revoked, their Latchkey grant not revoked, read in the transaction that
+    /// stores the rows. Returns the rows, pending; none if the user has nowhere to receive it.
+    pub async fn enqueue_event_to_user(
+        &self,
+        event_id: &str,
+        e: &NewEvent<'_>,
+        client_row_id: &str,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let row = Box::new(self.pending_row(event_id, e));
+        self.write_event(Event::ToUser { row, client_id: client_row_id.to_owned() }).await
+    }
+
+    async fn write_event(&self, event: Event) -> Result<Vec<Delivery>, StoreError> {
+        Ok(self.store.outbox_writer().write(event).await?.into_iter().map(to_record).collect())
+    }
+
+    /// An event's row before its destination (id, grant and region) is set: pending, due now.
+    fn pending_row(&self, event_id: &str, e: &NewEvent<'_>) -> alexa_delivery::Model {
+        let t = now();
+        alexa_delivery::Model {
+            id: String::new(),
+            tenant_id: self.tid(),
+            event_id: event_id.to_owned(),
+            grant_id: String::new(),
+            skill_id: e.skill_id.to_owned(),
+            user_id: e.user_id.to_owned(),
+            region: String::new(),
+            payload: e.payload.to_owned(),
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: t,
+            lease_until: None,
+            deadline_at: t + e.deadline_secs,
+            created_at: t,
+            updated_at: t,
+            delivered_at: None,
+            last_status: None,
+            last_code: None,
+            outcome: None,
+        }
     }
 
     /// The destinations of one event, in the order they were stored.

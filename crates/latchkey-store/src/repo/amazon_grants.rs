@@ -1,8 +1,11 @@
 //! Alexa grants on a link: one per refresh family that went through AcceptGrant, with its Login with
 //! Amazon tokens (sealed with the master key, bound to the grant's id), region and event status.
 use latchkey_core::alexa::AlexaRegion;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    Set,
+};
 
 use super::Scoped;
 use crate::entities::{amazon_grant, linked_account, refresh_family};
@@ -10,6 +13,62 @@ use crate::error::StoreError;
 use crate::records::{AmazonGrant, AmazonTokens};
 use crate::secrets::context;
 use crate::{new_id, now};
+
+/// The grant's Latchkey grant (refresh family) is not revoked.
+fn family_not_revoked(tenant_id: &str) -> Condition {
+    let revoked = Query::select()
+        .expr(Expr::val(1))
+        .from(refresh_family::Entity)
+        .and_where(
+            Expr::col((refresh_family::Entity, refresh_family::Column::Id))
+                .equals((amazon_grant::Entity, amazon_grant::Column::FamilyId)),
+        )
+        .and_where(Expr::col((refresh_family::Entity, refresh_family::Column::TenantId)).eq(tenant_id))
+        .and_where(Expr::col((refresh_family::Entity, refresh_family::Column::RevokedAt)).is_not_null())
+        .to_owned();
+    Condition::all().add(Expr::exists(revoked).not())
+}
+
+/// A grant events go to, and whose link it is on.
+#[derive(Debug, FromQueryResult)]
+pub(crate) struct EventDestination {
+    pub id: String,
+    pub region: String,
+    pub user_id: String,
+    pub client_id: String,
+}
+
+/// The deliverable grants of a tenant's links for any of `users` and `clients` (client row ids), oldest
+/// first, in one query on `db` (the outbox's storing transaction): active, on a link that is not
+/// revoked, their Latchkey grant not revoked. The caller keeps the (user, client) pairs it asked for.
+pub(crate) async fn event_destinations_of<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    users: &[&str],
+    clients: &[&str],
+) -> Result<Vec<EventDestination>, StoreError> {
+    use amazon_grant::Column as G;
+    use linked_account::Column as L;
+    let (g, l) = (amazon_grant::Entity, linked_account::Entity);
+    let q = Query::select()
+        .column((g, G::Id))
+        .column((g, G::Region))
+        .column((l, L::UserId))
+        .column((l, L::ClientId))
+        .from(g)
+        .inner_join(l, Expr::col((l, L::Id)).equals((g, G::LinkId)))
+        .and_where(Expr::col((g, G::TenantId)).eq(tenant_id))
+        .and_where(Expr::col((l, L::TenantId)).eq(tenant_id))
+        .and_where(Expr::col((l, L::UserId)).is_in(users.iter().copied()))
+        .and_where(Expr::col((l, L::ClientId)).is_in(clients.iter().copied()))
+        .and_where(Expr::col((l, L::Status)).ne("revoked"))
+        .and_where(Expr::col((g, G::Status)).eq("active"))
+        .cond_where(family_not_revoked(tenant_id))
+        .order_by((g, G::CreatedAt), Order::Asc)
+        .order_by((g, G::Id), Order::Asc)
+        .to_owned();
+    Ok(EventDestination::find_by_statement(db.get_database_backend().build(&q)).all(db).await?)
+}
 
 fn to_record(m: amazon_grant::Model) -> Result<AmazonGrant, StoreError> {
     Ok(AmazonGrant {
@@ -82,17 +141,7 @@ impl Scoped<'_> {
     /// the link is broken until the user links again). A correlated lookup by the family's key, so its
     /// cost does not grow with the tenant's revoked families.
     fn family_not_revoked(&self) -> Condition {
-        let revoked = Query::select()
-            .expr(Expr::val(1))
-            .from(refresh_family::Entity)
-            .and_where(
-                Expr::col((refresh_family::Entity, refresh_family::Column::Id))
-                    .equals((amazon_grant::Entity, amazon_grant::Column::FamilyId)),
-            )
-            .and_where(Expr::col((refresh_family::Entity, refresh_family::Column::TenantId)).eq(self.tid()))
-            .and_where(Expr::col((refresh_family::Entity, refresh_family::Column::RevokedAt)).is_not_null())
-            .to_owned();
-        Condition::all().add(Expr::exists(revoked).not())
+        family_not_revoked(&self.tid())
     }
 
     /// The grants of a link that events go to: active, and their Latchkey grant not revoked.

@@ -22,6 +22,7 @@ mod users;
 
 pub use alexa_outbox::{Delivery, NewDelivery, NewEvent, Settlement};
 pub use amazon_grants::GrantEnd;
+pub(crate) use amazon_grants::event_destinations_of;
 pub use audit::AuditFilter;
 pub use maintenance::ResealReport;
 pub use refresh::{PruneReport, RefreshOutcome, RotateRequest};
