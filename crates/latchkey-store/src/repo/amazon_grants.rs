@@ -14,7 +14,9 @@ use crate::records::{AmazonGrant, AmazonTokens};
 use crate::secrets::context;
 use crate::{new_id, now};
 
-/// The grant's Latchkey grant (refresh family) is not revoked.
+/// Keeps grants whose Latchkey refresh family is not revoked (a revoked family means Alexa's side of
+/// the link is broken until the user links again). A correlated lookup by the family's key, so its cost
+/// does not grow with the tenant's revoked families.
 fn family_not_revoked(tenant_id: &str) -> Condition {
     let revoked = Query::select()
         .expr(Expr::val(1))
@@ -137,16 +139,9 @@ impl Scoped<'_> {
         self.link_grants(link_id, |q| q).await
     }
 
-    /// Keeps grants whose Latchkey refresh family is not revoked (a revoked family means Alexa's side of
-    /// the link is broken until the user links again). A correlated lookup by the family's key, so its
-    /// cost does not grow with the tenant's revoked families.
-    fn family_not_revoked(&self) -> Condition {
-        family_not_revoked(&self.tid())
-    }
-
     /// The grants of a link that events go to: active, and their Latchkey grant not revoked.
     pub async fn deliverable_amazon_grants(&self, link_id: &str) -> Result<Vec<AmazonGrant>, StoreError> {
-        let alive = self.family_not_revoked();
+        let alive = family_not_revoked(&self.tid());
         self.link_grants(link_id, |q| q.filter(amazon_grant::Column::Status.eq("active")).filter(alive)).await
     }
 
@@ -165,7 +160,7 @@ impl Scoped<'_> {
             .and_where(linked_account::Column::ClientId.eq(client_row_id))
             .and_where(linked_account::Column::Status.ne("revoked"))
             .to_owned();
-        let alive = self.family_not_revoked();
+        let alive = family_not_revoked(&self.tid());
         self.oldest_first(
             self.grants()
                 .filter(amazon_grant::Column::LinkId.in_subquery(link))
