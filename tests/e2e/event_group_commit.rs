@@ -309,3 +309,74 @@ async fn events_of_two_tenants_committed_together_go_to_their_own_grants(backend
     assert_eq!(w.app.store.scoped(tb.id()).pending_deliveries().await.expect("count"), 20, "b's own events only");
     w.app.cleanup().await;
 }
+
+/// Sends `total` events at once (202 each) and waits until all are settled; returns the gateway's
+/// requests that came after `before`: (Authorization header, messageId).
+async fn send_together_and_settle(w: &AlexaWorld, total: usize, before: usize) -> Vec<(String, String)> {
+    let sends = (0..total).map(|n| {
+        let body = json!({"user": w.f.user_id, "skill": w.alexa_skill_id, "event": report(n)});
+        async move { json_ok_status(w.post("events", &body).await, 202).await }
+    });
+    let ids: Vec<String> =
+        futures::future::join_all(sends).await.iter().map(|a| a["id"].as_str().expect("id").to_owned()).collect();
+    let rows = settled(w, &ids).await;
+    assert!(rows.iter().all(|r| r.status == "delivered"), "every event delivered: {rows:?}");
+    w.amazon.gateway_state(|g| {
+        g.received[before..]
+            .iter()
+            .map(|(_, auth, body)| {
+                (auth.clone(), body["event"]["header"]["messageId"].as_str().unwrap_or_default().to_owned())
+            })
+            .collect()
+    })
+}
+
+on_both_backends!(a_batch_refreshes_an_expiring_amazon_token_once);
+
+/// A batch reads its grants' Amazon tokens once, with the grants. A token about to expire is not sent:
+/// it is refreshed once for all the batch's events (at Login with Amazon, under the grant's lock), and
+/// every event goes with the new token.
+async fn a_batch_refreshes_an_expiring_amazon_token_once(backend: Backend) {
+    let w = world(backend, &[AlexaRegion::NA]).await;
+    // AcceptGrant's tokens expire within the minute in which Latchkey refreshes before sending.
+    w.amazon.lwa_state(|s| s.expires_in = 30);
+    w.link_and_accept().await;
+    let before = w.amazon.gateway_state(|g| g.received.len());
+    let sent = send_together_and_settle(&w, 40, before).await;
+    assert_eq!(w.amazon.lwa_state(|s| s.refreshes), 1, "one refresh for all the events");
+    assert_eq!(sent.len(), 40, "each event sent once, none with the expiring token");
+    let tokens: HashSet<&String> = sent.iter().map(|(auth, _)| auth).collect();
+    assert_eq!(tokens.len(), 1, "one token for all: {tokens:?}");
+    let token = sent[0].0.trim_start_matches("Bearer ").to_owned();
+    assert!(w.amazon.lwa_state(|s| s.valid_access.contains(&token)), "the refreshed token");
+    w.app.cleanup().await;
+}
+
+on_both_backends!(a_token_refreshed_during_a_batch_is_taken_up);
+
+/// The gateway rejects the token the batch read (Amazon's 401 INVALID_ACCESS_TOKEN_EXCEPTION) for its
+/// first event. That delivery refreshes it, which ends the old token at Amazon; the batch's other
+/// events, still holding the old one, meet the same 401 and are sent again with the new token, read
+/// from the database, without a second refresh. Each event is delivered once.
+async fn a_token_refreshed_during_a_batch_is_taken_up(backend: Backend) {
+    let w = world(backend, &[AlexaRegion::NA]).await;
+    w.link_and_accept().await;
+    w.amazon.gateway_state(|g| g.script.push_back((401, "INVALID_ACCESS_TOKEN_EXCEPTION")));
+    let before = w.amazon.gateway_state(|g| g.received.len());
+    let sent = send_together_and_settle(&w, 40, before).await;
+    assert_eq!(w.amazon.lwa_state(|s| s.refreshes), 1, "one refresh");
+    let mut sends: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (auth, id) in &sent {
+        sends.entry(id).or_default().push(auth.trim_start_matches("Bearer "));
+    }
+    assert_eq!(sends.len(), 40, "every event reached the gateway");
+    // Events sent before the refresh went with the old token, and the gateway took them then; an event
+    // rejected is sent once more, with the new token.
+    let valid = w.amazon.lwa_state(|s| s.valid_access.clone());
+    let again: Vec<&Vec<&str>> = sends.values().filter(|s| s.len() > 1).collect();
+    assert!(!again.is_empty(), "the rejected event was sent again");
+    for s in &again {
+        assert!(s.len() == 2 && s[0] != s[1] && valid.contains(s[1]), "once rejected, then the new token: {s:?}");
+    }
+    w.app.cleanup().await;
+}

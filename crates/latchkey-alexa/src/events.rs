@@ -10,7 +10,8 @@ use crate::AlexaService;
 use crate::error::AlexaError;
 use crate::gateway::{self, Verdict};
 use crate::messages::{self, TokenLocation};
-use latchkey_store::records::{AmazonGrant, Skill};
+use crate::refresh;
+use latchkey_store::records::{AmazonGrant, AmazonTokens, Skill};
 use latchkey_store::repo::GrantEnd;
 
 /// `{"user": sub, "skill": alexa skill id, "event": {…}, "context": {…}?}`.
@@ -156,7 +157,7 @@ impl AlexaService {
         let (skill, grants) = self.event_destinations(t, req).await?;
         let mut destinations = Vec::with_capacity(grants.len());
         for grant in grants {
-            let r = self.deliver(t, &skill, &grant, req, MAX_INLINE_BACKOFFS).await;
+            let r = self.deliver(t, &skill, &grant, None, req, MAX_INLINE_BACKOFFS).await;
             destinations.push((grant.id, grant.region, r));
         }
         Ok(EventDelivery { destinations })
@@ -210,17 +211,22 @@ impl AlexaService {
 
     /// One grant's delivery: its token, its region's gateway, Amazon's retry rules. Throttling and
     /// Amazon's 5xx are retried here up to `max_backoffs` times; the outbox passes 0 and schedules the
-    /// retry itself rather than holding a worker.
+    /// retry itself rather than holding a worker. `known` is the grant's tokens as the caller read them
+    /// (the outbox, once per batch): used while they are good, read again (and refreshed) when not.
     pub(crate) async fn deliver(
         &self,
         t: &TenantCtx,
         skill: &Skill,
         grant: &AmazonGrant,
+        known: Option<&AmazonTokens>,
         req: &EventRequest,
         max_backoffs: u32,
     ) -> Result<EventOutcome, AlexaError> {
         let scoped = self.store.scoped(t.id());
-        let (mut token, mut refreshed) = self.amazon_token(t, skill, grant, None).await?;
+        let (mut token, mut refreshed) = match known.filter(|k| refresh::usable(k, None)) {
+            Some(k) => (k.access_token.clone(), false),
+            None => self.amazon_token(t, skill, grant, None).await?,
+        };
         let url = self.gateway_url(grant.region);
         let mut attempts = 0u32;
         let mut backoffs = 0u32;

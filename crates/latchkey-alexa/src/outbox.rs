@@ -5,7 +5,7 @@
 use latchkey_core::TenantId;
 use latchkey_oauth::TenantCtx;
 use latchkey_store::now;
-use latchkey_store::records::{AmazonGrant, Skill};
+use latchkey_store::records::{AmazonGrant, AmazonTokens, Skill};
 use latchkey_store::repo::{Delivery, NewEvent, Settlement};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -164,10 +164,10 @@ impl AlexaService {
     async fn attempt(&self, d: &Delivery, ctx: &BatchContext) -> Result<Value, AlexaError> {
         let t = ctx.tenants.get(&d.tenant_id).ok_or_else(|| gone("tenant"))?;
         let skill = ctx.skills.get(&(d.tenant_id.clone(), d.skill_id.clone())).ok_or_else(|| gone("skill"))?;
-        let grant = ctx
+        let (grant, tokens) = ctx
             .grants
             .get(&(d.tenant_id.clone(), d.grant_id.clone()))
-            .filter(|g| g.status == "active")
+            .filter(|(g, _)| g.status == "active")
             .ok_or_else(|| AlexaError::conflict("this Alexa grant ended before the event was delivered"))?;
         let payload: Value = serde_json::from_str(&d.payload).map_err(|e| AlexaError::internal(e.to_string()))?;
         let req = EventRequest {
@@ -176,17 +176,18 @@ impl AlexaService {
             event: payload.get("event").cloned().unwrap_or(Value::Null),
             context: payload.get("context").cloned(),
         };
-        let outcome = self.deliver(t, skill, grant, &req, 0).await?;
+        let outcome = self.deliver(t, skill, grant, tokens.as_ref(), &req, 0).await?;
         Ok(serde_json::to_value(outcome).unwrap_or(Value::Null))
     }
 }
 
-/// What a claimed batch refers to, read once: its tenants, skills and grants, keyed by tenant id (and
-/// row id). A row whose tenant, skill or grant is gone finds nothing here and fails for that reason.
+/// What a claimed batch refers to, read once: its tenants, skills, and grants with their Amazon
+/// tokens, keyed by tenant id (and row id). A row whose tenant, skill or grant is gone finds nothing
+/// here and fails for that reason.
 struct BatchContext {
     tenants: HashMap<String, TenantCtx>,
     skills: HashMap<(String, String), Skill>,
-    grants: HashMap<(String, String), AmazonGrant>,
+    grants: HashMap<(String, String), (AmazonGrant, Option<AmazonTokens>)>,
 }
 
 impl BatchContext {
@@ -211,8 +212,8 @@ impl BatchContext {
             let mut grant_ids: Vec<String> = rows.iter().map(|r| r.grant_id.clone()).collect();
             grant_ids.sort_unstable();
             grant_ids.dedup();
-            for g in svc.store.scoped(&tenant_id).amazon_grants_by_ids(&grant_ids).await? {
-                ctx.grants.insert((tid.to_owned(), g.id.clone()), g);
+            for (g, tokens) in svc.store.scoped(&tenant_id).amazon_grants_with_tokens(&grant_ids).await? {
+                ctx.grants.insert((tid.to_owned(), g.id.clone()), (g, tokens));
             }
         }
         Ok(ctx)

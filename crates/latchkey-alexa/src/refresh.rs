@@ -93,7 +93,8 @@ impl AlexaService {
     }
 }
 
-fn usable(t: &AmazonTokens, rejected: Option<&str>) -> bool {
+/// Whether the access token can be sent: not the one the gateway just rejected, and not about to expire.
+pub(crate) fn usable(t: &AmazonTokens, rejected: Option<&str>) -> bool {
     match rejected {
         Some(r) => t.access_token != r,
         None => t.expires_at - now() > REFRESH_MARGIN,

@@ -171,7 +171,12 @@ impl Scoped<'_> {
     }
 
     /// Grants by id, in one query: a claimed batch's destinations.
-    pub async fn amazon_grants_by_ids(&self, ids: &[String]) -> Result<Vec<AmazonGrant>, StoreError> {
+    /// Grants by id, each with its Amazon tokens opened (none before AcceptGrant or after the grant
+    /// ended): the outbox reads a batch's grants and tokens in one query, not a query per delivery.
+    pub async fn amazon_grants_with_tokens(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(AmazonGrant, Option<AmazonTokens>)>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -180,7 +185,10 @@ impl Scoped<'_> {
             .all(self.db())
             .await?
             .into_iter()
-            .map(to_record)
+            .map(|m| {
+                let tokens = self.open_tokens(&m)?;
+                Ok((to_record(m)?, tokens))
+            })
             .collect()
     }
 
@@ -301,16 +309,21 @@ impl Scoped<'_> {
     }
 
     pub async fn amazon_tokens(&self, grant_id: &str) -> Result<Option<AmazonTokens>, StoreError> {
-        let Some(m) = self.grants().filter(amazon_grant::Column::Id.eq(grant_id)).one(self.db()).await? else {
-            return Ok(None);
-        };
-        let (Some(a), Some(r), Some(exp)) = (m.lwa_access_token, m.lwa_refresh_token, m.lwa_expires_at) else {
+        match self.grants().filter(amazon_grant::Column::Id.eq(grant_id)).one(self.db()).await? {
+            Some(m) => self.open_tokens(&m),
+            None => Ok(None),
+        }
+    }
+
+    /// A grant row's Amazon tokens, opened with the keys bound to its tenant and id.
+    fn open_tokens(&self, m: &amazon_grant::Model) -> Result<Option<AmazonTokens>, StoreError> {
+        let (Some(a), Some(r), Some(exp)) = (&m.lwa_access_token, &m.lwa_refresh_token, m.lwa_expires_at) else {
             return Ok(None);
         };
         let secrets = self.store.secrets();
         Ok(Some(AmazonTokens {
-            access_token: secrets.open_str(&context::amazon_access(&m.tenant_id, grant_id), &a)?,
-            refresh_token: secrets.open_str(&context::amazon_refresh(&m.tenant_id, grant_id), &r)?,
+            access_token: secrets.open_str(&context::amazon_access(&m.tenant_id, &m.id), a)?,
+            refresh_token: secrets.open_str(&context::amazon_refresh(&m.tenant_id, &m.id), r)?,
             expires_at: exp,
         }))
     }
