@@ -77,6 +77,9 @@ pub struct AlexaService {
     backlogs: Arc<Mutex<HashMap<latchkey_core::TenantId, backlog::Seen>>>,
     /// How many times this instance counted a tenant's waiting deliveries (`backlog_counts`).
     backlog_counts: Arc<std::sync::atomic::AtomicU64>,
+    /// Held by the request counting a tenant's backlog for the first time on this instance; removed
+    /// once that count is its view (backlog.rs).
+    first_counts: Arc<Mutex<backlog::FirstCounts>>,
 }
 
 impl AlexaService {
@@ -101,6 +104,7 @@ impl AlexaService {
             pending_cap: backlog::DEFAULT_PENDING_CAP,
             backlogs: Arc::new(Mutex::new(HashMap::new())),
             backlog_counts: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            first_counts: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
