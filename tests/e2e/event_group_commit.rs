@@ -380,3 +380,70 @@ async fn a_token_refreshed_during_a_batch_is_taken_up(backend: Backend) {
     }
     w.app.cleanup().await;
 }
+
+on_both_backends!(a_grant_whose_tokens_cannot_be_opened_fails_alone);
+
+/// One tenant's grant holds Amazon tokens this process cannot open (sealed under a key it lacks). Its
+/// events, claimed in the same batches as another tenant's, fail on their own; the other tenant's are
+/// delivered at the first attempt, and nothing of the broken grant's reaches the gateway.
+async fn a_grant_whose_tokens_cannot_be_opened_fails_alone(backend: Backend) {
+    use sea_orm::{ConnectionTrait, Database};
+    let w = world(backend, &[AlexaRegion::NA]).await;
+    w.link_and_accept().await;
+    let (b, key_b, skill_b) = crate::event_backlog::linked_tenant(&w).await;
+    let tb = w.app.auth.tenant_for_admin(&b.slug).await.expect("tenant");
+    let link_b = w.app.store.scoped(tb.id()).list_links(Some(&b.user_id)).await.expect("links").remove(0);
+    let grant_b = w.app.store.scoped(tb.id()).amazon_grants(&link_b.id).await.expect("grants").remove(0);
+    let url = w
+        .app
+        .pg_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rw", w.app.data_dir.join("latchkey.db").display()));
+    let db = Database::connect(url.as_str()).await.expect("db");
+    db.execute_unprepared(&format!(
+        "UPDATE amazon_grants SET lwa_access_token = 'v1.sealed-under-another-key' WHERE id = '{}'",
+        grant_b.id
+    ))
+    .await
+    .expect("corrupt");
+    drop(db);
+
+    let before = w.amazon.gateway_state(|g| g.received.len());
+    let sends = (0..40).map(|n| {
+        let (slug, key, user, skill) = if n % 2 == 0 {
+            (&w.f.slug, &w.api_key, &w.f.user_id, &w.alexa_skill_id)
+        } else {
+            (&b.slug, &key_b, &b.user_id, &skill_b)
+        };
+        let body = json!({"user": user, "skill": skill, "event": report(n)});
+        let url = w.app.url(&format!("/t/{slug}/alexa/events"));
+        async move {
+            let resp = server_client().post(url).bearer_auth(key).json(&body).send().await.expect("event");
+            json_ok_status(resp, 202).await["id"].as_str().expect("id").to_owned()
+        }
+    });
+    let ids = futures::future::join_all(sends).await;
+    let a_ids: Vec<String> = ids.iter().step_by(2).cloned().collect();
+    let rows = settled(&w, &a_ids).await;
+    assert!(rows.iter().all(|r| r.status == "delivered" && r.attempts == 1), "a's events at the first attempt");
+    // b's events were claimed too (each claim counts an attempt), and none was delivered.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let scoped_b = w.app.store.scoped(tb.id());
+    for id in ids.iter().skip(1).step_by(2) {
+        let tried = scoped_b.event_deliveries(id).await.expect("rows");
+        assert_eq!(tried.len(), 1, "{tried:?}");
+        assert!(
+            tried[0].attempts >= 1 && tried[0].status != "delivered",
+            "b's event is tried, not delivered: {tried:?}"
+        );
+    }
+    let sent: HashSet<String> = w.amazon.gateway_state(|g| {
+        g.received[before..]
+            .iter()
+            .filter_map(|(_, _, b)| b["event"]["header"]["messageId"].as_str().map(str::to_owned))
+            .collect()
+    });
+    let expected: HashSet<String> = (0..40).step_by(2).map(|n| format!("together-{n}")).collect();
+    assert_eq!(sent, expected, "only a's events reached the gateway");
+    w.app.cleanup().await;
+}

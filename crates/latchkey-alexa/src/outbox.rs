@@ -213,6 +213,14 @@ impl BatchContext {
             grant_ids.sort_unstable();
             grant_ids.dedup();
             for (g, tokens) in svc.store.scoped(&tenant_id).amazon_grants_with_tokens(&grant_ids).await? {
+                // Tokens that cannot be opened are read again by each of the grant's deliveries, which
+                // then fails with that error alone (refresh.rs).
+                let tokens = tokens
+                    .inspect_err(
+                        |e| tracing::warn!(grant = %g.id, error = %e, "opening an Alexa grant's Amazon tokens failed"),
+                    )
+                    .ok()
+                    .flatten();
                 ctx.grants.insert((tid.to_owned(), g.id.clone()), (g, tokens));
             }
         }

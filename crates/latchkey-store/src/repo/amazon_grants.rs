@@ -170,13 +170,15 @@ impl Scoped<'_> {
         .await
     }
 
-    /// Grants by id, in one query: a claimed batch's destinations.
-    /// Grants by id, each with its Amazon tokens opened (none before AcceptGrant or after the grant
-    /// ended): the outbox reads a batch's grants and tokens in one query, not a query per delivery.
+    /// Grants by id, in one query, each with its Amazon tokens opened (none before AcceptGrant or after
+    /// the grant ended): a claimed batch's destinations and what to send them with. Tokens that cannot
+    /// be opened are that grant's error, not the batch's, so one grant's trouble (a row sealed under a
+    /// key this process lacks) does not hold back the other tenants' events claimed with it.
+    #[allow(clippy::type_complexity)]
     pub async fn amazon_grants_with_tokens(
         &self,
         ids: &[String],
-    ) -> Result<Vec<(AmazonGrant, Option<AmazonTokens>)>, StoreError> {
+    ) -> Result<Vec<(AmazonGrant, Result<Option<AmazonTokens>, StoreError>)>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -186,7 +188,7 @@ impl Scoped<'_> {
             .await?
             .into_iter()
             .map(|m| {
-                let tokens = self.open_tokens(&m)?;
+                let tokens = self.open_tokens(&m);
                 Ok((to_record(m)?, tokens))
             })
             .collect()
