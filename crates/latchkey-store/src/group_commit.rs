@@ -93,7 +93,12 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Pending>) {
         let (events, started) = (batch.len(), std::time::Instant::now());
         commit_batch(&db, batch).await;
         // Where acceptance's time goes, for tuning (RUST_LOG=latchkey_store=debug).
-        tracing::debug!(events, rows, commit_ms = started.elapsed().as_secs_f64() * 1e3, "Alexa outbox group commit");
+        tracing::debug!(
+            events,
+            rows_at_least = rows,
+            commit_ms = started.elapsed().as_secs_f64() * 1e3,
+            "Alexa outbox group commit"
+        );
     }
 }
 
