@@ -3,7 +3,7 @@
 //! taken again once deliveries catch up.
 use latchkey_core::alexa::AlexaRegion;
 use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::alexa::{AlexaWorld, accept_grant, alexa_tenant, change_report, json_ok_status, world_with};
@@ -93,12 +93,7 @@ async fn a_tenants_backlog_is_bounded(backend: Backend) {
     assert_eq!((accepted, pending(&w, &c.slug).await), (CAP, CAP), "{statuses:?}");
 
     // Once the backlog is delivered, the tenant's events are taken again (after the one-second recount).
-    let url = w
-        .app
-        .pg_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rw", w.app.data_dir.join("latchkey.db").display()));
-    let db = Database::connect(url.as_str()).await.expect("db");
+    let db = w.app.raw_db().await;
     db.execute_unprepared("UPDATE alexa_deliveries SET status = 'delivered' WHERE status = 'pending'")
         .await
         .expect("delivered");

@@ -387,19 +387,14 @@ on_both_backends!(a_grant_whose_tokens_cannot_be_opened_fails_alone);
 /// events, claimed in the same batches as another tenant's, fail on their own; the other tenant's are
 /// delivered at the first attempt, and nothing of the broken grant's reaches the gateway.
 async fn a_grant_whose_tokens_cannot_be_opened_fails_alone(backend: Backend) {
-    use sea_orm::{ConnectionTrait, Database};
+    use sea_orm::ConnectionTrait;
     let w = world(backend, &[AlexaRegion::NA]).await;
     w.link_and_accept().await;
     let (b, key_b, skill_b) = crate::event_backlog::linked_tenant(&w).await;
     let tb = w.app.auth.tenant_for_admin(&b.slug).await.expect("tenant");
     let link_b = w.app.store.scoped(tb.id()).list_links(Some(&b.user_id)).await.expect("links").remove(0);
     let grant_b = w.app.store.scoped(tb.id()).amazon_grants(&link_b.id).await.expect("grants").remove(0);
-    let url = w
-        .app
-        .pg_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rw", w.app.data_dir.join("latchkey.db").display()));
-    let db = Database::connect(url.as_str()).await.expect("db");
+    let db = w.app.raw_db().await;
     db.execute_unprepared(&format!(
         "UPDATE amazon_grants SET lwa_access_token = 'v1.sealed-under-another-key' WHERE id = '{}'",
         grant_b.id

@@ -113,6 +113,16 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// A connection of the test's own to the server's database, to change what no API changes (rows
+    /// marked delivered, a corrupted column).
+    pub async fn raw_db(&self) -> sea_orm::DatabaseConnection {
+        let url = self
+            .pg_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rw", self.data_dir.join("latchkey.db").display()));
+        sea_orm::Database::connect(url.as_str()).await.expect("db")
+    }
+
     /// A tenant with a smart-home skill using `method`, and a user with a password.
     pub async fn fixture(&self, method: ClientAuthMethod) -> Fixture {
         self.fixture_with(method, ClientOptions::default()).await
