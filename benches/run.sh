@@ -70,16 +70,19 @@ AT=$(echo "$SEED" | j "['access_token']"); RT=$(echo "$SEED" | j "['refresh_toke
 # PROFILE=<scenario> (introspect, refresh, …) records where the server's core spends that scenario's
 # time with perf, and prints the functions above 1% of its samples after the scenario's line; any other
 # text picks the first run whose arguments contain it (PROFILE='--scope profile'). Profiling slows the
-# profiled run by about a third: take its rate from a run without PROFILE.
+# profiled run by about a third: take its rate from a run without PROFILE. Recording starts
+# PROFILE_SKIP seconds (3 by default) into the run: a refresh or link run first signs each of its 64
+# workers in (argon2id), which is setup, not the path measured.
 run() {
   local perf_pid=""
   if [ -n "${PROFILE:-}" ] && [[ "$2 $*" == "$PROFILE "* || "$*" == *"$PROFILE"* ]] && [ -z "${PROFILED:-}" ]; then
     PROFILED=1
-    perf record -q -F 1999 -p "$SERVER" -o "$WORK/perf.data" 2>/dev/null & perf_pid=$!
+    (sleep "${PROFILE_SKIP:-3}"; exec perf record -q -F 1999 -p "$SERVER" -o "$WORK/perf.data" 2>/dev/null) & perf_pid=$!
   fi
   taskset -c 1 "$GEN" "$@" "${COMMON[@]}"
   if [ -n "$perf_pid" ]; then
-    kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
+    # TERM: perf stops and writes its data; a recorder still waiting out PROFILE_SKIP just ends.
+    kill -TERM "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
     perf report -i "$WORK/perf.data" --no-children --sort dso,sym --percent-limit 1 --stdio 2>/dev/null \
       | grep -E '^ +[0-9]' | python3 -c 'import json,sys; [print(json.dumps({"profile": sys.argv[1], "line": " ".join(l.split())})) for l in sys.stdin]' "$PROFILE"
   fi
