@@ -31,6 +31,15 @@ pub(crate) struct Seen {
     recounting: bool,
 }
 
+/// What this instance's view of a tenant allows a request to decide.
+enum OnView {
+    Decided(Result<(), u64>),
+    /// The view is stale and this request counts again.
+    Recount,
+    /// The tenant has not been counted on this instance yet.
+    NoView,
+}
+
 impl AlexaService {
     /// Admits `rows` new deliveries for the tenant, or refuses them while the tenant already has the
     /// bound waiting. The count comes from the database at most once a second per tenant on each
@@ -44,10 +53,10 @@ impl AlexaService {
         // The request that finds the view stale counts again and is decided on the new count; those
         // arriving while it counts are decided on the view they find.
         let verdict = match self.decide_on_view(t, rows) {
-            Some(Some(verdict)) => verdict,
-            Some(None) => self.recount_and_take(t, rows).await?,
+            OnView::Decided(verdict) => verdict,
+            OnView::Recount => self.recount_and_take(t, rows).await?,
             // The tenant's first event on this instance: nothing to decide on until it is counted.
-            None => self.first_count_and_take(t, rows).await?,
+            OnView::NoView => self.first_count_and_take(t, rows).await?,
         };
         verdict.map_err(|waiting| {
             tracing::warn!(tenant = %t.tenant.slug, waiting, cap = self.pending_cap, "Alexa event backlog full; refusing events");
@@ -62,17 +71,17 @@ impl AlexaService {
         })
     }
 
-    /// Decides on this instance's view of the tenant: `None` when there is none yet, `Some(None)` when
-    /// this request is to count again (it found the view stale and nobody counting).
-    fn decide_on_view(&self, t: &TenantCtx, rows: u64) -> Option<Option<Result<(), u64>>> {
-        self.backlogs().get_mut(t.id()).map(|s| {
-            if !s.recounting && s.counted_at.elapsed() >= RECOUNT {
+    /// Decides on this instance's view of the tenant, or says why it cannot: there is none yet, or
+    /// this request is to count again (it found the view stale and nobody counting; the flag is set).
+    fn decide_on_view(&self, t: &TenantCtx, rows: u64) -> OnView {
+        match self.backlogs().get_mut(t.id()) {
+            None => OnView::NoView,
+            Some(s) if !s.recounting && s.counted_at.elapsed() >= RECOUNT => {
                 s.recounting = true;
-                None
-            } else {
-                Some(self.take(s, rows))
+                OnView::Recount
             }
-        })
+            Some(s) => OnView::Decided(self.take(s, rows)),
+        }
     }
 
     /// The tenant's first count on this instance, by one request: those arriving meanwhile wait for it
@@ -83,33 +92,34 @@ impl AlexaService {
         let gate = self.first_counts().entry(t.id().clone()).or_default().clone();
         let _turn = gate.lock().await;
         // Counted while this request waited (or a recount is due already).
-        match self.decide_on_view(t, rows) {
-            Some(Some(verdict)) => return Ok(verdict),
-            Some(None) => return self.recount_and_take(t, rows).await,
-            None => {}
-        }
-        let counted_at = Instant::now();
-        let waiting = self.count_waiting(t).await?;
-        let verdict = self.take(
-            self.backlogs().entry(t.id().clone()).or_insert(Seen { counted_at, waiting, recounting: false }),
-            rows,
-        );
+        let verdict = match self.decide_on_view(t, rows) {
+            OnView::Decided(verdict) => verdict,
+            OnView::Recount => self.recount_and_take(t, rows).await?,
+            OnView::NoView => self.count_and_take(t, rows).await?,
+        };
         // Later requests find the view; those already holding the gate finish with it.
         self.first_counts().remove(t.id());
         Ok(verdict)
     }
 
-    /// Counts the tenant's waiting deliveries again, makes that this instance's view, and decides on
-    /// it. If the count fails, or the request is dropped mid-count (its caller went away), the flag is
-    /// cleared and the next request counts instead.
+    /// Counts the tenant's waiting deliveries again and decides as `count_and_take`. If the count
+    /// fails, or the request is dropped mid-count (its caller went away), the flag is cleared and the
+    /// next request counts instead.
     async fn recount_and_take(&self, t: &TenantCtx, rows: u64) -> Result<Result<(), u64>, AlexaError> {
         let _flag = RecountFlag { svc: self, tenant: t.id() };
+        self.count_and_take(t, rows).await
+    }
+
+    /// Counts the tenant's waiting deliveries, makes that this instance's view, and decides on it.
+    /// Only one request of the instance counts a tenant at a time (the first count's gate, the
+    /// recount's flag), so the new view replaces nothing another count is building.
+    async fn count_and_take(&self, t: &TenantCtx, rows: u64) -> Result<Result<(), u64>, AlexaError> {
         let counted_at = Instant::now();
         let waiting = self.count_waiting(t).await?;
-        let now_seen = Seen { counted_at, waiting, recounting: false };
+        let seen = Seen { counted_at, waiting, recounting: false };
         let mut all = self.backlogs();
-        let verdict = self.take(all.entry(t.id().clone()).and_modify(|s| *s = now_seen).or_insert(now_seen), rows);
-        // The lock is released before the flag's drop takes it again.
+        let verdict = self.take(all.entry(t.id().clone()).and_modify(|s| *s = seen).or_insert(seen), rows);
+        // The lock is released before a recount flag's drop takes it again.
         drop(all);
         Ok(verdict)
     }

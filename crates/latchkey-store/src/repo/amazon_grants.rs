@@ -31,6 +31,10 @@ fn family_not_revoked(tenant_id: &str) -> Condition {
     Condition::all().add(Expr::exists(revoked).not())
 }
 
+/// A grant and its Amazon tokens as opened: none before AcceptGrant or after the grant ended, or why
+/// they could not be opened.
+pub type GrantWithTokens = (AmazonGrant, Result<Option<AmazonTokens>, StoreError>);
+
 /// A grant events go to, and whose link it is on.
 #[derive(Debug, FromQueryResult)]
 pub(crate) struct EventDestination {
@@ -174,11 +178,7 @@ impl Scoped<'_> {
     /// the grant ended): a claimed batch's destinations and what to send them with. Tokens that cannot
     /// be opened are that grant's error, not the batch's, so one grant's trouble (a row sealed under a
     /// key this process lacks) does not hold back the other tenants' events claimed with it.
-    #[allow(clippy::type_complexity)]
-    pub async fn amazon_grants_with_tokens(
-        &self,
-        ids: &[String],
-    ) -> Result<Vec<(AmazonGrant, Result<Option<AmazonTokens>, StoreError>)>, StoreError> {
+    pub async fn amazon_grants_with_tokens(&self, ids: &[String]) -> Result<Vec<GrantWithTokens>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
