@@ -51,6 +51,7 @@ mod races;
 mod references;
 mod refresh;
 mod refresh_concurrency;
+mod refresh_first_use;
 mod resilience;
 mod revocation_view;
 mod scale;

@@ -2,13 +2,13 @@
 use latchkey_core::client_auth::{self, PresentedCredentials};
 use latchkey_core::error::ErrorCode;
 use latchkey_core::hashing::{secret_hash, verify_secret};
-use latchkey_core::refresh::{self, Decision, RejectReason, TokenState};
+use latchkey_core::refresh::{self, Decision, RefreshPolicy, RejectReason, TokenState};
 use latchkey_core::{OAuthError, pkce, scope};
 use latchkey_store::now;
 use latchkey_store::records::{
-    Client, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, RefreshFamily,
+    Client, EndUser, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, RefreshFamily,
 };
-use latchkey_store::repo::{RefreshOutcome, RotateRequest};
+use latchkey_store::repo::{FirstUse, RefreshOutcome, RotateRequest};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -277,17 +277,36 @@ impl AuthServer {
     async fn refresh_grant(&self, t: &TenantCtx, client: &Client, form: &Form<'_>) -> ServiceResult<Value> {
         let presented = form.require("refresh_token")?;
         let scoped = self.store.scoped(t.id());
-        let invalid = || OAuthError::invalid_grant("invalid, expired or revoked refresh token");
+        let invalid = unusable_refresh_token;
         if presented.len() > 256 {
             return Err(invalid().into());
         }
-        let Some(record) = scoped.refresh_token_by_hash(&secret_hash(presented)).await? else {
+        let presented_hash = secret_hash(presented);
+        let issued_at = now();
+        let child_expires_at = client.refresh_token_ttl.map(|ttl| issued_at + ttl);
+        // The common case in one trip to the database: a first use, under a rotating policy, with the
+        // scope as granted (first_use.rs). Any other state falls through to the general path below.
+        if matches!(client.refresh_policy, RefreshPolicy::Rotate { .. }) && form.get("scope").is_none() {
+            let child = random::secret()?;
+            let first_use = FirstUse {
+                token_hash: &presented_hash,
+                client_row_id: &client.id,
+                child_hash: secret_hash(&child),
+                child_expires_at,
+            };
+            if let Some(record) = scoped.rotate_on_first_use(first_use).await? {
+                latchkey_store::fault::point("rotate.after_commit");
+                let user = self.refreshing_user(t, &record.family).await?;
+                let scopes = record.family.scopes.clone();
+                return self.refreshed(t, client, &record.family, user.as_ref(), &scopes, &child, issued_at).await;
+            }
+        }
+        let Some(record) = scoped.refresh_token_by_hash(&presented_hash).await? else {
             return Err(invalid().into());
         };
         if record.family.client_id != client.id {
             return Err(OAuthError::invalid_grant("refresh token was issued to another client").into());
         }
-        let issued_at = now();
         let state = TokenState {
             used_at: record.used_at,
             last_used_at: record.last_used_at,
@@ -297,12 +316,7 @@ impl AuthServer {
         };
         let decision = refresh::decide(client.refresh_policy, state, issued_at);
         let scopes = scope::narrow(form.get("scope"), &record.family.scopes)?;
-        // From the cache: this process forgets a user the moment it disables or deletes them, and every
-        // other instance within the revocation bound (revocation_feed.rs).
-        let user = match &record.family.user_id {
-            Some(u) => Some(self.cached_user(t.id(), u).await?.filter(|u| !u.disabled).ok_or_else(invalid)?),
-            None => None,
-        };
+        let user = self.refreshing_user(t, &record.family).await?;
         let refresh_token = match decision {
             Decision::Reject(reason) => {
                 let why = match reason {
@@ -332,7 +346,6 @@ impl AuthServer {
                 presented.to_owned()
             }
             Decision::Rotate | Decision::GraceRetry => {
-                let expires = client.refresh_token_ttl.map(|ttl| issued_at + ttl);
                 let mut first_use = decision == Decision::Rotate;
                 loop {
                     let child = random::secret()?;
@@ -340,7 +353,7 @@ impl AuthServer {
                         .rotate_refresh_token(RotateRequest {
                             parent: &record,
                             child_hash: secret_hash(&child),
-                            child_expires_at: expires,
+                            child_expires_at,
                             first_use,
                         })
                         .await?;
@@ -356,30 +369,55 @@ impl AuthServer {
                 }
             }
         };
+        self.refreshed(t, client, &record.family, user.as_ref(), &scopes, &refresh_token, issued_at).await
+    }
+
+    /// The user a refresh is for, if its grant has one. From the cache: this process forgets a user the
+    /// moment it disables or deletes them, and every other instance within the revocation bound
+    /// (revocation_feed.rs). A disabled or deleted user's refresh is `invalid_grant`.
+    async fn refreshing_user(&self, t: &TenantCtx, family: &RefreshFamily) -> ServiceResult<Option<EndUser>> {
+        let Some(id) = &family.user_id else { return Ok(None) };
+        let user = self.cached_user(t.id(), id).await?.filter(|u| !u.disabled);
+        Ok(Some(user.ok_or_else(unusable_refresh_token)?))
+    }
+
+    /// The token response to a refresh that kept or rotated its token: a new access token, and an ID
+    /// token when `openid` is among the scopes and the grant has a user.
+    #[allow(clippy::too_many_arguments)]
+    async fn refreshed(
+        &self,
+        t: &TenantCtx,
+        client: &Client,
+        family: &RefreshFamily,
+        user: Option<&EndUser>,
+        scopes: &[String],
+        refresh_token: &str,
+        issued_at: i64,
+    ) -> ServiceResult<Value> {
         let keys = self.keys(t.id()).await?;
-        let subject = user.as_ref().map_or(client.client_id.as_str(), |u| u.id.as_str());
+        let subject = user.map_or(client.client_id.as_str(), |u| u.id.as_str());
         let access = issue_access_token(
             &keys,
             AccessTokenSpec {
                 issuer: &t.issuer,
                 client,
                 subject,
-                scopes: &scopes,
-                family_id: Some(&record.family.id),
-                auth_time: record.family.auth_time,
+                scopes,
+                family_id: Some(&family.id),
+                auth_time: family.auth_time,
                 now: issued_at,
             },
         )?;
-        let id_token = match &user {
+        let id_token = match user {
             Some(u) if scopes.iter().any(|s| s == "openid") => Some(issue_id_token(
                 &keys,
                 IdTokenSpec {
                     issuer: &t.issuer,
                     client,
                     user: u,
-                    scopes: &scopes,
+                    scopes,
                     nonce: None,
-                    auth_time: record.family.auth_time,
+                    auth_time: family.auth_time,
                     access_token: &access.token,
                     now: issued_at,
                     ttl: self.config.id_token_ttl,
@@ -387,7 +425,7 @@ impl AuthServer {
             )?),
             _ => None,
         };
-        Ok(token_body(&access.token, client.access_token_ttl, Some(&refresh_token), &scopes, id_token.as_deref()))
+        Ok(token_body(&access.token, client.access_token_ttl, Some(refresh_token), scopes, id_token.as_deref()))
     }
 
     async fn client_credentials_grant(&self, t: &TenantCtx, client: &Client, form: &Form<'_>) -> ServiceResult<Value> {
@@ -417,6 +455,12 @@ impl AuthServer {
 }
 
 /// RFC 6749 §5.1.
+/// The answer to a refresh token that is unknown, or whose grant or user is gone: one message for all,
+/// so that it says nothing about which.
+fn unusable_refresh_token() -> OAuthError {
+    OAuthError::invalid_grant("invalid, expired or revoked refresh token")
+}
+
 fn token_body(access: &str, ttl: i64, refresh: Option<&str>, scopes: &[String], id_token: Option<&str>) -> Value {
     let mut body = json!({
         "access_token": access,

@@ -378,7 +378,7 @@ impl Scoped<'_> {
 /// Minute precision is enough for a link's "last refreshed", and skipping the write for a link
 /// refreshed moments ago avoids row-lock queues when many grants share a link. Every path that
 /// touches the link on a refresh (`touch_link`, both one-round-trip rotations) skips alike.
-const LINK_TOUCH_PRECISION_SECS: i64 = 60;
+pub(super) const LINK_TOUCH_PRECISION_SECS: i64 = 60;
 
 async fn touch_link(
     txn: &sea_orm::DatabaseTransaction,
@@ -408,10 +408,10 @@ async fn touch_link(
 /// connection's thread is still running it), the transaction may still be open on the connection: it
 /// is closed instead of going back to the pool, and closing rolls the transaction back. Otherwise the
 /// next writer would find itself inside it.
-struct FinishOrClose {
-    conn: sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Sqlite>,
+pub(super) struct FinishOrClose {
+    pub(super) conn: sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Sqlite>,
     /// The batch ran to its end (its COMMIT included): the connection goes back to the pool.
-    finished: bool,
+    pub(super) finished: bool,
 }
 
 impl Drop for FinishOrClose {
