@@ -277,9 +277,8 @@ impl AuthServer {
     async fn refresh_grant(&self, t: &TenantCtx, client: &Client, form: &Form<'_>) -> ServiceResult<Value> {
         let presented = form.require("refresh_token")?;
         let scoped = self.store.scoped(t.id());
-        let invalid = unusable_refresh_token;
         if presented.len() > 256 {
-            return Err(invalid().into());
+            return Err(unusable_refresh_token().into());
         }
         let presented_hash = secret_hash(presented);
         let issued_at = now();
@@ -297,12 +296,13 @@ impl AuthServer {
             if let Some(record) = scoped.rotate_on_first_use(first_use).await? {
                 latchkey_store::fault::point("rotate.after_commit");
                 let user = self.refreshing_user(t, &record.family).await?;
-                let scopes = record.family.scopes.clone();
-                return self.refreshed(t, client, &record.family, user.as_ref(), &scopes, &child, issued_at).await;
+                let (family, scopes) = (&record.family, &record.family.scopes);
+                let answer = Refreshed { family, user: user.as_ref(), scopes, refresh_token: &child, issued_at };
+                return self.refresh_response(t, client, answer).await;
             }
         }
         let Some(record) = scoped.refresh_token_by_hash(&presented_hash).await? else {
-            return Err(invalid().into());
+            return Err(unusable_refresh_token().into());
         };
         if record.family.client_id != client.id {
             return Err(OAuthError::invalid_grant("refresh token was issued to another client").into());
@@ -364,12 +364,14 @@ impl AuthServer {
                         }
                         // Someone used it a moment ago: this is a retry inside the grace window.
                         RefreshOutcome::LostRace if first_use => first_use = false,
-                        RefreshOutcome::LostRace => return Err(invalid().into()),
+                        RefreshOutcome::LostRace => return Err(unusable_refresh_token().into()),
                     }
                 }
             }
         };
-        self.refreshed(t, client, &record.family, user.as_ref(), &scopes, &refresh_token, issued_at).await
+        let (family, refresh_token) = (&record.family, &refresh_token);
+        let answer = Refreshed { family, user: user.as_ref(), scopes: &scopes, refresh_token, issued_at };
+        self.refresh_response(t, client, answer).await
     }
 
     /// The user a refresh is for, if its grant has one. From the cache: this process forgets a user the
@@ -383,17 +385,8 @@ impl AuthServer {
 
     /// The token response to a refresh that kept or rotated its token: a new access token, and an ID
     /// token when `openid` is among the scopes and the grant has a user.
-    #[allow(clippy::too_many_arguments)]
-    async fn refreshed(
-        &self,
-        t: &TenantCtx,
-        client: &Client,
-        family: &RefreshFamily,
-        user: Option<&EndUser>,
-        scopes: &[String],
-        refresh_token: &str,
-        issued_at: i64,
-    ) -> ServiceResult<Value> {
+    async fn refresh_response(&self, t: &TenantCtx, client: &Client, answer: Refreshed<'_>) -> ServiceResult<Value> {
+        let Refreshed { family, user, scopes, refresh_token, issued_at } = answer;
         let keys = self.keys(t.id()).await?;
         let subject = user.map_or(client.client_id.as_str(), |u| u.id.as_str());
         let access = issue_access_token(
@@ -454,13 +447,23 @@ impl AuthServer {
     }
 }
 
-/// RFC 6749 §5.1.
+/// What a refresh that kept or rotated its token answers with.
+struct Refreshed<'a> {
+    family: &'a RefreshFamily,
+    user: Option<&'a EndUser>,
+    scopes: &'a [String],
+    /// The refresh token to hand back: the child, or the presented one under a fixed policy.
+    refresh_token: &'a str,
+    issued_at: i64,
+}
+
 /// The answer to a refresh token that is unknown, or whose grant or user is gone: one message for all,
 /// so that it says nothing about which.
 fn unusable_refresh_token() -> OAuthError {
     OAuthError::invalid_grant("invalid, expired or revoked refresh token")
 }
 
+/// RFC 6749 §5.1.
 fn token_body(access: &str, ttl: i64, refresh: Option<&str>, scopes: &[String], id_token: Option<&str>) -> Value {
     let mut body = json!({
         "access_token": access,
