@@ -1,7 +1,7 @@
 //! Alexa grants on a link: one per refresh family that went through AcceptGrant, with its Login with
 //! Amazon tokens (sealed with the master key, bound to the grant's id), region and event status.
 use latchkey_core::alexa::AlexaRegion;
-use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     Set,
@@ -45,8 +45,8 @@ pub(crate) struct EventDestination {
 }
 
 /// The deliverable grants of a tenant's links for any of `users` and `clients` (client row ids), oldest
-/// first, in one query on `db` (the outbox's storing transaction): active, on a link that is not
-/// revoked, their Latchkey grant not revoked. The caller keeps the (user, client) pairs it asked for.
+/// first, in one query on `db` (the outbox's storing transaction). The caller keeps the (user, client)
+/// pairs it asked for.
 pub(crate) async fn event_destinations_of<C: ConnectionTrait>(
     db: &C,
     tenant_id: &str,
@@ -56,11 +56,25 @@ pub(crate) async fn event_destinations_of<C: ConnectionTrait>(
     use amazon_grant::Column as G;
     use linked_account::Column as L;
     let (g, l) = (amazon_grant::Entity, linked_account::Entity);
-    let q = Query::select()
-        .column((g, G::Id))
+    let q = deliverable_grant_ids(tenant_id, users, clients)
         .column((g, G::Region))
         .column((l, L::UserId))
         .column((l, L::ClientId))
+        .order_by((g, G::CreatedAt), Order::Asc)
+        .order_by((g, G::Id), Order::Asc)
+        .to_owned();
+    Ok(EventDestination::find_by_statement(db.get_database_backend().build(&q)).all(db).await?)
+}
+
+/// The ids of the grants events for any of `users` and `clients` (client row ids) go to: active, on a
+/// link that is not revoked, their Latchkey grant not revoked. The one spelling of where an event
+/// goes, for the outbox's group commit and for `?wait=true` alike.
+fn deliverable_grant_ids(tenant_id: &str, users: &[&str], clients: &[&str]) -> SelectStatement {
+    use amazon_grant::Column as G;
+    use linked_account::Column as L;
+    let (g, l) = (amazon_grant::Entity, linked_account::Entity);
+    Query::select()
+        .column((g, G::Id))
         .from(g)
         .inner_join(l, Expr::col((l, L::Id)).equals((g, G::LinkId)))
         .and_where(Expr::col((g, G::TenantId)).eq(tenant_id))
@@ -70,10 +84,7 @@ pub(crate) async fn event_destinations_of<C: ConnectionTrait>(
         .and_where(Expr::col((l, L::Status)).ne("revoked"))
         .and_where(Expr::col((g, G::Status)).eq("active"))
         .cond_where(family_not_revoked(tenant_id))
-        .order_by((g, G::CreatedAt), Order::Asc)
-        .order_by((g, G::Id), Order::Asc)
-        .to_owned();
-    Ok(EventDestination::find_by_statement(db.get_database_backend().build(&q)).all(db).await?)
+        .to_owned()
 }
 
 fn to_record(m: amazon_grant::Model) -> Result<AmazonGrant, StoreError> {
@@ -156,22 +167,8 @@ impl Scoped<'_> {
         user_id: &str,
         client_row_id: &str,
     ) -> Result<Vec<AmazonGrant>, StoreError> {
-        let link = Query::select()
-            .column(linked_account::Column::Id)
-            .from(linked_account::Entity)
-            .and_where(linked_account::Column::TenantId.eq(self.tid()))
-            .and_where(linked_account::Column::UserId.eq(user_id))
-            .and_where(linked_account::Column::ClientId.eq(client_row_id))
-            .and_where(linked_account::Column::Status.ne("revoked"))
-            .to_owned();
-        let alive = family_not_revoked(&self.tid());
-        self.oldest_first(
-            self.grants()
-                .filter(amazon_grant::Column::LinkId.in_subquery(link))
-                .filter(amazon_grant::Column::Status.eq("active"))
-                .filter(alive),
-        )
-        .await
+        let ids = deliverable_grant_ids(&self.tid(), &[user_id], &[client_row_id]);
+        self.oldest_first(self.grants().filter(amazon_grant::Column::Id.in_subquery(ids))).await
     }
 
     /// Grants by id, in one query, each with its Amazon tokens opened (none before AcceptGrant or after
