@@ -7,7 +7,7 @@ use latchkey_core::client_auth::ClientAuthMethod;
 use latchkey_core::hashing::secret_hash;
 use latchkey_core::ids::TenantId;
 use latchkey_store::records::RefreshTokenRecord;
-use latchkey_store::repo::{RefreshOutcome, RotateRequest, Scoped};
+use latchkey_store::repo::{FirstUse, RefreshOutcome, RotateRequest, Scoped};
 
 use crate::helpers::*;
 
@@ -111,26 +111,34 @@ async fn first_uses_compete_and_grace_retries_do_not(backend: Backend) {
 /// Store level: rotations abandoned part-way (the caller's future dropped, as when a request is
 /// cancelled while the database runs its rotation) are each all or nothing, and leave no
 /// transaction open on the writer: the writes after them (new grants, a rotation) succeed and are
-/// committed, so a reader sees them.
+/// committed, so a reader sees them. Both rotations are abandoned so: by the parent's id (the general
+/// path) and by the token's hash on its first use (first_use.rs).
 async fn abandoned_rotations_are_all_or_nothing_and_leave_no_transaction_open(backend: Backend) {
     use std::future::Future;
     let (app, f, tenant, client) = store_rig(backend).await;
     let scoped = app.store.scoped(&tenant);
-    for n in 0..240u64 {
+    for n in 0..480u64 {
         let hash = secret_hash(&format!("abandoned-{n}"));
         let parent = new_grant(scoped, &client, &f.user_id, &hash).await;
-        let rotation = scoped.rotate_refresh_token(rotation_of(&parent, &format!("abandoned-child-{n}"), true));
+        let child_hash = secret_hash(&format!("abandoned-child-{n}"));
+        let rotation: std::pin::Pin<Box<dyn Future<Output = ()> + '_>> = if n % 2 == 0 {
+            let request = RotateRequest { parent: &parent, child_hash, child_expires_at: None, first_use: true };
+            Box::pin(async move { drop(scoped.rotate_refresh_token(request).await) })
+        } else {
+            let request = FirstUse { token_hash: &hash, client_row_id: &client, child_hash, child_expires_at: None };
+            Box::pin(async move { drop(scoped.rotate_on_first_use(request).await) })
+        };
         // Polled up to three times with a pause after each (the database's thread runs meanwhile; the
-        // pauses step from 0 to 20 µs by 0.25 µs, three times over), then dropped: before the batch is
-        // sent, while it runs (the case that matters), or after it finished. Without the rollback on
-        // drop, this failed in five runs out of five.
-        let mut rotation = Box::pin(rotation);
+        // pauses step from 0 to 20 µs by 0.25 µs, three times over for each rotation), then dropped:
+        // before the batch is sent, while it runs (the case that matters), or after it finished.
+        // Without the rollback on drop, this failed in five runs out of five.
+        let mut rotation = rotation;
         let mut cx = std::task::Context::from_waker(futures::task::noop_waker_ref());
         for _ in 0..3 {
             if rotation.as_mut().poll(&mut cx).is_ready() {
                 break;
             }
-            let until = std::time::Instant::now() + std::time::Duration::from_nanos(250 * (n % 80));
+            let until = std::time::Instant::now() + std::time::Duration::from_nanos(250 * (n / 2 % 80));
             while std::time::Instant::now() < until {
                 std::hint::spin_loop();
             }
@@ -142,7 +150,7 @@ async fn abandoned_rotations_are_all_or_nothing_and_leave_no_transaction_open(ba
     assert_eq!(rotation.await.expect("rotation"), RefreshOutcome::Issued);
     let child = secret_hash("after them, the child");
     assert!(scoped.refresh_token_by_hash(&child).await.expect("read").is_some(), "committed: a reader sees it");
-    for n in 0..240 {
+    for n in 0..480 {
         let parent = scoped.refresh_token_by_hash(&secret_hash(&format!("abandoned-{n}"))).await.expect("read");
         let child = scoped.refresh_token_by_hash(&secret_hash(&format!("abandoned-child-{n}"))).await.expect("read");
         let used = parent.expect("the parent is kept").used_at.is_some();
