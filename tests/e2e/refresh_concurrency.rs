@@ -161,7 +161,7 @@ async fn abandoned_rotations_are_all_or_nothing_and_leave_no_transaction_open(ba
 
 /// What the store-level tests rotate under: the app, its fixture, the fixture's tenant and the row id of
 /// its skill's client.
-async fn store_rig(backend: Backend) -> (TestApp, Fixture, TenantId, String) {
+pub(crate) async fn store_rig(backend: Backend) -> (TestApp, Fixture, TenantId, String) {
     let app = TestApp::spawn(backend).await;
     let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
     let tenant = app.auth.tenant_for_admin(&f.slug).await.expect("tenant").id().clone();

@@ -10,6 +10,7 @@ use sea_orm::ConnectionTrait;
 use serde_json::Value;
 
 use crate::helpers::*;
+use crate::refresh_concurrency::store_rig;
 
 on_both_backends!(
     first_use_agrees_with_decide,
@@ -58,13 +59,10 @@ fn cases() -> Vec<Case> {
 /// token as stored, the client and tenant are the grant's and the user (if any) is enabled; and when
 /// it does not, the token is unchanged and no child was stored.
 async fn first_use_agrees_with_decide(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
+    let (app, _, tenant, client) = store_rig(backend).await;
     let other = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
-    let tenant = app.auth.tenant_for_admin(&f.slug).await.expect("tenant").id().clone();
     let other_tenant = app.auth.tenant_for_admin(&other.slug).await.expect("tenant").id().clone();
     let scoped = app.store.scoped(&tenant);
-    let client = scoped.client(&f.skill.client_id).await.expect("read").expect("client").id;
     let db = app.raw_db().await;
     let (mut rotated, mut refused) = (0, 0);
     for (n, case) in cases().into_iter().enumerate() {
@@ -144,11 +142,8 @@ async fn first_use_agrees_with_decide(backend: Backend) {
 
 /// Store level: eight first uses of one token at once; exactly one rotates, the others write nothing.
 async fn first_uses_at_once_rotate_once(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let f = app.fixture(ClientAuthMethod::ClientSecretBasic).await;
-    let tenant = app.auth.tenant_for_admin(&f.slug).await.expect("tenant").id().clone();
+    let (app, f, tenant, client) = store_rig(backend).await;
     let scoped = app.store.scoped(&tenant);
-    let client = scoped.client(&f.skill.client_id).await.expect("read").expect("client").id;
     let hash = secret_hash("contested");
     let family = latchkey_store::new_id();
     scoped.start_family(&family, &client, Some(&f.user_id), &[], None, &hash, None).await.expect("grant");
